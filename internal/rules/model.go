@@ -1,0 +1,135 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+)
+
+// Pos is a position in a source file, 1-based like yaml.v3 nodes.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// SLIKind says how an SLI counts bad and total events.
+type SLIKind string
+
+// The SLI kinds. RatioSLI is Sloth's raw error_ratio_query: evaluated each step and averaged over
+// a window, as Sloth's own period rule does.
+const (
+	EventsSLI    SLIKind = "events"
+	LatencySLI   SLIKind = "latency"
+	TimesliceSLI SLIKind = "timeslice"
+	RatioSLI     SLIKind = "ratio"
+)
+
+// CompareOp is a time-slice comparison: a slice is good when `query op threshold` holds.
+type CompareOp string
+
+// The comparison operators of time-slice SLIs.
+const (
+	OpLT  CompareOp = "lt"
+	OpLTE CompareOp = "lte"
+	OpGT  CompareOp = "gt"
+	OpGTE CompareOp = "gte"
+)
+
+// Holds reports whether `v op threshold` holds.
+func (op CompareOp) Holds(v, threshold float64) bool {
+	switch op {
+	case OpLT:
+		return v < threshold
+	case OpLTE:
+		return v <= threshold
+	case OpGT:
+		return v > threshold
+	case OpGTE:
+		return v >= threshold
+	}
+	return false
+}
+
+// SLI is a validated SLI. Queries keep the `{{.window}}` placeholder exactly as written; package sli
+// turns them into per-step queries.
+type SLI struct {
+	Kind SLIKind
+
+	// EventsSLI: bad events / all events.
+	ErrorQuery string
+	TotalQuery string
+
+	// LatencySLI: Histogram is the selector as written (metric name without _bucket/_count, with
+	// matchers); requests slower than Threshold seconds are bad.
+	Histogram string
+	// Threshold is the latency threshold (LatencySLI) or the time-slice threshold (TimesliceSLI).
+	Threshold float64
+
+	// TimesliceSLI: a slice of length Slice is good when `Query Op Threshold` holds. Slice is 0 when
+	// unset, meaning the evaluation step.
+	Query string
+	Op    CompareOp
+	Slice time.Duration
+
+	// RatioSLI (Sloth's raw SLI): a query for the error ratio itself.
+	ErrorRatioQuery string
+}
+
+// Alerting is the derived alert policy of an SLO and what goes on its notifications.
+type Alerting struct {
+	// Name is the alert name (Sloth's alerting.name; for slod/v1 files "SLOBurnRate" unless set).
+	Name        string
+	RunbookURL  string
+	Labels      map[string]string
+	Annotations map[string]string
+	// SeverityLabels and SeverityAnnotations are added to the alerts of one severity only (Sloth's
+	// page_alert / ticket_alert labels and annotations).
+	SeverityLabels      map[burnrate.Severity]map[string]string
+	SeverityAnnotations map[burnrate.Severity]map[string]string
+	// Windows is the effective policy: the SPEC default table scaled to the period, or the SLO's own
+	// windows, with disabled severities removed; burn_rate already derived from budget_percent.
+	Windows []burnrate.Window
+	NoData  *burnrate.NoData
+}
+
+// SLO is one validated SLO, ready for evaluation.
+type SLO struct {
+	Service     string
+	Name        string
+	Description string
+	// Objective is a ratio: 99.9 in the file is 0.999 here.
+	Objective float64
+	// Period is the rolling SLO window (default 30d).
+	Period time.Duration
+	// Labels are the file's labels overlaid with the SLO's own labels.
+	Labels   map[string]string
+	SLI      SLI
+	Alerting Alerting
+	// Pos is where the SLO is declared; Format is "slod/v1" or "prometheus/v1".
+	Pos    Pos
+	Format string
+}
+
+// ID is the SLO id, "<service>/<name>".
+func (s *SLO) ID() string { return s.Service + "/" + s.Name }
+
+// Policy is the burnrate policy of this SLO.
+func (s *SLO) Policy() burnrate.Policy {
+	return burnrate.Policy{Objective: s.Objective, Period: s.Period, Windows: s.Alerting.Windows, NoData: s.Alerting.NoData}
+}
+
+// MaxWindow is the longest window any evaluation of this SLO looks back over: the period or the
+// longest alert window, whichever is longer.
+func (s *SLO) MaxWindow() time.Duration {
+	m := s.Period
+	for _, w := range s.Alerting.Windows {
+		if w.Long > m {
+			m = w.Long
+		}
+	}
+	return m
+}
