@@ -1,0 +1,144 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.yml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	abs := func(p string) string { return filepath.Join("testdata", p) }
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"url", c.Prometheus.URL, "http://127.0.0.1:9090"},
+		{"header", c.Prometheus.Headers["X-Scope-OrgID"], "team-a"},
+		{"bearer file resolved", c.Prometheus.BearerTokenFile, abs("secrets/prom-token")},
+		{"absolute ca kept", c.Prometheus.TLSConfig.CAFile, "/etc/slod/ca.pem"},
+		{"timeout", c.Prometheus.Timeout.D(), 10 * time.Second},
+		{"interval", c.Evaluation.Interval.D(), 30 * time.Second},
+		{"step", c.Evaluation.Step.D(), 30 * time.Second},
+		{"lookback default", c.Evaluation.Lookback.D(), DefaultLookback},
+		{"backfill", c.Evaluation.Backfill.D(), 7 * 24 * time.Hour},
+		{"max concurrency default", c.Evaluation.MaxConcurrency, DefaultMaxConcurrency},
+		{"rules dir resolved", c.Rules[0], abs("rules")},
+		{"rules glob resolved", c.Rules[1], abs("more/*.yaml")},
+		{"receivers", len(c.Receivers), 3},
+		{"am resend default", c.Receivers[1].Alertmanager.ResendInterval.D(), time.Minute},
+		{"route", c.Routes[0].Receiver, "oncall"},
+		{"external url", c.Web.ExternalURL, "https://slod.example"},
+	}
+	for _, ck := range checks {
+		if fmt.Sprint(ck.got) != fmt.Sprint(ck.want) {
+			t.Errorf("%s: got %v, want %v", ck.name, ck.got, ck.want)
+		}
+	}
+	s, err := c.Schedule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	if got := s.Next(at); !got.Equal(at.Add(30 * time.Second)) {
+		t.Errorf("schedule next: got %v", got)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse("/etc/slod/slod.yml", []byte("prometheus: {url: http://prom:9090}\nrules: [rules]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Evaluation.Interval.D() != DefaultInterval || c.Evaluation.Step.D() != DefaultStep ||
+		c.Prometheus.Timeout.D() != DefaultTimeout || c.Rules[0] != "/etc/slod/rules" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want []string // each must appear in the error, in order
+	}{
+		{"unknown top-level key", "prometheus: {url: http://p}\nrules: [r]\nrulez: [x]\n", []string{"f.yml:3:1: unknown field \"rulez\""}},
+		{"misspelled nested key", "prometheus:\n  url: http://p\n  bearer_tokn_file: x\nrules: [r]\n", []string{"f.yml:3:3: unknown field \"bearer_tokn_file\""}},
+		{"bad duration", "prometheus: {url: http://p}\nevaluation:\n  interval: 5 minutes\nrules: [r]\n", []string{"f.yml:3:", "not a duration"}},
+		{"missing url and rules", "evaluation: {interval: 1m}\n", []string{"f.yml:1:1: prometheus.url: is required", "rules: at least one"}},
+		{"interval and schedule", "prometheus: {url: http://p}\nevaluation: {interval: 1m, schedule: '@every 30s'}\nrules: [r]\n", []string{"f.yml:2:28: evaluation: interval and schedule are mutually exclusive"}},
+		{"bad cron", "prometheus: {url: http://p}\nevaluation: {schedule: 'every minute'}\nrules: [r]\n", []string{"f.yml:2:14: evaluation.schedule:"}},
+		{"bad url", "prometheus: {url: 'prom:9090'}\nrules: [r]\n", []string{"f.yml:1:14: prometheus.url: must be an absolute"}},
+		{"route to unknown receiver", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook: {url: http://h}\nroutes:\n  - {match: {severity: page}, receiver: b}\n", []string{"f.yml:7:31: routes[0].receiver: no receiver named \"b\""}},
+		{"receiver with two kinds", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook: {url: http://h}\n    alertmanager: {url: http://h}\nroutes: [{receiver: a}]\n", []string{"f.yml:4:5: receivers[0]: exactly one of"}},
+		{"pagerduty key twice", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    pagerduty: {routing_key: k, routing_key_file: f}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:5: receivers[0].pagerduty: exactly one of routing_key"}},
+		{"reserved header", "prometheus: {url: http://p, headers: {Authorization: x}}\nrules: [r]\n", []string{"f.yml:1:39: prometheus.headers: Authorization is set by slod"}},
+		{"step below lookback and not whole seconds", "prometheus: {url: http://p}\nevaluation: {step: 1500ms}\nrules: [r]\n", []string{"evaluation.step: must be a whole number of seconds"}},
+		{"syntax error", "prometheus: {url: http://p\nrules: [r]\n", []string{"f.yml:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("f.yml", []byte(tc.in))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			rest := msg
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("error %q does not contain %q", msg, w)
+				}
+				rest = rest[i+len(w):]
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	const token = "s3cr3t-t0ken"
+	in := fmt.Sprintf("prometheus:\n  url: http://p\n  basic_auth: {username: u, password: %s}\nrules: [r]\nreceivers:\n  - name: a\n    pagerduty: {routing_key: %s}\nroutes: [{receiver: a}]\n", token, token)
+	c, err := Parse("f.yml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Prometheus.BasicAuth.Password.Value() != token {
+		t.Fatal("password not decoded")
+	}
+	j, _ := json.Marshal(c)
+	y, _ := yaml.Marshal(c)
+	for name, out := range map[string]string{
+		"%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v %+v", c.Prometheus.BasicAuth, c.Receivers[0].PagerDuty),
+		"%#v": fmt.Sprintf("%#v", c.Receivers[0].PagerDuty), "json": string(j), "yaml": string(y),
+	} {
+		if strings.Contains(out, token) {
+			t.Errorf("%s reveals the secret: %s", name, out)
+		}
+		if name != "%v" && !strings.Contains(out, "<secret>") && !strings.Contains(out, `\u003csecret\u003e`) {
+			t.Errorf("%s does not show the mask: %s", name, out)
+		}
+	}
+}
+
+func TestRulePathsGlob(t *testing.T) {
+	c, err := Load("testdata/full.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Rules = []string{"testdata/*.yml", "testdata/rules"}
+	got, err := c.RulePaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != "testdata/full.yml" || got[1] != "testdata/rules" {
+		t.Errorf("RulePaths = %v", got)
+	}
+}
