@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/robfig/cron/v3"
+	"github.com/slod-dev/slod/internal/notify"
 	"gopkg.in/yaml.v3"
 )
 
@@ -42,10 +43,11 @@ type Config struct {
 	Prometheus PrometheusConfig `yaml:"prometheus"`
 	Evaluation EvaluationConfig `yaml:"evaluation"`
 	// Rules are files, directories or globs of SLO files, resolved against the config's directory.
-	Rules     []string         `yaml:"rules"`
-	Receivers []ReceiverConfig `yaml:"receivers"`
-	Routes    []Route          `yaml:"routes"`
-	Web       WebConfig        `yaml:"web"`
+	Rules []string `yaml:"rules"`
+	// Receivers and Routes are package notify's own config types, validated by notify.Validate.
+	Receivers []notify.ReceiverConfig `yaml:"receivers"`
+	Routes    []notify.Route          `yaml:"routes"`
+	Web       WebConfig               `yaml:"web"`
 
 	// File is the path the config was read from ("" when parsed from memory).
 	File string `yaml:"-"`
@@ -106,43 +108,6 @@ type WebConfig struct {
 	// ExternalURL is the URL under which slod is reachable by humans; links in notifications point
 	// to its status page. Defaults to http://<hostname>:<port> of the listen address.
 	ExternalURL string `yaml:"external_url"`
-}
-
-// Route sends alerts whose severity and labels match to one receiver; the first match wins.
-type Route struct {
-	Match    map[string]string `yaml:"match"`
-	Receiver string            `yaml:"receiver"`
-}
-
-// ReceiverConfig is one named receiver; exactly one of its kinds is set.
-type ReceiverConfig struct {
-	Name         string              `yaml:"name"`
-	PagerDuty    *PagerDutyConfig    `yaml:"pagerduty"`
-	Alertmanager *AlertmanagerConfig `yaml:"alertmanager"`
-	Webhook      *WebhookConfig      `yaml:"webhook"`
-}
-
-// PagerDutyConfig is a PagerDuty Events API v2 receiver.
-type PagerDutyConfig struct {
-	RoutingKey     Secret `yaml:"routing_key"`
-	RoutingKeyFile string `yaml:"routing_key_file"`
-	// URL is the Events API base URL (override for proxies and tests).
-	URL string `yaml:"url"`
-	// Severities maps slod severities to PagerDuty ones (default page → critical, ticket → warning).
-	Severities map[string]string `yaml:"severities"`
-}
-
-// AlertmanagerConfig is an Alertmanager API v2 receiver.
-type AlertmanagerConfig struct {
-	URL string `yaml:"url"`
-	// ResendInterval is how often a firing alert is re-sent (Alertmanager expires alerts that are
-	// not).
-	ResendInterval Duration `yaml:"resend_interval"`
-}
-
-// WebhookConfig is a generic JSON webhook receiver.
-type WebhookConfig struct {
-	URL string `yaml:"url"`
 }
 
 // Secret is a configuration value that must never be printed: it formats, marshals and logs as
@@ -293,11 +258,6 @@ func (c *Config) applyDefaults() {
 	if c.Evaluation.MaxConcurrency == 0 {
 		c.Evaluation.MaxConcurrency = DefaultMaxConcurrency
 	}
-	for _, r := range c.Receivers {
-		if r.Alertmanager != nil && r.Alertmanager.ResendInterval == 0 {
-			r.Alertmanager.ResendInterval = Duration(time.Minute)
-		}
-	}
 }
 
 func resolve(dir, p string) string {
@@ -446,56 +406,14 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 
-	names := map[string]bool{}
-	for i, r := range c.Receivers {
-		path := []string{"receivers", strconv.Itoa(i)}
-		field := fmt.Sprintf("receivers[%d]", i)
-		if r.Name == "" {
-			v.add(path, field+".name", "is required")
-		} else if names[r.Name] {
-			v.add(append(path, "name"), field+".name", fmt.Sprintf("receiver %q is defined twice", r.Name))
-		}
-		names[r.Name] = true
-		kinds := 0
-		if r.PagerDuty != nil {
-			kinds++
-			pd := r.PagerDuty
-			if (pd.RoutingKey == "") == (pd.RoutingKeyFile == "") {
-				v.add(append(path, "pagerduty"), field+".pagerduty", "exactly one of routing_key and routing_key_file is required")
+	if err := notify.Validate(c.Receivers, c.Routes); err != nil {
+		for _, e := range unjoin(err) {
+			var fe *notify.FieldError
+			if errors.As(e, &fe) {
+				v.add(fieldPath(fe.Field), fe.Field, fe.Message)
+			} else {
+				v.add([]string{"receivers"}, "receivers", e.Error())
 			}
-			if pd.URL != "" {
-				checkURL(v, append(path, "pagerduty", "url"), field+".pagerduty.url", pd.URL)
-			}
-			for k, sev := range pd.Severities {
-				switch sev {
-				case "critical", "error", "warning", "info":
-				default:
-					v.add(append(path, "pagerduty", "severities", k), field+".pagerduty.severities", fmt.Sprintf("%q is not a PagerDuty severity (critical, error, warning, info)", sev))
-				}
-			}
-		}
-		if r.Alertmanager != nil {
-			kinds++
-			checkURL(v, append(path, "alertmanager", "url"), field+".alertmanager.url", r.Alertmanager.URL)
-			if r.Alertmanager.ResendInterval < 0 {
-				v.add(append(path, "alertmanager", "resend_interval"), field+".alertmanager.resend_interval", "must be positive")
-			}
-		}
-		if r.Webhook != nil {
-			kinds++
-			checkURL(v, append(path, "webhook", "url"), field+".webhook.url", r.Webhook.URL)
-		}
-		if kinds != 1 {
-			v.add(path, field, "exactly one of pagerduty, alertmanager and webhook is required")
-		}
-	}
-	for i, rt := range c.Routes {
-		path := []string{"routes", strconv.Itoa(i)}
-		field := fmt.Sprintf("routes[%d]", i)
-		if rt.Receiver == "" {
-			v.add(path, field+".receiver", "is required")
-		} else if !names[rt.Receiver] {
-			v.add(append(path, "receiver"), field+".receiver", fmt.Sprintf("no receiver named %q", rt.Receiver))
 		}
 	}
 	if len(c.Receivers) > 0 && len(c.Routes) == 0 {
@@ -503,14 +421,19 @@ func (c *Config) validate(v *validator) {
 	}
 }
 
-func checkURL(v *validator, path []string, field, raw string) {
-	if raw == "" {
-		v.add(path, field, "is required")
-		return
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
 	}
-	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(path, field, "must be an absolute http or https URL")
-	}
+	return []error{err}
+}
+
+var fieldIndex = regexp.MustCompile(`\[(\d+)\]`)
+
+// fieldPath turns a field name like "receivers[0].pagerduty.url" into the path locate walks.
+func fieldPath(field string) []string {
+	return strings.Split(fieldIndex.ReplaceAllString(field, ".$1"), ".")
 }
 
 // validator collects errors, placing each at the YAML node its path leads to (or the closest

@@ -34,7 +34,6 @@ func TestLoadFull(t *testing.T) {
 		{"rules dir resolved", c.Rules[0], abs("rules")},
 		{"rules glob resolved", c.Rules[1], abs("more/*.yaml")},
 		{"receivers", len(c.Receivers), 3},
-		{"am resend default", c.Receivers[1].Alertmanager.ResendInterval.D(), time.Minute},
 		{"route", c.Routes[0].Receiver, "oncall"},
 		{"external url", c.Web.ExternalURL, "https://slod.example"},
 	}
@@ -77,9 +76,9 @@ func TestParseErrors(t *testing.T) {
 		{"interval and schedule", "prometheus: {url: http://p}\nevaluation: {interval: 1m, schedule: '@every 30s'}\nrules: [r]\n", []string{"f.yml:2:28: evaluation: interval and schedule are mutually exclusive"}},
 		{"bad cron", "prometheus: {url: http://p}\nevaluation: {schedule: 'every minute'}\nrules: [r]\n", []string{"f.yml:2:14: evaluation.schedule:"}},
 		{"bad url", "prometheus: {url: 'prom:9090'}\nrules: [r]\n", []string{"f.yml:1:14: prometheus.url: must be an absolute"}},
-		{"route to unknown receiver", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook: {url: http://h}\nroutes:\n  - {match: {severity: page}, receiver: b}\n", []string{"f.yml:7:31: routes[0].receiver: no receiver named \"b\""}},
+		{"route to unknown receiver", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook: {url: http://h}\nroutes:\n  - {match: {severity: page}, receiver: b}\n", []string{"f.yml:7:31: routes[0].receiver: unknown receiver \"b\""}},
 		{"receiver with two kinds", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook: {url: http://h}\n    alertmanager: {url: http://h}\nroutes: [{receiver: a}]\n", []string{"f.yml:4:5: receivers[0]: exactly one of"}},
-		{"pagerduty key twice", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    pagerduty: {routing_key: k, routing_key_file: f}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:5: receivers[0].pagerduty: exactly one of routing_key"}},
+		{"pagerduty key twice", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    pagerduty: {routing_key: k, routing_key_file: f}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:17: receivers[0].pagerduty.routing_key: routing_key and routing_key_file are mutually exclusive"}},
 		{"reserved header", "prometheus: {url: http://p, headers: {Authorization: x}}\nrules: [r]\n", []string{"f.yml:1:39: prometheus.headers: Authorization is set by slod"}},
 		{"step below lookback and not whole seconds", "prometheus: {url: http://p}\nevaluation: {step: 1500ms}\nrules: [r]\n", []string{"evaluation.step: must be a whole number of seconds"}},
 		{"syntax error", "prometheus: {url: http://p\nrules: [r]\n", []string{"f.yml:"}},
@@ -105,7 +104,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	const token = "s3cr3t-t0ken"
-	in := fmt.Sprintf("prometheus:\n  url: http://p\n  basic_auth: {username: u, password: %s}\nrules: [r]\nreceivers:\n  - name: a\n    pagerduty: {routing_key: %s}\nroutes: [{receiver: a}]\n", token, token)
+	in := fmt.Sprintf("prometheus:\n  url: http://p\n  basic_auth: {username: u, password: %s}\nrules: [r]\nreceivers:\n  - name: a\n    pagerduty: {routing_key: %s%s}\nroutes: [{receiver: a}]\n", token, token, strings.Repeat("x", 32-len(token)))
 	c, err := Parse("f.yml", []byte(in))
 	if err != nil {
 		t.Fatal(err)
