@@ -5,7 +5,10 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 PKGS     := ./...
 
-.PHONY: help build test unit lint bench fuzz
+.PHONY: help build test lint bench fuzz image sbom release clean
+
+SBOM_TOOL := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+PLATFORMS := linux/amd64 linux/arm64
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -22,3 +25,21 @@ lint: ## gofmt and go vet
 
 bench: ## benchmarks (go test -bench), figures for the issues' targets
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
+
+image: ## docker image from deploy/Dockerfile (needs a Docker engine)
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t slod:$(VERSION) .
+
+sbom: build ## CycloneDX SBOM of the modules linked into bin/slod → bin/slod.cdx.json
+	$(GO) run $(SBOM_TOOL) bin -json -version $(VERSION) -output bin/slod.cdx.json bin/slod
+
+release: ## dist/VERSION: static binaries per platform, their SBOMs, SHA256SUMS
+	rm -rf dist/$(VERSION) && mkdir -p dist/$(VERSION)
+	set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=dist/$(VERSION)/slod-$(VERSION)-$$os-$$arch; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/slod; \
+		$(GO) run $(SBOM_TOOL) bin -json -version $(VERSION) -output $$out.cdx.json $$out; \
+	done
+	cd dist/$(VERSION) && sha256sum slod-* > SHA256SUMS && sha256sum -c SHA256SUMS
+
+clean: ## remove build output
+	rm -rf bin dist
