@@ -1,0 +1,140 @@
+package promapi
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/slod-dev/slod/internal/config"
+)
+
+// newRoundTripper builds the transport for the query API: TLS from the config, then the
+// authentication and the configured headers on every request.
+//
+// prometheus/common/config has the same round trippers, but pulling it in would add
+// golang.org/x/oauth2 to the module for a feature slod does not offer; what slod needs is small.
+func newRoundTripper(cfg config.PrometheusConfig, userAgent string) (http.RoundTripper, error) {
+	tlsCfg, err := newTLSConfig(cfg.TLSConfig)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	// Every SLO query goes to the same host; keep enough idle connections for the concurrency
+	// bound so that a cycle does not open and close connections per query.
+	n := max(cfg.MaxConcurrentQueries, config.DefaultMaxConcurrentQueries)
+	tr.MaxIdleConnsPerHost = n
+	tr.MaxIdleConns = 2 * n
+	tr.IdleConnTimeout = 5 * time.Minute
+	if userAgent == "" {
+		userAgent = "slod"
+	}
+	a := &authRoundTripper{headers: cfg.Headers, userAgent: userAgent, next: tr}
+	switch {
+	case cfg.BearerToken != "":
+		a.bearer = staticSecret(cfg.BearerToken.Value())
+	case cfg.BearerTokenFile != "":
+		a.bearer = fileSecret(cfg.BearerTokenFile)
+	}
+	if ba := cfg.BasicAuth; ba != nil {
+		a.username = ba.Username
+		switch {
+		case ba.PasswordFile != "":
+			a.password = fileSecret(ba.PasswordFile)
+		default:
+			a.password = staticSecret(ba.Password.Value())
+		}
+	}
+	return a, nil
+}
+
+func newTLSConfig(c config.TLSConfig) (*tls.Config, error) {
+	t := &tls.Config{InsecureSkipVerify: c.InsecureSkipVerify, ServerName: c.ServerName, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in from config
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading tls_config.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls_config.ca_file %s holds no PEM certificate", c.CAFile)
+		}
+		t.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		// Read on every handshake, so that a renewed client certificate is used without a reload.
+		certFile, keyFile := c.CertFile, c.KeyFile
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			return nil, fmt.Errorf("loading tls_config client certificate: %w", err)
+		}
+		t.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("loading tls_config client certificate: %w", err)
+			}
+			return &cert, nil
+		}
+	}
+	return t, nil
+}
+
+// secretSource yields a credential at request time.
+type secretSource func() (string, error)
+
+func staticSecret(v string) secretSource { return func() (string, error) { return v, nil } }
+
+// fileSecret re-reads the file on every request: tokens mounted from Kubernetes secrets rotate
+// under a running process, and a reload should not be needed to follow them.
+func fileSecret(path string) secretSource {
+	return func() (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("reading credentials file: %w", err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("credentials file %s is empty", path)
+		}
+		return v, nil
+	}
+}
+
+// authRoundTripper sets authentication, headers and the user agent on every request.
+type authRoundTripper struct {
+	headers   map[string]string
+	userAgent string
+	bearer    secretSource
+	username  string
+	password  secretSource
+	next      http.RoundTripper
+}
+
+var errNoCredentials = errors.New("no credentials")
+
+func (a *authRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	for k, v := range a.headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("User-Agent", a.userAgent)
+	if a.bearer != nil {
+		tok, err := a.bearer()
+		if err != nil {
+			return nil, fmt.Errorf("bearer token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if a.password != nil {
+		pw, err := a.password()
+		if err != nil {
+			return nil, fmt.Errorf("basic auth password: %w", err)
+		}
+		req.SetBasicAuth(a.username, pw)
+	}
+	return a.next.RoundTrip(req)
+}
