@@ -1,0 +1,123 @@
+package rules
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Set is every SLO loaded from a list of paths, the SLO files they were read from and the warnings
+// found on the way.
+type Set struct {
+	SLOs     []*SLO
+	Files    []string
+	Warnings []Diagnostic
+}
+
+// Load reads SLO files and directories. A directory contributes every *.yaml and *.yml file under
+// it, recursively and in lexical order, except `slod test` files (those with rule_files or tests at
+// the top), which live next to the SLOs they test. The error is an Errors with every problem of
+// every file, including SLO ids defined twice.
+func Load(paths []string) (*Set, error) {
+	set := &Set{}
+	var errs Errors
+	type source struct {
+		path     string
+		explicit bool
+	}
+	var sources []source
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, Diagnostic{Pos: Pos{File: p}, Message: fmt.Sprintf("reading rules: %v", unwrapPath(err))})
+			continue
+		}
+		if !st.IsDir() {
+			sources = append(sources, source{path: p, explicit: true})
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				errs = append(errs, Diagnostic{Pos: Pos{File: path}, Message: fmt.Sprintf("reading rules: %v", unwrapPath(err))})
+				return nil
+			}
+			if !e.IsDir() && isYAML(path) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, Diagnostic{Pos: Pos{File: p}, Message: fmt.Sprintf("walking rules directory: %v", err)})
+		}
+		sort.Strings(found)
+		for _, f := range found {
+			sources = append(sources, source{path: f})
+		}
+	}
+
+	seenFile := map[string]bool{}
+	firstID := map[string]*SLO{}
+	for _, src := range sources {
+		if seenFile[filepath.Clean(src.path)] {
+			continue // named twice (a file and its directory): load it once
+		}
+		seenFile[filepath.Clean(src.path)] = true
+		data, err := os.ReadFile(src.path)
+		if err != nil {
+			errs = append(errs, Diagnostic{Pos: Pos{File: src.path}, Message: fmt.Sprintf("reading rules: %v", unwrapPath(err))})
+			continue
+		}
+		var slos []*SLO
+		var warns []Diagnostic
+		if src.explicit {
+			var perr error
+			slos, warns, perr = Parse(src.path, data)
+			if perr != nil {
+				errs = append(errs, perr.(Errors)...)
+			}
+		} else {
+			var ferrs Errors
+			var testFile bool
+			slos, warns, ferrs, testFile = parseFile(src.path, data)
+			if testFile {
+				continue
+			}
+			if len(ferrs) > 0 {
+				sortDiagnostics(ferrs)
+				errs = append(errs, ferrs...)
+				slos = nil
+			}
+		}
+		set.Files = append(set.Files, src.path)
+		set.Warnings = append(set.Warnings, warns...)
+		for _, s := range slos {
+			if prev := firstID[s.ID()]; prev != nil {
+				errs = append(errs, Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("duplicate SLO id %q: first defined at %s", s.ID(), prev.Pos)})
+				continue
+			}
+			firstID[s.ID()] = s
+			set.SLOs = append(set.SLOs, s)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return set, nil
+}
+
+func isYAML(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// unwrapPath drops the *fs.PathError wrapper, whose path the diagnostic already shows.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
