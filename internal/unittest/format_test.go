@@ -1,0 +1,158 @@
+package unittest
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/value"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares got with the golden file, or rewrites it under -update.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run with -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// TestDecodeErrors decodes malformed test files; every problem must be reported with its
+// file:line:col, all at once, exactly as in the golden file beside each fixture.
+func TestDecodeErrors(t *testing.T) {
+	files, err := filepath.Glob("testdata/decode/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := ReadFile(f)
+			if err == nil {
+				t.Fatal("decoding succeeded, want errors")
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("error is %T, want Errors: %v", err, err)
+			}
+			golden(t, strings.TrimSuffix(f, ".yaml")+".golden", err.Error()+"\n")
+		})
+	}
+}
+
+func TestDecode(t *testing.T) {
+	src := `
+rule_files: [../rules/chat-api.yaml, /abs/other.yaml]
+evaluation_interval: 30s
+tests:
+  - name: outage
+    interval: 15s
+    input_series:
+      - series: 'http_requests_total{job="chat-api",code="500"}'
+        values: '0+0x3 _ stale 1e3'
+    alert_test:
+      - eval_time: 2m
+        slo: chat-api/availability
+        exp_alerts: [{severity: page}, {severity: ticket, no_data: true}]
+      - eval_time: 90s
+        slo: chat-api/availability
+        exp_alerts: []
+  - input_series: []
+    budget_test:
+      - {eval_time: 1h, slo: chat-api/availability, exp_budget_remaining: 0.5}
+      - {eval_time: 1h, slo: chat-api/availability, exp_budget_remaining: -2, tolerance: 0.1}
+`
+	f, err := Decode("tests/x.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join("tests", "../rules/chat-api.yaml"), "/abs/other.yaml"}; strings.Join(f.RuleFiles, ",") != strings.Join(want, ",") {
+		t.Errorf("RuleFiles = %v, want %v", f.RuleFiles, want)
+	}
+	if f.EvaluationInterval != 30*time.Second {
+		t.Errorf("EvaluationInterval = %v", f.EvaluationInterval)
+	}
+	if len(f.Tests) != 2 {
+		t.Fatalf("%d tests, want 2", len(f.Tests))
+	}
+	t0, t1 := f.Tests[0], f.Tests[1]
+	if t0.Name != "outage" || t0.Interval != 15*time.Second || t0.Pos.Line != 5 {
+		t.Errorf("test 0 = %q interval %v at %v", t0.Name, t0.Interval, t0.Pos)
+	}
+	if t1.Name != "tests[1]" || t1.Interval != 30*time.Second {
+		t.Errorf("test 1 = %q interval %v; want the default name and the evaluation interval", t1.Name, t1.Interval)
+	}
+	if len(t0.AlertTests) != 2 || t0.AlertTests[0].EvalTime != 2*time.Minute || t0.AlertTests[1].EvalTime != 90*time.Second {
+		t.Fatalf("alert tests = %+v", t0.AlertTests)
+	}
+	if got := t0.AlertTests[0].ExpAlerts; len(got) != 2 || got[0] != (ExpAlert{Severity: "page"}) || got[1] != (ExpAlert{Severity: "ticket", NoData: true}) {
+		t.Errorf("exp_alerts = %v", got)
+	}
+	if t0.AlertTests[1].ExpAlerts != nil {
+		t.Errorf("exp_alerts: [] decoded as %v, want none", t0.AlertTests[1].ExpAlerts)
+	}
+	if b := t1.BudgetTests; len(b) != 2 || b[0].Tolerance != DefaultTolerance || b[1].Tolerance != 0.1 || b[1].ExpBudgetRemaining != -2 {
+		t.Errorf("budget tests = %+v", b)
+	}
+	ps, err := parseSeries(t0.InputSeries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, vs := ps.samples(t0.Interval)
+	wantTS := []int64{0, 15000, 30000, 45000, 75000, 90000}
+	if len(ts) != len(wantTS) {
+		t.Fatalf("timestamps %v, want %v", ts, wantTS)
+	}
+	for i := range ts {
+		if ts[i] != wantTS[i] {
+			t.Errorf("timestamp %d = %d, want %d", i, ts[i], wantTS[i])
+		}
+	}
+	if !value.IsStaleNaN(vs[4]) || vs[5] != 1000 || vs[3] != 0 {
+		t.Errorf("values %v: want a staleness marker then 1000", vs)
+	}
+}
+
+// TestSeriesExpansion checks that the expanding notation is Prometheus's own.
+func TestSeriesExpansion(t *testing.T) {
+	for _, tc := range []struct {
+		values string
+		want   []float64
+	}{
+		{"1+2x3", []float64{1, 3, 5, 7}},
+		{"10-1x2 5", []float64{10, 9, 8, 5}},
+		{"3x2", []float64{3, 3, 3}},
+		{"0 _x2 4", []float64{0, 4}},
+	} {
+		t.Run(tc.values, func(t *testing.T) {
+			ps, err := parseSeries(InputSeries{Series: "m", Values: tc.values})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, vs := ps.samples(time.Minute)
+			if len(vs) != len(tc.want) {
+				t.Fatalf("values %v, want %v", vs, tc.want)
+			}
+			for i := range vs {
+				if vs[i] != tc.want[i] {
+					t.Errorf("values %v, want %v", vs, tc.want)
+					break
+				}
+			}
+		})
+	}
+}
