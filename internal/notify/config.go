@@ -1,0 +1,262 @@
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// Defaults applied by the constructors when a field is left out. They live here, in one place.
+const (
+	// DefaultResendInterval is Alertmanager's own default for how often a firing alert must be
+	// re-sent before it is considered resolved by timeout (its resolve_timeout is 5m; 4 × 1m fits).
+	DefaultResendInterval = time.Minute
+	// DefaultTimeout bounds one HTTP delivery attempt; a slower receiver is retried later.
+	DefaultTimeout = 10 * time.Second
+	// DefaultPagerDutyURL is the public Events API v2 base URL.
+	DefaultPagerDutyURL = "https://events.pagerduty.com"
+	// DefaultPagerDutyEventsPerMinute is PagerDuty's documented Events API v2 rate limit per
+	// routing key (about 120 events per minute).
+	DefaultPagerDutyEventsPerMinute = 120
+)
+
+// ReceiverConfig is one entry of the daemon config's `receivers:` list (SPEC §3). Exactly one of
+// PagerDuty, Alertmanager and Webhook is set.
+type ReceiverConfig struct {
+	Name         string              `yaml:"name" json:"name"`
+	PagerDuty    *PagerDutyConfig    `yaml:"pagerduty,omitempty" json:"pagerduty,omitempty"`
+	Alertmanager *AlertmanagerConfig `yaml:"alertmanager,omitempty" json:"alertmanager,omitempty"`
+	Webhook      *WebhookConfig      `yaml:"webhook,omitempty" json:"webhook,omitempty"`
+}
+
+// PagerDutyConfig configures a PagerDuty Events API v2 receiver.
+type PagerDutyConfig struct {
+	// RoutingKey is the integration key of a PagerDuty service; RoutingKeyFile is its `*_file`
+	// twin (read once, when the receiver is built; surrounding whitespace trimmed). Set one.
+	RoutingKey     Secret `yaml:"routing_key,omitempty" json:"routing_key,omitempty"`
+	RoutingKeyFile string `yaml:"routing_key_file,omitempty" json:"routing_key_file,omitempty"`
+	// URL is the Events API base URL (default https://events.pagerduty.com); events go to
+	// <url>/v2/enqueue. Override it for proxies and tests.
+	URL string `yaml:"url,omitempty" json:"url,omitempty"`
+	// Severity maps slod severities to PagerDuty severities; unset entries default to
+	// page → critical, ticket → warning, anything else → error.
+	Severity map[string]string `yaml:"severities,omitempty" json:"severities,omitempty"`
+	// Source is the payload's source (default: the slod instance name, else the SLO's service).
+	Source string `yaml:"source,omitempty" json:"source,omitempty"`
+	// Component, Group and Class name the alert labels copied into the payload fields of the
+	// same name (defaults: component, team, alertname).
+	Component string `yaml:"component_label,omitempty" json:"component_label,omitempty"`
+	Group     string `yaml:"group_label,omitempty" json:"group_label,omitempty"`
+	Class     string `yaml:"class_label,omitempty" json:"class_label,omitempty"`
+	// EventsPerMinute is the rate limit per routing key (default 120, PagerDuty's own limit).
+	EventsPerMinute int `yaml:"events_per_minute,omitempty" json:"events_per_minute,omitempty"`
+	// Timeout bounds one delivery attempt (default 10s).
+	Timeout model.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// AlertmanagerConfig configures an Alertmanager API v2 receiver.
+type AlertmanagerConfig struct {
+	// URL is Alertmanager's base URL; alerts are POSTed to <url>/api/v2/alerts.
+	URL string `yaml:"url" json:"url"`
+	// ResendInterval is how often a firing alert is re-sent (default 1m). Alertmanager resolves
+	// an alert by itself once its endsAt passes, so slod sends endsAt = now + 4 × this interval.
+	ResendInterval model.Duration `yaml:"resend_interval,omitempty" json:"resend_interval,omitempty"`
+	// Timeout bounds one delivery attempt (default 10s).
+	Timeout model.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// WebhookConfig configures a generic webhook receiver (the JSON body is WebhookMessage).
+type WebhookConfig struct {
+	URL string `yaml:"url" json:"url"`
+	// Headers are added to every request; values are secrets because they often carry tokens.
+	Headers map[string]Secret `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Timeout bounds one delivery attempt (default 10s).
+	Timeout model.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// Route sends the alerts whose labels (severity included) equal every entry of Match to
+// Receiver. Routes are tried in order; the first match wins. An empty Match matches everything.
+type Route struct {
+	Match    map[string]string `yaml:"match,omitempty" json:"match,omitempty"`
+	Receiver string            `yaml:"receiver" json:"receiver"`
+}
+
+// FieldError is a validation error naming the config field at fault, like
+// `receivers[0].pagerduty.routing_key: ...`, so the daemon's loader can point at it.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+var receiverNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// pagerDutySeverities are the payload severities the Events API v2 accepts.
+var pagerDutySeverities = map[string]bool{"critical": true, "error": true, "warning": true, "info": true}
+
+// Validate checks the receivers and routes of a daemon config together and returns every problem
+// at once (errors.Join of *FieldError), or nil. It does not read routing_key_file: the file is
+// read when the receiver is built, after the loader resolved its path.
+func Validate(receivers []ReceiverConfig, routes []Route) error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	names := map[string]bool{}
+	for i, r := range receivers {
+		p := fmt.Sprintf("receivers[%d]", i)
+		switch {
+		case r.Name == "":
+			add(p+".name", "required")
+		case !receiverNameRE.MatchString(r.Name):
+			add(p+".name", "%q: must match %s", r.Name, receiverNameRE)
+		case names[r.Name]:
+			add(p+".name", "duplicate receiver %q", r.Name)
+		}
+		names[r.Name] = true
+		n := 0
+		if r.PagerDuty != nil {
+			n++
+			validatePagerDuty(p+".pagerduty", r.PagerDuty, add)
+		}
+		if r.Alertmanager != nil {
+			n++
+			validateURL(p+".alertmanager.url", r.Alertmanager.URL, add)
+			if r.Alertmanager.ResendInterval < 0 {
+				add(p+".alertmanager.resend_interval", "must be positive")
+			}
+			validateTimeout(p+".alertmanager.timeout", r.Alertmanager.Timeout, add)
+		}
+		if r.Webhook != nil {
+			n++
+			validateURL(p+".webhook.url", r.Webhook.URL, add)
+			for h := range r.Webhook.Headers {
+				if h == "" || strings.ContainsAny(h, " :\r\n") {
+					add(p+".webhook.headers", "invalid header name %q", h)
+				}
+			}
+			validateTimeout(p+".webhook.timeout", r.Webhook.Timeout, add)
+		}
+		if n != 1 {
+			add(p, "exactly one of pagerduty, alertmanager, webhook must be set (got %d)", n)
+		}
+	}
+	for i, rt := range routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case rt.Receiver == "":
+			add(p+".receiver", "required")
+		case !names[rt.Receiver]:
+			add(p+".receiver", "unknown receiver %q", rt.Receiver)
+		}
+		for k := range rt.Match {
+			if !model.LabelName(k).IsValid() {
+				add(p+".match", "invalid label name %q", k)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validatePagerDuty(p string, c *PagerDutyConfig, add func(string, string, ...any)) {
+	switch {
+	case c.RoutingKey == "" && c.RoutingKeyFile == "":
+		add(p+".routing_key", "one of routing_key, routing_key_file is required")
+	case c.RoutingKey != "" && c.RoutingKeyFile != "":
+		add(p+".routing_key", "routing_key and routing_key_file are mutually exclusive")
+	case c.RoutingKey != "" && len(c.RoutingKey) != 32:
+		// Never echo the key itself: only its length.
+		add(p+".routing_key", "must be 32 characters (got %d)", len(c.RoutingKey))
+	}
+	if c.URL != "" {
+		validateURL(p+".url", c.URL, add)
+	}
+	for k, v := range c.Severity {
+		if !pagerDutySeverities[v] {
+			add(p+".severities."+k, "%q: must be one of critical, error, warning, info", v)
+		}
+	}
+	if c.EventsPerMinute < 0 {
+		add(p+".events_per_minute", "must be positive")
+	}
+	validateTimeout(p+".timeout", c.Timeout, add)
+}
+
+func validateTimeout(field string, d model.Duration, add func(string, string, ...any)) {
+	if d < 0 {
+		add(field, "must be positive")
+	}
+}
+
+func validateURL(field, raw string, add func(string, string, ...any)) {
+	if raw == "" {
+		add(field, "required")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// The URL itself may carry credentials (user:password@host), so it is not echoed.
+		add(field, "must be an absolute http or https URL")
+	}
+}
+
+// readRoutingKey returns the routing key of c, reading routing_key_file if that is how it is set.
+func readRoutingKey(c *PagerDutyConfig) (Secret, error) {
+	if c.RoutingKeyFile == "" {
+		if c.RoutingKey == "" {
+			return "", errors.New("routing_key or routing_key_file is required")
+		}
+		return c.RoutingKey, nil
+	}
+	b, err := os.ReadFile(c.RoutingKeyFile)
+	if err != nil {
+		return "", fmt.Errorf("reading routing_key_file: %w", err)
+	}
+	k := strings.TrimSpace(string(b))
+	if k == "" {
+		return "", fmt.Errorf("routing_key_file %s is empty", c.RoutingKeyFile)
+	}
+	return Secret(k), nil
+}
+
+// Router picks the receiver of a notification: the first route whose Match entries all equal the
+// notification's labels (its severity is one of them).
+type Router struct {
+	routes []Route
+}
+
+// NewRouter returns a Router over routes, tried in order.
+func NewRouter(routes []Route) *Router {
+	return &Router{routes: append([]Route(nil), routes...)}
+}
+
+// Route returns the receiver for an alert with these labels, and false when no route matches.
+func (r *Router) Route(labels map[string]string) (string, bool) {
+	if r == nil {
+		return "", false
+	}
+next:
+	for _, rt := range r.routes {
+		for k, v := range rt.Match {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		return rt.Receiver, true
+	}
+	return "", false
+}
+
+func durationOr(d model.Duration, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return time.Duration(d)
+}

@@ -1,0 +1,281 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// Notifier delivers one notification to one receiver. retry says whether a failed delivery may
+// succeed later (429, 5xx, timeouts, network errors) or never will (the receiver rejected the
+// message as invalid), like Alertmanager's notify.Notifier. An error may be a *RetryAfterError
+// when the receiver said when to come back.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) (retry bool, err error)
+}
+
+// Resender is implemented by notifiers whose receiver forgets a firing alert unless it is sent
+// again (Alertmanager): Reconcile re-enqueues a firing alert's trigger every ResendInterval.
+type Resender interface {
+	ResendInterval() time.Duration
+}
+
+// RetryAfterError is a retryable failure with the delay the receiver asked for (HTTP
+// Retry-After, or the time until the rate limiter has a token again).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+}
+
+// Unwrap returns the underlying error.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// Options are the dependencies shared by the receivers built by NewNotifiers.
+type Options struct {
+	// Clock is read for rate limiting and Alertmanager's endsAt (default: the real clock).
+	Clock clock.Clock
+	// Transport is the HTTP transport of every receiver (default: http.DefaultTransport).
+	Transport http.RoundTripper
+	// Instance names this slod (its external URL's host, or the hostname); it is PagerDuty's
+	// default payload source.
+	Instance string
+	// Logger receives the reasons of rejected messages (default: discarded).
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clock.New()
+	}
+	if o.Transport == nil {
+		o.Transport = http.DefaultTransport
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// NewNotifiers builds one Notifier per receiver config, keyed by receiver name. PagerDuty
+// receivers that share a routing key share one rate limiter, since PagerDuty counts per key.
+func NewNotifiers(cfgs []ReceiverConfig, opt Options) (map[string]Notifier, error) {
+	opt = opt.withDefaults()
+	out := make(map[string]Notifier, len(cfgs))
+	limiters := map[Secret]*tokenBucket{}
+	for _, c := range cfgs {
+		var (
+			n   Notifier
+			err error
+		)
+		switch {
+		case c.PagerDuty != nil:
+			var pd *PagerDuty
+			pd, err = NewPagerDuty(c.Name, c.PagerDuty, opt)
+			if err == nil {
+				if l, ok := limiters[pd.key]; ok {
+					pd.limiter = l
+				} else {
+					limiters[pd.key] = pd.limiter
+				}
+			}
+			n = pd
+		case c.Alertmanager != nil:
+			n, err = NewAlertmanager(c.Name, c.Alertmanager, opt)
+		case c.Webhook != nil:
+			n, err = NewWebhook(c.Name, c.Webhook, opt)
+		default:
+			err = errors.New("no receiver type set")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("receiver %q: %w", c.Name, err)
+		}
+		out[c.Name] = n
+	}
+	return out, nil
+}
+
+// ResendIntervals returns the resend interval of every notifier that wants firing alerts re-sent.
+func ResendIntervals(notifiers map[string]Notifier) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for name, n := range notifiers {
+		if r, ok := n.(Resender); ok {
+			out[name] = r.ResendInterval()
+		}
+	}
+	return out
+}
+
+// redactURL keeps only the scheme and host of a URL: paths and queries of webhook URLs often
+// carry tokens (Slack, Teams), and userinfo carries passwords.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "<url>"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// redactErr rewrites the URL inside a *url.Error (what http.Client returns) with redactURL.
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
+	}
+	return err
+}
+
+// parseRetryAfter reads an HTTP Retry-After header: delay-seconds or an HTTP date.
+func parseRetryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(h); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// maxErrorBody bounds how much of a receiver's error response is kept for the log.
+const maxErrorBody = 4096
+
+// httpResult is what postJSON learned from one request.
+type httpResult struct {
+	Status     int
+	RetryAfter time.Duration
+	Body       string // the start of a non-2xx response body
+}
+
+// postJSON sends body to target and reads the response; err is a transport error (with the URL
+// redacted), never a status.
+func postJSON(ctx context.Context, client *http.Client, now time.Time, target string, headers map[string]Secret, body []byte) (httpResult, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return httpResult{}, fmt.Errorf("building request to %s: %w", redactURL(target), redactErr(err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "slod")
+	for k, v := range headers {
+		req.Header.Set(k, v.Reveal())
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return httpResult{}, redactErr(err)
+	}
+	defer resp.Body.Close()
+	res := httpResult{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now)}
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		res.Body = strings.TrimSpace(string(b))
+	}
+	// Drain so the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return res, nil
+}
+
+// classifyStatus applies the retry policy of the Alertmanager and webhook receivers: 2xx is
+// delivered; 429 and 5xx are retried; any other 4xx is a rejection of this message that a retry
+// would only repeat; anything else (1xx, 3xx) is unexpected and retried.
+func classifyStatus(receiver string, r httpResult) (retry bool, err error) {
+	switch {
+	case r.Status/100 == 2:
+		return false, nil
+	case r.Status == http.StatusTooManyRequests || r.Status/100 == 5 || r.Status/100 != 4:
+		err = fmt.Errorf("receiver %q: HTTP %d: %s", receiver, r.Status, r.Body)
+		if r.RetryAfter > 0 {
+			err = &RetryAfterError{After: r.RetryAfter, Err: err}
+		}
+		return true, err
+	default:
+		return false, fmt.Errorf("receiver %q rejected the notification: HTTP %d: %s", receiver, r.Status, r.Body)
+	}
+}
+
+// tokenBucket limits events per routing key on the injected clock. Capacity C and refill rate r
+// allow at most C + 60·r events in any minute; with C = limit/12 and r = (limit − C)/60 that is
+// exactly the limit, while still letting a burst of C alerts out at once.
+type tokenBucket struct {
+	mu       sync.Mutex
+	clock    clock.Clock
+	capacity float64
+	perSec   float64
+	tokens   float64
+	last     time.Time
+}
+
+func newTokenBucket(clk clock.Clock, perMinute int) *tokenBucket {
+	c := math.Max(1, math.Floor(float64(perMinute)/12))
+	return &tokenBucket{
+		clock:    clk,
+		capacity: c,
+		perSec:   (float64(perMinute) - c) / 60,
+		tokens:   c,
+		last:     clk.Now(),
+	}
+}
+
+// take consumes a token, or reports how long until one is available.
+func (b *tokenBucket) take() (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock.Now()
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = math.Min(b.capacity, b.tokens+el*b.perSec)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	if b.perSec <= 0 {
+		return false, time.Minute
+	}
+	wait := time.Duration((1 - b.tokens) / b.perSec * float64(time.Second))
+	return false, wait.Round(time.Millisecond) + time.Millisecond
+}
+
+// fmtFloat prints a float the way a human wrote it: 14.4, not 14.399999999999999.
+func fmtFloat(v float64) string {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(roundSig(v), 'f', -1, 64)
+}
+
+// roundSig rounds to 6 significant digits, which is all the precision an alert reader needs and
+// hides float noise.
+func roundSig(v float64) float64 {
+	if v == 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return v
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
+}
+
+// percent prints a ratio as a percentage: 0.999 → "99.9%".
+func percent(v float64) string { return fmtFloat(v*100) + "%" }
