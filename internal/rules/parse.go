@@ -322,7 +322,7 @@ func (d *decoder) events(n *yaml.Node, path string) SLI {
 	if d.required(f, "total_query") {
 		s.TotalQuery, totalOK = d.query(f.vals["total_query"], field(path, "total_query"), true)
 	}
-	if errOK && totalOK && strings.Join(strings.Fields(s.ErrorQuery), " ") == strings.Join(strings.Fields(s.TotalQuery), " ") {
+	if errOK && totalOK && canonicalQuery(s.ErrorQuery) == canonicalQuery(s.TotalQuery) {
 		d.errorf(resolve(f.vals["total_query"]), field(path, "total_query"), "is the same query as error_query: every event would be bad")
 	}
 	return s

@@ -143,3 +143,14 @@ func (d *decoder) histogram(n *yaml.Node, path string) (string, bool) {
 	}
 	return s, true
 }
+
+// canonicalQuery is a query as the PromQL printer writes it, so that queries differing only in
+// spacing or in how {{.window}} is spelled compare equal. The query must already be valid.
+func canonicalQuery(q string) string {
+	sub, _ := substituteWindow(q, sampleWindow)
+	expr, err := promqlParser.ParseExpr(sub)
+	if err != nil {
+		return q
+	}
+	return expr.String()
+}
