@@ -1,0 +1,90 @@
+package recorded
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+
+	"github.com/slod-dev/slod/internal/sli"
+)
+
+// Engine settings for recorded data. LookbackDelta is Prometheus's default, so instant selectors
+// behave as they would on the server the data came from. Limits are generous because a backtest
+// is one user's batch job over data they chose, not a shared server to protect.
+const (
+	lookbackDelta = 5 * time.Minute
+	maxSamples    = 1 << 30
+	queryTimeout  = time.Hour
+)
+
+// NewQuerier returns an sli.Querier that evaluates PromQL over db with Prometheus's own engine
+// (promql.NewEngine), the same evaluation Prometheus would do on the same samples.
+func NewQuerier(db *DB) sli.Querier {
+	return &engineQuerier{
+		db: db,
+		engine: promql.NewEngine(promql.EngineOpts{
+			MaxSamples:           maxSamples,
+			Timeout:              queryTimeout,
+			LookbackDelta:        lookbackDelta,
+			EnableAtModifier:     true,
+			EnableNegativeOffset: true,
+		}),
+	}
+}
+
+type engineQuerier struct {
+	db     *DB
+	engine *promql.Engine
+}
+
+// QueryRange runs a range query (an instant query when start equals end) and converts the result.
+func (q *engineQuerier) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]sli.Series, error) {
+	opts := promql.NewPrometheusQueryOpts(false, 0, nil)
+	var (
+		qry promql.Query
+		err error
+	)
+	if start.Equal(end) {
+		qry, err = q.engine.NewInstantQuery(ctx, q.db, opts, query, start)
+	} else {
+		qry, err = q.engine.NewRangeQuery(ctx, q.db, opts, query, start, end, step)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("preparing query %q: %w", query, err)
+	}
+	defer qry.Close()
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		return nil, fmt.Errorf("evaluating query %q: %w", query, res.Err)
+	}
+	switch v := res.Value.(type) {
+	case promql.Matrix:
+		out := make([]sli.Series, 0, len(v))
+		for _, s := range v {
+			ser := sli.Series{Labels: s.Metric.Map(), Points: make([]sli.Point, 0, len(s.Floats))}
+			for _, p := range s.Floats {
+				ser.Points = append(ser.Points, sli.Point{T: time.UnixMilli(p.T).UTC(), V: p.F})
+			}
+			if len(s.Histograms) > 0 {
+				return nil, fmt.Errorf("query %q returned native histograms, which SLIs cannot use", query)
+			}
+			out = append(out, ser)
+		}
+		return out, nil
+	case promql.Vector:
+		out := make([]sli.Series, 0, len(v))
+		for _, s := range v {
+			if s.H != nil {
+				return nil, fmt.Errorf("query %q returned native histograms, which SLIs cannot use", query)
+			}
+			out = append(out, sli.Series{Labels: s.Metric.Map(), Points: []sli.Point{{T: time.UnixMilli(s.T).UTC(), V: s.F}}})
+		}
+		return out, nil
+	case promql.Scalar:
+		return []sli.Series{{Labels: labels.EmptyLabels().Map(), Points: []sli.Point{{T: time.UnixMilli(v.T).UTC(), V: v.V}}}}, nil
+	}
+	return nil, fmt.Errorf("query %q returned a %s, not a number or vector", query, res.Value.Type())
+}

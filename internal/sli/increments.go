@@ -1,0 +1,197 @@
+package sli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/rules"
+)
+
+// Increments returns the per-step increments of slo: exactly one Increment for every multiple of
+// opt.Step in [Align(start), Align(end)], End being that step time. It sends one QueryRange per
+// query of the SLO (at most two) and sums every series a query returns at a step.
+//
+// Bad and Total are in the units of the queries: events per second when they use rate (the
+// rewritten rate is the step's increase divided by the step), events when they use increase. Only
+// their ratio matters to burn rates. Per SLI kind:
+//   - events and latency: a step without a total (no series, or NaN) is Missing; no error series
+//     while the total has data is 0 bad; a NaN error value is Missing.
+//   - time slice: slice ends get Bad = 1 when the query's value does not satisfy op, Total = 1;
+//     other steps 0/0; a slice end without a value, or with a NaN, is Missing. When the query
+//     returns several series, the slice is good only if every one satisfies op.
+//   - ratio: Bad = the error ratio, Total = 1; no value or NaN is Missing.
+//
+// Negative values (which a correct counter never produces, but a buggy query might) count as 0,
+// and bad never exceeds total, so one odd step cannot push a burn rate outside [0, 1/(1-SLO)].
+func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.Time, opt Options) ([]burnrate.Increment, error) {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+	}
+	queries, err := BuildQueries(slo, opt)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newGrid(start, end, opt.Step)
+	if err != nil {
+		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+	}
+	incs := make([]burnrate.Increment, g.n)
+	for i := range incs {
+		incs[i].End = g.at(i)
+	}
+	switch slo.SLI.Kind {
+	case rules.EventsSLI, rules.LatencySLI:
+		total, err := g.sum(ctx, q, queries.Total)
+		if err != nil {
+			return nil, fmt.Errorf("SLO %s: querying total events: %w", slo.ID(), err)
+		}
+		bad, err := g.sum(ctx, q, queries.Bad)
+		if err != nil {
+			return nil, fmt.Errorf("SLO %s: querying bad events: %w", slo.ID(), err)
+		}
+		for i := range incs {
+			t, b := total[i], bad[i]
+			if !t.ok || math.IsNaN(t.v) || (b.ok && math.IsNaN(b.v)) {
+				incs[i].Missing = true
+				continue
+			}
+			incs[i].Total = math.Max(t.v, 0)
+			if b.ok {
+				incs[i].Bad = math.Min(math.Max(b.v, 0), incs[i].Total)
+			}
+		}
+	case rules.RatioSLI:
+		ratio, err := g.sum(ctx, q, queries.Value)
+		if err != nil {
+			return nil, fmt.Errorf("SLO %s: querying the error ratio: %w", slo.ID(), err)
+		}
+		for i := range incs {
+			r := ratio[i]
+			if !r.ok || math.IsNaN(r.v) {
+				incs[i].Missing = true
+				continue
+			}
+			incs[i].Bad, incs[i].Total = math.Min(math.Max(r.v, 0), 1), 1
+		}
+	case rules.TimesliceSLI:
+		if err := timeslices(ctx, q, slo, queries.Value, g, incs); err != nil {
+			return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+		}
+	default:
+		return nil, fmt.Errorf("SLO %s: unknown SLI kind %q", slo.ID(), slo.SLI.Kind)
+	}
+	return incs, nil
+}
+
+// timeslices fills incs for a time-slice SLI from one range query stepping from slice end to slice
+// end.
+func timeslices(ctx context.Context, q Querier, slo *rules.SLO, query string, g grid, incs []burnrate.Increment) error {
+	slice, err := sliceOf(slo, g.step)
+	if err != nil {
+		return err
+	}
+	first := Align(g.first, slice)
+	if first.Before(g.first) {
+		first = first.Add(slice)
+	}
+	if first.After(g.last) {
+		return nil // no slice ends in range: every step is 0/0
+	}
+	last := Align(g.last, slice)
+	series, err := q.QueryRange(ctx, query, first, last, slice)
+	if err != nil {
+		return fmt.Errorf("querying the time-slice value: %w", err)
+	}
+	type verdict struct{ seen, bad, missing bool }
+	ends := make(map[int]*verdict)
+	for t := first; !t.After(last); t = t.Add(slice) {
+		ends[g.index(t)] = &verdict{}
+	}
+	for _, s := range series {
+		for _, p := range s.Points {
+			v, ok := ends[g.index(p.T)]
+			if !ok {
+				return fmt.Errorf("time-slice query returned a point at %s, which is not a slice end", p.T.UTC().Format(time.RFC3339Nano))
+			}
+			v.seen = true
+			switch {
+			case math.IsNaN(p.V):
+				v.missing = true
+			case !slo.SLI.Op.Holds(p.V, slo.SLI.Threshold):
+				v.bad = true
+			}
+		}
+	}
+	for i, v := range ends {
+		if !v.seen || v.missing {
+			incs[i].Missing = true
+			continue
+		}
+		incs[i].Total = 1
+		if v.bad {
+			incs[i].Bad = 1
+		}
+	}
+	return nil
+}
+
+// grid is the step grid of one Increments call.
+type grid struct {
+	first, last time.Time
+	step        time.Duration
+	n           int
+}
+
+func newGrid(start, end time.Time, step time.Duration) (grid, error) {
+	g := grid{first: Align(start, step), last: Align(end, step), step: step}
+	if g.last.Before(g.first) {
+		return g, fmt.Errorf("end %s is before start %s", end.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
+	}
+	g.n = int(g.last.Sub(g.first)/step) + 1
+	return g, nil
+}
+
+func (g grid) at(i int) time.Time { return g.first.Add(time.Duration(i) * g.step) }
+
+// index is the step index of t, or -1 when t is not a step of the grid.
+func (g grid) index(t time.Time) int {
+	d := t.Sub(g.first)
+	if d < 0 || d%g.step != 0 {
+		return -1
+	}
+	i := int(d / g.step)
+	if i >= g.n {
+		return -1
+	}
+	return i
+}
+
+type value struct {
+	v  float64
+	ok bool
+}
+
+// sum runs query over the grid and sums every returned series at each step.
+func (g grid) sum(ctx context.Context, q Querier, query string) ([]value, error) {
+	series, err := q.QueryRange(ctx, query, g.first, g.last, g.step)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]value, g.n)
+	for _, s := range series {
+		for _, p := range s.Points {
+			i := g.index(p.T)
+			if i < 0 {
+				return nil, fmt.Errorf("query %q returned a point at %s, off the %s step grid from %s", query,
+					p.T.UTC().Format(time.RFC3339Nano), g.step, g.first.UTC().Format(time.RFC3339))
+			}
+			out[i].v += p.V
+			out[i].ok = true
+		}
+	}
+	return out, nil
+}

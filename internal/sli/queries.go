@@ -1,0 +1,172 @@
+package sli
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/slod-dev/slod/internal/rules"
+)
+
+// Queries are the per-step PromQL queries of one SLO, already rewritten for the step (DESIGN §2).
+// Events and latency SLIs set Bad and Total; time-slice and ratio SLIs set Value.
+type Queries struct {
+	Bad, Total, Value string
+}
+
+// BuildQueries returns the per-step queries of slo for the step and lookback of opt.
+func BuildQueries(slo *rules.SLO, opt Options) (Queries, error) {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+	}
+	raw, err := rawQueries(slo)
+	if err != nil {
+		return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+	}
+	window := opt.Step
+	if slo.SLI.Kind == rules.TimesliceSLI {
+		// A time slice is judged on the data of the slice, so `{{.window}}` is the slice.
+		if window, err = sliceOf(slo, opt.Step); err != nil {
+			return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+		}
+	}
+	var q Queries
+	for _, p := range []struct{ dst, src *string }{{&q.Bad, &raw.Bad}, {&q.Total, &raw.Total}, {&q.Value, &raw.Value}} {
+		if *p.src == "" {
+			continue
+		}
+		if *p.dst, err = Rewrite(*p.src, window, opt.Lookback); err != nil {
+			return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+		}
+	}
+	return q, nil
+}
+
+// sliceOf returns the slice length of a time-slice SLI: the step when unset, and otherwise a
+// multiple of the step so that every slice end is a step of the grid.
+func sliceOf(slo *rules.SLO, step time.Duration) (time.Duration, error) {
+	s := slo.SLI.Slice
+	if s == 0 {
+		return step, nil
+	}
+	if s < 0 || s%step != 0 {
+		return 0, fmt.Errorf("time slice %s must be a positive multiple of the step %s", s, step)
+	}
+	return s, nil
+}
+
+// rawQueries returns the queries of slo as the user wrote them (placeholder included), deriving
+// the histogram queries of a latency SLI.
+func rawQueries(slo *rules.SLO) (Queries, error) {
+	s := slo.SLI
+	switch s.Kind {
+	case rules.EventsSLI:
+		if s.ErrorQuery == "" || s.TotalQuery == "" {
+			return Queries{}, fmt.Errorf("events SLI needs both error_query and total_query")
+		}
+		return Queries{Bad: s.ErrorQuery, Total: s.TotalQuery}, nil
+	case rules.LatencySLI:
+		bucket, count, err := histogramSelectors(s.Histogram, s.Threshold)
+		if err != nil {
+			return Queries{}, err
+		}
+		total := "sum(rate(" + count + "[{{.window}}]))"
+		// Requests slower than the threshold are those counted in _count but not in the
+		// threshold's cumulative bucket.
+		return Queries{Total: total, Bad: total + " - sum(rate(" + bucket + "[{{.window}}]))"}, nil
+	case rules.TimesliceSLI:
+		if s.Query == "" {
+			return Queries{}, fmt.Errorf("time-slice SLI needs a query")
+		}
+		return Queries{Value: s.Query}, nil
+	case rules.RatioSLI:
+		if s.ErrorRatioQuery == "" {
+			return Queries{}, fmt.Errorf("ratio SLI needs an error_ratio_query")
+		}
+		return Queries{Value: s.ErrorRatioQuery}, nil
+	}
+	return Queries{}, fmt.Errorf("unknown SLI kind %q", s.Kind)
+}
+
+// histogramSelectors derives the _bucket selector (restricted to the threshold's bucket) and the
+// _count selector of a classic histogram, keeping the histogram selector's matchers.
+func histogramSelectors(histogram string, threshold float64) (bucket, count string, err error) {
+	e, err := promql.ParseExpr(histogram)
+	if err != nil {
+		return "", "", fmt.Errorf("parsing histogram %q: %w", histogram, err)
+	}
+	vs, ok := e.(*parser.VectorSelector)
+	if !ok || vs.Name == "" {
+		return "", "", fmt.Errorf("histogram %q must be a metric name with optional matchers", histogram)
+	}
+	if vs.OriginalOffset != 0 || vs.OriginalOffsetExpr != nil || vs.Timestamp != nil || vs.StartOrEnd != 0 {
+		return "", "", fmt.Errorf("histogram %q must not carry offset or @ modifiers", histogram)
+	}
+	re, err := leRegex(threshold)
+	if err != nil {
+		return "", "", err
+	}
+	var others []*labels.Matcher
+	for _, m := range vs.LabelMatchers {
+		switch m.Name {
+		case labels.MetricName:
+			continue
+		case labels.BucketLabel:
+			return "", "", fmt.Errorf("histogram %q must not match on %q: the threshold chooses the bucket", histogram, labels.BucketLabel)
+		}
+		others = append(others, m)
+	}
+	sel := func(name string, extra ...*labels.Matcher) (string, error) {
+		nm, err := labels.NewMatcher(labels.MatchEqual, labels.MetricName, name)
+		if err != nil {
+			return "", err
+		}
+		ms := append(append(slices.Clone(others), extra...), nm)
+		return (&parser.VectorSelector{Name: name, LabelMatchers: ms}).String(), nil
+	}
+	le, err := labels.NewMatcher(labels.MatchRegexp, labels.BucketLabel, re)
+	if err != nil {
+		return "", "", fmt.Errorf("building le matcher %q: %w", re, err)
+	}
+	if bucket, err = sel(vs.Name+"_bucket", le); err != nil {
+		return "", "", err
+	}
+	if count, err = sel(vs.Name + "_count"); err != nil {
+		return "", "", err
+	}
+	return bucket, count, nil
+}
+
+// Selectors returns the series selectors the queries of slo read, without offset or @ modifiers,
+// deduplicated and sorted: what `slod record` has to fetch for the SLO.
+func Selectors(slo *rules.SLO) ([]string, error) {
+	raw, err := rawQueries(slo)
+	if err != nil {
+		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+	}
+	var out []string
+	for _, q := range []string{raw.Bad, raw.Total, raw.Value} {
+		if q == "" {
+			continue
+		}
+		e, err := promql.ParseExpr(windowPlaceholder.ReplaceAllLiteralString(q, sentinelText))
+		if err != nil {
+			return nil, fmt.Errorf("SLO %s: parsing %q: %w", slo.ID(), q, err)
+		}
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				bare := *vs
+				bare.OriginalOffset, bare.Offset, bare.OriginalOffsetExpr = 0, 0, nil
+				bare.Timestamp, bare.StartOrEnd = nil, 0
+				out = append(out, bare.String())
+			}
+			return nil
+		})
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}

@@ -1,0 +1,250 @@
+package sli
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// windowPlaceholder matches the `{{.window}}` placeholder of SLI queries, with or without the
+// spaces text/template allows.
+var windowPlaceholder = regexp.MustCompile(`\{\{\s*\.window\s*\}\}`)
+
+// sentinel stands in for `{{.window}}` while a query is parsed. It is a duration nobody writes by
+// hand (14d6h56m7s891ms), so any range equal to it came from the placeholder.
+const sentinel = 1234567891 * time.Millisecond
+
+var (
+	sentinelText    = strconv.FormatInt(sentinel.Milliseconds(), 10) + "ms"
+	sentinelPrinted = model.Duration(sentinel).String()
+)
+
+// promql is the one parser the package uses. Experimental functions stay off: the queries must
+// also run on Prometheus 2.42 and VictoriaMetrics, which only know classic PromQL.
+var promql = parser.NewParser(parser.Options{})
+
+// HasWindow reports whether query contains the `{{.window}}` placeholder.
+func HasWindow(query string) bool { return windowPlaceholder.MatchString(query) }
+
+// Rewrite turns an SLI query written with `{{.window}}` into a query for one step of length window
+// (DESIGN §2). Every rate, irate and increase over a `[{{.window}}]` range becomes the exact
+// difference of the counter between t-window and t, read with last_over_time over lookback:
+//
+//	C  = last_over_time(S[lookback])
+//	C' = last_over_time(S[lookback] offset window)
+//	inc = (C - C') >= 0 or (C and (C' > C))
+//
+// so that increments of consecutive steps telescope to the true growth of the counter whatever the
+// scrape interval. rate and irate divide inc by the window in seconds. Any other use of the
+// placeholder (avg_over_time, subqueries, offsets) becomes the window itself.
+func Rewrite(query string, window, lookback time.Duration) (string, error) {
+	if window <= 0 || lookback <= 0 {
+		return "", fmt.Errorf("rewriting %q: window %s and lookback %s must be positive", query, window, lookback)
+	}
+	text := windowPlaceholder.ReplaceAllLiteralString(query, sentinelText)
+	expr, err := promql.ParseExpr(text)
+	if err != nil {
+		return "", fmt.Errorf("parsing %q: %w", query, err)
+	}
+	rw := rewriter{window: window, lookback: lookback}
+	expr, err = rw.expr(expr)
+	if err != nil {
+		return "", fmt.Errorf("rewriting %q: %w", query, err)
+	}
+	out := expr.String()
+	if strings.Contains(out, sentinelPrinted) {
+		return "", fmt.Errorf("rewriting %q: {{.window}} is used where slod cannot substitute it", query)
+	}
+	// The printed query must parse again: it is what Prometheus will be sent.
+	if _, err := promql.ParseExpr(out); err != nil {
+		return "", fmt.Errorf("rewriting %q: the rewritten query %q does not parse: %w", query, out, err)
+	}
+	return out, nil
+}
+
+type rewriter struct {
+	window, lookback time.Duration
+}
+
+// dur substitutes the window for the sentinel.
+func (rw rewriter) dur(d time.Duration) time.Duration {
+	if d == sentinel {
+		return rw.window
+	}
+	return d
+}
+
+func (rw rewriter) expr(e parser.Expr) (parser.Expr, error) {
+	var err error
+	switch n := e.(type) {
+	case *parser.AggregateExpr:
+		if n.Expr, err = rw.expr(n.Expr); err != nil {
+			return nil, err
+		}
+		if n.Param != nil {
+			n.Param, err = rw.expr(n.Param)
+		}
+	case *parser.BinaryExpr:
+		if n.LHS, err = rw.expr(n.LHS); err != nil {
+			return nil, err
+		}
+		n.RHS, err = rw.expr(n.RHS)
+	case *parser.Call:
+		if n.Func != nil && isCounterFunc(n.Func.Name) && len(n.Args) == 1 {
+			if ms, ok := n.Args[0].(*parser.MatrixSelector); ok && ms.Range == sentinel && ms.RangeExpr == nil {
+				return rw.counterDiff(n.Func.Name, ms)
+			}
+		}
+		for i := range n.Args {
+			if n.Args[i], err = rw.expr(n.Args[i]); err != nil {
+				return nil, err
+			}
+		}
+	case *parser.MatrixSelector:
+		n.Range = rw.dur(n.Range)
+		if n.RangeExpr != nil {
+			if _, err = rw.expr(n.RangeExpr); err != nil {
+				return nil, err
+			}
+		}
+		n.VectorSelector, err = rw.expr(n.VectorSelector)
+	case *parser.SubqueryExpr:
+		n.Range = rw.dur(n.Range)
+		n.Step = rw.dur(n.Step)
+		n.OriginalOffset = rw.dur(n.OriginalOffset)
+		for _, d := range []*parser.DurationExpr{n.RangeExpr, n.StepExpr, n.OriginalOffsetExpr} {
+			if d != nil {
+				if _, err = rw.expr(d); err != nil {
+					return nil, err
+				}
+			}
+		}
+		n.Expr, err = rw.expr(n.Expr)
+	case *parser.ParenExpr:
+		n.Expr, err = rw.expr(n.Expr)
+	case *parser.UnaryExpr:
+		n.Expr, err = rw.expr(n.Expr)
+	case *parser.StepInvariantExpr:
+		n.Expr, err = rw.expr(n.Expr)
+	case *parser.DurationExpr:
+		if n.LHS != nil {
+			if n.LHS, err = rw.expr(n.LHS); err != nil {
+				return nil, err
+			}
+		}
+		if n.RHS != nil {
+			n.RHS, err = rw.expr(n.RHS)
+		}
+	case *parser.VectorSelector:
+		n.OriginalOffset = rw.dur(n.OriginalOffset)
+		if n.OriginalOffsetExpr != nil {
+			_, err = rw.expr(n.OriginalOffsetExpr)
+		}
+	case *parser.NumberLiteral:
+		if n.Duration && n.Val == sentinel.Seconds() {
+			n.Val = rw.window.Seconds()
+		}
+	case *parser.StringLiteral:
+	default:
+		return nil, fmt.Errorf("unexpected PromQL node %T", e)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func isCounterFunc(name string) bool {
+	return name == "rate" || name == "irate" || name == "increase"
+}
+
+// counterDiff builds the exact step difference of DESIGN §2 for fn(ms), ms ranging over the
+// placeholder. The fragment is built as text and parsed, so the result is an AST the parser itself
+// made (with the vector matching it attaches to binary operators).
+func (rw rewriter) counterDiff(fn string, ms *parser.MatrixSelector) (parser.Expr, error) {
+	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
+	if !ok {
+		return nil, fmt.Errorf("%s: expected a series selector, got %s", fn, ms.VectorSelector)
+	}
+	if vs.Timestamp != nil || vs.StartOrEnd != 0 {
+		// With @ both ends of the difference would be the same instant: every increment 0.
+		return nil, errors.New(fn + ": the @ modifier cannot be used with {{.window}}")
+	}
+	if vs.OriginalOffsetExpr != nil {
+		return nil, errors.New(fn + ": offset expressions cannot be used with {{.window}}")
+	}
+	offset := rw.dur(vs.OriginalOffset)
+	bare := *vs
+	bare.OriginalOffset, bare.Offset, bare.OriginalOffsetExpr = 0, 0, nil
+	sel := bare.String()
+	lb := model.Duration(rw.lookback).String()
+	c := "last_over_time(" + sel + "[" + lb + "]" + offsetText(offset) + ")"
+	prev := "last_over_time(" + sel + "[" + lb + "]" + offsetText(offset+rw.window) + ")"
+	// Normal growth, or after a counter reset the value since the reset. Where the previous
+	// boundary has no sample (a new series) both sides are empty: as PromQL, the first value of a
+	// new series is not counted.
+	inc := "((" + c + " - " + prev + ") >= 0 or (" + c + " and (" + prev + " > " + c + ")))"
+	if fn != "increase" {
+		inc = "(" + inc + " / " + strconv.FormatFloat(rw.window.Seconds(), 'f', -1, 64) + ")"
+	}
+	e, err := promql.ParseExpr(inc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: building the step difference %q: %w", fn, inc, err)
+	}
+	return e, nil
+}
+
+func offsetText(d time.Duration) string {
+	switch {
+	case d > 0:
+		return " offset " + model.Duration(d).String()
+	case d < 0:
+		return " offset -" + model.Duration(-d).String()
+	}
+	return ""
+}
+
+// leRegex returns an anchored-by-Prometheus regular expression that matches the usual spellings of
+// the bucket bound v: plain decimals with any number of trailing zeros (0.3, 0.30, 0.300; 1, 1.0)
+// and scientific notation with any exponent padding and case (3e-01, 3.0E-1, 1e+00). Exporters do
+// not agree on one spelling (client_golang writes 0.3, some exporters 0.30 or 3e-01), and a
+// threshold that silently matched no bucket would make every request bad.
+func leRegex(v float64) (string, error) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+		return "", fmt.Errorf("latency threshold %v must be a positive finite number", v)
+	}
+	alts := []string{decimalPattern(strconv.FormatFloat(v, 'f', -1, 64))}
+	sci := strconv.FormatFloat(v, 'e', -1, 64) // e.g. 3e-01, 1.25e+00
+	mant, exp, _ := strings.Cut(sci, "e")
+	e, err := strconv.Atoi(exp)
+	if err != nil {
+		return "", fmt.Errorf("formatting threshold %v: %w", v, err)
+	}
+	var ep string
+	switch {
+	case e < 0:
+		ep = "-0*" + strconv.Itoa(-e)
+	case e > 0:
+		ep = `\+?0*` + strconv.Itoa(e)
+	default:
+		ep = `[+-]?0+`
+	}
+	alts = append(alts, decimalPattern(mant)+"[eE]"+ep)
+	return strings.Join(alts, "|"), nil
+}
+
+// decimalPattern matches the decimal d (digits with an optional fraction, no trailing zeros) with
+// any number of trailing zeros after the point.
+func decimalPattern(d string) string {
+	if strings.Contains(d, ".") {
+		return regexp.QuoteMeta(d) + "0*"
+	}
+	return regexp.QuoteMeta(d) + `(?:\.0*)?`
+}
