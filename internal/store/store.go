@@ -142,7 +142,7 @@ func open(dir string, readOnly bool) (*Store, error) {
 	}
 	exists := err == nil && fi.Size() > 0
 
-	if exists {
+	if exists || readOnly {
 		// Look before opening for writing: bbolt's read-write open reads the freelist page, which
 		// faults if the file was truncated, and a recovered fault leaves bbolt half-open. A
 		// read-only open only touches the two checksummed meta pages.
@@ -211,6 +211,12 @@ func openBolt(path string, readOnly bool) (*bolt.DB, error) {
 	}
 	if !readOnly {
 		opts.InitialMmapSize = initialMmapSize
+	}
+	if readOnly {
+		// bbolt would try to initialise an empty file, which fails oddly on a read-only handle.
+		if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+			return nil, fmt.Errorf("store %s is %w: the file is empty", path, ErrCorrupt)
+		}
 	}
 	var db *bolt.DB
 	err := guard(func() error {
