@@ -51,3 +51,88 @@ type Increment struct {
 	Total   float64
 	Missing bool
 }
+
+// Phase is the phase of one alert: inactive, pending (a window pair holds but not yet for its For)
+// or firing.
+type Phase string
+
+// The alert phases. The zero Phase reads as Inactive, so a zero AlertState is a quiet alert.
+const (
+	Inactive Phase = "inactive"
+	Pending  Phase = "pending"
+	Firing   Phase = "firing"
+)
+
+// Reason says why an alert is pending or firing: the window pair, the burn rates over its long and
+// short windows at that time, and the pair's threshold as an error ratio (BurnRate × (1 −
+// objective)), which is what the error ratios are compared with.
+type Reason struct {
+	Window    Window
+	LongBurn  float64
+	ShortBurn float64
+	Threshold float64
+}
+
+// AlertState is the state of one alert of an SLO: one per severity of the policy, plus the no-data
+// alert (NoData true) if the policy has one. It is JSON-serialisable and is what the store keeps
+// between evaluations.
+type AlertState struct {
+	Severity Severity
+	NoData   bool
+	Phase    Phase
+	// PairSince[i] is the evaluation time since which the i-th window pair of this severity (in
+	// policy order) has held continuously; zero when it does not hold. Unused for no-data alerts.
+	PairSince []time.Time
+	// ActiveAt is when the alert left Inactive (for the no-data alert: since when there has been no
+	// data); FiredAt when it last started firing. Both are zero when they do not apply.
+	ActiveAt time.Time
+	FiredAt  time.Time
+	// PeakBurnRate is the highest short-window burn rate of a holding pair seen while firing.
+	PeakBurnRate float64
+	// Reason is the pair that made the alert fire (or pending); zero when inactive.
+	Reason Reason
+}
+
+// State is the alert state of one SLO carried from one evaluation to the next.
+type State struct {
+	Alerts []AlertState
+}
+
+// WindowBurn is the error ratio and burn rate over one window ending at the History's End.
+type WindowBurn struct {
+	Window     time.Duration
+	Bad        float64
+	Total      float64
+	ErrorRatio float64
+	BurnRate   float64
+}
+
+// Status is what an evaluation says about an SLO, for metrics, the status page and `slod check`.
+type Status struct {
+	// At is the evaluation time; the windows end at the History's End, which is earlier when the
+	// source has failed since.
+	At time.Time
+	// Windows has every distinct window of the policy (long and short) and the period, ascending.
+	Windows []WindowBurn
+	// ErrorRatio and BudgetRemaining are over the period (over the data that exists);
+	// BudgetRemaining = 1 − ErrorRatio/(1 − objective), negative when overspent.
+	ErrorRatio      float64
+	BudgetRemaining float64
+	// CurrentBurnRate is the burn rate over the shortest long window of the policy (over the
+	// period if the policy has no windows).
+	CurrentBurnRate  float64
+	TimeToExhaustion time.Duration
+	LastData         time.Time
+}
+
+// Transition is a change of phase of one alert at evaluation time At. Transitions to Firing and
+// from Firing to Inactive are what gets notified; FiredAt, Reason and PeakBurnRate are those of the
+// firing period (for a resolution, the values it ended with).
+type Transition struct {
+	Severity     Severity
+	NoData       bool
+	From, To     Phase
+	At, FiredAt  time.Time
+	Reason       Reason
+	PeakBurnRate float64
+}
