@@ -59,7 +59,7 @@ func Rewrite(query string, window, lookback time.Duration) (string, error) {
 		return "", fmt.Errorf("rewriting %q: %w", query, err)
 	}
 	out := expr.String()
-	if strings.Contains(out, sentinelPrinted) {
+	if strings.Contains(out, sentinelPrinted) || strings.Contains(out, sentinelText) {
 		return "", fmt.Errorf("rewriting %q: {{.window}} is used where slod cannot substitute it", query)
 	}
 	// The printed query must parse again: it is what Prometheus will be sent.

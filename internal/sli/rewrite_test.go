@@ -1,0 +1,158 @@
+package sli
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/<path>, or writes it there with -update.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	path = filepath.Join("testdata", path)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run with -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run with -update after checking):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestRewrite(t *testing.T) {
+	cases := []struct {
+		name     string
+		query    string
+		window   time.Duration
+		lookback time.Duration
+	}{
+		{"rate_sum", `sum(rate(http_requests_total{job="chat-api",code=~"5.."}[{{.window}}]))`, time.Minute, 10 * time.Minute},
+		{"increase_spaces", `sum by (code) (increase(x_total[{{ .window }}]))`, time.Minute, 10 * time.Minute},
+		{"irate_30s", `irate(x_total[{{.window}}])`, 30 * time.Second, 5 * time.Minute},
+		{"offset", `rate(x_total{a="b"}[{{.window}}] offset 5m)`, time.Minute, 10 * time.Minute},
+		{"avg_over_time", `avg_over_time(up{job="a"}[{{.window}}]) < 0.9`, 2 * time.Minute, 10 * time.Minute},
+		{"subquery", `max_over_time(rate(x_total[5m])[{{.window}}:30s])`, time.Minute, 10 * time.Minute},
+		{"sloth_ratio", `(sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[{{.window}}])))
+/
+(sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}])))`, time.Minute, 10 * time.Minute},
+		{"no_placeholder", `max(container_memory_working_set_bytes) / max(container_spec_memory_limit_bytes)`, time.Minute, 10 * time.Minute},
+		{"rate_5m_untouched", `rate(x_total[5m]) + rate(x_total[{{.window}}])`, time.Minute, 10 * time.Minute},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Rewrite(c.query, c.window, c.lookback)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(got, "{{") {
+				t.Errorf("placeholder left in %q", got)
+			}
+			golden(t, filepath.Join("rewrite", c.name+".promql"), got+"\n")
+		})
+	}
+}
+
+func TestRewriteErrors(t *testing.T) {
+	cases := []struct {
+		name, query, want string
+	}{
+		{"at_modifier", `rate(x[{{.window}}] @ 1700000000)`, "the @ modifier cannot be used with {{.window}}"},
+		{"parse_error", `sum(rate(x[{{.window}}])`, "parsing \"sum(rate(x[{{.window}}])\""},
+		{"placeholder_in_label", `rate(x{a="{{.window}}"}[{{.window}}])`, "{{.window}} is used where slod cannot substitute it"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Rewrite(c.query, time.Minute, 10*time.Minute)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLeRegex(t *testing.T) {
+	cases := []struct {
+		name      string
+		threshold float64
+		match     []string
+		noMatch   []string
+	}{
+		{"0.3", 0.3, []string{"0.3", "0.30", "0.300", "3e-01", "3e-1", "3.0e-01", "3E-01", "3.00E-1"},
+			[]string{"0.03", "0.31", "3", "30", "0.3e-01", "3e+01", "3e-02", "", "+Inf"}},
+		{"1", 1, []string{"1", "1.0", "1.000", "1e+00", "1e0", "1.0e+00", "1E-0"},
+			[]string{"10", "0.1", "1.01", "11", "1e+01", "1e-01"}},
+		{"10", 10, []string{"10", "10.0", "1e+01", "1e1", "1.0e+01"},
+			[]string{"1", "100", "1e+02", "10.01"}},
+		{"0.25", 0.25, []string{"0.25", "0.250", "2.5e-01", "2.50e-1"},
+			[]string{"0.2", "0.5", "25e-02", "2.5", "0.025"}},
+		{"2.5", 2.5, []string{"2.5", "2.50", "2.5e+00"}, []string{"25", "0.25", "2.05"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			re, err := leRegex(c.threshold)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := labels.NewMatcher(labels.MatchRegexp, "le", re)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range c.match {
+				if !m.Matches(s) {
+					t.Errorf("le=~%q does not match %q", re, s)
+				}
+			}
+			for _, s := range c.noMatch {
+				if m.Matches(s) {
+					t.Errorf("le=~%q matches %q", re, s)
+				}
+			}
+		})
+	}
+}
+
+func TestLeRegexRejects(t *testing.T) {
+	for _, v := range []float64{0, -1} {
+		if _, err := leRegex(v); err == nil {
+			t.Errorf("leRegex(%v) accepted", v)
+		}
+	}
+}
+
+func TestAlign(t *testing.T) {
+	cases := []struct {
+		name string
+		t    time.Time
+		step time.Duration
+		want time.Time
+	}{
+		{"on_grid", time.Unix(1700000040, 0), time.Minute, time.Unix(1700000040, 0)},
+		{"floor", time.Unix(1700000059, 999e6), time.Minute, time.Unix(1700000040, 0)},
+		{"30s", time.Unix(1700000029, 0), 30 * time.Second, time.Unix(1700000010, 0)},
+		{"before_epoch", time.Unix(-1, 0), time.Minute, time.Unix(-60, 0)},
+		{"hour", time.Date(2026, 10, 1, 12, 34, 56, 0, time.UTC), time.Hour, time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Align(c.t, c.step); !got.Equal(c.want) {
+				t.Errorf("Align(%s, %s) = %s, want %s", c.t, c.step, got, c.want)
+			}
+		})
+	}
+}
