@@ -1,0 +1,467 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// memOutbox is an in-memory Outbox that stores payloads as JSON bytes, like the store does, so
+// that a dispatcher re-created over it sees only what was "persisted".
+type memOutbox struct {
+	mu      sync.Mutex
+	seq     uint64
+	entries []memEntry
+	// ackFailures makes the next N Ack calls fail, like a process killed after the send and
+	// before the acknowledgement reached the store.
+	ackFailures int
+	updates     int
+}
+
+type memEntry struct {
+	e       Entry
+	payload []byte
+}
+
+func (o *memOutbox) add(t *testing.T, receiver string, n Notification, now time.Time) uint64 {
+	t.Helper()
+	b, err := n.MarshalPayload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seq++
+	o.entries = append(o.entries, memEntry{e: Entry{Seq: o.seq, Receiver: receiver, Key: n.DedupKey, Created: now, NextAttempt: now}, payload: b})
+	return o.seq
+}
+
+func (o *memOutbox) Pending() ([]Entry, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]Entry, 0, len(o.entries))
+	for _, m := range o.entries {
+		e := m.e
+		n, err := UnmarshalPayload(m.payload)
+		e.Notification, e.invalid = n, err
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (o *memOutbox) Ack(seq uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ackFailures > 0 {
+		o.ackFailures--
+		return errors.New("killed before the ack was written")
+	}
+	for i, m := range o.entries {
+		if m.e.Seq == seq {
+			o.entries = append(o.entries[:i], o.entries[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("seq %d not found", seq)
+}
+
+func (o *memOutbox) Update(e Entry) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.updates++
+	for i, m := range o.entries {
+		if m.e.Seq == e.Seq {
+			e.Notification, e.invalid = Notification{}, nil
+			o.entries[i].e = e
+			return nil
+		}
+	}
+	return fmt.Errorf("seq %d not found", e.Seq)
+}
+
+func (o *memOutbox) len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.entries)
+}
+
+// drain runs passes, moving the mock clock to each next due time, until the outbox is empty or
+// limit passes ran; between passes it calls step (may be nil).
+func drain(t *testing.T, d *Dispatcher, clk *clock.Mock, limit int, step func()) int {
+	t.Helper()
+	for i := 0; i < limit; i++ {
+		next, err := d.DispatchOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.IsZero() {
+			return i + 1
+		}
+		if step != nil {
+			step()
+		}
+		if next.After(clk.Now()) {
+			clk.Set(next)
+		}
+	}
+	t.Fatalf("outbox not drained after %d passes", limit)
+	return limit
+}
+
+// eventsByKey returns the accepted actions per dedup key, in arrival order.
+func eventsByKey(evs []pdEvent) map[string][]string {
+	out := map[string][]string{}
+	for _, e := range evs {
+		out[e.DedupKey] = append(out[e.DedupKey], e.Action)
+	}
+	return out
+}
+
+func newPDDispatcher(t *testing.T, f *fakePagerDuty, o Outbox, clk *clock.Mock, m *Metrics) (*Dispatcher, *logBuffer) {
+	t.Helper()
+	ns, err := NewNotifiers([]ReceiverConfig{{Name: "oncall", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}}}, Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, buf := newTestLogger(t)
+	return NewDispatcher(o, ns, DispatcherOptions{Clock: clk, Logger: logger, Metrics: m}), buf
+}
+
+func TestDispatcherOutageThenRecovery(t *testing.T) {
+	cases := []struct {
+		name       string
+		status     int
+		retryAfter string
+	}{
+		{"5xx for two hours", 503, ""},
+		{"429 for two hours", 429, ""},
+		{"429 with Retry-After for two hours", 429, "120"},
+		{"502 with Retry-After for two hours", 502, "30"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakePagerDuty(t)
+			clk := clock.NewMock()
+			clk.Set(t0)
+			o := &memOutbox{}
+			reg := prometheus.NewRegistry()
+			m := NewMetrics(reg)
+			d, _ := newPDDispatcher(t, f, o, clk, m)
+
+			names := []string{"availability", "latency", "memory"}
+			for _, name := range names {
+				o.add(t, "oncall", notificationFor(name, Trigger), clk.Now())
+			}
+			f.setFailAll(c.status, c.retryAfter)
+			recoverAt := t0.Add(2 * time.Hour)
+			resolvedWritten := false
+			var lastAttempt time.Time
+			maxGap := time.Duration(0)
+			attempts := 0
+			drain(t, d, clk, 10000, func() {
+				f.mu.Lock()
+				if f.requests != attempts {
+					if !lastAttempt.IsZero() && clk.Now().Sub(lastAttempt) > maxGap && clk.Now().Before(recoverAt) {
+						maxGap = clk.Now().Sub(lastAttempt)
+					}
+					attempts, lastAttempt = f.requests, clk.Now()
+				}
+				f.mu.Unlock()
+				// The incidents end during the outage: the resolves queue behind the triggers.
+				if !resolvedWritten && clk.Now().After(t0.Add(30*time.Minute)) {
+					for _, name := range names {
+						o.add(t, "oncall", notificationFor(name, Resolve), clk.Now())
+					}
+					resolvedWritten = true
+				}
+				if !clk.Now().Before(recoverAt) {
+					f.setFailAll(0, "")
+				}
+			})
+			acc, rejected, incidents := f.snapshot()
+			if len(rejected) > 0 {
+				t.Errorf("server rejected events: %v", rejected)
+			}
+			got := eventsByKey(acc)
+			for _, name := range names {
+				key := DedupKey("chat-api", name, "page", false)
+				if strings.Join(got[key], ",") != "trigger,resolve" {
+					t.Errorf("%s: events %v, want exactly trigger then resolve", key, got[key])
+				}
+				if inc := incidents[key]; len(inc) != 1 || !inc[0].Resolved {
+					t.Errorf("%s: incidents %+v, want one, resolved", key, inc)
+				}
+			}
+			if o.len() != 0 {
+				t.Errorf("%d entries left in the outbox", o.len())
+			}
+			if maxGap > DefaultMaxBackoff+time.Minute {
+				t.Errorf("longest gap between attempts during the outage = %s, want ≤ backoff cap", maxGap)
+			}
+			if got := metricValue(t, m.notifications.WithLabelValues("oncall", OutcomeSuccess)); got != 6 {
+				t.Errorf("success count = %v, want 6", got)
+			}
+			if got := metricValue(t, m.notifications.WithLabelValues("oncall", OutcomeRetry)); got < 10 {
+				t.Errorf("retry count = %v, want many", got)
+			}
+			if got := metricValue(t, m.pending); got != 0 {
+				t.Errorf("slod_outbox_pending = %v, want 0", got)
+			}
+		})
+	}
+}
+
+func TestDispatcherCrashRecovery(t *testing.T) {
+	cases := []struct {
+		name string
+		// crash runs the first dispatcher up to the simulated kill.
+		crash func(t *testing.T, d *Dispatcher, o *memOutbox)
+	}{
+		{"killed between write and send", func(t *testing.T, d *Dispatcher, o *memOutbox) {}},
+		{"killed between send and ack of the trigger", func(t *testing.T, d *Dispatcher, o *memOutbox) {
+			o.ackFailures = 1
+			if _, err := d.DispatchOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"killed between send and ack of both", func(t *testing.T, d *Dispatcher, o *memOutbox) {
+			o.ackFailures = 2
+			for i := 0; i < 2; i++ {
+				if _, err := d.DispatchOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakePagerDuty(t)
+			clk := clock.NewMock()
+			clk.Set(t0)
+			o := &memOutbox{}
+			o.add(t, "oncall", sampleNotification(Trigger), clk.Now())
+			o.add(t, "oncall", sampleNotification(Resolve), clk.Now())
+			first, _ := newPDDispatcher(t, f, o, clk, nil)
+			c.crash(t, first, o)
+
+			// Restart: a new dispatcher (new notifiers, new limiter) over the same outbox.
+			second, _ := newPDDispatcher(t, f, o, clk, nil)
+			drain(t, second, clk, 100, nil)
+			// And once more, as a restart after a clean run must send nothing.
+			third, _ := newPDDispatcher(t, f, o, clk, nil)
+			drain(t, third, clk, 100, nil)
+
+			acc, _, incidents := f.snapshot()
+			key := sampleNotification(Trigger).DedupKey
+			if inc := incidents[key]; len(inc) != 1 || !inc[0].Resolved {
+				t.Errorf("incidents = %+v, want exactly one, resolved", inc)
+			}
+			acts := eventsByKey(acc)[key]
+			if len(acts) == 0 || acts[len(acts)-1] != "resolve" || acts[0] != "trigger" {
+				t.Errorf("events %v: want triggers first, resolve last", acts)
+			}
+			if o.len() != 0 {
+				t.Errorf("%d entries left", o.len())
+			}
+		})
+	}
+}
+
+// scriptedNotifier answers from a script and records what it was asked to deliver.
+type scriptedNotifier struct {
+	mu      sync.Mutex
+	answers []error // popped per call; nil = success
+	retry   bool
+	got     []Notification
+}
+
+func (s *scriptedNotifier) Notify(ctx context.Context, n Notification) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if len(s.answers) > 0 {
+		err, s.answers = s.answers[0], s.answers[1:]
+	}
+	if err == nil {
+		s.got = append(s.got, n)
+		return false, nil
+	}
+	return s.retry, err
+}
+
+func TestDispatcherOrderAndDrops(t *testing.T) {
+	errDown := errors.New("down")
+	cases := []struct {
+		name      string
+		answers   []error
+		retry     bool
+		entries   []Notification
+		receiver  string
+		wantGot   []string // dedup key suffix + action, in delivery order
+		wantLog   string
+		wantCount map[string]float64
+	}{
+		{
+			name:    "resolve waits for its failing trigger",
+			answers: []error{errDown, errDown}, retry: true,
+			entries: []Notification{notificationFor("a", Trigger), notificationFor("a", Resolve)},
+			wantGot: []string{"a/page trigger", "a/page resolve"}, wantLog: `"id":"1/slod/chat-api/a/page"`,
+			wantCount: map[string]float64{OutcomeSuccess: 2, OutcomeRetry: 2},
+		},
+		{
+			name:    "rejected notification is dropped and counted",
+			answers: []error{errors.New("HTTP 400: invalid event")}, retry: false,
+			entries:   []Notification{notificationFor("a", Trigger), notificationFor("b", Trigger)},
+			wantGot:   []string{"b/page trigger"},
+			wantLog:   `invalid event`,
+			wantCount: map[string]float64{OutcomeSuccess: 1, OutcomeFailed: 1},
+		},
+		{
+			name:      "unknown receiver is dropped",
+			receiver:  "gone",
+			entries:   []Notification{notificationFor("a", Trigger)},
+			wantLog:   `"receiver":"gone"`,
+			wantCount: map[string]float64{OutcomeFailed: 1},
+		},
+		{
+			name:    "repeated trigger superseded by the newer one",
+			entries: []Notification{notificationFor("a", Trigger), notificationFor("a", Trigger), notificationFor("a", Resolve)},
+			wantGot: []string{"a/page trigger", "a/page resolve"}, wantLog: "superseded",
+			wantCount: map[string]float64{OutcomeSuccess: 2},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := clock.NewMock()
+			clk.Set(t0)
+			o := &memOutbox{}
+			receiver := "r"
+			if c.receiver != "" {
+				receiver = c.receiver
+			}
+			for _, n := range c.entries {
+				o.add(t, receiver, n, clk.Now())
+			}
+			s := &scriptedNotifier{answers: c.answers, retry: c.retry}
+			reg := prometheus.NewRegistry()
+			m := NewMetrics(reg)
+			logger, buf := newTestLogger(t)
+			d := NewDispatcher(o, map[string]Notifier{"r": s}, DispatcherOptions{Clock: clk, Logger: logger, Metrics: m})
+			drain(t, d, clk, 100, nil)
+			var got []string
+			for _, n := range s.got {
+				got = append(got, strings.TrimPrefix(n.DedupKey, "slod/chat-api/")+" "+string(n.Action))
+			}
+			if strings.Join(got, ",") != strings.Join(c.wantGot, ",") {
+				t.Errorf("delivered %v, want %v", got, c.wantGot)
+			}
+			if !strings.Contains(buf.String(), c.wantLog) {
+				t.Errorf("log does not contain %q:\n%s", c.wantLog, buf)
+			}
+			for outcome, want := range c.wantCount {
+				if got := metricValue(t, m.notifications.WithLabelValues(receiver, outcome)); got != want {
+					t.Errorf("%s count = %v, want %v", outcome, got, want)
+				}
+			}
+			if o.len() != 0 {
+				t.Errorf("%d entries left", o.len())
+			}
+		})
+	}
+}
+
+func TestDispatcherBackoff(t *testing.T) {
+	cases := []struct {
+		name     string
+		attempts int
+		jitter   float64
+		err      error
+		want     time.Duration
+	}{
+		{"first retry, no jitter", 1, 0, errors.New("x"), 500 * time.Millisecond},
+		{"first retry, full jitter", 1, 1, errors.New("x"), time.Second},
+		{"fifth retry", 5, 0.5, errors.New("x"), 12 * time.Second},
+		{"capped at 5m", 40, 1, errors.New("x"), 5 * time.Minute},
+		{"capped, low jitter", 40, 0, errors.New("x"), 150 * time.Second},
+		{"Retry-After honoured", 3, 0.5, &RetryAfterError{After: 42 * time.Second, Err: errors.New("x")}, 42 * time.Second},
+		{"Retry-After bounded", 3, 0.5, &RetryAfterError{After: 48 * time.Hour, Err: errors.New("x")}, time.Hour},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDispatcher(&memOutbox{}, nil, DispatcherOptions{Clock: clock.NewMock(), Jitter: func() float64 { return c.jitter }})
+			if got := d.delay(c.attempts, c.err); got != c.want {
+				t.Errorf("delay = %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestDispatcherRunWakes(t *testing.T) {
+	clk := clock.NewMock()
+	o := &memOutbox{}
+	delivered := make(chan Notification, 1)
+	d := NewDispatcher(o, map[string]Notifier{"r": notifierFunc(func(ctx context.Context, n Notification) (bool, error) {
+		delivered <- n
+		return false, nil
+	})}, DispatcherOptions{Clock: clk})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	o.add(t, "r", sampleNotification(Trigger), clk.Now())
+	d.Wake()
+	select {
+	case n := <-delivered:
+		if n.DedupKey != sampleNotification(Trigger).DedupKey {
+			t.Errorf("delivered %q", n.DedupKey)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wake did not make Run deliver the new entry")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
+
+type notifierFunc func(ctx context.Context, n Notification) (bool, error)
+
+func (f notifierFunc) Notify(ctx context.Context, n Notification) (bool, error) { return f(ctx, n) }
+
+func TestDispatcherDropsUndecodableEntry(t *testing.T) {
+	o := &memOutbox{}
+	o.entries = append(o.entries, memEntry{e: Entry{Seq: 1, Receiver: "r", Key: "k"}, payload: json.RawMessage(`{"nope":`)})
+	s := &scriptedNotifier{}
+	d := NewDispatcher(o, map[string]Notifier{"r": s}, DispatcherOptions{Clock: clock.NewMock()})
+	if _, err := d.DispatchOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if o.len() != 0 || len(s.got) != 0 {
+		t.Errorf("outbox %d entries, delivered %d; want the bad entry dropped unsent", o.len(), len(s.got))
+	}
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(t *testing.T, c prometheus.Metric) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	}
+	t.Fatal("not a counter or gauge")
+	return 0
+}

@@ -1,0 +1,370 @@
+package notify
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/prometheus/common/model"
+)
+
+// Matcher matches one alert label, with Alertmanager's silence matcher semantics: IsEqual false
+// negates; IsRegex makes Value a regular expression anchored at both ends; a missing label
+// matches like an empty value.
+type Matcher struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	IsRegex bool   `json:"isRegex"`
+	IsEqual bool   `json:"isEqual"`
+}
+
+// UnmarshalJSON defaults isEqual to true, as Alertmanager's API does when it is left out.
+func (m *Matcher) UnmarshalJSON(b []byte) error {
+	type plain Matcher
+	p := plain{IsEqual: true}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*m = Matcher(p)
+	return nil
+}
+
+// Matches reports whether the label value v (empty when absent) satisfies m.
+func (m Matcher) Matches(v string) bool {
+	var ok bool
+	if m.IsRegex {
+		re, err := regexp.Compile("^(?:" + m.Value + ")$")
+		ok = err == nil && re.MatchString(v)
+	} else {
+		ok = v == m.Value
+	}
+	return ok == m.IsEqual
+}
+
+// Silence keeps the alerts its matchers match from being sent between StartsAt and EndsAt. A
+// silenced alert is still evaluated and recorded; when the silence ends and the alert still
+// fires, its trigger goes out (Reconcile).
+type Silence struct {
+	ID        string    `json:"id"`
+	Matchers  []Matcher `json:"matchers"`
+	StartsAt  time.Time `json:"startsAt"`
+	EndsAt    time.Time `json:"endsAt"`
+	CreatedBy string    `json:"createdBy"`
+	Comment   string    `json:"comment"`
+}
+
+// Validate returns every problem with s, each naming its field (errors.Join of *FieldError).
+func (s Silence) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if len(s.Matchers) == 0 {
+		add("matchers", "at least one matcher is required")
+	}
+	matchesEmpty := true
+	for i, m := range s.Matchers {
+		f := fmt.Sprintf("matchers[%d]", i)
+		if !model.LabelName(m.Name).IsValid() {
+			add(f+".name", "invalid label name %q", m.Name)
+		}
+		if m.IsRegex {
+			if _, err := regexp.Compile("^(?:" + m.Value + ")$"); err != nil {
+				add(f+".value", "invalid regular expression: %v", err)
+				continue
+			}
+		}
+		if !m.Matches("") {
+			matchesEmpty = false
+		}
+	}
+	if len(s.Matchers) > 0 && matchesEmpty {
+		// Like Alertmanager: a silence whose matchers all match the empty string would silence
+		// every alert.
+		add("matchers", "at least one matcher must not match the empty string")
+	}
+	if s.StartsAt.IsZero() {
+		add("startsAt", "required")
+	}
+	if s.EndsAt.IsZero() {
+		add("endsAt", "required")
+	} else if !s.EndsAt.After(s.StartsAt) {
+		add("endsAt", "must be after startsAt")
+	}
+	if strings.TrimSpace(s.CreatedBy) == "" {
+		add("createdBy", "required")
+	}
+	if strings.TrimSpace(s.Comment) == "" {
+		add("comment", "required")
+	}
+	return errors.Join(errs...)
+}
+
+// Active reports whether s is in force at now: StartsAt ≤ now < EndsAt.
+func (s Silence) Active(now time.Time) bool {
+	return !now.Before(s.StartsAt) && now.Before(s.EndsAt)
+}
+
+// Matches reports whether every matcher of s matches labels.
+func (s Silence) Matches(labels map[string]string) bool {
+	for _, m := range s.Matchers {
+		if !m.Matches(labels[m.Name]) {
+			return false
+		}
+	}
+	return len(s.Matchers) > 0
+}
+
+// Silencing returns the ID of the first of silences active at now that matches labels.
+func Silencing(silences []Silence, labels map[string]string, now time.Time) (string, bool) {
+	for _, s := range silences {
+		if s.Active(now) && s.Matches(labels) {
+			return s.ID, true
+		}
+	}
+	return "", false
+}
+
+// SilenceStore persists silences as JSON by ID; *store.Store implements it.
+type SilenceStore interface {
+	PutSilence(id string, v []byte) error
+	DeleteSilence(id string) error
+	Silences() (map[string][]byte, error)
+}
+
+// ErrSilenceNotFound is returned for an unknown silence ID.
+var ErrSilenceNotFound = errors.New("silence not found")
+
+// SilenceSet is the set of silences, kept in memory and written through to a SilenceStore so
+// that they survive restarts.
+type SilenceSet struct {
+	store SilenceStore
+	clock clock.Clock
+
+	mu       sync.Mutex
+	silences map[string]Silence
+}
+
+// NewSilenceSet loads the silences of st. clk (default real) stamps silences created without a
+// start time.
+func NewSilenceSet(st SilenceStore, clk clock.Clock) (*SilenceSet, error) {
+	if clk == nil {
+		clk = clock.New()
+	}
+	raw, err := st.Silences()
+	if err != nil {
+		return nil, fmt.Errorf("loading silences: %w", err)
+	}
+	s := &SilenceSet{store: st, clock: clk, silences: make(map[string]Silence, len(raw))}
+	for id, b := range raw {
+		var sil Silence
+		if err := json.Unmarshal(b, &sil); err != nil {
+			return nil, fmt.Errorf("loading silence %s: %w", id, err)
+		}
+		sil.ID = id
+		s.silences[id] = sil
+	}
+	return s, nil
+}
+
+// Add validates and stores sil, assigning an ID when it has none (an existing ID replaces that
+// silence). StartsAt defaults to now.
+func (s *SilenceSet) Add(sil Silence) (Silence, error) {
+	if sil.StartsAt.IsZero() {
+		sil.StartsAt = s.clock.Now().UTC()
+	}
+	if err := sil.Validate(); err != nil {
+		return Silence{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sil.ID == "" {
+		sil.ID = newID()
+	} else if _, ok := s.silences[sil.ID]; !ok {
+		return Silence{}, fmt.Errorf("silence %q: %w", sil.ID, ErrSilenceNotFound)
+	}
+	b, err := json.Marshal(sil)
+	if err != nil {
+		return Silence{}, fmt.Errorf("encoding silence: %w", err)
+	}
+	if err := s.store.PutSilence(sil.ID, b); err != nil {
+		return Silence{}, fmt.Errorf("storing silence %s: %w", sil.ID, err)
+	}
+	s.silences[sil.ID] = sil
+	return sil, nil
+}
+
+// Delete removes a silence; its alerts are sent again from the next evaluation on.
+func (s *SilenceSet) Delete(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.silences[id]; !ok {
+		return fmt.Errorf("silence %q: %w", id, ErrSilenceNotFound)
+	}
+	if err := s.store.DeleteSilence(id); err != nil {
+		return fmt.Errorf("deleting silence %s: %w", id, err)
+	}
+	delete(s.silences, id)
+	return nil
+}
+
+// List returns every silence, by StartsAt then ID.
+func (s *SilenceSet) List() []Silence {
+	s.mu.Lock()
+	out := make([]Silence, 0, len(s.silences))
+	for _, sil := range s.silences {
+		out = append(out, sil)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].StartsAt.Equal(out[j].StartsAt) {
+			return out[i].StartsAt.Before(out[j].StartsAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Active returns the silences in force at now, what Reconcile takes.
+func (s *SilenceSet) Active(now time.Time) []Silence {
+	var out []Silence
+	for _, sil := range s.List() {
+		if sil.Active(now) {
+			out = append(out, sil)
+		}
+	}
+	return out
+}
+
+// Expire deletes the silences that ended before now − retention, so the store does not grow
+// without bound; it returns how many it deleted.
+func (s *SilenceSet) Expire(now time.Time, retention time.Duration) (int, error) {
+	n := 0
+	for _, sil := range s.List() {
+		if sil.EndsAt.Before(now.Add(-retention)) {
+			if err := s.Delete(sil.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// maxSilenceBody bounds a POSTed silence.
+const maxSilenceBody = 1 << 20
+
+// SilencesHandler serves the silences API:
+//
+//	POST   /api/v1/silences       body: a Silence (id empty to create) → 200 {"silenceID": "..."}
+//	GET    /api/v1/silences       → 200 [Silence, ...] with "status": active|pending|expired
+//	DELETE /api/v1/silences/{id}  → 200; 404 for an unknown id
+//
+// Validation errors are 400 {"error": "...", "fields": [{"field": "endsAt", "message": ...}]}.
+func SilencesHandler(set *SilenceSet) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
+		var sil Silence
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSilenceBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&sil); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "decoding silence: " + err.Error()})
+			return
+		}
+		out, err := set.Add(sil)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"silenceID": out.ID})
+	})
+	mux.HandleFunc("GET /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
+		now := set.clock.Now()
+		type withStatus struct {
+			Silence
+			Status string `json:"status"`
+		}
+		list := set.List()
+		out := make([]withStatus, 0, len(list))
+		for _, s := range list {
+			st := "active"
+			switch {
+			case now.Before(s.StartsAt):
+				st = "pending"
+			case !now.Before(s.EndsAt):
+				st = "expired"
+			}
+			out = append(out, withStatus{Silence: s, Status: st})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("DELETE /api/v1/silences/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := set.Delete(r.PathValue("id")); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "deleted"})
+	})
+	return mux
+}
+
+type apiError struct {
+	Error  string        `json:"error"`
+	Fields []*FieldError `json:"fields,omitempty"`
+}
+
+// MarshalJSON renders a field error for API clients.
+func (e *FieldError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	}{e.Field, e.Message})
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrSilenceNotFound) {
+		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+		return
+	}
+	var fields []*FieldError
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			var fe *FieldError
+			if errors.As(e, &fe) {
+				fields = append(fields, fe)
+			}
+		}
+	} else {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			fields = append(fields, fe)
+		}
+	}
+	if len(fields) > 0 {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Fields: fields})
+		return
+	}
+	writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
