@@ -21,19 +21,19 @@ var (
 // are in rules/, with the metric names those files read. It tells three stories, so that the README's
 // first command shows each kind of outcome:
 //
-//   - a page: chat-api answers a quarter of its requests with 500 for 40 minutes on the morning of
-//     Oct 4 (a bad deploy, rolled back) — chat-api/availability burns at ~250×;
-//   - a ticket: model-gateway responses slow down for 32 hours from noon on Oct 2 (a model version
+//   - a page: chat-api answers 15% of its requests with 500 for 25 minutes on the morning of Oct 4
+//     (a bad deploy, rolled back) — chat-api/availability burns at ~150×;
+//   - a ticket: model-gateway responses slow down for 20 hours from noon on Oct 2 (a model version
 //     with longer completions): ~4% of responses take over 2.5 s, a 4× burn of the 99% latency SLO,
-//     enough for the 1d/2h and 3d/6h ticket windows but never for the 6× page;
+//     enough for the 3d/6h and then the 1d/2h ticket windows but never for the 6× page;
 //   - quiet: everything else, including a chat-api restart (counter reset) and a 4-minute scrape gap
 //     on model-gateway, which must not alert.
 func Assistant() Config {
 	day := func(d, h, m int) time.Time {
 		return AssistantStart.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
 	}
-	chatErrors := Incident(Const(0.0002), Span{day(3, 6, 0), day(3, 6, 40)}, 0, Const(0.25))
-	gatewayMedian := Incident(Const(0.7), Span{day(1, 12, 0), day(2, 20, 0)}, 2*time.Hour, Const(1.24))
+	chatErrors := Incident(Const(0.00005), Span{day(3, 6, 0), day(3, 6, 25)}, 0, Const(0.15))
+	gatewayMedian := Incident(Const(0.7), Span{day(1, 12, 0), day(2, 8, 0)}, 2*time.Hour, Const(1.24))
 	gatewayRPS := Diurnal(12, 0.4, 15)
 	const gib = 1 << 30
 	server := func(ls ...check.Label) []check.Label {

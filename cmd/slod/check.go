@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/check"
+	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/recorded"
+	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/sli"
+)
+
+func init() {
+	register("check", "backtest SLOs on recorded data: when would they have paged", runCheck)
+}
+
+const checkUsage = `usage: slod check RULES... --data FILE [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json]
+
+Evaluates the SLOs in RULES (files or directories) on the recorded data in FILE (OpenMetrics text
+with timestamps, as promtool tsdb dump-openmetrics or slod record write it) at every multiple of
+--step in [--from, --to], with the same engine as slod run, and reports each SLO's alert intervals
+and the error budget left at --to. T is RFC 3339 or Unix seconds; by default the range is the whole
+recording (from its first sample + step to its last sample).
+
+Exit status: 0 when the check ran (alerts are findings, not failures), 1 when the rules or the data
+are invalid, 2 on a usage error.
+
+Flags:
+`
+
+// promDurationValue is a flag.Value taking Prometheus durations (1m, 1h30m, 7d) besides Go's.
+type promDurationValue struct{ d *time.Duration }
+
+func (f promDurationValue) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return model.Duration(*f.d).String()
+}
+
+func (f promDurationValue) Set(s string) error {
+	d, err := model.ParseDuration(s)
+	if err != nil {
+		gd, gerr := time.ParseDuration(s)
+		if gerr != nil {
+			return fmt.Errorf("not a duration: %q", s)
+		}
+		*f.d = gd
+		return nil
+	}
+	*f.d = time.Duration(d)
+	return nil
+}
+
+// timeArgValue is a flag.Value taking RFC 3339 or Unix seconds; set reports whether the flag was given.
+type timeArgValue struct {
+	t   *time.Time
+	set *bool
+}
+
+func (f timeArgValue) String() string {
+	if f.t == nil || f.t.IsZero() {
+		return ""
+	}
+	return f.t.UTC().Format(time.RFC3339)
+}
+
+func (f timeArgValue) Set(s string) error {
+	t, err := parseTimeArg(s)
+	if err != nil {
+		return err
+	}
+	*f.t, *f.set = t, true
+	return nil
+}
+
+// parseTimeArg reads a time as Prometheus's API does: RFC 3339, or Unix seconds with an optional
+// fraction.
+func parseTimeArg(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("not a time (RFC 3339 or Unix seconds): %q", s)
+}
+
+// parseInterleaved parses flags that may come before, between or after the positional arguments
+// (`slod check rules/ --data f.om`), which the flag package alone stops at.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// checkArgs are the parsed arguments of slod check.
+type checkArgs struct {
+	rules          []string
+	data           string
+	from, to       time.Time
+	fromSet, toSet bool
+	step, lookback time.Duration
+	format         string
+}
+
+func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
+	a := checkArgs{step: sli.DefaultStep, lookback: sli.DefaultLookback, format: "text"}
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		io.WriteString(stderr, checkUsage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&a.data, "data", "", "recorded data: OpenMetrics text with timestamps (required)")
+	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "first evaluation time, RFC 3339 or Unix seconds (default: first sample + step)")
+	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time, RFC 3339 or Unix seconds (default: last sample)")
+	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
+	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
+	fs.StringVar(&a.format, "format", "text", "output format: text or json")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return a, err
+	}
+	a.rules = pos
+	switch {
+	case len(a.rules) == 0:
+		err = errors.New("no RULES given")
+	case a.data == "":
+		err = errors.New("--data is required")
+	case a.format != "text" && a.format != "json":
+		err = fmt.Errorf("--format must be text or json, not %q", a.format)
+	case a.step <= 0:
+		err = fmt.Errorf("--step must be positive, not %s", model.Duration(a.step))
+	case a.lookback < a.step:
+		err = fmt.Errorf("--lookback %s must be at least the step %s", model.Duration(a.lookback), model.Duration(a.step))
+	case a.fromSet && a.toSet && a.to.Before(a.from):
+		err = errors.New("--to is before --from")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "slod check: %v\n\n", err)
+		fs.Usage()
+	}
+	return a, err
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	a, err := parseCheckArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, code := checkReport(ctx, a, stderr)
+	if code != 0 {
+		return code
+	}
+	if a.format == "json" {
+		err = check.WriteJSON(stdout, rep)
+	} else {
+		err = check.WriteText(stdout, rep)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "slod check: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// checkReport loads rules and data and runs the backtest; a non-zero code means it failed and the
+// reason has been printed.
+func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Report, int) {
+	set, err := rules.Load(a.rules)
+	if err != nil {
+		printRuleErrors(stderr, err)
+		return check.Report{}, 1
+	}
+	for _, w := range set.Warnings {
+		fmt.Fprintln(stderr, w.Warning())
+	}
+	if len(set.SLOs) == 0 {
+		fmt.Fprintf(stderr, "slod check: no SLOs in %s\n", strings.Join(a.rules, ", "))
+		return check.Report{}, 1
+	}
+	db, err := recorded.ParseFile(a.data)
+	if err != nil {
+		fmt.Fprintf(stderr, "slod check: %v\n", err)
+		return check.Report{}, 1
+	}
+	if db.Samples() == 0 {
+		fmt.Fprintf(stderr, "slod check: %s holds no samples\n", a.data)
+		return check.Report{}, 1
+	}
+	from, to := a.from, a.to
+	if !a.fromSet {
+		from = db.MinTime().Add(a.step)
+	}
+	if !a.toSet {
+		to = db.MaxTime()
+	}
+	first, last := alignUpTo(from, a.step), sli.Align(to, a.step)
+	if last.Before(first) {
+		fmt.Fprintf(stderr, "slod check: no multiple of --step %s between %s and %s\n", model.Duration(a.step), from.Format(time.RFC3339), to.Format(time.RFC3339))
+		return check.Report{}, 2
+	}
+	opt := eval.Options{Step: a.step, Lookback: a.lookback, DataStart: db.MinTime()}
+	results, err := eval.Backtest(ctx, recorded.NewQuerier(db), set.SLOs, first, last, opt, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "slod check: %v\n", err)
+		return check.Report{}, 1
+	}
+	return check.Report{From: first, To: last, Step: a.step, Results: results}, 0
+}
+
+// alignUpTo is the first multiple of step at or after t.
+func alignUpTo(t time.Time, step time.Duration) time.Time {
+	a := sli.Align(t, step)
+	if a.Before(t.Truncate(time.Millisecond)) {
+		a = a.Add(step)
+	}
+	return a
+}
+
+// printRuleErrors prints every problem of a rules error on a line of its own (file:line:col: ...).
+func printRuleErrors(w io.Writer, err error) {
+	var errs rules.Errors
+	if errors.As(err, &errs) {
+		for _, d := range errs {
+			fmt.Fprintln(w, d.Error())
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}

@@ -1,0 +1,226 @@
+package check
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/eval"
+)
+
+// Report is what `slod check` found: the evaluation range and every SLO's backtest.
+type Report struct {
+	// From and To are the first and last evaluation times (multiples of Step).
+	From, To time.Time
+	Step     time.Duration
+	Results  []eval.Result
+}
+
+// number is a float printed rounded to a fixed number of decimals, so the JSON says 0.999 and not
+// 0.9990000000000001, and 950.1 rather than 950.0943396226415.
+type number struct {
+	v        float64
+	decimals int
+}
+
+func (n number) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
+		return []byte("null"), nil
+	}
+	return []byte(formatRounded(n.v, n.decimals)), nil
+}
+
+// formatRounded prints v rounded to decimals places, without trailing zeros.
+func formatRounded(v float64, decimals int) string {
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// Precision of the printed numbers: objectives are exact ratios given in percent with a few
+// decimals; budgets to a hundredth of a percent; burn rates to a hundredth, which is well inside the
+// noise of any real SLI.
+const (
+	objectiveDecimals = 10
+	budgetDecimals    = 4
+	burnDecimals      = 2
+)
+
+type jsonReport struct {
+	From string    `json:"from"`
+	To   string    `json:"to"`
+	Step string    `json:"step"`
+	SLOs []jsonSLO `json:"slos"`
+}
+
+type jsonSLO struct {
+	Service         string      `json:"service"`
+	Name            string      `json:"name"`
+	Objective       number      `json:"objective"`
+	Window          string      `json:"window"`
+	BudgetRemaining number      `json:"budget_remaining"`
+	NoData          bool        `json:"no_data"`
+	Alerts          []jsonAlert `json:"alerts"`
+}
+
+type jsonAlert struct {
+	Severity     string      `json:"severity"`
+	NoData       bool        `json:"no_data,omitempty"`
+	Start        string      `json:"start"`
+	End          *string     `json:"end"`
+	Duration     string      `json:"duration"`
+	PeakBurnRate number      `json:"peak_burn_rate"`
+	Reason       *jsonReason `json:"reason,omitempty"`
+}
+
+type jsonReason struct {
+	Long      string `json:"long"`
+	Short     string `json:"short"`
+	BurnRate  number `json:"burn_rate"`
+	LongBurn  number `json:"long_burn_rate"`
+	ShortBurn number `json:"short_burn_rate"`
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// FormatDuration prints a duration the way Prometheus and SLO files spell it (1m, 1h30m, 30d).
+func FormatDuration(d time.Duration) string { return model.Duration(d).String() }
+
+// alertEnd is the interval's end, or the report's last evaluation time for an alert still firing,
+// for its duration.
+func alertEnd(a eval.AlertInterval, to time.Time) time.Time {
+	if a.End != nil {
+		return *a.End
+	}
+	return to
+}
+
+// WriteJSON writes the report as the one JSON object of SPEC §2, with a few extra keys (window,
+// no_data, duration, reason).
+func WriteJSON(w io.Writer, r Report) error {
+	out := jsonReport{From: formatTime(r.From), To: formatTime(r.To), Step: FormatDuration(r.Step), SLOs: []jsonSLO{}}
+	for _, res := range r.Results {
+		s := jsonSLO{
+			Service:         res.SLO.Service,
+			Name:            res.SLO.Name,
+			Objective:       number{res.SLO.Objective, objectiveDecimals},
+			Window:          FormatDuration(res.SLO.Period),
+			BudgetRemaining: number{res.Final.BudgetRemaining, budgetDecimals},
+			NoData:          !res.HasData,
+			Alerts:          []jsonAlert{},
+		}
+		for _, a := range res.Alerts {
+			ja := jsonAlert{
+				Severity:     string(a.Severity),
+				NoData:       a.NoData,
+				Start:        formatTime(a.Start),
+				Duration:     FormatDuration(alertEnd(a, r.To).Sub(a.Start)),
+				PeakBurnRate: number{a.PeakBurnRate, burnDecimals},
+			}
+			if a.End != nil {
+				e := formatTime(*a.End)
+				ja.End = &e
+			}
+			if !a.NoData {
+				ja.Reason = &jsonReason{
+					Long:      FormatDuration(a.Reason.Window.Long),
+					Short:     FormatDuration(a.Reason.Window.Short),
+					BurnRate:  number{a.Reason.Window.BurnRate, burnDecimals},
+					LongBurn:  number{a.Reason.LongBurn, burnDecimals},
+					ShortBurn: number{a.Reason.ShortBurn, burnDecimals},
+				}
+			}
+			s.Alerts = append(s.Alerts, ja)
+		}
+		out.SLOs = append(out.SLOs, s)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("writing the JSON report: %w", err)
+	}
+	return nil
+}
+
+// WriteText writes the report for people: one block per SLO with its objective, the budget left at
+// the end, and the timeline of its alerts.
+func WriteText(w io.Writer, r Report) error {
+	var b strings.Builder
+	pages, tickets, quiet := Counts(r.Results)
+	fmt.Fprintf(&b, "slod check: %d SLOs evaluated every %s from %s to %s\n", len(r.Results), FormatDuration(r.Step), formatTime(r.From), formatTime(r.To))
+	fmt.Fprintf(&b, "%d paged, %d ticketed, %d quiet\n", pages, tickets, quiet)
+	for _, res := range r.Results {
+		slo := res.SLO
+		fmt.Fprintf(&b, "\n%s  objective %s%% over %s\n", slo.ID(), formatRounded(slo.Objective*100, objectiveDecimals-2), FormatDuration(slo.Period))
+		if !res.HasData {
+			b.WriteString("  no data: the recording has nothing this SLO reads\n")
+			continue
+		}
+		fmt.Fprintf(&b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(r.To))
+		if len(res.Alerts) == 0 {
+			b.WriteString("  no alerts\n")
+			continue
+		}
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, a := range res.Alerts {
+			end := "still firing"
+			if a.End != nil {
+				end = formatTime(*a.End)
+			}
+			sev := string(a.Severity)
+			why := fmt.Sprintf("%s/%s windows above %s× (long %s×, short %s×)",
+				FormatDuration(a.Reason.Window.Long), FormatDuration(a.Reason.Window.Short),
+				formatRounded(a.Reason.Window.BurnRate, burnDecimals),
+				formatRounded(a.Reason.LongBurn, burnDecimals), formatRounded(a.Reason.ShortBurn, burnDecimals))
+			peak := "peak burn " + formatRounded(a.PeakBurnRate, burnDecimals) + "×"
+			if a.NoData {
+				sev += " (no data)"
+				why, peak = "the SLI returned no data", ""
+			}
+			fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", sev, formatTime(a.Start), end,
+				FormatDuration(alertEnd(a, r.To).Sub(a.Start)), peak, why)
+		}
+		tw.Flush()
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	return nil
+}
+
+// Counts classifies SLOs by their worst alert: paged (any page), ticketed (tickets only) or quiet
+// (no alert at all).
+func Counts(results []eval.Result) (pages, tickets, quiet int) {
+	for _, res := range results {
+		worst := ""
+		for _, a := range res.Alerts {
+			if a.Severity == burnrate.Page {
+				worst = "page"
+			} else if worst == "" {
+				worst = "ticket"
+			}
+		}
+		switch worst {
+		case "page":
+			pages++
+		case "ticket":
+			tickets++
+		default:
+			quiet++
+		}
+	}
+	return pages, tickets, quiet
+}
