@@ -1,0 +1,472 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/sli"
+	"github.com/slod-dev/slod/internal/store"
+)
+
+// reasonNoData is the source-error reason of an SLO whose queries succeeded but returned nothing
+// usable (no series, or NaN) for the newest steps.
+const reasonNoData = "no_data"
+
+// sloResult is what evaluating one SLO in a cycle produced; nothing of it is visible outside the
+// cycle until the store commit succeeded.
+type sloResult struct {
+	s           *sloState
+	st          burnrate.State
+	status      burnrate.Status
+	transitions []burnrate.Transition
+	record      store.SLORecord
+	sourceErr   string
+	err         error
+}
+
+// Cycle evaluates every SLO at the step boundary at or before now and commits the outcome in one
+// store transaction. It returns an error when nothing was committed (store failure, or ctx done
+// before the commit); an SLO whose source failed is not an error of the cycle.
+func (d *Daemon) Cycle(ctx context.Context, now time.Time) error {
+	d.cycleMu.Lock()
+	defer d.cycleMu.Unlock()
+	began := time.Now()
+	id := newCycleID()
+	log := d.log.With("cycle_id", id)
+	ctx, span := d.tracer.Start(ctx, "cycle", trace.WithAttributes(attribute.String("slod.cycle_id", id)))
+	defer span.End()
+
+	err := d.cycle(ctx, log, now)
+	d.m.cycleDuration.Observe(time.Since(began).Seconds())
+	if err != nil {
+		d.m.cycles.WithLabelValues(cycleFailure).Inc()
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		log.Error("evaluation cycle failed; nothing committed", "err", err)
+		return err
+	}
+	d.m.cycles.WithLabelValues(cycleSuccess).Inc()
+	return nil
+}
+
+func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) error {
+	if d.dirty {
+		if err := d.restore(); err != nil {
+			return fmt.Errorf("re-reading state after a failed commit: %w", err)
+		}
+	}
+	d.mu.RLock()
+	rt, slos, prevAlerts := d.rt, d.slos, d.alerts
+	d.mu.RUnlock()
+	step := rt.cfg.Evaluation.Step.D()
+	t := sli.Align(now, step)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("slod.evaluation_time", t.Format(time.RFC3339)), attribute.Int("slod.slos", len(slos)))
+	log.Debug("evaluation cycle", "at", t, "slos", len(slos))
+
+	results := make([]sloResult, len(slos))
+	sem := make(chan struct{}, max(rt.cfg.Evaluation.MaxConcurrency, 1))
+	var wg sync.WaitGroup
+	for i, s := range slos {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i] = d.evalSLO(ctx, log, rt, s, t)
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		// Shutting down: histories may hold steps that are not committed; the store still has the
+		// last committed cycle, which the next start continues from.
+		d.dirty = true
+		return fmt.Errorf("abandoned at %s: %w", t.Format(time.RFC3339), err)
+	}
+
+	// Notifications: one per transition to or from firing, in SLO order, then reconciled with
+	// what was sent before, the silences and the resend intervals.
+	_, nspan := d.tracer.Start(ctx, "notify")
+	var changes []notify.Notification
+	cycle := store.Cycle{Meta: map[string][]byte{}}
+	for _, r := range results {
+		if r.err != nil {
+			nspan.End()
+			d.dirty = true
+			return r.err
+		}
+		cycle.SLOs = append(cycle.SLOs, r.record)
+		for _, tr := range r.transitions {
+			if n, ok := notification(r.s.slo, tr, r.status, rt.external); ok {
+				changes = append(changes, n)
+			}
+		}
+	}
+	known := map[string]bool{}
+	for _, s := range slos {
+		for _, sev := range severities(s.slo) {
+			known[notify.DedupKey(s.slo.Service, s.slo.Name, string(sev.severity), sev.noData)] = true
+		}
+	}
+	// Incidents of SLOs (or severities) removed by a reload are resolved, not left open.
+	changes = append(changes, notify.ResolveMissing(prevAlerts, func(k string) bool { return known[k] }, t)...)
+	rec := notify.Reconciler{Router: rt.router, Resend: rt.resend}
+	res := rec.Reconcile(prevAlerts, changes, d.silences.Active(t), t)
+	for _, e := range res.Enqueue {
+		se, err := toStoreEntry(e)
+		if err != nil {
+			nspan.End()
+			return err
+		}
+		cycle.Outbox = append(cycle.Outbox, se)
+		log.Info("notification enqueued", "receiver", e.Receiver, "dedup_key", e.Key, "action", e.Notification.Action,
+			"slo", e.Notification.Service+"/"+e.Notification.SLO, "severity", e.Notification.Severity)
+	}
+	for _, key := range res.Unrouted {
+		log.Warn("no route matches a firing alert; it is not sent anywhere", "dedup_key", key)
+	}
+	alertsJSON, err := json.Marshal(res.State)
+	if err != nil {
+		nspan.End()
+		return fmt.Errorf("encoding notification state: %w", err)
+	}
+	cycle.Meta[metaAlerts] = alertsJSON
+	tb, _ := t.MarshalText()
+	cycle.Meta[metaLastCycle] = tb
+	nspan.SetAttributes(attribute.Int("slod.transitions", len(changes)), attribute.Int("slod.enqueued", len(cycle.Outbox)))
+	nspan.End()
+
+	_, cspan := d.tracer.Start(ctx, "commit")
+	_, err = d.store.Commit(cycle)
+	cspan.End()
+	if err != nil {
+		d.m.storeErrors.Inc()
+		d.dirty = true
+		return fmt.Errorf("committing cycle: %w", err)
+	}
+
+	// Committed: the new state is now the state.
+	d.mu.Lock()
+	for _, r := range results {
+		r.s.st, r.s.status, r.s.evaluated, r.s.sourceErr = r.st, r.status, true, r.sourceErr
+	}
+	d.alerts = res.State
+	d.mu.Unlock()
+	for _, sa := range res.Silenced {
+		d.nm.Count(sa.Receiver, notify.OutcomeSilenced)
+		log.Info("notification silenced", "receiver", sa.Receiver, "dedup_key", sa.Key, "silence", sa.SilenceID)
+	}
+	if len(cycle.Outbox) > 0 {
+		d.dispatcher.Wake()
+	}
+	d.lastCycle.Store(t.UnixNano())
+	d.m.lastSuccess.Set(float64(t.Unix()))
+	d.m.storeSize.Set(float64(d.store.Size()))
+	d.publishAll(slos)
+	for _, r := range results {
+		for _, tr := range r.transitions {
+			log.Info("alert transition", "slo", r.s.slo.ID(), "severity", tr.Severity, "no_data", tr.NoData,
+				"from", tr.From, "to", tr.To, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
+		}
+	}
+	if !d.ready.Load() {
+		log.Info("first evaluation cycle completed; ready", "at", t)
+	}
+	d.ready.Store(true)
+	return nil
+}
+
+// evalSLO fetches the steps missing since the SLO's history ends, appends them, evaluates, and
+// encodes the record to commit. Failures of the source are not errors: the SLO's burn-rate alerts
+// hold (Evaluate at a time after the history's end) and only the no-data alert is evaluated.
+func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time) sloResult {
+	slo := s.slo
+	ctx, span := d.tracer.Start(ctx, "slo", trace.WithAttributes(attribute.String("slod.slo", slo.ID())))
+	defer span.End()
+	step := rt.cfg.Evaluation.Step.D()
+	res := sloResult{s: s}
+
+	backfill := slo.MaxWindow()
+	if b := rt.cfg.Evaluation.Backfill.D(); b > 0 && b < backfill {
+		backfill = b
+	}
+	floor := t.Add(-backfill).Add(step)
+	start := floor
+	if end := s.hist.End(); !end.IsZero() && end.Add(step).After(floor) {
+		start = end.Add(step)
+	}
+	if !start.After(t) {
+		qctx, qspan := d.tracer.Start(ctx, "query", trace.WithAttributes(
+			attribute.String("slod.from", start.Format(time.RFC3339)), attribute.Int("slod.steps", int(t.Sub(start)/step)+1)))
+		incs, err := sli.Increments(qctx, rt.querier, slo, start, t, sli.Options{Step: step, Lookback: rt.cfg.Evaluation.Lookback.D()})
+		if err != nil {
+			qspan.RecordError(err)
+			qspan.SetStatus(codes.Error, "source error")
+		}
+		qspan.End()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			res.err = ctx.Err()
+			return res
+		case err != nil:
+			res.sourceErr = promapi.Reason(err)
+			log.Warn("source failed for SLO; holding its alert state", "slo", slo.ID(), "reason", res.sourceErr, "err", err)
+		default:
+			// Trailing Missing steps are not appended: they are asked for again next cycle, so a
+			// scrape or ingestion that lags, or a source outage, never reads as zero errors.
+			last := -1
+			for i, inc := range incs {
+				if !inc.Missing {
+					last = i
+				}
+			}
+			for _, inc := range incs[:last+1] {
+				if err := s.hist.Append(inc); err != nil {
+					res.err = fmt.Errorf("SLO %s: appending the step ending %s: %w", slo.ID(), inc.End.Format(time.RFC3339), err)
+					return res
+				}
+			}
+			if last < len(incs)-1 {
+				res.sourceErr = reasonNoData
+				log.Warn("no data for SLO; holding its alert state", "slo", slo.ID(), "reason", reasonNoData,
+					"missing_since", incs[last+1].End.Add(-step))
+			}
+		}
+		if res.sourceErr != "" {
+			d.m.sourceErrors.WithLabelValues(slo.Service, slo.Name, res.sourceErr).Inc()
+			span.SetStatus(codes.Error, res.sourceErr)
+		}
+	}
+
+	_, espan := d.tracer.Start(ctx, "evaluate")
+	res.st, res.status, res.transitions = burnrate.Evaluate(slo.Policy(), s.hist, s.st, t)
+	espan.SetAttributes(attribute.Int("slod.transitions", len(res.transitions)))
+	espan.End()
+
+	hist, err := s.hist.MarshalBinary()
+	if err != nil {
+		res.err = fmt.Errorf("SLO %s: encoding history: %w", slo.ID(), err)
+		return res
+	}
+	st, err := json.Marshal(res.st)
+	if err != nil {
+		res.err = fmt.Errorf("SLO %s: encoding alert state: %w", slo.ID(), err)
+		return res
+	}
+	res.record = store.SLORecord{ID: slo.ID(), History: hist, State: st, UpdatedAt: t}
+	return res
+}
+
+type sevKey struct {
+	severity burnrate.Severity
+	noData   bool
+}
+
+// severities lists the alerts an SLO can raise: one per severity of its policy, plus no-data.
+func severities(slo *rules.SLO) []sevKey {
+	var out []sevKey
+	seen := map[burnrate.Severity]bool{}
+	for _, w := range slo.Alerting.Windows {
+		if !seen[w.Severity] {
+			seen[w.Severity] = true
+			out = append(out, sevKey{severity: w.Severity})
+		}
+	}
+	if nd := slo.Alerting.NoData; nd != nil {
+		out = append(out, sevKey{severity: nd.Severity, noData: true})
+	}
+	return out
+}
+
+// notification renders a transition to or from firing; other transitions (to and from pending)
+// are not notified.
+func notification(slo *rules.SLO, tr burnrate.Transition, status burnrate.Status, external string) (notify.Notification, bool) {
+	var action notify.Action
+	switch {
+	case tr.To == burnrate.Firing && tr.From != burnrate.Firing:
+		action = notify.Trigger
+	case tr.From == burnrate.Firing && tr.To != burnrate.Firing:
+		action = notify.Resolve
+	default:
+		return notify.Notification{}, false
+	}
+	sev := string(tr.Severity)
+	alertname := slo.Alerting.Name
+	if alertname == "" {
+		alertname = notify.DefaultAlertName
+	}
+	labels := map[string]string{}
+	maps.Copy(labels, slo.Labels)
+	maps.Copy(labels, slo.Alerting.Labels)
+	maps.Copy(labels, slo.Alerting.SeverityLabels[tr.Severity])
+	labels["alertname"] = alertname
+	labels["service"] = slo.Service
+	labels["slo"] = slo.Name
+	labels["severity"] = sev
+	if tr.NoData {
+		labels["no_data"] = "true"
+	}
+	annotations := map[string]string{}
+	maps.Copy(annotations, slo.Alerting.Annotations)
+	maps.Copy(annotations, slo.Alerting.SeverityAnnotations[tr.Severity])
+
+	n := notify.Notification{
+		DedupKey:        notify.DedupKey(slo.Service, slo.Name, sev, tr.NoData),
+		Action:          action,
+		Service:         slo.Service,
+		SLO:             slo.Name,
+		Severity:        sev,
+		NoData:          tr.NoData,
+		AlertName:       alertname,
+		Labels:          labels,
+		Annotations:     annotations,
+		Description:     slo.Description,
+		Objective:       slo.Objective,
+		PeakBurnRate:    round(tr.PeakBurnRate),
+		BudgetRemaining: round(status.BudgetRemaining),
+		RunbookURL:      slo.Alerting.RunbookURL,
+		StatusURL:       notify.StatusURL(external, slo.Service, slo.Name),
+		StartsAt:        tr.FiredAt.UTC(),
+	}
+	if n.StartsAt.IsZero() {
+		n.StartsAt = tr.At.UTC()
+	}
+	if status.TimeToExhaustion > 0 {
+		d := model.Duration(status.TimeToExhaustion.Round(time.Minute))
+		n.TimeToExhaustion = &d
+	}
+	if !tr.NoData && tr.Reason.Window.Long > 0 {
+		w := tr.Reason.Window
+		n.Window = &notify.FiredWindow{Long: model.Duration(w.Long), Short: model.Duration(w.Short), BurnRate: w.BurnRate,
+			Threshold: tr.Reason.Threshold, LongBurnRate: round(tr.Reason.LongBurn), ShortBurnRate: round(tr.Reason.ShortBurn)}
+	}
+	if action == notify.Resolve {
+		end := tr.At.UTC()
+		n.EndsAt = &end
+	}
+	n.Summary = annotations["summary"]
+	if n.Summary == "" {
+		n.Summary = summary(slo, tr, n)
+	}
+	return n, true
+}
+
+func summary(slo *rules.SLO, tr burnrate.Transition, n notify.Notification) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s ", slo.Service, slo.Name)
+	switch {
+	case tr.NoData:
+		b.WriteString("has had no SLI data")
+	case n.Window != nil:
+		fmt.Fprintf(&b, "is burning its %s error budget at %sx (over %s and %sx over %s; threshold %sx)",
+			formatPercent(slo.Objective), formatFloat(n.Window.LongBurnRate), n.Window.Long,
+			formatFloat(n.Window.ShortBurnRate), n.Window.Short, formatFloat(n.Window.BurnRate))
+	default:
+		b.WriteString("is burning its error budget")
+	}
+	if n.Action == notify.Resolve {
+		b.WriteString(" (resolved)")
+	}
+	return b.String()
+}
+
+func formatPercent(objective float64) string {
+	return formatFloat(objective*100) + "%"
+}
+
+// formatFloat prints with at most 4 significant decimals, never 0.0009999999999999432.
+func formatFloat(v float64) string {
+	return fmt.Sprintf("%.4g", v)
+}
+
+// round keeps 6 significant digits so that notifications and the API do not carry float noise.
+func round(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	p := math.Pow(10, 6-math.Ceil(math.Log10(math.Abs(v))))
+	return math.Round(v*p) / p
+}
+
+// publishAll sets the SLO gauges after a committed cycle.
+func (d *Daemon) publishAll(slos []*sloState) {
+	counts := map[burnrate.Phase]int{burnrate.Inactive: 0, burnrate.Pending: 0, burnrate.Firing: 0}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, s := range slos {
+		d.publish(s)
+		counts[worstPhase(s.st)]++
+	}
+	for ph, n := range counts {
+		d.m.slos.WithLabelValues(string(ph)).Set(float64(n))
+	}
+}
+
+// publish sets one SLO's gauges from its last status and state.
+func (d *Daemon) publish(s *sloState) {
+	if !s.evaluated {
+		return
+	}
+	svc, name := s.slo.Service, s.slo.Name
+	for _, w := range s.status.Windows {
+		d.m.burnRate.WithLabelValues(svc, name, model.Duration(w.Window).String()).Set(w.BurnRate)
+	}
+	d.m.budgetRemaining.WithLabelValues(svc, name).Set(s.status.BudgetRemaining)
+	for _, a := range s.st.Alerts {
+		sev := string(a.Severity)
+		if a.NoData {
+			sev += "_no_data"
+		}
+		d.m.alertState.WithLabelValues(svc, name, sev).Set(phaseValue(a.Phase))
+	}
+}
+
+func phaseValue(p burnrate.Phase) float64 {
+	switch p {
+	case burnrate.Pending:
+		return 1
+	case burnrate.Firing:
+		return 2
+	}
+	return 0
+}
+
+func worstPhase(st burnrate.State) burnrate.Phase {
+	worst := burnrate.Inactive
+	for _, a := range st.Alerts {
+		if phaseValue(a.Phase) > phaseValue(worst) {
+			worst = a.Phase
+		}
+	}
+	return worst
+}
+
+// newCycleID returns a short random correlation id for one cycle's logs and trace.
+func newCycleID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "unknown"
+	}
+	return hex.EncodeToString(b[:])
+}

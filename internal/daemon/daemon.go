@@ -1,0 +1,541 @@
+// Package daemon is `slod run`: it evaluates every SLO on a schedule against the Prometheus HTTP
+// API, keeps SLI history and alert state in the store, and hands alert transitions to the
+// notification outbox, all in one transaction per cycle (docs/DESIGN.md §1–§6).
+//
+// The daemon is a set of oklog/run actors: the scheduler, the outbox dispatcher, the HTTP server
+// and a reload listener. Only the scheduler reads the clock; everything below it takes the
+// evaluation time as an argument.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/config"
+	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/sli"
+	"github.com/slod-dev/slod/internal/store"
+)
+
+// metaAlerts is the store meta key of the notification state (notify.AlertRecord by dedup key),
+// committed with the alert states and the outbox entries it led to.
+const metaAlerts = "notify/alerts"
+
+// metaLastCycle is the store meta key of the evaluation time of the last committed cycle.
+const metaLastCycle = "daemon/last_cycle"
+
+// Options configure a Daemon. ConfigFile is required; the rest have defaults.
+type Options struct {
+	ConfigFile string
+	// ListenAddress is where the HTTP server listens (default ":9099"); "" with NoHTTP for tests
+	// that drive cycles by hand.
+	ListenAddress string
+	// StoragePath is the directory of the state store (default "data/").
+	StoragePath string
+	// ExternalURL overrides web.external_url of the config (the --web.external-url flag).
+	ExternalURL string
+	Logger      *slog.Logger
+	// Clock is read by the scheduler and the dispatcher only (default: the real clock).
+	Clock clock.Clock
+	// Registry receives slod's metrics (default: a new registry).
+	Registry *prometheus.Registry
+	Version  string
+	Revision string
+	// NewQuerier builds the source from the config (default: a promapi client); tests use fakes.
+	NewQuerier func(cfg config.PrometheusConfig, opt promapi.Options) (sli.Querier, error)
+	// Reload delivers reload requests (SIGHUP, forwarded by main).
+	Reload <-chan struct{}
+	// Tracer traces cycles (default: from OTEL_EXPORTER_OTLP_ENDPOINT, else a no-op tracer).
+	Tracer trace.Tracer
+}
+
+// runtime is everything derived from one config file: swapped as a whole by a reload.
+type runtimeConfig struct {
+	cfg       *config.Config
+	schedule  cron.Schedule
+	querier   sli.Querier
+	router    *notify.Router
+	notifiers map[string]notify.Notifier
+	resend    map[string]time.Duration
+	external  string
+}
+
+// sloState is one SLO's model, history and alert state. It is touched by one cycle at a time (the
+// cycle mutex) and read by HTTP handlers through snapshots under Daemon.mu.
+type sloState struct {
+	slo  *rules.SLO
+	hist *burnrate.History
+	st   burnrate.State
+	// status and sourceErr are what the last cycle saw, for the API and the status page.
+	status    burnrate.Status
+	evaluated bool
+	sourceErr string
+}
+
+// Daemon is a running `slod run`.
+type Daemon struct {
+	opt      Options
+	log      *slog.Logger
+	clock    clock.Clock
+	store    *store.Store
+	registry *prometheus.Registry
+	m        *metrics
+	nm       *notify.Metrics
+	tracer   trace.Tracer
+	shutdown func(context.Context) error
+
+	dispatcher *notify.Dispatcher
+	silences   *notify.SilenceSet
+
+	// cycleMu serialises cycles and reloads: a reload waits for the cycle in progress, so the
+	// state it carries over is never half-updated.
+	cycleMu sync.Mutex
+	// mu guards rt, slos and alerts for readers (HTTP); writers hold cycleMu too.
+	mu     sync.RWMutex
+	rt     *runtimeConfig
+	slos   []*sloState
+	alerts map[string]notify.AlertRecord
+	// dirty is set when a commit failed: in-memory state is ahead of the store and is re-read
+	// from it before the next cycle, so a transition is never acted on without being recorded.
+	dirty bool
+
+	ready     atomic.Bool
+	lastCycle atomic.Int64 // unix nanoseconds of the last committed evaluation time
+}
+
+// New loads the config and rules, opens the store and restores state from it. The caller must
+// Close the daemon (Run does so when it returns).
+func New(ctx context.Context, opt Options) (*Daemon, error) {
+	if opt.ListenAddress == "" {
+		opt.ListenAddress = ":9099"
+	}
+	if opt.StoragePath == "" {
+		opt.StoragePath = "data/"
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Clock == nil {
+		opt.Clock = clock.New()
+	}
+	if opt.Registry == nil {
+		opt.Registry = prometheus.NewRegistry()
+	}
+	if opt.NewQuerier == nil {
+		opt.NewQuerier = func(cfg config.PrometheusConfig, o promapi.Options) (sli.Querier, error) { return promapi.New(cfg, o) }
+	}
+	d := &Daemon{
+		opt:      opt,
+		log:      opt.Logger,
+		clock:    opt.Clock,
+		registry: opt.Registry,
+		m:        newMetrics(opt.Registry, opt.Version, opt.Revision),
+		nm:       notify.NewMetrics(opt.Registry),
+		shutdown: func(context.Context) error { return nil },
+	}
+	if opt.Tracer != nil {
+		d.tracer = opt.Tracer
+	} else {
+		tracer, shutdown, err := newTracer(ctx, opt.Version)
+		if err != nil {
+			return nil, err
+		}
+		d.tracer, d.shutdown = tracer, shutdown
+	}
+	cfg, set, err := d.load()
+	if err != nil {
+		d.m.reloadSuccessful.Set(0)
+		return nil, err
+	}
+	rt, err := d.buildRuntime(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(opt.StoragePath)
+	if err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	d.store = st
+	if d.silences, err = notify.NewSilenceSet(st, d.clock); err != nil {
+		st.Close()
+		return nil, err
+	}
+	d.rt = rt
+	d.slos = d.carryOver(nil, set.SLOs, rt)
+	if err := d.restore(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	d.dispatcher = notify.NewDispatcher(storeOutbox{st: st, log: d.log}, rt.notifiers, notify.DispatcherOptions{
+		Clock: d.clock, Logger: d.log.With("component", "notify"), Metrics: d.nm,
+	})
+	d.m.reloadSuccessful.Set(1)
+	d.m.reloadSuccessTime.Set(float64(d.clock.Now().UnixNano()) / 1e9)
+	d.m.storeSize.Set(float64(st.Size()))
+	for _, s := range d.slos {
+		d.m.objective.WithLabelValues(s.slo.Service, s.slo.Name).Set(s.slo.Objective)
+	}
+	for _, w := range set.Warnings {
+		d.log.Warn("rules warning", "warning", w.Error())
+	}
+	d.log.Info("loaded", "config", opt.ConfigFile, "slos", len(d.slos), "rule_files", len(set.Files), "store", st.Path())
+	return d, nil
+}
+
+// load reads the config file and the rules it names.
+func (d *Daemon) load() (*config.Config, *rules.Set, error) {
+	cfg, err := config.Load(d.opt.ConfigFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading %s: %w", d.opt.ConfigFile, err)
+	}
+	paths, err := cfg.RulePaths()
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading %s: %w", d.opt.ConfigFile, err)
+	}
+	set, err := rules.Load(paths)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading rules: %w", err)
+	}
+	return cfg, set, nil
+}
+
+// buildRuntime turns a config into the objects that use it.
+func (d *Daemon) buildRuntime(cfg *config.Config) (*runtimeConfig, error) {
+	sched, err := cfg.Schedule()
+	if err != nil {
+		return nil, err
+	}
+	q, err := d.opt.NewQuerier(cfg.Prometheus, promapi.Options{
+		Logger:    d.log.With("component", "promapi"),
+		Observe:   func(o promapi.Observation) { d.m.queries.WithLabelValues(string(o.Result)).Inc() },
+		UserAgent: "slod/" + d.opt.Version,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client: %w", err)
+	}
+	external := cfg.Web.ExternalURL
+	if d.opt.ExternalURL != "" {
+		external = d.opt.ExternalURL
+	}
+	if external == "" {
+		external = defaultExternalURL(d.opt.ListenAddress)
+	}
+	notifiers, err := notify.NewNotifiers(cfg.Receivers, notify.Options{
+		Clock: d.clock, Instance: instanceName(external), Logger: d.log.With("component", "notify"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receivers: %w", err)
+	}
+	resend := map[string]time.Duration{}
+	for name, n := range notifiers {
+		if r, ok := n.(notify.Resender); ok {
+			resend[name] = r.ResendInterval()
+		}
+	}
+	return &runtimeConfig{cfg: cfg, schedule: sched, querier: q, router: notify.NewRouter(cfg.Routes),
+		notifiers: notifiers, resend: resend, external: external}, nil
+}
+
+func defaultExternalURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func instanceName(external string) string {
+	if u, err := url.Parse(external); err == nil && u.Host != "" {
+		return u.Hostname()
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// carryOver builds the SLO states of a new rule set, keeping the history and alert state of every
+// SLO that keeps its id. A history is kept as is when its step is unchanged and its capacity still
+// covers the longest window; otherwise it starts over and the next cycle backfills it.
+func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfig) []*sloState {
+	old := make(map[string]*sloState, len(prev))
+	for _, s := range prev {
+		old[s.slo.ID()] = s
+	}
+	step := rt.cfg.Evaluation.Step.D()
+	out := make([]*sloState, 0, len(slos))
+	for _, slo := range slos {
+		s := &sloState{slo: slo, hist: burnrate.NewHistory(step, slo.MaxWindow())}
+		if o, ok := old[slo.ID()]; ok {
+			s.st = o.st
+			s.status, s.evaluated, s.sourceErr = o.status, o.evaluated, o.sourceErr
+			s.hist = adoptHistory(o.hist, step, slo.MaxWindow())
+			if !slices.EqualFunc(o.slo.Alerting.Windows, slo.Alerting.Windows, func(a, b burnrate.Window) bool { return a == b }) ||
+				!equalNoData(o.slo.Alerting.NoData, slo.Alerting.NoData) {
+				// The alerts of a changed policy are matched by severity by Evaluate; a pair index
+				// of the old policy means nothing in the new one, so its hold times restart.
+				s.st = resetPairs(s.st)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func equalNoData(a, b *burnrate.NoData) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func resetPairs(st burnrate.State) burnrate.State {
+	out := burnrate.State{Alerts: make([]burnrate.AlertState, len(st.Alerts))}
+	for i, a := range st.Alerts {
+		a.PairSince = nil
+		out.Alerts[i] = a
+	}
+	return out
+}
+
+// adoptHistory returns h if it has the wanted step and at least the wanted capacity, else a new
+// empty History.
+func adoptHistory(h *burnrate.History, step, maxWindow time.Duration) *burnrate.History {
+	if h == nil || h.Step() != step {
+		return burnrate.NewHistory(step, maxWindow)
+	}
+	if h.MaxWindow() >= maxWindow {
+		// A longer capacity than needed costs memory, not accuracy.
+		return h
+	}
+	// burnrate.History cannot grow its coarse tiers in place: start over, and the next cycle
+	// backfills the whole new window from the source (start = t − window), which also holds
+	// everything the old history had. Alert states are kept, and Evaluate holds them while
+	// the history is empty, so the switch causes neither a page nor a resolve by itself.
+	return burnrate.NewHistory(step, maxWindow)
+}
+
+// restore loads every configured SLO's history and alert state, and the notification state,
+// from the store. Records of SLOs no longer configured stay in the store until the next commit
+// decides about them (see cycle: their open incidents are resolved).
+func (d *Daemon) restore() error {
+	recs, err := d.store.SLOs()
+	if err != nil {
+		d.m.storeErrors.Inc()
+		return fmt.Errorf("reading state: %w", err)
+	}
+	step := d.rt.cfg.Evaluation.Step.D()
+	for _, s := range d.slos {
+		rec, ok := recs[s.slo.ID()]
+		if !ok {
+			s.hist, s.st = burnrate.NewHistory(step, s.slo.MaxWindow()), burnrate.State{}
+			continue
+		}
+		h := new(burnrate.History)
+		if err := h.UnmarshalBinary(rec.History); err != nil {
+			d.log.Warn("discarding unreadable history; it will be backfilled", "slo", s.slo.ID(), "err", err)
+			h = burnrate.NewHistory(step, s.slo.MaxWindow())
+		}
+		s.hist = adoptHistory(h, step, s.slo.MaxWindow())
+		var st burnrate.State
+		if len(rec.State) > 0 {
+			if err := json.Unmarshal(rec.State, &st); err != nil {
+				return fmt.Errorf("reading alert state of %s: %w", s.slo.ID(), err)
+			}
+		}
+		s.st = st
+	}
+	alerts := map[string]notify.AlertRecord{}
+	b, err := d.store.Meta(metaAlerts)
+	if err != nil {
+		d.m.storeErrors.Inc()
+		return fmt.Errorf("reading notification state: %w", err)
+	}
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &alerts); err != nil {
+			return fmt.Errorf("reading notification state: %w", err)
+		}
+	}
+	d.alerts = alerts
+	if b, err := d.store.Meta(metaLastCycle); err == nil && len(b) > 0 {
+		var t time.Time
+		if err := t.UnmarshalText(b); err == nil {
+			d.lastCycle.Store(t.UnixNano())
+		}
+	}
+	d.dirty = false
+	return nil
+}
+
+// Reload re-reads the config and the rules. On any error the running config stays, the error is
+// logged and returned, and slod_config_last_reload_successful is 0.
+func (d *Daemon) Reload() error {
+	d.cycleMu.Lock()
+	defer d.cycleMu.Unlock()
+	cfg, set, err := d.load()
+	var rt *runtimeConfig
+	if err == nil {
+		rt, err = d.buildRuntime(cfg)
+	}
+	if err != nil {
+		d.m.reloadSuccessful.Set(0)
+		d.log.Error("reload failed; keeping the running config", "err", err)
+		return err
+	}
+	d.mu.Lock()
+	prevIDs := map[string]bool{}
+	for _, s := range d.slos {
+		prevIDs[s.slo.ID()] = true
+	}
+	d.slos = d.carryOver(d.slos, set.SLOs, rt)
+	d.rt = rt
+	d.mu.Unlock()
+	d.dispatcher.SetNotifiers(rt.notifiers)
+	d.m.objective.Reset()
+	d.m.burnRate.Reset()
+	d.m.budgetRemaining.Reset()
+	d.m.alertState.Reset()
+	for _, s := range d.slos {
+		d.m.objective.WithLabelValues(s.slo.Service, s.slo.Name).Set(s.slo.Objective)
+		delete(prevIDs, s.slo.ID())
+		d.publish(s)
+	}
+	for id := range prevIDs {
+		if err := d.store.DeleteSLO(id); err != nil {
+			d.m.storeErrors.Inc()
+			d.log.Warn("removing the state of a deleted SLO", "slo", id, "err", err)
+		}
+	}
+	d.m.reloadSuccessful.Set(1)
+	d.m.reloadSuccessTime.Set(float64(d.clock.Now().UnixNano()) / 1e9)
+	d.log.Info("reloaded", "config", d.opt.ConfigFile, "slos", len(d.slos), "rule_files", len(set.Files))
+	return nil
+}
+
+// Ready reports whether a cycle has completed since start.
+func (d *Daemon) Ready() bool { return d.ready.Load() }
+
+// Run runs the daemon until ctx is done, then stops every actor, waits for the cycle in progress
+// (which abandons its work when ctx is done), stops the dispatcher and closes the store.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.Close()
+	ln, err := net.Listen("tcp", d.opt.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", d.opt.ListenAddress, err)
+	}
+	d.log.Info("listening", "address", ln.Addr().String())
+	return d.serve(ctx, ln)
+}
+
+// Addr-independent body of Run, so tests can listen on a port of their choosing.
+func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
+	var g run.Group
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	{
+		g.Add(func() error {
+			<-ctx.Done()
+			return nil
+		}, func(error) { cancel() })
+	}
+	{
+		sctx, scancel := context.WithCancel(ctx)
+		sched := &Scheduler{
+			Clock: d.clock,
+			Schedule: func() cron.Schedule {
+				d.mu.RLock()
+				defer d.mu.RUnlock()
+				return d.rt.schedule
+			},
+			Run: func(ctx context.Context, t time.Time) { _ = d.Cycle(ctx, t) },
+			Skip: func(t time.Time) {
+				d.m.cycles.WithLabelValues(cycleSkipped).Inc()
+				d.log.Warn("skipping an evaluation: the previous cycle is still running", "at", t)
+			},
+		}
+		g.Add(func() error { return sched.Loop(sctx) }, func(error) { scancel() })
+	}
+	{
+		dctx, dcancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			err := d.dispatcher.Run(dctx)
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}, func(error) { dcancel() })
+	}
+	{
+		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		g.Add(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http server: %w", err)
+			}
+			return nil
+		}, func(error) {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+		})
+	}
+	if d.opt.Reload != nil {
+		rctx, rcancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			for {
+				select {
+				case <-rctx.Done():
+					return nil
+				case <-d.opt.Reload:
+					_ = d.Reload()
+				}
+			}
+		}, func(error) { rcancel() })
+	}
+	return g.Run()
+}
+
+// Close closes the store and flushes traces. It is safe to call more than once.
+func (d *Daemon) Close() error {
+	d.cycleMu.Lock()
+	defer d.cycleMu.Unlock()
+	var errs []error
+	if d.store != nil {
+		if err := d.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the store: %w", err))
+		}
+	}
+	if d.shutdown != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := d.shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flushing traces: %w", err))
+		}
+		d.shutdown = nil
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,171 @@
+package daemon
+
+import (
+	_ "embed"
+	"encoding/json"
+	"html/template"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/store"
+)
+
+// Handler is slod's HTTP surface (SPEC §3): /metrics, /-/healthy, /-/ready, POST /-/reload,
+// GET /api/v1/slos, the silences API, the store backup, and the status page at /.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("slod is healthy.\n"))
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.Ready() {
+			http.Error(w, "slod is not ready: no evaluation cycle has completed yet.", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("slod is ready.\n"))
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := d.Reload(); err != nil {
+			http.Error(w, "reload failed; the running config stays:\n"+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte("reloaded.\n"))
+	})
+	mux.HandleFunc("GET /api/v1/slos", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(apiResponse{Status: "success", Data: d.sloViews()})
+	})
+	silences := notify.SilencesHandler(d.silences)
+	mux.Handle("/api/v1/silences", silences)
+	mux.Handle("/api/v1/silences/", silences)
+	mux.Handle("GET /api/v1/admin/backup", store.BackupHandler(d.store))
+	mux.HandleFunc("GET /{$}", d.statusPage)
+	return mux
+}
+
+type apiResponse struct {
+	Status string `json:"status"`
+	Data   any    `json:"data"`
+}
+
+// sloView is one SLO in GET /api/v1/slos and on the status page.
+type sloView struct {
+	ID          string            `json:"id"`
+	Service     string            `json:"service"`
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Objective   float64           `json:"objective"`
+	Period      string            `json:"period"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	// EvaluatedAt is the last evaluation time; DataUntil the end of the SLI history (earlier when
+	// the source failed since); LastData the end of the last step with data.
+	EvaluatedAt      *time.Time   `json:"evaluated_at,omitempty"`
+	DataUntil        *time.Time   `json:"data_until,omitempty"`
+	LastData         *time.Time   `json:"last_data,omitempty"`
+	ErrorRatio       float64      `json:"error_ratio"`
+	BudgetRemaining  float64      `json:"budget_remaining"`
+	CurrentBurnRate  float64      `json:"current_burn_rate"`
+	TimeToExhaustion *string      `json:"time_to_exhaustion,omitempty"`
+	Windows          []windowView `json:"windows"`
+	Alerts           []alertView  `json:"alerts"`
+	SourceError      string       `json:"source_error,omitempty"`
+}
+
+type windowView struct {
+	Window     string  `json:"window"`
+	ErrorRatio float64 `json:"error_ratio"`
+	BurnRate   float64 `json:"burn_rate"`
+}
+
+type alertView struct {
+	Severity     string     `json:"severity"`
+	NoData       bool       `json:"no_data,omitempty"`
+	State        string     `json:"state"`
+	ActiveAt     *time.Time `json:"active_at,omitempty"`
+	FiredAt      *time.Time `json:"fired_at,omitempty"`
+	PeakBurnRate float64    `json:"peak_burn_rate,omitempty"`
+	Window       string     `json:"window,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// finite keeps JSON encodable: encoding/json refuses NaN and ±Inf.
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return round(v)
+}
+
+func (d *Daemon) sloViews() []sloView {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]sloView, 0, len(d.slos))
+	for _, s := range d.slos {
+		v := sloView{ID: s.slo.ID(), Service: s.slo.Service, Name: s.slo.Name, Description: s.slo.Description,
+			Objective: s.slo.Objective, Period: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
+			Windows: []windowView{}, Alerts: []alertView{}, SourceError: s.sourceErr}
+		if s.evaluated {
+			st := s.status
+			v.EvaluatedAt, v.DataUntil, v.LastData = timePtr(st.At), timePtr(s.hist.End()), timePtr(st.LastData)
+			v.ErrorRatio, v.BudgetRemaining, v.CurrentBurnRate = finite(st.ErrorRatio), finite(st.BudgetRemaining), finite(st.CurrentBurnRate)
+			if st.TimeToExhaustion > 0 {
+				tte := model.Duration(st.TimeToExhaustion.Round(time.Minute)).String()
+				v.TimeToExhaustion = &tte
+			}
+			for _, w := range st.Windows {
+				v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(), ErrorRatio: finite(w.ErrorRatio), BurnRate: finite(w.BurnRate)})
+			}
+		}
+		for _, a := range s.st.Alerts {
+			ph := a.Phase
+			if ph == "" {
+				ph = burnrate.Inactive
+			}
+			av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: string(ph), ActiveAt: timePtr(a.ActiveAt),
+				FiredAt: timePtr(a.FiredAt), PeakBurnRate: finite(a.PeakBurnRate)}
+			if ph != burnrate.Inactive && a.Reason.Window.Long > 0 {
+				av.Window = model.Duration(a.Reason.Window.Long).String() + "/" + model.Duration(a.Reason.Window.Short).String()
+			}
+			v.Alerts = append(v.Alerts, av)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+//go:embed status.html
+var statusHTML string
+
+var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
+	"pct": func(v float64) string { return formatFloat(v*100) + "%" },
+	"num": formatFloat,
+}).Parse(statusHTML))
+
+func (d *Daemon) statusPage(w http.ResponseWriter, _ *http.Request) {
+	data := struct {
+		Ready     bool
+		LastCycle *time.Time
+		SLOs      []sloView
+	}{Ready: d.Ready(), SLOs: d.sloViews()}
+	if n := d.lastCycle.Load(); n != 0 {
+		data.LastCycle = timePtr(time.Unix(0, n))
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusTmpl.Execute(w, data); err != nil {
+		d.log.Warn("rendering the status page", "err", err)
+	}
+}

@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the daemon's own metrics of DESIGN §7 (the notification metrics belong to package
+// notify and are registered by it on the same registry).
+type metrics struct {
+	buildInfo         *prometheus.GaugeVec
+	cycleDuration     prometheus.Histogram
+	cycles            *prometheus.CounterVec
+	lastSuccess       prometheus.Gauge
+	queries           *prometheus.CounterVec
+	slos              *prometheus.GaugeVec
+	burnRate          *prometheus.GaugeVec
+	budgetRemaining   *prometheus.GaugeVec
+	objective         *prometheus.GaugeVec
+	alertState        *prometheus.GaugeVec
+	sourceErrors      *prometheus.CounterVec
+	storeSize         prometheus.Gauge
+	storeErrors       prometheus.Counter
+	reloadSuccessful  prometheus.Gauge
+	reloadSuccessTime prometheus.Gauge
+}
+
+// Cycle results of slod_evaluation_cycles_total.
+const (
+	cycleSuccess = "success"
+	cycleFailure = "failure"
+	cycleSkipped = "skipped"
+)
+
+func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
+	m := &metrics{
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_build_info", Help: "A metric with a constant 1 labelled by the version slod was built from.",
+		}, []string{"version", "revision", "goversion"}),
+		// Buckets from 10 ms to about 82 s: a cycle of a few SLOs takes milliseconds, one of 10,000
+		// SLOs must stay well inside a one-minute interval.
+		cycleDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "slod_evaluation_cycle_duration_seconds", Help: "How long an evaluation cycle took, from the first query to the store commit.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}),
+		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_evaluation_cycles_total", Help: "Evaluation cycles by result: success, failure (nothing committed) or skipped (the previous cycle overran).",
+		}, []string{"result"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "slod_last_successful_cycle_timestamp_seconds", Help: "Evaluation time of the last cycle committed to the store.",
+		}),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_queries_total", Help: "Queries sent to the Prometheus API by result: success, error, empty or nan.",
+		}, []string{"result"}),
+		slos: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_slos", Help: "SLOs by their most severe alert state: inactive, pending or firing.",
+		}, []string{"state"}),
+		burnRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_slo_burn_rate", Help: "Burn rate of an SLO's error budget over each window of its alert policy.",
+		}, []string{"service", "slo", "window"}),
+		budgetRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_slo_error_budget_remaining", Help: "Share of an SLO's error budget left over its period (negative when overspent).",
+		}, []string{"service", "slo"}),
+		objective: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_slo_objective", Help: "An SLO's objective as a ratio.",
+		}, []string{"service", "slo"}),
+		alertState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_alert_state", Help: "State of an SLO alert: 0 inactive, 1 pending, 2 firing.",
+		}, []string{"service", "slo", "severity"}),
+		sourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_slo_source_errors_total", Help: "Cycles in which an SLO got no usable data from the source, by reason.",
+		}, []string{"service", "slo", "reason"}),
+		storeSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "slod_store_size_bytes", Help: "Size of the state file.",
+		}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slod_store_errors_total", Help: "Failed reads and writes of the state store.",
+		}),
+		reloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "slod_config_last_reload_successful", Help: "Whether the last configuration reload succeeded.",
+		}),
+		reloadSuccessTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "slod_config_last_reload_success_timestamp_seconds", Help: "Timestamp of the last successful configuration reload.",
+		}),
+	}
+	m.buildInfo.WithLabelValues(version, revision, runtime.Version()).Set(1)
+	for _, r := range []string{cycleSuccess, cycleFailure, cycleSkipped} {
+		m.cycles.WithLabelValues(r)
+	}
+	for _, r := range []string{"success", "error", "empty", "nan"} {
+		m.queries.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.burnRate,
+			m.budgetRemaining, m.objective, m.alertState, m.sourceErrors, m.storeSize, m.storeErrors,
+			m.reloadSuccessful, m.reloadSuccessTime,
+			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	return m
+}
