@@ -183,7 +183,7 @@ func (d *decoder) spec(root *yaml.Node) []*SLO {
 		slo, nameNode := d.slo(resolve(item), index("slos", i), fs)
 		if nameNode != nil {
 			if prev := seen[nameNode.Value]; prev != nil {
-				d.errorf(nameNode, field(index("slos", i), "name"), "duplicate SLO name %q in service %q (first at line %d)", nameNode.Value, fs.service, prev.Line)
+				d.errorf(nameNode, field(index("slos", i), "name"), "duplicate SLO name %q (first at line %d): names must be unique within a service", nameNode.Value, prev.Line)
 				continue
 			}
 			seen[nameNode.Value] = nameNode
