@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -185,6 +186,18 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 		status = burnrate.Status{At: last}
 	}
 	res.Final = status
+	// Intervals are opened in time order; alerts opening at the same step are listed page first
+	// (severity names sort that way), no-data last.
+	sort.SliceStable(res.Alerts, func(i, j int) bool {
+		a, b := res.Alerts[i], res.Alerts[j]
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		if a.NoData != b.NoData {
+			return !a.NoData
+		}
+		return a.Severity < b.Severity
+	})
 	return res, nil
 }
 
