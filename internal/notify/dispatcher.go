@@ -32,6 +32,8 @@ type Entry struct {
 	// invalid is set by outbox adapters for a stored payload that does not decode; such an entry
 	// can never be delivered and is dropped.
 	invalid error
+	// payload is the stored encoding, written back unchanged by StoreOutbox.Update.
+	payload []byte
 }
 
 // Outbox is the durable queue the Dispatcher drains. StoreOutbox adapts *store.Store to it.

@@ -1,0 +1,113 @@
+package notify
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/rules"
+)
+
+// NoDataAlertName is the alertname of the alert raised when an SLI has no data.
+const NoDataAlertName = "SLONoData"
+
+// FromTransition builds the notification of one alert transition of slo. Only transitions to
+// firing (a trigger) and from firing (a resolve) are notified; for the others it returns false.
+// st is the evaluation's status (budget and time to exhaustion at that time); externalURL is
+// slod's external URL, for the link to the SLO on the status page ("" for none).
+func FromTransition(slo *rules.SLO, tr burnrate.Transition, st burnrate.Status, externalURL string) (Notification, bool) {
+	var action Action
+	switch {
+	case tr.To == burnrate.Firing && tr.From != burnrate.Firing:
+		action = Trigger
+	case tr.From == burnrate.Firing && tr.To != burnrate.Firing:
+		action = Resolve
+	default:
+		return Notification{}, false
+	}
+	sev := string(tr.Severity)
+	alertname := slo.Alerting.Name
+	if alertname == "" {
+		alertname = DefaultAlertName
+	}
+	if tr.NoData {
+		alertname = NoDataAlertName
+	}
+
+	// Later sources win: file/SLO labels, alerting labels, the severity's own, then slod's
+	// identifying labels, which routing and silences rely on and nothing may override.
+	labels := map[string]string{}
+	maps.Copy(labels, slo.Labels)
+	maps.Copy(labels, slo.Alerting.Labels)
+	maps.Copy(labels, slo.Alerting.SeverityLabels[tr.Severity])
+	labels["alertname"] = alertname
+	labels["service"] = slo.Service
+	labels["slo"] = slo.Name
+	labels["severity"] = sev
+	ann := map[string]string{}
+	maps.Copy(ann, slo.Alerting.Annotations)
+	maps.Copy(ann, slo.Alerting.SeverityAnnotations[tr.Severity])
+
+	n := Notification{
+		DedupKey:        DedupKey(slo.Service, slo.Name, sev, tr.NoData),
+		Action:          action,
+		Service:         slo.Service,
+		SLO:             slo.Name,
+		Severity:        sev,
+		NoData:          tr.NoData,
+		AlertName:       alertname,
+		Labels:          labels,
+		Annotations:     ann,
+		Objective:       slo.Objective,
+		PeakBurnRate:    roundSig(tr.PeakBurnRate),
+		BudgetRemaining: roundSig(st.BudgetRemaining),
+		RunbookURL:      slo.Alerting.RunbookURL,
+		StatusURL:       StatusURL(externalURL, slo.Service, slo.Name),
+		StartsAt:        tr.FiredAt.UTC(),
+	}
+	if n.StartsAt.IsZero() {
+		n.StartsAt = tr.At.UTC()
+	}
+	if action == Resolve {
+		at := tr.At.UTC()
+		n.EndsAt = &at
+	}
+	if w := tr.Reason.Window; !tr.NoData && w.Long > 0 {
+		n.Window = &FiredWindow{
+			Long: model.Duration(w.Long), Short: model.Duration(w.Short),
+			BurnRate: roundSig(w.BurnRate), Threshold: roundSig(tr.Reason.Threshold),
+			LongBurnRate: roundSig(tr.Reason.LongBurn), ShortBurnRate: roundSig(tr.Reason.ShortBurn),
+		}
+	}
+	if d := st.TimeToExhaustion; d > 0 && d < math.MaxInt64 {
+		md := model.Duration(d.Round(time.Minute))
+		n.TimeToExhaustion = &md
+	}
+	n.Summary = ann["summary"]
+	if n.Summary == "" {
+		n.Summary = defaultSummary(n, slo.Period)
+	}
+	n.Description = ann["description"]
+	if n.Description == "" {
+		n.Description = slo.Description
+	}
+	return n, true
+}
+
+// defaultSummary is the one line an on-call engineer sees first on their phone.
+func defaultSummary(n Notification, period time.Duration) string {
+	id := n.Service + "/" + n.SLO
+	if n.NoData {
+		return fmt.Sprintf("%s: no SLI data (%s)", id, n.Severity)
+	}
+	s := fmt.Sprintf("%s is burning its error budget (objective %s over %s)", id, percent(n.Objective), model.Duration(period))
+	if w := n.Window; w != nil {
+		s = fmt.Sprintf("%s is burning its error budget %s× too fast over %s (objective %s over %s)",
+			id, fmtFloat(w.ShortBurnRate), w.Long, percent(n.Objective), model.Duration(period))
+	}
+	return s + ", " + n.Severity
+}

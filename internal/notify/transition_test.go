@@ -1,0 +1,184 @@
+package notify
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/rules"
+)
+
+func testSLO() *rules.SLO {
+	return &rules.SLO{
+		Service: "chat-api", Name: "availability", Description: "Chat requests answered without a server error.",
+		Objective: 0.999, Period: 30 * 24 * time.Hour,
+		Labels: map[string]string{"team": "assistant", "tier": "1", "severity": "overridden-by-slod"},
+		Alerting: rules.Alerting{
+			RunbookURL:          "https://runbooks.example/chat-api/availability",
+			Labels:              map[string]string{"component": "chat"},
+			Annotations:         map[string]string{"summary": "chat-api is burning its error budget"},
+			SeverityLabels:      map[burnrate.Severity]map[string]string{burnrate.Page: {"pager": "yes"}},
+			SeverityAnnotations: map[burnrate.Severity]map[string]string{burnrate.Ticket: {"ticket_queue": "chat"}},
+		},
+	}
+}
+
+func TestFromTransition(t *testing.T) {
+	reason := burnrate.Reason{Window: burnrate.Window{Severity: burnrate.Page, Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4},
+		LongBurn: 20.100000000000001, ShortBurn: 31.7, Threshold: 0.014400000000000001}
+	st := burnrate.Status{BudgetRemaining: 0.42, TimeToExhaustion: 50*time.Hour + 20*time.Second}
+	fired := t0
+	cases := []struct {
+		name       string
+		tr         burnrate.Transition
+		wantOK     bool
+		wantAction Action
+		wantKey    string
+		wantName   string
+		wantEnds   bool
+		wantWindow bool
+	}{
+		{"inactive to firing triggers", burnrate.Transition{Severity: burnrate.Page, From: burnrate.Inactive, To: burnrate.Firing, At: fired, FiredAt: fired, Reason: reason, PeakBurnRate: 31.7},
+			true, Trigger, "slod/chat-api/availability/page", "SLOBurnRate", false, true},
+		{"pending to firing triggers", burnrate.Transition{Severity: burnrate.Page, From: burnrate.Pending, To: burnrate.Firing, At: fired, FiredAt: fired, Reason: reason},
+			true, Trigger, "slod/chat-api/availability/page", "SLOBurnRate", false, true},
+		{"firing to inactive resolves", burnrate.Transition{Severity: burnrate.Page, From: burnrate.Firing, To: burnrate.Inactive, At: fired.Add(time.Hour), FiredAt: fired, Reason: reason},
+			true, Resolve, "slod/chat-api/availability/page", "SLOBurnRate", true, true},
+		{"no-data alert", burnrate.Transition{Severity: burnrate.Ticket, NoData: true, From: burnrate.Pending, To: burnrate.Firing, At: fired, FiredAt: fired},
+			true, Trigger, "slod/chat-api/availability/ticket/no_data", "SLONoData", false, false},
+		{"inactive to pending is not notified", burnrate.Transition{Severity: burnrate.Page, From: burnrate.Inactive, To: burnrate.Pending, At: fired}, false, "", "", "", false, false},
+		{"pending to inactive is not notified", burnrate.Transition{Severity: burnrate.Page, From: burnrate.Pending, To: burnrate.Inactive, At: fired}, false, "", "", "", false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n, ok := FromTransition(testSLO(), c.tr, st, "https://slod.example/")
+			if ok != c.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, c.wantOK)
+			}
+			if !ok {
+				return
+			}
+			if n.Action != c.wantAction || n.DedupKey != c.wantKey || n.AlertName != c.wantName {
+				t.Errorf("action/key/alertname = %s/%s/%s", n.Action, n.DedupKey, n.AlertName)
+			}
+			want := map[string]string{"alertname": c.wantName, "service": "chat-api", "slo": "availability",
+				"severity": string(c.tr.Severity), "team": "assistant", "tier": "1", "component": "chat"}
+			if c.tr.Severity == burnrate.Page {
+				want["pager"] = "yes"
+			}
+			if len(n.Labels) != len(want) {
+				t.Errorf("labels = %v, want %v", n.Labels, want)
+			}
+			for k, v := range want {
+				if n.Labels[k] != v {
+					t.Errorf("label %s = %q, want %q", k, n.Labels[k], v)
+				}
+			}
+			if (n.EndsAt != nil) != c.wantEnds || (c.wantEnds && !n.EndsAt.Equal(c.tr.At)) {
+				t.Errorf("endsAt = %v", n.EndsAt)
+			}
+			if !n.StartsAt.Equal(fired) {
+				t.Errorf("startsAt = %v, want %v", n.StartsAt, fired)
+			}
+			if (n.Window != nil) != c.wantWindow {
+				t.Fatalf("window = %+v", n.Window)
+			}
+			if n.Window != nil && (n.Window.LongBurnRate != 20.1 || n.Window.Threshold != 0.0144 || n.Window.Long.String() != "1h") {
+				t.Errorf("window = %+v", *n.Window)
+			}
+			if n.StatusURL != "https://slod.example/#/slo/chat-api/availability" || n.RunbookURL == "" {
+				t.Errorf("status/runbook URL = %q/%q", n.StatusURL, n.RunbookURL)
+			}
+			if n.TimeToExhaustion == nil || n.TimeToExhaustion.String() != "2d2h" {
+				t.Errorf("time to exhaustion = %v", n.TimeToExhaustion)
+			}
+			if n.Summary == "" || n.Description != "Chat requests answered without a server error." {
+				t.Errorf("summary/description = %q/%q", n.Summary, n.Description)
+			}
+			// The notification is the outbox payload: it must survive a JSON round trip.
+			b, err := n.MarshalPayload()
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := UnmarshalPayload(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b2, _ := json.Marshal(back)
+			if string(b) != string(b2) {
+				t.Errorf("round trip changed the payload:\n%s\n%s", b, b2)
+			}
+		})
+	}
+}
+
+func TestDefaultSummary(t *testing.T) {
+	slo := testSLO()
+	slo.Alerting.Annotations = nil
+	tr := burnrate.Transition{Severity: burnrate.Page, From: burnrate.Inactive, To: burnrate.Firing, At: t0, FiredAt: t0,
+		Reason: burnrate.Reason{Window: burnrate.Window{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}, ShortBurn: 31.700000000000003}}
+	n, _ := FromTransition(slo, tr, burnrate.Status{}, "")
+	want := "chat-api/availability is burning its error budget 31.7× too fast over 1h (objective 99.9% over 30d), page"
+	if n.Summary != want {
+		t.Errorf("summary = %q, want %q", n.Summary, want)
+	}
+	if n.StatusURL != "" || n.TimeToExhaustion != nil {
+		t.Errorf("status URL %q / time to exhaustion %v, want none", n.StatusURL, n.TimeToExhaustion)
+	}
+}
+
+func TestDedupKey(t *testing.T) {
+	cases := []struct {
+		name    string
+		service string
+		slo     string
+		noData  bool
+		want    string // "" = only check the length and stability
+	}{
+		{"plain", "chat-api", "availability", false, "slod/chat-api/availability/page"},
+		{"no data", "chat-api", "availability", true, "slod/chat-api/availability/page/no_data"},
+		{"long name hashed", "chat-api", strings.Repeat("a", 300), false, ""},
+		{"long multibyte name", "chat-api", strings.Repeat("é", 200), true, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			k := DedupKey(c.service, c.slo, "page", c.noData)
+			if c.want != "" && k != c.want {
+				t.Errorf("key = %q, want %q", k, c.want)
+			}
+			if len(k) > 255 || !utf8.ValidString(k) || !strings.HasPrefix(k, "slod/chat-api/") {
+				t.Errorf("key %q: %d bytes, valid UTF-8 %v", k, len(k), utf8.ValidString(k))
+			}
+			if k2 := DedupKey(c.service, c.slo, "page", c.noData); k2 != k {
+				t.Errorf("key not stable: %q vs %q", k, k2)
+			}
+			if other := DedupKey(c.service, c.slo+"x", "page", c.noData); other == k {
+				t.Errorf("different SLOs share key %q", k)
+			}
+		})
+	}
+}
+
+func TestTruncateRunes(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		max  int
+		want string
+	}{
+		{"short", "abc", 5, "abc"},
+		{"exact", "abcde", 5, "abcde"},
+		{"cut", "abcdef", 5, "abcd…"},
+		{"multibyte", "ééééééé", 3, "éé…"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := truncateRunes(c.in, c.max); got != c.want {
+				t.Errorf("truncateRunes(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+			}
+		})
+	}
+}
