@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/unittest"
+)
+
+func init() {
+	register("test", "unit-test SLO alerts (promtool test rules style)", runTest)
+}
+
+const testUsage = `usage: slod test [--lookback 10m] TESTFILES...
+
+Runs the unit tests in TESTFILES (files, or directories whose *.yaml and *.yml files are taken):
+each test loads input series written in Prometheus's expanding notation, evaluates the SLOs of its
+rule_files with the same engine as slod check and slod run, and compares the alerts firing and the
+error budget left at each eval_time with what the test expects.
+
+Exit status: 0 when every test passes, 1 when a test fails or a file is invalid, 2 on a usage error.
+
+Flags:
+`
+
+func runTest(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		io.WriteString(stderr, testUsage)
+		fs.PrintDefaults()
+	}
+	var opt unittest.Options
+	fs.Func("lookback", "how far back a counter's last sample bridges a scrape gap (default 10m, as slod check)", func(s string) error {
+		d, err := model.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		opt.Lookback = time.Duration(d)
+		return nil
+	})
+	var paths []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "--" {
+			paths = append(paths, rest[1:]...)
+			break
+		}
+		// Flags may follow the test files (`slod test rules/tests/ --lookback 5m`).
+		paths, rest = append(paths, rest[0]), rest[1:]
+	}
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, "slod test: no test files given")
+		fs.Usage()
+		return 2
+	}
+	files, err := unittest.TestFiles(paths)
+	if err != nil {
+		fmt.Fprintf(stderr, "slod test: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if !unittest.Run(ctx, files, stdout, opt).OK() {
+		return 1
+	}
+	return 0
+}

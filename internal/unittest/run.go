@@ -1,0 +1,394 @@
+package unittest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/recorded"
+	"github.com/slod-dev/slod/internal/rules"
+)
+
+// epoch is time 0 of every test: input series start there and eval_time counts from there, as in
+// promtool. It is also a multiple of every evaluation interval, so the grid needs no alignment.
+var epoch = time.Unix(0, 0).UTC()
+
+// Options tune a run.
+type Options struct {
+	// Lookback bridges scrape gaps in counters; zero is the default of package sli (10m), the same
+	// as `slod check` and the daemon.
+	Lookback time.Duration
+}
+
+// Summary counts what a run did. A test fails when any of its assertions fails or it cannot be
+// run (an unknown SLO id, a series the engine rejects); Errors counts files that could not be
+// read, decoded or whose rule files did not load.
+type Summary struct {
+	Files            int
+	Tests            int
+	FailedTests      int
+	Assertions       int
+	FailedAssertions int
+	Errors           int
+}
+
+// OK reports whether every test of every file passed.
+func (s Summary) OK() bool { return s.FailedTests == 0 && s.Errors == 0 }
+
+// String is the last line `slod test` prints.
+func (s Summary) String() string {
+	if s.OK() {
+		return fmt.Sprintf("SUCCESS: %d tests, %d assertions", s.Tests, s.Assertions)
+	}
+	msg := fmt.Sprintf("FAILED: %d of %d tests, %d of %d assertions", s.FailedTests, s.Tests, s.FailedAssertions, s.Assertions)
+	if s.Errors > 0 {
+		msg += fmt.Sprintf("; %d files with errors", s.Errors)
+	}
+	return msg
+}
+
+// TestFiles expands the command-line arguments: a file is taken as it is, a directory contributes
+// every *.yaml and *.yml file directly inside it, in lexical order. Subdirectories are not entered,
+// so that fixtures kept below a test directory are not run by accident.
+func TestFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading test files: %w", err)
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading test directory: %w", err)
+		}
+		n := len(out)
+		for _, e := range entries {
+			if e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0 {
+				if ext := filepath.Ext(e.Name()); ext == ".yaml" || ext == ".yml" {
+					out = append(out, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("reading test directory %s: no *.yaml or *.yml files", p)
+		}
+	}
+	return out, nil
+}
+
+// Run runs every test of every file and writes one line per failure (file:line:col of the
+// assertion, test name, what was expected and what was got) and a summary line to w.
+func Run(ctx context.Context, files []string, w io.Writer, opt Options) Summary {
+	var sum Summary
+	for _, path := range files {
+		sum.Files++
+		runFile(ctx, path, w, opt, &sum)
+	}
+	fmt.Fprintln(w, sum.String())
+	return sum
+}
+
+func runFile(ctx context.Context, path string, w io.Writer, opt Options, sum *Summary) {
+	f, err := ReadFile(path)
+	if err != nil {
+		sum.Errors++
+		var es Errors
+		if errors.As(err, &es) {
+			fmt.Fprintln(w, es.Error())
+		} else {
+			fmt.Fprintf(w, "%s: %v\n", path, err)
+		}
+		return
+	}
+	set, err := rules.Load(f.RuleFiles)
+	if err != nil {
+		sum.Errors++
+		fmt.Fprintf(w, "%s: loading rule_files:\n%v\n", path, err)
+		return
+	}
+	byID := make(map[string]*rules.SLO, len(set.SLOs))
+	for _, s := range set.SLOs {
+		byID[s.ID()] = s
+	}
+	for i := range f.Tests {
+		t := &f.Tests[i]
+		sum.Tests++
+		sum.Assertions += len(t.AlertTests) + len(t.BudgetTests)
+		failures, err := runTest(ctx, f, t, byID, opt)
+		if err != nil {
+			sum.FailedTests++
+			sum.FailedAssertions += len(t.AlertTests) + len(t.BudgetTests)
+			var es Errors
+			var e Error
+			switch {
+			case errors.As(err, &es):
+				for _, e := range es {
+					fmt.Fprintf(w, "%s: test %q: %s: %s\n", e.Pos, t.Name, e.Field, e.Message)
+				}
+			case errors.As(err, &e):
+				fmt.Fprintf(w, "%s: test %q: %s: %s\n", e.Pos, t.Name, e.Field, e.Message)
+			default:
+				fmt.Fprintf(w, "%s: test %q: %v\n", t.Pos, t.Name, err)
+			}
+			continue
+		}
+		if len(failures) > 0 {
+			sum.FailedTests++
+			sum.FailedAssertions += len(failures)
+			for _, fl := range failures {
+				fmt.Fprintf(w, "%s: test %q: FAILED: %s\n", fl.pos, t.Name, fl.message)
+				for _, d := range fl.details {
+					fmt.Fprintf(w, "    %s\n", d)
+				}
+			}
+		}
+	}
+}
+
+// failure is one failed assertion: where it is, what differed, and burn-rate details that help
+// see why.
+type failure struct {
+	pos     rules.Pos
+	message string
+	details []string
+}
+
+// observation is what the engine said about one SLO at one evaluation time.
+type observation struct {
+	state  burnrate.State
+	status burnrate.Status
+}
+
+type obsKey struct {
+	id string
+	at time.Duration
+}
+
+// runTest loads the test's series into a recorded DB and evaluates the SLOs its assertions name
+// with eval.Backtest over recorded.NewQuerier, exactly as `slod check` evaluates recorded data, then
+// compares the observed state at each eval_time with the expectations.
+func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, opt Options) ([]failure, error) {
+	var slos []*rules.SLO
+	wanted := map[obsKey]bool{}
+	var last time.Duration
+	var unknown Errors
+	need := func(id string, pos rules.Pos, field string, at time.Duration) {
+		slo, ok := byID[id]
+		if !ok {
+			unknown = append(unknown, Error{Pos: pos, Field: field, Message: fmt.Sprintf("unknown SLO %q; %s defines %s", id, strings.Join(relPaths(f), ", "), knownIDs(byID))})
+			return
+		}
+		if !containsSLO(slos, slo) {
+			slos = append(slos, slo)
+		}
+		wanted[obsKey{id, at}] = true
+		last = max(last, at)
+	}
+	for _, a := range t.AlertTests {
+		need(a.SLO, a.SLOPos, a.fieldPath+".slo", a.EvalTime)
+	}
+	for _, b := range t.BudgetTests {
+		need(b.SLO, b.SLOPos, b.fieldPath+".slo", b.EvalTime)
+	}
+	if len(unknown) > 0 {
+		return nil, unknown
+	}
+
+	db := recorded.NewDB()
+	for _, s := range t.InputSeries {
+		ps := s.parsed
+		if ps == nil { // decoded by hand rather than by Decode
+			p, err := parseSeries(s)
+			if err != nil {
+				return nil, err
+			}
+			ps = &p
+		}
+		ts, vs := ps.samples(t.Interval)
+		if len(ts) == 0 {
+			continue
+		}
+		if err := db.Add(ps.labels, ts, vs); err != nil {
+			return nil, Error{Pos: s.Pos, Field: s.fieldPath, Message: fmt.Sprintf("loading series: %v", err)}
+		}
+	}
+
+	var mu sync.Mutex
+	seen := make(map[obsKey]observation, len(wanted))
+	obs := func(slo *rules.SLO, at time.Time, st burnrate.State, status burnrate.Status) {
+		k := obsKey{slo.ID(), at.Sub(epoch)}
+		if !wanted[k] {
+			return
+		}
+		mu.Lock()
+		seen[k] = observation{state: st, status: status}
+		mu.Unlock()
+	}
+	step := f.EvaluationInterval
+	_, err := eval.Backtest(ctx, recorded.NewQuerier(db), slos, epoch.Add(step), epoch.Add(last),
+		eval.Options{Step: step, Lookback: opt.Lookback, DataStart: epoch}, obs)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating: %w", err)
+	}
+
+	var failures []failure
+	for _, a := range t.AlertTests {
+		o, ok := seen[obsKey{a.SLO, a.EvalTime}]
+		if !ok {
+			failures = append(failures, failure{pos: a.Pos, message: fmt.Sprintf("alert_test at %s for %s: the engine did not evaluate at that time", formatOffset(a.EvalTime), a.SLO)})
+			continue
+		}
+		got := firing(o.state)
+		exp := sortedAlerts(a.ExpAlerts)
+		if !sameAlerts(exp, got) {
+			failures = append(failures, failure{
+				pos:     a.Pos,
+				message: fmt.Sprintf("alert_test at %s for %s: expected %s, got %s", formatOffset(a.EvalTime), a.SLO, formatAlerts(exp), formatAlerts(got)),
+				details: details(o),
+			})
+		}
+	}
+	for _, b := range t.BudgetTests {
+		o, ok := seen[obsKey{b.SLO, b.EvalTime}]
+		switch {
+		case !ok:
+			failures = append(failures, failure{pos: b.Pos, message: fmt.Sprintf("budget_test at %s for %s: the engine did not evaluate at that time", formatOffset(b.EvalTime), b.SLO)})
+		case o.status.LastData.IsZero():
+			failures = append(failures, failure{pos: b.Pos, message: fmt.Sprintf("budget_test at %s for %s: expected budget remaining %s, got no data", formatOffset(b.EvalTime), b.SLO, formatFloat(b.ExpBudgetRemaining))})
+		default:
+			got := o.status.BudgetRemaining
+			if !(math.Abs(got-b.ExpBudgetRemaining) <= b.Tolerance) {
+				failures = append(failures, failure{
+					pos: b.Pos,
+					message: fmt.Sprintf("budget_test at %s for %s: expected budget remaining %s ± %s, got %s",
+						formatOffset(b.EvalTime), b.SLO, formatFloat(b.ExpBudgetRemaining), formatFloat(b.Tolerance), formatFloat(got)),
+					details: []string{fmt.Sprintf("error ratio over the period: %s (objective %s)", formatFloat(o.status.ErrorRatio), formatFloat(byID[b.SLO].Objective))},
+				})
+			}
+		}
+	}
+	return failures, nil
+}
+
+// firing is the set of alerts in phase firing; pending alerts do not count, as in promtool.
+func firing(st burnrate.State) []ExpAlert {
+	var out []ExpAlert
+	for _, a := range st.Alerts {
+		if a.Phase == burnrate.Firing {
+			out = append(out, ExpAlert{Severity: a.Severity, NoData: a.NoData})
+		}
+	}
+	return sortedAlerts(out)
+}
+
+func sameAlerts(a, b []ExpAlert) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func formatAlerts(as []ExpAlert) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// details explains a failed alert_test with the numbers the decision was made from: the burn rate
+// over every window of the policy and the pairs that hold, so that a wrong expectation and a wrong
+// rule can be told apart without rerunning anything.
+func details(o observation) []string {
+	var out []string
+	if len(o.status.Windows) > 0 {
+		parts := make([]string, 0, len(o.status.Windows))
+		for _, wb := range o.status.Windows {
+			parts = append(parts, fmt.Sprintf("%s %s", model.Duration(wb.Window), formatFloat(wb.BurnRate)))
+		}
+		out = append(out, "burn rates: "+strings.Join(parts, ", "))
+	}
+	for _, a := range o.state.Alerts {
+		if a.Phase == burnrate.Inactive || a.Phase == "" {
+			continue
+		}
+		name := ExpAlert{Severity: a.Severity, NoData: a.NoData}.String()
+		if a.NoData {
+			out = append(out, fmt.Sprintf("%s %s: no data since %s", name, a.Phase, formatOffset(a.ActiveAt.Sub(epoch))))
+			continue
+		}
+		r := a.Reason
+		out = append(out, fmt.Sprintf("%s %s: %s/%s burn rates %s/%s > %s", name, a.Phase,
+			model.Duration(r.Window.Long), model.Duration(r.Window.Short), formatFloat(r.LongBurn), formatFloat(r.ShortBurn), formatFloat(r.Window.BurnRate)))
+	}
+	if o.status.LastData.IsZero() {
+		out = append(out, "no data yet")
+	}
+	return out
+}
+
+// formatOffset prints an offset from time 0 the way test files write eval_time: in minutes when it
+// is a whole number of them (promtool users write 122m, not 2h2m), else as a Prometheus duration.
+func formatOffset(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return model.Duration(d).String()
+}
+
+// formatFloat prints a float without binary noise (never 0.0009999999999999432).
+func formatFloat(v float64) string {
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+func containsSLO(list []*rules.SLO, s *rules.SLO) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func knownIDs(byID map[string]*rules.SLO) string {
+	if len(byID) == 0 {
+		return "no SLOs"
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ", ")
+}
+
+func relPaths(f *File) []string {
+	out := make([]string, len(f.RuleFiles))
+	for i, p := range f.RuleFiles {
+		out[i] = filepath.ToSlash(p)
+	}
+	return out
+}
