@@ -93,7 +93,9 @@ type interval struct {
 	start, end int
 }
 
-func (i interval) String() string { return fmt.Sprintf("%s/%v[%d,%d)", i.sev, i.noData, i.start, i.end) }
+func (i interval) String() string {
+	return fmt.Sprintf("%s/%v[%d,%d)", i.sev, i.noData, i.start, i.end)
+}
 
 func minutes(as []AlertInterval) []interval {
 	var out []interval
