@@ -1,0 +1,150 @@
+package recorded
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// dump lists every sample of db as "labels t v" lines, series in label order.
+func dump(t *testing.T, db *DB) string {
+	t.Helper()
+	q, err := db.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := q.Select(t.Context(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	var b strings.Builder
+	for ss.Next() {
+		s := ss.At()
+		it := s.Iterator(nil)
+		for it.Next() == chunkenc.ValFloat {
+			ts, v := it.At()
+			fmt.Fprintf(&b, "%s %d %g\n", s.Labels(), ts, v)
+		}
+	}
+	if err := ss.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestParseValid(t *testing.T) {
+	cases := []struct {
+		file       string
+		want       string
+		samples    int
+		minT, maxT int64
+	}{
+		{"valid_typed.om", `{__name__="http_requests_total", code="200", job="api"} 1700000000000 10
+{__name__="http_requests_total", code="200", job="api"} 1700000060500 20
+{__name__="http_requests_total", code="500", job="api"} 1700000000000 1
+{__name__="http_requests_total", code="500", job="api"} 1700000120000 3
+{__name__="latency_seconds_bucket", le="+Inf"} 1700000000001 7
+{__name__="latency_seconds_bucket", le="0.3"} 1700000000001 5
+{__name__="latency_seconds_count"} 1700000000001 7
+{__name__="latency_seconds_sum"} 1700000000001 1.5
+{__name__="temperature_celsius", room="a"} 1700000000000 -15
+{__name__="temperature_celsius", room="a"} 1700000060000 NaN
+`, 10, 1700000000000, 1700000120000},
+		// Two spellings of one label set are one series.
+		{"valid_bare.om", `{__name__="process_cpu_seconds_total"} 1700000000000 12.5
+{__name__="process_cpu_seconds_total"} 1700000030000 13
+{__name__="up", instance="a:1", job="api"} 1700000000000 1
+{__name__="up", instance="a:1", job="api"} 1700000015000 0
+{__name__="up", instance="b:1", job="api"} 1700000000000 1
+`, 5, 1700000000000, 1700000030000},
+		{"empty.om", "", 0, 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			db, err := ParseFile(filepath.Join("testdata", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := dump(t, db); got != c.want {
+				t.Errorf("samples\n got:\n%s\nwant:\n%s", got, c.want)
+			}
+			if db.Samples() != c.samples {
+				t.Errorf("Samples() = %d, want %d", db.Samples(), c.samples)
+			}
+			if c.samples > 0 && (db.MinTime().UnixMilli() != c.minT || db.MaxTime().UnixMilli() != c.maxT) {
+				t.Errorf("time range %s..%s, want %d..%d", db.MinTime(), db.MaxTime(), c.minT, c.maxT)
+			}
+			if c.samples == 0 && (!db.MinTime().IsZero() || !db.MaxTime().IsZero()) {
+				t.Errorf("empty DB has time range %s..%s", db.MinTime(), db.MaxTime())
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct {
+		file, want string
+	}{
+		{"unsorted.om", `testdata/unsorted.om:3: sample for {__name__="up"} at 2023-11-14T22:13:50.000Z (1700000030.000) is older than the previous one at 2023-11-14T22:14:20.000Z (1700000060.000) (samples of a series must be in time order)`},
+		{"duplicate.om", `testdata/duplicate.om:4: duplicate sample for {__name__="up", a="1"} at 2023-11-14T22:13:20.000Z (1700000000.000)`},
+		{"no_eof.om", `testdata/no_eof.om:3: data does not end with # EOF`},
+		{"garbage.om", `testdata/garbage.om:2: strconv.ParseFloat: parsing "is": invalid syntax while parsing: "this is"`},
+		{"no_timestamp.om", `testdata/no_timestamp.om:2: sample without a timestamp (recorded data needs one on every sample)`},
+		{"data_after_eof.om", `testdata/data_after_eof.om:3: unexpected data after # EOF`},
+		{"blank_line.om", `testdata/blank_line.om:2: expected a valid start token, got "\n" ("INVALID") while parsing: "\n"`},
+		{"comment.om", `testdata/comment.om:2: expected a valid start token, got "# j" ("INVALID") while parsing: "# j"`},
+		{"bad_labels.om", `testdata/bad_labels.om:2: expected comma or brace close, got " " ("INVALID") while parsing: "up{a=\"1\" "`},
+		{"bad_value.om", `testdata/bad_value.om:1: strconv.ParseFloat: parsing "one": invalid syntax while parsing: "up one"`},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			_, err := ParseFile(filepath.Join("testdata", c.file))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if err.Error() != c.want {
+				t.Errorf("error\n got %s\nwant %s", err, c.want)
+			}
+		})
+	}
+}
+
+// TestParseLineNumbersAcrossChunks puts the error far past the first parser chunk, so the line
+// number has to survive chunking.
+func TestParseLineNumbersAcrossChunks(t *testing.T) {
+	var b strings.Builder
+	n := 0
+	for b.Len() < 3*chunkSize {
+		fmt.Fprintf(&b, "# HELP c_total A counter.\nc_total{i=\"%d\"} %d %d\n", n%7, n, 1700000000+n)
+		n++
+	}
+	fmt.Fprintf(&b, "c_total{i=\"%d\"} 1 %d\n# EOF\n", (n-1)%7, 1700000000+n-1)
+	_, err := Parse(strings.NewReader(b.String()), "big.om")
+	want := fmt.Sprintf("big.om:%d: duplicate sample", 2*n+1)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error %v, want one starting with %q", err, want)
+	}
+}
+
+func TestParseLongLine(t *testing.T) {
+	long := strings.Repeat("x", 200<<10)
+	in := "m{l=\"" + long + "\"} 1 1700000000\n# EOF"
+	db, err := Parse(strings.NewReader(in), "long.om")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Samples() != 1 || !db.MinTime().Equal(time.Unix(1700000000, 0)) {
+		t.Errorf("got %d samples from %s", db.Samples(), db.MinTime())
+	}
+}
+
+func TestParseFileMissing(t *testing.T) {
+	_, err := ParseFile(filepath.Join("testdata", "does-not-exist.om"))
+	if !os.IsNotExist(err) && (err == nil || !strings.Contains(err.Error(), "no such file")) {
+		t.Fatalf("error %v, want a missing-file error", err)
+	}
+}
