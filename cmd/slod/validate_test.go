@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const validSLOFile = `version: slod/v1
+service: chat-api
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+  - name: latency
+    objective: 99
+    sli:
+      latency: {histogram: http_request_duration_seconds, threshold: 0.3}
+`
+
+const looseSLOFile = `version: slod/v1
+service: toy
+slos:
+  - name: loose
+    objective: 90
+    sli:
+      timeslice: {query: max(up), op: gte, threshold: 1}
+`
+
+const invalidSLOFile = `version: slod/v1
+service: chat-api
+slos:
+  - name: availability
+    objective: 100
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[5m]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+`
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		// args are relative to the directory holding files; "DIR" stands for that directory.
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr []string // lines, with DIR replaced
+	}{
+		{
+			name:       "a valid directory",
+			files:      map[string]string{"chat.yaml": validSLOFile, "tests/chat_test.yaml": "rule_files: [../chat.yaml]\ntests: []\n"},
+			args:       []string{"DIR"},
+			wantCode:   0,
+			wantStdout: "DIR: 1 file, 2 SLOs valid\n",
+		},
+		{
+			name:       "warnings go to stderr and do not fail",
+			files:      map[string]string{"a.yaml": validSLOFile, "b.yml": looseSLOFile},
+			args:       []string{"DIR/a.yaml", "DIR/b.yml"},
+			wantCode:   0,
+			wantStdout: "DIR/a.yaml DIR/b.yml: 2 files, 3 SLOs valid\n",
+			wantStderr: []string{
+				"DIR/b.yml:5:16: warning: slos[0].objective: page window pair 1h/5m can never fire: burn rate 14.4 × error budget 0.1 = 1.44 ≥ 1",
+			},
+		},
+		{
+			name:     "every error, one per line, exit 1",
+			files:    map[string]string{"bad.yaml": invalidSLOFile, "ok.yaml": looseSLOFile},
+			args:     []string{"DIR"},
+			wantCode: 1,
+			wantStderr: []string{
+				"DIR/bad.yaml:5:16: slos[0].objective: must be a percentage between 0 and 100 (exclusive), got 100",
+				"DIR/bad.yaml:8:22: slos[0].sli.events.error_query: must contain {{.window}} as the range of its rate or increase, e.g. rate(x[{{.window}}])",
+			},
+		},
+		{
+			name:     "a missing file",
+			args:     []string{"DIR/missing.yaml"},
+			wantCode: 1,
+			wantStderr: []string{
+				"DIR/missing.yaml: reading rules: no such file or directory",
+			},
+		},
+		{
+			name:     "no arguments is a usage error",
+			args:     nil,
+			wantCode: 2,
+		},
+		{
+			name:     "an unknown flag is a usage error",
+			args:     []string{"--bogus", "DIR"},
+			wantCode: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, tt.files)
+			args := []string{"validate"}
+			for _, a := range tt.args {
+				args = append(args, strings.ReplaceAll(a, "DIR", dir))
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit code = %d, want %d (stderr: %s)", code, tt.wantCode, stderr.String())
+			}
+			if tt.wantCode == 2 {
+				if !strings.Contains(stderr.String(), "usage: slod validate") {
+					t.Errorf("stderr lacks the usage: %q", stderr.String())
+				}
+				return
+			}
+			if got := strings.ReplaceAll(stdout.String(), dir, "DIR"); got != tt.wantStdout {
+				t.Errorf("stdout = %q, want %q", got, tt.wantStdout)
+			}
+			var gotErr []string
+			if s := strings.TrimSuffix(strings.ReplaceAll(stderr.String(), dir, "DIR"), "\n"); s != "" {
+				gotErr = strings.Split(s, "\n")
+			}
+			if strings.Join(gotErr, "\n") != strings.Join(tt.wantStderr, "\n") {
+				t.Errorf("stderr:\ngot  %q\nwant %q", gotErr, tt.wantStderr)
+			}
+		})
+	}
+}
