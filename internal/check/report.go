@@ -10,8 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/common/model"
-
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/eval"
 )
@@ -37,6 +35,10 @@ func (n number) MarshalJSON() ([]byte, error) {
 	}
 	return []byte(formatRounded(n.v, n.decimals)), nil
 }
+
+// FormatNumber prints v rounded to decimals places, without trailing zeros: 0.999 rather than
+// 0.9990000000000001, 950.1 rather than 950.0943396226415.
+func FormatNumber(v float64, decimals int) string { return formatRounded(v, decimals) }
 
 // formatRounded prints v rounded to decimals places, without trailing zeros.
 func formatRounded(v float64, decimals int) string {
@@ -96,8 +98,29 @@ type jsonReason struct {
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// FormatDuration prints a duration the way Prometheus and SLO files spell it (1m, 1h30m, 30d).
-func FormatDuration(d time.Duration) string { return model.Duration(d).String() }
+// FormatDuration prints a duration the way SLO files spell it (1m, 1h30m, 7d, 30d): Prometheus
+// units, but days rather than weeks and years, since SLO periods are counted in days.
+func FormatDuration(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	if d < 0 {
+		b.WriteByte('-')
+		d = -d
+	}
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}} {
+		if n := d / u.unit; n > 0 {
+			b.WriteString(strconv.FormatInt(int64(n), 10))
+			b.WriteString(u.name)
+			d -= n * u.unit
+		}
+	}
+	return b.String()
+}
 
 // alertEnd is the interval's end, or the report's last evaluation time for an alert still firing,
 // for its duration.
