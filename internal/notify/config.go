@@ -96,6 +96,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
+// labelNameRE is Prometheus' classic label name syntax, which Alertmanager's API v2 enforces.
+var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
 var receiverNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // pagerDutySeverities are the payload severities the Events API v2 accepts.
@@ -157,7 +160,7 @@ func Validate(receivers []ReceiverConfig, routes []Route) error {
 			add(p+".receiver", "unknown receiver %q", rt.Receiver)
 		}
 		for k := range rt.Match {
-			if !model.LabelName(k).IsValid() {
+			if !labelNameRE.MatchString(k) {
 				add(p+".match", "invalid label name %q", k)
 			}
 		}

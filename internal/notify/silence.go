@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/prometheus/common/model"
 )
 
 // Matcher matches one alert label, with Alertmanager's silence matcher semantics: IsEqual false
@@ -74,7 +73,7 @@ func (s Silence) Validate() error {
 	matchesEmpty := true
 	for i, m := range s.Matchers {
 		f := fmt.Sprintf("matchers[%d]", i)
-		if !model.LabelName(m.Name).IsValid() {
+		if !labelNameRE.MatchString(m.Name) {
 			add(f+".name", "invalid label name %q", m.Name)
 		}
 		if m.IsRegex {
