@@ -85,11 +85,14 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) fields {
 		d.errorf(n, path, "must be a mapping, got %s", kindName(n))
 		return f
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), n.Content[i+1]
+	for _, kv := range d.pairs(n, path, 0) {
+		k, v := kv[0], kv[1]
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, path, "keys must be strings, got %s", kindName(k))
 			continue
+		}
+		if kv[2] != nil && f.keys[k.Value] != nil {
+			continue // a merged key (<<: *anchor) is overridden by one set explicitly
 		}
 		if !contains(known, k.Value) {
 			d.errorf(k, field(path, k.Value), "unknown field (known fields: %s)", strings.Join(known, ", "))
@@ -103,6 +106,37 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) fields {
 		f.vals[k.Value] = v
 	}
 	return f
+}
+
+// pairs lists the key/value pairs of mapping n with YAML merge keys (`<<: *anchor` or
+// `<<: [*a, *b]`) expanded, as yaml.v3 and Prometheus configs allow: explicit pairs first, then the
+// merged ones, whose third element is the merge key node. Callers let explicit keys win.
+func (d *decoder) pairs(n *yaml.Node, path string, depth int) [][3]*yaml.Node {
+	var explicit, merged [][3]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
+			explicit = append(explicit, [3]*yaml.Node{k, v, nil})
+			continue
+		}
+		var sources []*yaml.Node
+		if rv := resolve(v); rv.Kind == yaml.SequenceNode {
+			sources = rv.Content
+		} else {
+			sources = []*yaml.Node{v}
+		}
+		for _, src := range sources {
+			src = resolve(src)
+			if src.Kind != yaml.MappingNode || depth > 10 {
+				d.errorf(src, path, "a merge key (<<) must refer to a mapping, got %s", kindName(src))
+				continue
+			}
+			for _, kv := range d.pairs(src, path, depth+1) {
+				merged = append(merged, [3]*yaml.Node{kv[0], kv[1], k})
+			}
+		}
+	}
+	return append(explicit, merged...)
 }
 
 // required reports a missing key at the mapping that should hold it.
@@ -219,8 +253,13 @@ func (d *decoder) labelMap(n *yaml.Node, path, what string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+	for _, kv := range d.pairs(n, path, 0) {
+		k, v := kv[0], resolve(kv[1])
+		if kv[2] != nil {
+			if _, set := out[k.Value]; set {
+				continue // a merged key (<<: *anchor) is overridden by one set explicitly
+			}
+		}
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, path, "%s names must be strings, got %s", what, kindName(k))
 			continue

@@ -45,7 +45,12 @@ func Load(paths []string) (*Set, error) {
 				errs = append(errs, Diagnostic{Pos: Pos{File: path}, Message: fmt.Sprintf("reading rules: %v", unwrapPath(err))})
 				return nil
 			}
-			if !e.IsDir() && isYAML(path) {
+			if e.IsDir() && path != p && strings.HasPrefix(e.Name(), ".") {
+				// Hidden directories: .git, and the ..data / ..2026_... copies a Kubernetes
+				// ConfigMap mount holds next to its files, which would load every SLO twice.
+				return filepath.SkipDir
+			}
+			if !e.IsDir() && isYAML(path) && !strings.HasPrefix(e.Name(), ".") {
 				found = append(found, path)
 			}
 			return nil

@@ -173,6 +173,30 @@ func TestParseValid(t *testing.T) {
 			},
 		},
 		{
+			name: "anchors, aliases and merge keys; explicit keys override merged ones",
+			file: "anchors.yaml",
+			want: []*SLO{
+				{
+					Service: "shop", Name: "checkout", Objective: 0.999, Period: 30 * day,
+					Labels: map[string]string{"team": "shop", "tier": "2"},
+					SLI: SLI{Kind: EventsSLI,
+						ErrorQuery: `sum(rate(checkout_total{result="error"}[{{.window}}]))`,
+						TotalQuery: `sum(rate(checkout_total[{{.window}}]))`},
+					Alerting: Alerting{Name: "SLOBurnRate", RunbookURL: "https://runbooks.example/shop", Windows: defaults30d()[:2]},
+					Pos:      Pos{File: "anchors.yaml", Line: 4, Col: 5}, Format: "slod/v1",
+				},
+				{
+					Service: "shop", Name: "cart", Objective: 0.99, Period: 30 * day,
+					Labels: map[string]string{"team": "shop", "tier": "1"},
+					SLI: SLI{Kind: EventsSLI,
+						ErrorQuery: `sum(rate(cart_total{result="error"}[{{.window}}]))`,
+						TotalQuery: `sum(rate(cart_total[{{.window}}]))`},
+					Alerting: Alerting{Name: "SLOBurnRate", RunbookURL: "https://runbooks.example/shop/cart", Windows: defaults30d()[:2]},
+					Pos:      Pos{File: "anchors.yaml", Line: 14, Col: 5}, Format: "slod/v1",
+				},
+			},
+		},
+		{
 			name: "a window pair that can never fire is a warning, not an error",
 			file: "never-fires.yaml",
 			want: []*SLO{{
@@ -229,7 +253,7 @@ func TestLoad(t *testing.T) {
 		wantErr   string
 	}{
 		{
-			name:      "directories are walked recursively, in order, skipping test files and non-YAML",
+			name:      "directories are walked recursively, in order, skipping test files, hidden directories and non-YAML",
 			paths:     []string{"testdata/load/ok"},
 			wantIDs:   []string{"alpha/availability", "beta/latency"},
 			wantFiles: []string{"testdata/load/ok/a.yaml", "testdata/load/ok/sub/b.yml"},
