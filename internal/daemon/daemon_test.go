@@ -1,0 +1,558 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/slod-dev/slod/internal/config"
+	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/sli"
+	"github.com/slod-dev/slod/internal/store"
+)
+
+// fakeSource is a hand-written sli.Querier: at every step it answers the total query with
+// total(t) and the error query (recognised by its code="500" matcher) with bad(t). It can fail
+// like a real source: an error, or no series at all.
+type fakeSource struct {
+	mu      sync.Mutex
+	bad     func(t time.Time) float64
+	total   func(t time.Time) float64
+	err     error
+	empty   bool
+	queries int
+}
+
+func (f *fakeSource) set(fn func(f *fakeSource)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *fakeSource) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]sli.Series, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queries++
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.empty {
+		return nil, nil
+	}
+	val := f.total
+	if strings.Contains(query, `code="500"`) {
+		val = f.bad
+	}
+	var pts []sli.Point
+	for t := start; !t.After(end); t = t.Add(step) {
+		pts = append(pts, sli.Point{T: t, V: val(t)})
+	}
+	return []sli.Series{{Labels: map[string]string{}, Points: pts}}, nil
+}
+
+const testRules = `version: slod/v1
+service: shop
+labels: {team: web}
+slos:
+  - name: availability
+    objective: 99
+    window: 1d
+    sli:
+      events:
+        error_query: sum(rate(req_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(req_total[{{.window}}]))
+    alerting:
+      windows:
+        - {severity: page, long: 1h, short: 5m, burn_rate: 10}
+      no_data: {after: 15m, severity: ticket}
+`
+
+const testConfig = `prometheus: {url: "http://127.0.0.1:1", bearer_token: %q}
+evaluation: {interval: 1m, backfill: 2h}
+rules: [rules/]
+receivers:
+  - name: hook
+    webhook: {url: "http://127.0.0.1:1/hook"}
+  - name: pd
+    pagerduty: {routing_key: %q, url: "http://127.0.0.1:1"}
+routes:
+  - {match: {severity: page}, receiver: hook}
+  - {match: {severity: ticket}, receiver: pd}
+`
+
+const (
+	testBearer     = "bearer-s3cr3t-value"
+	testRoutingKey = "0123456789abcdef0123456789abcdef"
+)
+
+type harness struct {
+	t      *testing.T
+	dir    string
+	src    *fakeSource
+	logs   *bytes.Buffer
+	d      *Daemon
+	reg    *prometheus.Registry
+	closed bool
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "rules"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "rules", "shop.yaml"), testRules)
+	writeFile(t, filepath.Join(dir, "slod.yml"), fmt.Sprintf(testConfig, testBearer, testRoutingKey))
+	h := &harness{t: t, dir: dir, logs: &bytes.Buffer{}, src: &fakeSource{
+		bad:   func(time.Time) float64 { return 0 },
+		total: func(time.Time) float64 { return 10 },
+	}}
+	h.open()
+	t.Cleanup(func() { h.close() })
+	return h
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// open starts a daemon over the harness's directory, as a process start would.
+func (h *harness) open() {
+	h.t.Helper()
+	h.reg = prometheus.NewRegistry()
+	d, err := New(context.Background(), Options{
+		ConfigFile:  filepath.Join(h.dir, "slod.yml"),
+		StoragePath: filepath.Join(h.dir, "data"),
+		Logger:      slog.New(slog.NewJSONHandler(&syncWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Registry:    h.reg,
+		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) {
+			return h.src, nil
+		},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.d, h.closed = d, false
+}
+
+func (h *harness) close() {
+	if !h.closed {
+		h.d.Close()
+		h.closed = true
+	}
+}
+
+func (h *harness) restart() {
+	h.t.Helper()
+	h.close()
+	h.open()
+}
+
+func (h *harness) cycle(at time.Time) {
+	h.t.Helper()
+	if err := h.d.Cycle(context.Background(), at); err != nil {
+		h.t.Fatalf("cycle at %v: %v", at, err)
+	}
+}
+
+// outbox returns the pending notifications (the dispatcher is not running in these tests, so
+// everything ever enqueued stays there).
+func (h *harness) outbox() []notify.Notification {
+	h.t.Helper()
+	es, err := h.d.store.Outbox()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []notify.Notification
+	for _, e := range es {
+		n, err := notify.UnmarshalPayload(e.Payload)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (h *harness) phase(severity string, noData bool) string {
+	h.t.Helper()
+	for _, v := range h.d.sloViews() {
+		for _, a := range v.Alerts {
+			if a.Severity == severity && a.NoData == noData {
+				return a.State
+			}
+		}
+	}
+	return "inactive"
+}
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func TestCycleFireRestartSourceDownResolve(t *testing.T) {
+	h := newHarness(t)
+	outage := func(from, to time.Time) func(time.Time) float64 {
+		return func(at time.Time) float64 {
+			if at.After(from) && !at.After(to) {
+				return 5 // 50% errors: burn rate 50 against a 1% budget
+			}
+			return 0
+		}
+	}
+	// Healthy start: backfills two hours, nothing fires.
+	h.cycle(t0)
+	if n := len(h.outbox()); n != 0 {
+		t.Fatalf("healthy start enqueued %d notifications", n)
+	}
+	if !h.d.Ready() {
+		t.Error("not ready after the first cycle")
+	}
+	if h.src.queries != 2 {
+		t.Errorf("backfill took %d queries, want 2 (one range query per SLI query)", h.src.queries)
+	}
+	// Errors from t0 on: the page fires once.
+	h.src.set(func(f *fakeSource) { f.bad = outage(t0, t0.Add(24*time.Hour)) })
+	var firedAt time.Time
+	// A 1h long window over 50% errors after an hour of none crosses 10x after 13 minutes.
+	for i := 1; i <= 20; i++ {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		h.cycle(at)
+		if firedAt.IsZero() && h.phase("page", false) == "firing" {
+			firedAt = at
+		}
+	}
+	if firedAt.IsZero() {
+		t.Fatal("page never fired")
+	}
+	ob := h.outbox()
+	if len(ob) != 1 || ob[0].Action != notify.Trigger || ob[0].DedupKey != "slod/shop/availability/page" {
+		t.Fatalf("outbox after firing: %+v", ob)
+	}
+	if ob[0].Labels["team"] != "web" || ob[0].Window == nil || ob[0].Window.LongBurnRate < 10 {
+		t.Errorf("trigger content: %+v", ob[0])
+	}
+	if want := t0.Add(13 * time.Minute); !firedAt.Equal(want) {
+		t.Errorf("fired at %v, want %v", firedAt, want)
+	}
+	// Each cycle asks at most two queries per SLO, however long the window.
+	before := h.src.queries
+	h.cycle(t0.Add(21 * time.Minute))
+	if q := h.src.queries - before; q != 2 {
+		t.Errorf("steady cycle took %d queries, want 2", q)
+	}
+
+	// Restart: state comes from the store, the page is not sent again.
+	h.restart()
+	h.cycle(t0.Add(22 * time.Minute))
+	if got := h.phase("page", false); got != "firing" {
+		t.Fatalf("after restart page is %s", got)
+	}
+	if n := len(h.outbox()); n != 1 {
+		t.Fatalf("restart re-sent: %d notifications", n)
+	}
+
+	// The errors stop but the source goes down at the same time: nothing may resolve.
+	h.src.set(func(f *fakeSource) { f.bad = outage(t0, t0.Add(22*time.Minute)); f.err = errors.New("connection refused") })
+	for i := 23; i <= 35; i++ {
+		h.cycle(t0.Add(time.Duration(i) * time.Minute))
+	}
+	if got := h.phase("page", false); got != "firing" {
+		t.Errorf("source down: page is %s, want it held firing", got)
+	}
+	if n := len(h.outbox()); n != 1 {
+		t.Errorf("source down produced notifications: %+v", h.outbox())
+	}
+	if v := metricValue(h.d.m.sourceErrors.WithLabelValues("shop", "availability", promapi.ReasonNetwork)); v != 13 {
+		t.Errorf("source errors counted %v, want 13", v)
+	}
+	if !strings.Contains(h.logs.String(), `"slo":"shop/availability"`) || !strings.Contains(h.logs.String(), "holding its alert state") {
+		t.Error("the source failure is not logged with its SLO")
+	}
+	// No data for 15 minutes (last data at t0+22m): the no-data ticket fires at t0+37m.
+	for i := 36; i <= 38; i++ {
+		h.cycle(t0.Add(time.Duration(i) * time.Minute))
+	}
+	if got := h.phase("ticket", true); got != "firing" {
+		t.Errorf("no-data alert is %s after 16m without data", got)
+	}
+	ob = h.outbox()
+	if len(ob) != 2 || ob[1].DedupKey != "slod/shop/availability/ticket/no_data" || ob[1].Action != notify.Trigger {
+		t.Fatalf("outbox after no data: %+v", ob)
+	}
+
+	// An empty answer is no data too, not zero errors.
+	h.src.set(func(f *fakeSource) { f.err = nil; f.empty = true })
+	h.cycle(t0.Add(39 * time.Minute))
+	if got := h.phase("page", false); got != "firing" {
+		t.Errorf("empty result: page is %s", got)
+	}
+
+	// The source comes back: the gap is fetched (good data), the page and the no-data alert
+	// resolve, each exactly once.
+	h.src.set(func(f *fakeSource) { f.empty = false })
+	h.cycle(t0.Add(40 * time.Minute))
+	if got := h.phase("page", false); got != "inactive" {
+		t.Errorf("after recovery page is %s", got)
+	}
+	ob = h.outbox()
+	var resolves []string
+	for _, n := range ob[2:] {
+		if n.Action == notify.Resolve {
+			resolves = append(resolves, n.DedupKey)
+		}
+	}
+	if len(ob) != 4 || len(resolves) != 2 {
+		t.Fatalf("after recovery outbox: %+v", ob)
+	}
+	h.restart()
+	h.cycle(t0.Add(41 * time.Minute))
+	if n := len(h.outbox()); n != 4 {
+		t.Errorf("restart after resolve sent again: %d", n)
+	}
+}
+
+func TestCommitFailureLosesNoTransition(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	// The store refuses the cycle that fires the page (closed under the daemon).
+	h.d.store.Close()
+	if err := h.d.Cycle(context.Background(), t0); err == nil {
+		t.Fatal("cycle committed into a closed store")
+	}
+	if v := metricValue(h.d.m.cycles.WithLabelValues(cycleFailure)); v != 1 {
+		t.Errorf("failed cycles: %v", v)
+	}
+	// A new process over the same store: the transition is found again and sent once.
+	h.closed = true
+	h.open()
+	h.cycle(t0.Add(time.Minute))
+	ob := h.outbox()
+	if len(ob) != 1 || ob[0].Action != notify.Trigger {
+		t.Fatalf("outbox: %+v", ob)
+	}
+}
+
+func TestReload(t *testing.T) {
+	h := newHarness(t)
+	h.cycle(t0)
+	end := h.d.slos[0].hist.End()
+
+	// A broken config: the reload fails, the metric says so, the running config stays.
+	cfgPath := filepath.Join(h.dir, "slod.yml")
+	good, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, string(good)+"evaluaton: {}\n")
+	if err := h.d.Reload(); err == nil || !strings.Contains(err.Error(), "slod.yml:") {
+		t.Fatalf("bad config reload: %v", err)
+	}
+	if v := metricValue(h.d.m.reloadSuccessful); v != 0 {
+		t.Errorf("slod_config_last_reload_successful = %v", v)
+	}
+	if !h.d.Ready() || len(h.d.slos) != 1 {
+		t.Error("a failed reload changed the running state")
+	}
+	// A broken rule file is refused the same way.
+	writeFile(t, cfgPath, string(good))
+	writeFile(t, filepath.Join(h.dir, "rules", "bad.yaml"), "version: slod/v1\nservice: x\nslos: [{name: a, objective: 120}]\n")
+	if err := h.d.Reload(); err == nil {
+		t.Fatal("bad rules reload succeeded")
+	}
+	os.Remove(filepath.Join(h.dir, "rules", "bad.yaml"))
+
+	// A good reload adding an SLO: the existing one keeps its history and state by id.
+	writeFile(t, filepath.Join(h.dir, "rules", "more.yaml"), strings.Replace(testRules, "service: shop", "service: cart", 1))
+	if err := h.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if v := metricValue(h.d.m.reloadSuccessful); v != 1 {
+		t.Errorf("slod_config_last_reload_successful = %v", v)
+	}
+	if len(h.d.slos) != 2 {
+		t.Fatalf("SLOs after reload: %d", len(h.d.slos))
+	}
+	for _, s := range h.d.slos {
+		switch s.slo.ID() {
+		case "shop/availability":
+			if !s.hist.End().Equal(end) {
+				t.Errorf("shop history not carried over: end %v, want %v", s.hist.End(), end)
+			}
+		case "cart/availability":
+			if !s.hist.End().IsZero() {
+				t.Error("new SLO has history")
+			}
+		}
+	}
+	// The cycle after the reload backfills only the new SLO.
+	h.src.set(func(f *fakeSource) { f.queries = 0 })
+	h.cycle(t0.Add(time.Minute))
+	if h.src.queries != 4 {
+		t.Errorf("queries after reload: %d, want 4", h.src.queries)
+	}
+}
+
+func TestReloadResolvesRemovedSLO(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	h.cycle(t0)
+	if len(h.outbox()) != 1 {
+		t.Fatalf("not fired: %+v", h.outbox())
+	}
+	writeFile(t, filepath.Join(h.dir, "rules", "shop.yaml"), strings.Replace(testRules, "name: availability", "name: renamed", 1))
+	if err := h.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	h.cycle(t0.Add(4 * time.Minute))
+	ob := h.outbox()
+	if len(ob) < 2 || ob[1].Action != notify.Resolve || ob[1].DedupKey != "slod/shop/availability/page" {
+		t.Fatalf("incident of a removed SLO not resolved: %+v", ob)
+	}
+}
+
+func TestHTTPSurface(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/-/ready"); code != http.StatusServiceUnavailable {
+		t.Errorf("ready before the first cycle: %d", code)
+	}
+	if code, _ := get("/-/healthy"); code != http.StatusOK {
+		t.Errorf("healthy: %d", code)
+	}
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 1 } })
+	h.cycle(t0)
+	if code, _ := get("/-/ready"); code != http.StatusOK {
+		t.Errorf("ready after the first cycle: %d", code)
+	}
+	code, body := get("/api/v1/slos")
+	var resp struct {
+		Status string    `json:"status"`
+		Data   []sloView `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil || code != 200 {
+		t.Fatalf("slos: %d %v %s", code, err, body)
+	}
+	if len(resp.Data) != 1 {
+		t.Fatalf("slos: %s", body)
+	}
+	v := resp.Data[0]
+	if v.ID != "shop/availability" || v.Objective != 0.99 || len(v.Windows) == 0 || v.EvaluatedAt == nil {
+		t.Errorf("slo view: %+v", v)
+	}
+	for _, w := range v.Windows {
+		if w.Window == "1h" && (w.BurnRate < 9.99 || w.BurnRate > 10.01) {
+			t.Errorf("1h burn rate %v, want 10 (10%% errors against a 1%% budget)", w.BurnRate)
+		}
+	}
+	if v.BudgetRemaining > -8.9 || v.BudgetRemaining < -9.1 {
+		t.Errorf("budget remaining %v, want -9", v.BudgetRemaining)
+	}
+	if len(v.Alerts) != 2 {
+		t.Errorf("alerts: %+v", v.Alerts)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`slod_slo_burn_rate{service="shop",slo="availability",window="1h"} `,
+		`slod_slo_objective{service="shop",slo="availability"} 0.99`,
+		`slod_evaluation_cycles_total{result="success"} 1`,
+		`slod_alert_state{service="shop",severity="page",slo="availability"} 0`,
+		`slod_slos{state="`, `slod_build_info{`, `slod_store_size_bytes`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if code, page := get("/"); code != 200 || !strings.Contains(page, "shop/availability") {
+		t.Errorf("status page: %d", code)
+	}
+	if code, _ := get("/api/v1/silences"); code != 200 {
+		t.Errorf("silences API: %d", code)
+	}
+	resp2, err := http.Post(srv.URL+"/-/reload", "", nil)
+	if err != nil || resp2.StatusCode != 200 {
+		t.Errorf("reload: %v %v", err, resp2.StatusCode)
+	}
+	// Secrets never reach logs, metrics or the API.
+	_, api := get("/api/v1/slos")
+	for name, out := range map[string]string{"logs": h.logs.String(), "metrics": metrics, "api": api} {
+		for _, secret := range []string{testBearer, testRoutingKey} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s reveal a secret", name)
+			}
+		}
+	}
+}
+
+func TestCycleIDInLogs(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) { f.err = errors.New("boom") })
+	h.cycle(t0)
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSpace(h.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if id, ok := m["cycle_id"].(string); ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) < 2 {
+		t.Fatalf("cycle logs without cycle_id: %s", h.logs.String())
+	}
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Errorf("cycle ids differ within a cycle: %v", ids)
+		}
+	}
+}
+
+var _ = store.Cycle{}
+
+// metricValue reads a counter or gauge.
+func metricValue(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
+}
