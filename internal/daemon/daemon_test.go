@@ -281,7 +281,10 @@ func TestCycleFireRestartSourceDownResolve(t *testing.T) {
 	}
 
 	// The errors stop but the source goes down at the same time: nothing may resolve.
-	h.src.set(func(f *fakeSource) { f.bad = outage(t0, t0.Add(22*time.Minute)); f.err = errors.New("connection refused") })
+	h.src.set(func(f *fakeSource) {
+		f.bad = outage(t0, t0.Add(22*time.Minute))
+		f.err = errors.New("connection refused")
+	})
 	for i := 23; i <= 35; i++ {
 		h.cycle(t0.Add(time.Duration(i) * time.Minute))
 	}
