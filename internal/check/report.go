@@ -183,7 +183,11 @@ func WriteJSON(w io.Writer, r Report) error {
 func WriteText(w io.Writer, r Report) error {
 	var b strings.Builder
 	pages, tickets, quiet := Counts(r.Results)
-	fmt.Fprintf(&b, "slod check: %d SLOs evaluated every %s from %s to %s\n", len(r.Results), FormatDuration(r.Step), formatTime(r.From), formatTime(r.To))
+	slos := "SLOs"
+	if len(r.Results) == 1 {
+		slos = "SLO"
+	}
+	fmt.Fprintf(&b, "slod check: %d %s evaluated every %s from %s to %s\n", len(r.Results), slos, FormatDuration(r.Step), formatTime(r.From), formatTime(r.To))
 	fmt.Fprintf(&b, "%d paged, %d ticketed, %d quiet\n", pages, tickets, quiet)
 	for _, res := range r.Results {
 		slo := res.SLO
