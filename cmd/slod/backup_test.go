@@ -198,3 +198,40 @@ func TestRestoreCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupRestorePipe backs up to standard output and restores from standard input, as
+// `slod backup -o - | ssh host slod restore -i -` would.
+func TestBackupRestorePipe(t *testing.T) {
+	src := t.TempDir()
+	if err := fillStore(t, src, 2, 1).Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, snapshot, stderr := runCmd("backup", "--storage.path", src, "-o", "-")
+	if code != 0 {
+		t.Fatalf("backup: %s", stderr)
+	}
+	// runRestore reads os.Stdin for "-"; hand it the snapshot through a file for this test.
+	in := filepath.Join(t.TempDir(), "stdin")
+	if err := os.WriteFile(in, []byte(snapshot), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = saved }()
+
+	dst := t.TempDir()
+	code, stdout, stderr := runCmd("restore", "-i", "-", "--storage.path", dst)
+	if code != 0 {
+		t.Fatalf("restore: %s", stderr)
+	}
+	want := fmt.Sprintf("restored standard input into %s: %d bytes, 2 SLOs, 1 outbox entries, 1 silences\n",
+		filepath.Join(dst, store.FileName), len(snapshot))
+	if stdout != want {
+		t.Errorf("restore printed %q, want %q", stdout, want)
+	}
+}
