@@ -73,7 +73,7 @@ func Verify(path string) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	st, err := checkStore(db, path, true)
+	st, err := checkStore(db, path, true, false)
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing %s after verifying it: %w", path, cerr)
 	}

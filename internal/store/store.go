@@ -151,7 +151,7 @@ func open(dir string, readOnly bool) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, err = checkStore(db, path, false)
+		_, err = checkStore(db, path, false, !readOnly)
 		if readOnly {
 			if err != nil {
 				_ = db.Close()
@@ -267,8 +267,9 @@ func (s *Store) update(what string, fn func(*bolt.Tx) error) error {
 
 // checkStore checks a bbolt file opened read-only: not truncated, a slod store of a schema this
 // slod reads, and — when full is set or it was not closed cleanly — every record decodes and
-// bbolt's consistency check passes. A fresh file (no buckets yet) passes unless full is set.
-func checkStore(db *bolt.DB, path string, full bool) (Stats, error) {
+// bbolt's consistency check passes. A fresh file (no buckets yet: the process died right after
+// creating it) passes only with allowFresh, for Open to initialise.
+func checkStore(db *bolt.DB, path string, full, allowFresh bool) (Stats, error) {
 	var st Stats
 	err := guard(func() error {
 		return db.View(func(tx *bolt.Tx) error {
@@ -283,7 +284,7 @@ func checkStore(db *bolt.DB, path string, full bool) (Stats, error) {
 			if meta == nil {
 				empty := true
 				_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
-				if empty && !full {
+				if empty && allowFresh {
 					return nil
 				}
 				return fmt.Errorf("no meta bucket: %w", ErrNotSlod)
@@ -296,6 +297,11 @@ func checkStore(db *bolt.DB, path string, full bool) (Stats, error) {
 			if st.Schema > SchemaVersion {
 				return fmt.Errorf("schema version %d is %w (%d); upgrade slod or restore a backup this version wrote",
 					st.Schema, ErrNewerSchema, SchemaVersion)
+			}
+			for _, name := range allBuckets {
+				if tx.Bucket(name) == nil {
+					return fmt.Errorf("bucket %s is missing: %w", name, ErrCorrupt)
+				}
 			}
 			if !full && bytes.Equal(meta.Get(keyClean), []byte{1}) {
 				return nil
@@ -313,14 +319,9 @@ func checkStore(db *bolt.DB, path string, full bool) (Stats, error) {
 	return st, nil
 }
 
-// validate decodes every record (naming the bucket and key of the first that fails), counts them
+// validate (the buckets exist) decodes every record (naming the bucket and key of the first that fails), counts them
 // into st, and runs bbolt's own consistency check.
 func validate(tx *bolt.Tx, st *Stats) error {
-	for _, name := range allBuckets {
-		if tx.Bucket(name) == nil {
-			return fmt.Errorf("bucket %s is missing: %w", name, ErrCorrupt)
-		}
-	}
 	err := tx.Bucket(bucketSLOs).ForEach(func(k, v []byte) error {
 		if _, err := decodeSLO(string(k), v); err != nil {
 			return fmt.Errorf("%w: decoding bucket slos key %q: %w", ErrCorrupt, k, err)

@@ -483,3 +483,44 @@ func TestNewerSchemaRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenOtherBoltFiles: a bbolt file without buckets is what a crash right after creating the
+// store leaves (Open initialises it, a read-only open refuses it); one with foreign buckets is
+// not slod's and is refused by both.
+func TestOpenOtherBoltFiles(t *testing.T) {
+	tests := []struct {
+		name       string
+		fill       func(tx *bolt.Tx) error
+		open       func(string) (*Store, error)
+		wantErr    error // nil: opens
+		wantSchema int
+	}{
+		{"fresh file, Open", func(*bolt.Tx) error { return nil }, Open, nil, SchemaVersion},
+		{"fresh file, OpenReadOnly", func(*bolt.Tx) error { return nil }, OpenReadOnly, ErrNotSlod, 0},
+		{"foreign buckets, Open", func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err }, Open, ErrNotSlod, 0},
+		{"foreign buckets, OpenReadOnly", func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err }, OpenReadOnly, ErrNotSlod, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, FileName), boltFile(t, tc.fill), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := tc.open(dir)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			st, err := s.Stats()
+			if err != nil || st.Schema != tc.wantSchema {
+				t.Errorf("Stats = %+v, %v; want schema %d", st, err, tc.wantSchema)
+			}
+		})
+	}
+}
