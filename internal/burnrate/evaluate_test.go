@@ -804,3 +804,71 @@ func TestEvaluateStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestEvaluateThresholdIsExclusive: a pair holds only when both error ratios exceed the threshold
+// (SPEC §1 "exceed"); a ratio exactly at it does not fire. Objective 0.5 and burn rate 1 make the
+// threshold exactly representable (0.5).
+func TestEvaluateThresholdIsExclusive(t *testing.T) {
+	p := Policy{Objective: 0.5, Period: day, Windows: []Window{{Severity: Page, Long: time.Hour, Short: 5 * time.Minute, BurnRate: 1}}}
+	tests := []struct {
+		name      string
+		bad       float64
+		wantPhase Phase
+	}{
+		{name: "below", bad: 999, wantPhase: Inactive},
+		{name: "exactly at the threshold", bad: 1000, wantPhase: Inactive},
+		{name: "above", bad: 1001, wantPhase: Firing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := NewHistory(time.Minute, day)
+			end := t0.Add(time.Minute)
+			if err := h.Append(Increment{End: end, Bad: tt.bad, Total: 2000}); err != nil {
+				t.Fatal(err)
+			}
+			next, _, _ := Evaluate(p, h, State{}, end)
+			if got := next.Alerts[0].Phase; got != tt.wantPhase {
+				t.Errorf("phase %s, want %s", got, tt.wantPhase)
+			}
+		})
+	}
+}
+
+// TestStateJSONRoundTrip: the store keeps State as JSON between evaluations; evaluating from the
+// decoded State must give what evaluating from the original gives.
+func TestStateJSONRoundTrip(t *testing.T) {
+	p := defaultPolicy()
+	p.NoData = &NoData{After: 10 * time.Minute, Severity: Ticket}
+	p.Windows[1].For = 15 * time.Minute
+	h := NewHistory(time.Minute, p.Period)
+	var state State
+	for i := 1; i <= 300; i++ {
+		inc := Increment{End: t0.Add(time.Duration(i) * time.Minute), Total: 1000}
+		switch {
+		case i > 270 && i <= 285:
+			inc = Increment{End: inc.End, Missing: true}
+		case i > 200:
+			inc.Bad = 100
+		}
+		if err := h.Append(inc); err != nil {
+			t.Fatal(err)
+		}
+		next, _, trs := Evaluate(p, h, state, inc.End)
+		b, err := json.Marshal(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var decoded State
+		if err := json.Unmarshal(b, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		next2, _, trs2 := Evaluate(p, h, decoded, inc.End)
+		if !reflect.DeepEqual(next, next2) || !reflect.DeepEqual(trs, trs2) {
+			t.Fatalf("step %d: from JSON %+v %+v, want %+v %+v", i, next2, trs2, next, trs)
+		}
+		state = next
+	}
+	if state.Alerts[0].Phase != Firing {
+		t.Fatalf("page %+v, want firing at the end (bad test case)", state.Alerts[0])
+	}
+}
