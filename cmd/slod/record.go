@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/check"
+	"github.com/slod-dev/slod/internal/config"
+	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/sli"
+)
+
+func init() {
+	register("record", "record the series that SLOs read from a live Prometheus, for slod check", runRecord)
+}
+
+const recordUsage = `usage: slod record --prometheus.url URL --from T --to T [--step 30s] RULES... -o FILE
+
+Fetches from Prometheus (or anything with its query API) every series that the SLOs in RULES read,
+at every multiple of --step in [--from, --to], and writes them as OpenMetrics text with timestamps:
+the input of slod check --data. Use the scrape interval as the step. Ranges longer than 11,000 steps
+are fetched in several queries. T is RFC 3339 or Unix seconds; FILE "-" is standard output.
+
+Flags:
+`
+
+type recordArgs struct {
+	url            string
+	from, to       time.Time
+	fromSet, toSet bool
+	step           time.Duration
+	timeout        time.Duration
+	out            string
+	rules          []string
+}
+
+func parseRecordArgs(args []string, stderr io.Writer) (recordArgs, error) {
+	a := recordArgs{step: 30 * time.Second, timeout: 2 * time.Minute}
+	fs := flag.NewFlagSet("record", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		io.WriteString(stderr, recordUsage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&a.url, "prometheus.url", "", "base URL of the Prometheus HTTP API (required)")
+	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "start of the recording, RFC 3339 or Unix seconds (required)")
+	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "end of the recording, RFC 3339 or Unix seconds (required)")
+	fs.Var(promDurationValue{&a.step}, "step", "resolution of the recording: use the scrape interval")
+	fs.Var(promDurationValue{&a.timeout}, "prometheus.timeout", "timeout of each query")
+	fs.StringVar(&a.out, "o", "", "file to write (required; - for standard output)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return a, err
+	}
+	a.rules = pos
+	switch {
+	case len(a.rules) == 0:
+		err = errors.New("no RULES given")
+	case a.url == "":
+		err = errors.New("--prometheus.url is required")
+	case !a.fromSet || !a.toSet:
+		err = errors.New("--from and --to are required")
+	case a.to.Before(a.from):
+		err = errors.New("--to is before --from")
+	case a.step <= 0:
+		err = fmt.Errorf("--step must be positive, not %s", model.Duration(a.step))
+	case a.out == "":
+		err = errors.New("-o FILE is required")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "slod record: %v\n\n", err)
+		fs.Usage()
+	}
+	return a, err
+}
+
+func runRecord(args []string, stdout, stderr io.Writer) int {
+	a, err := parseRecordArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	set, err := rules.Load(a.rules)
+	if err != nil {
+		printRuleErrors(stderr, err)
+		return 1
+	}
+	var selectors []string
+	seen := map[string]bool{}
+	for _, slo := range set.SLOs {
+		sels, err := sli.Selectors(slo)
+		if err != nil {
+			fmt.Fprintf(stderr, "slod record: %v\n", err)
+			return 1
+		}
+		for _, s := range sels {
+			if !seen[s] {
+				seen[s] = true
+				selectors = append(selectors, s)
+			}
+		}
+	}
+	client, err := promapi.New(config.PrometheusConfig{URL: a.url, Timeout: config.Duration(a.timeout)}, promapi.Options{UserAgent: "slod-record/" + version})
+	if err != nil {
+		fmt.Fprintf(stderr, "slod record: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	series, err := check.Record(ctx, client, selectors, a.from, a.to, a.step)
+	if err != nil {
+		fmt.Fprintf(stderr, "slod record: %v\n", err)
+		return 1
+	}
+	var buf bytes.Buffer
+	if err := check.WriteOpenMetrics(&buf, series); err != nil {
+		fmt.Fprintf(stderr, "slod record: %v\n", err)
+		return 1
+	}
+	if err := writeRecording(a.out, buf.Bytes(), stdout); err != nil {
+		fmt.Fprintf(stderr, "slod record: %v\n", err)
+		return 1
+	}
+	samples := 0
+	for _, s := range series {
+		samples += len(s.Samples)
+	}
+	fmt.Fprintf(stderr, "slod record: %d series, %d samples from %d selectors written to %s\n", len(series), samples, len(selectors), a.out)
+	return 0
+}
+
+// writeRecording writes the file through a temporary file and a rename, so an interrupted run never
+// leaves a truncated recording that slod check would reject for its missing # EOF.
+func writeRecording(path string, data []byte, stdout io.Writer) error {
+	if path == "-" {
+		_, err := stdout.Write(data)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".slod-record-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
