@@ -134,6 +134,19 @@ func TestBackupHandler(t *testing.T) {
 			}
 		})
 	}
+	t.Run("failure midway aborts the response", func(t *testing.T) {
+		w := &failingWriter{header: http.Header{}, budget: 8192}
+		defer func() {
+			if r := recover(); r != http.ErrAbortHandler {
+				t.Errorf("recovered %v, want http.ErrAbortHandler", r)
+			}
+			if w.status != http.StatusOK || w.header.Get("Content-Length") == "" {
+				t.Errorf("status %d, Content-Length %q: headers were not sent first", w.status, w.header.Get("Content-Length"))
+			}
+		}()
+		BackupHandler(s).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/admin/backup", nil))
+		t.Error("the handler returned normally after the write failed")
+	})
 	t.Run("closed store is a server error", func(t *testing.T) {
 		closed, err := Open(t.TempDir())
 		if err != nil {
@@ -315,4 +328,23 @@ func assertNoTempFiles(t *testing.T, dir string) {
 			t.Errorf("left behind %s", e.Name())
 		}
 	}
+}
+
+// failingWriter is a ResponseWriter whose connection breaks after budget bytes.
+type failingWriter struct {
+	header http.Header
+	status int
+	budget int
+}
+
+func (w *failingWriter) Header() http.Header { return w.header }
+func (w *failingWriter) WriteHeader(code int) { w.status = code }
+func (w *failingWriter) Write(b []byte) (int, error) {
+	if len(b) > w.budget {
+		n := w.budget
+		w.budget = 0
+		return n, errors.New("connection reset by peer")
+	}
+	w.budget -= len(b)
+	return len(b), nil
 }
