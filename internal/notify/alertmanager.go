@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"strings"
@@ -23,7 +22,6 @@ type Alertmanager struct {
 	resend time.Duration
 	client *http.Client
 	clock  clock.Clock
-	logger *slog.Logger
 }
 
 // AlertmanagerAlert is one alert of the API v2 postable alerts body.
@@ -47,7 +45,6 @@ func NewAlertmanager(name string, c *AlertmanagerConfig, opt Options) (*Alertman
 		resend: durationOr(c.ResendInterval, DefaultResendInterval),
 		client: &http.Client{Transport: opt.Transport, Timeout: durationOr(c.Timeout, DefaultTimeout)},
 		clock:  opt.Clock,
-		logger: opt.Logger,
 	}, nil
 }
 

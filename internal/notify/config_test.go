@@ -200,7 +200,7 @@ func TestRoutingKeyNeverLeaks(t *testing.T) {
 	clk := clock.NewMock()
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	ns, err := NewNotifiers(c.Receivers, Options{Clock: clk, Logger: logger})
+	ns, err := NewNotifiers(c.Receivers, Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

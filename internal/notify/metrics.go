@@ -50,3 +50,10 @@ func (m *Metrics) SetPending(n int) {
 	}
 	m.pending.Set(float64(n))
 }
+
+// ObserveReconcile counts the alerts a reconciliation held back because of a silence.
+func (m *Metrics) ObserveReconcile(res ReconcileResult) {
+	for _, s := range res.Silenced {
+		m.Count(s.Receiver, OutcomeSilenced)
+	}
+}

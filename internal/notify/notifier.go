@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -55,8 +54,6 @@ type Options struct {
 	// Instance names this slod (its external URL's host, or the hostname); it is PagerDuty's
 	// default payload source.
 	Instance string
-	// Logger receives the reasons of rejected messages (default: discarded).
-	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -65,9 +62,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Transport == nil {
 		o.Transport = http.DefaultTransport
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }

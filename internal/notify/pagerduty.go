@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -32,7 +31,6 @@ type PagerDuty struct {
 	timeout  time.Duration
 	limiter  *tokenBucket
 	clock    clock.Clock
-	logger   *slog.Logger
 }
 
 // NewPagerDuty builds a PagerDuty receiver; it reads routing_key_file now, so a missing file fails
@@ -56,7 +54,6 @@ func NewPagerDuty(name string, c *PagerDutyConfig, opt Options) (*PagerDuty, err
 		labels:   [3]string{"component", "team", "alertname"},
 		timeout:  durationOr(c.Timeout, DefaultTimeout),
 		clock:    opt.Clock,
-		logger:   opt.Logger,
 	}
 	if p.source == "" {
 		p.source = opt.Instance

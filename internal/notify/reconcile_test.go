@@ -114,6 +114,11 @@ func TestReconcileReportsSilencedOnce(t *testing.T) {
 	if len(res.Silenced) != 1 || res.Silenced[0].SilenceID != "s1" || res.Silenced[0].Receiver != "oncall" {
 		t.Fatalf("silenced = %+v", res.Silenced)
 	}
+	m := NewMetrics(nil)
+	m.ObserveReconcile(res)
+	if got := metricValue(t, m.notifications.WithLabelValues("oncall", OutcomeSilenced)); got != 1 {
+		t.Errorf("silenced count = %v, want 1", got)
+	}
 	res = r.Reconcile(res.State, nil, sil, t0.Add(time.Minute))
 	if len(res.Silenced) != 0 {
 		t.Errorf("silenced reported again: %+v", res.Silenced)

@@ -111,3 +111,21 @@ func defaultSummary(n Notification, period time.Duration) string {
 	}
 	return s + ", " + n.Severity
 }
+
+// AlertKeys returns the dedup keys of every alert slo can raise: one per severity of its alert
+// windows, plus the no-data alert's. With ResolveMissing it closes the incidents of alerts a
+// reload removed.
+func AlertKeys(slo *rules.SLO) []string {
+	seen := map[burnrate.Severity]bool{}
+	var out []string
+	for _, w := range slo.Alerting.Windows {
+		if !seen[w.Severity] {
+			seen[w.Severity] = true
+			out = append(out, DedupKey(slo.Service, slo.Name, string(w.Severity), false))
+		}
+	}
+	if nd := slo.Alerting.NoData; nd != nil {
+		out = append(out, DedupKey(slo.Service, slo.Name, string(nd.Severity), true))
+	}
+	return out
+}

@@ -182,3 +182,14 @@ func TestTruncateRunes(t *testing.T) {
 		})
 	}
 }
+
+func TestAlertKeys(t *testing.T) {
+	slo := testSLO()
+	slo.Alerting.Windows = []burnrate.Window{{Severity: burnrate.Page, Long: time.Hour}, {Severity: burnrate.Page, Long: 6 * time.Hour}, {Severity: burnrate.Ticket, Long: 24 * time.Hour}}
+	slo.Alerting.NoData = &burnrate.NoData{After: 15 * time.Minute, Severity: burnrate.Ticket}
+	got := strings.Join(AlertKeys(slo), ",")
+	want := "slod/chat-api/availability/page,slod/chat-api/availability/ticket,slod/chat-api/availability/ticket/no_data"
+	if got != want {
+		t.Errorf("AlertKeys = %s, want %s", got, want)
+	}
+}
