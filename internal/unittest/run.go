@@ -54,11 +54,18 @@ func (s Summary) String() string {
 	if s.OK() {
 		return fmt.Sprintf("SUCCESS: %d tests, %d assertions", s.Tests, s.Assertions)
 	}
-	msg := fmt.Sprintf("FAILED: %d of %d tests, %d of %d assertions", s.FailedTests, s.Tests, s.FailedAssertions, s.Assertions)
-	if s.Errors > 0 {
-		msg += fmt.Sprintf("; %d files with errors", s.Errors)
+	var parts []string
+	if s.Tests > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d tests, %d of %d assertions", s.FailedTests, s.Tests, s.FailedAssertions, s.Assertions))
 	}
-	return msg
+	switch s.Errors {
+	case 0:
+	case 1:
+		parts = append(parts, "1 file with errors")
+	default:
+		parts = append(parts, fmt.Sprintf("%d files with errors", s.Errors))
+	}
+	return "FAILED: " + strings.Join(parts, "; ")
 }
 
 // TestFiles expands the command-line arguments: a file is taken as it is, a directory contributes

@@ -1,0 +1,77 @@
+package unittest
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestRun runs the fixtures under testdata/run and compares everything slod test prints (failure
+// lines with file:line:col, details, summary) with the golden files.
+func TestRun(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want Summary
+	}{
+		{"pass", Summary{Files: 1, Tests: 2, Assertions: 8}},
+		{"wrong", Summary{Files: 1, Tests: 3, FailedTests: 2, Assertions: 6, FailedAssertions: 3}},
+		{"unknown-slo", Summary{Files: 1, Tests: 2, FailedTests: 1, Assertions: 3, FailedAssertions: 2}},
+		{"missing-rules", Summary{Files: 1, Errors: 1}},
+		{"malformed", Summary{Files: 1, Errors: 1}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var out bytes.Buffer
+			got := Run(context.Background(), []string{"testdata/run/" + tc.file + ".yaml"}, &out, Options{})
+			if got != tc.want {
+				t.Errorf("summary = %+v, want %+v", got, tc.want)
+			}
+			if got.OK() != (tc.want.FailedTests == 0 && tc.want.Errors == 0) {
+				t.Errorf("OK() = %v for %+v", got.OK(), got)
+			}
+			golden(t, "testdata/run/"+tc.file+".golden", out.String())
+		})
+	}
+}
+
+// TestShippedRules runs the tests shipped in rules/tests: the example SLOs must do what their
+// tests say, on the same engine as slod check.
+func TestShippedRules(t *testing.T) {
+	files, err := TestFiles([]string{"../../rules/tests"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found %d test files in rules/tests, want one per SLO file (4)", len(files))
+	}
+	var out bytes.Buffer
+	sum := Run(context.Background(), files, &out, Options{})
+	if !sum.OK() {
+		t.Fatalf("shipped tests fail:\n%s", out.String())
+	}
+	if !strings.HasPrefix(out.String(), "SUCCESS: ") {
+		t.Errorf("output %q, want only the SUCCESS line", out.String())
+	}
+}
+
+func TestTestFiles(t *testing.T) {
+	files, err := TestFiles([]string{"testdata/run", "testdata/decode/syntax.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"testdata/run/malformed.yaml", "testdata/run/missing-rules.yaml", "testdata/run/pass.yaml",
+		"testdata/run/unknown-slo.yaml", "testdata/run/wrong.yaml", "testdata/decode/syntax.yaml",
+	}
+	if strings.Join(files, " ") != strings.Join(want, " ") {
+		t.Errorf("TestFiles = %v, want %v (subdirectories such as testdata/run/rules are not entered)", files, want)
+	}
+	for _, bad := range []string{"testdata/nope", "testdata/run/rules/../../decode/none"} {
+		if _, err := TestFiles([]string{bad}); err == nil {
+			t.Errorf("TestFiles(%s) succeeded, want an error", bad)
+		}
+	}
+	if _, err := TestFiles([]string{t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no *.yaml") {
+		t.Errorf("TestFiles(empty dir) = %v, want a no-files error", err)
+	}
+}
