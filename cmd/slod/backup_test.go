@@ -60,6 +60,18 @@ func TestBackupCommand(t *testing.T) {
 	defer daemon.Close()
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close() // nothing listens there any more
+	// A daemon whose snapshot is cut off midway: fewer bytes than its Content-Length.
+	cutoff := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "65536")
+		w.WriteHeader(http.StatusOK)
+		w.Write(make([]byte, 4096))
+	}))
+	defer cutoff.Close()
+	// A daemon that answers with something that is not a store.
+	bogus := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("<html>"), 2000))
+	}))
+	defer bogus.Close()
 
 	tests := []struct {
 		name     string
@@ -82,6 +94,12 @@ func TestBackupCommand(t *testing.T) {
 		{"live store, wrong endpoint", func(out string) []string {
 			return []string{"--storage.path", live, "-o", out, "--web.url", daemon.URL + "/nothing-here"}
 		}, 1, "", 0, "404 Not Found"},
+		{"live store, snapshot cut off", func(out string) []string {
+			return []string{"--storage.path", live, "-o", out, "--web.url", cutoff.URL}
+		}, 1, "", 0, "unexpected EOF"},
+		{"live store, daemon sends garbage", func(out string) []string {
+			return []string{"--storage.path", live, "-o", out, "--web.url", bogus.URL}
+		}, 1, "", 0, "failed verification, nothing written"},
 		{"missing store", func(out string) []string { return []string{"--storage.path", t.TempDir(), "-o", out} },
 			1, "", 0, "no such file or directory"},
 		{"no output", func(string) []string { return []string{"--storage.path", idle} }, 2, "", 0, "-o FILE is required"},

@@ -337,7 +337,7 @@ type failingWriter struct {
 	budget int
 }
 
-func (w *failingWriter) Header() http.Header { return w.header }
+func (w *failingWriter) Header() http.Header  { return w.header }
 func (w *failingWriter) WriteHeader(code int) { w.status = code }
 func (w *failingWriter) Write(b []byte) (int, error) {
 	if len(b) > w.budget {
