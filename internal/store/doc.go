@@ -40,4 +40,11 @@
 // died) it validates the whole file (every record decodes, bbolt's tx.Check passes) before using
 // it. bbolt may panic or fault on a corrupted file; every access converts that into an error
 // wrapping ErrCorrupt instead of crashing the daemon.
+//
+// # Backup and restore
+//
+// Backup streams bbolt's tx.WriteTo inside a read transaction, so it is consistent while cycles
+// keep committing. A snapshot of a running store carries the cleared store/clean flag, so the first
+// Open after restoring it validates it in full. Restore writes to a temporary file in the storage
+// directory, verifies it (Verify) and renames it into place; it never replaces a store in use.
 package store
