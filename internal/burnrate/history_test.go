@@ -498,3 +498,53 @@ func TestHistoryUnmarshalCorrupt(t *testing.T) {
 		}
 	})
 }
+
+// FuzzHistoryUnmarshal: no input makes UnmarshalBinary panic, and whatever it accepts encodes back
+// to the same bytes and can be used.
+func FuzzHistoryUnmarshal(f *testing.F) {
+	for _, steps := range []int{0, 1, 100, 1500} {
+		h := buildHistory(f, time.Minute, day, steps, uint64(steps), 0.1)
+		b, err := h.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var h History
+		if err := h.UnmarshalBinary(data); err != nil {
+			return
+		}
+		b, err := h.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, data) {
+			t.Fatalf("re-encoding differs:\n%x\n%x", b, data)
+		}
+		h.Sum(h.MaxWindow())
+	})
+}
+
+func TestHistoryUnmarshalOverlongVarint(t *testing.T) {
+	header := func(step []byte) []byte {
+		b := append([]byte(historyMagic), historyVersion)
+		b = append(b, step...)
+		b = binary.AppendVarint(b, int64(time.Hour))
+		return append(b, 0)
+	}
+	canonical := binary.AppendVarint(nil, int64(time.Minute))
+	var h History
+	if err := h.UnmarshalBinary(header(canonical)); err != nil {
+		t.Fatalf("canonical input refused: %v", err)
+	}
+	// The same value with a redundant continuation byte.
+	overlong := append(bytes.Clone(canonical), 0)
+	overlong[len(canonical)-1] |= 0x80
+	if v, n := binary.Varint(overlong); v != int64(time.Minute) || n != len(overlong) {
+		t.Fatalf("bad test case: %x decodes to %d, %d", overlong, v, n)
+	}
+	if err := h.UnmarshalBinary(header(overlong)); err == nil || !strings.Contains(err.Error(), "invalid step") {
+		t.Fatalf("overlong varint: error %v, want invalid step", err)
+	}
+}

@@ -105,8 +105,9 @@ func (h *History) UnmarshalBinary(data []byte) error {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	scratch [binary.MaxVarintLen64]byte
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -120,7 +121,8 @@ func (d *decoder) varint(what string) int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != len(binary.AppendVarint(d.scratch[:0], v)) {
+		// Overlong encodings are refused too, so that every History has exactly one encoding.
 		d.fail("truncated or invalid %s", what)
 		return 0
 	}
