@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +19,6 @@ import (
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
-	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 	"github.com/slod-dev/slod/internal/store"
 )
@@ -118,40 +115,40 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		}
 		cycle.SLOs = append(cycle.SLOs, r.record)
 		for _, tr := range r.transitions {
-			if n, ok := notification(r.s.slo, tr, r.status, rt.external); ok {
+			if n, ok := notify.FromTransition(r.s.slo, tr, r.status, rt.external); ok {
 				changes = append(changes, n)
 			}
 		}
 	}
 	known := map[string]bool{}
 	for _, s := range slos {
-		for _, sev := range severities(s.slo) {
-			known[notify.DedupKey(s.slo.Service, s.slo.Name, string(sev.severity), sev.noData)] = true
+		for _, k := range notify.AlertKeys(s.slo) {
+			known[k] = true
 		}
 	}
 	// Incidents of SLOs (or severities) removed by a reload are resolved, not left open.
 	changes = append(changes, notify.ResolveMissing(prevAlerts, func(k string) bool { return known[k] }, t)...)
 	rec := notify.Reconciler{Router: rt.router, Resend: rt.resend}
 	res := rec.Reconcile(prevAlerts, changes, d.silences.Active(t), t)
+	entries, err := notify.OutboxEntries(res.Enqueue)
+	if err != nil {
+		nspan.End()
+		return err
+	}
+	cycle.Outbox = entries
 	for _, e := range res.Enqueue {
-		se, err := toStoreEntry(e)
-		if err != nil {
-			nspan.End()
-			return err
-		}
-		cycle.Outbox = append(cycle.Outbox, se)
 		log.Info("notification enqueued", "receiver", e.Receiver, "dedup_key", e.Key, "action", e.Notification.Action,
 			"slo", e.Notification.Service+"/"+e.Notification.SLO, "severity", e.Notification.Severity)
 	}
 	for _, key := range res.Unrouted {
 		log.Warn("no route matches a firing alert; it is not sent anywhere", "dedup_key", key)
 	}
-	alertsJSON, err := json.Marshal(res.State)
+	alertsJSON, err := notify.EncodeAlertRecords(res.State)
 	if err != nil {
 		nspan.End()
-		return fmt.Errorf("encoding notification state: %w", err)
+		return err
 	}
-	cycle.Meta[metaAlerts] = alertsJSON
+	cycle.Meta[notify.MetaAlertRecords] = alertsJSON
 	tb, _ := t.MarshalText()
 	cycle.Meta[metaLastCycle] = tb
 	nspan.SetAttributes(attribute.Int("slod.transitions", len(changes)), attribute.Int("slod.enqueued", len(cycle.Outbox)))
@@ -173,8 +170,8 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	}
 	d.alerts = res.State
 	d.mu.Unlock()
+	d.nm.ObserveReconcile(res)
 	for _, sa := range res.Silenced {
-		d.nm.Count(sa.Receiver, notify.OutcomeSilenced)
 		log.Info("notification silenced", "receiver", sa.Receiver, "dedup_key", sa.Key, "silence", sa.SilenceID)
 	}
 	if len(cycle.Outbox) > 0 {
@@ -278,135 +275,18 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 	return res
 }
 
-type sevKey struct {
-	severity burnrate.Severity
-	noData   bool
-}
-
-// severities lists the alerts an SLO can raise: one per severity of its policy, plus no-data.
-func severities(slo *rules.SLO) []sevKey {
-	var out []sevKey
-	seen := map[burnrate.Severity]bool{}
-	for _, w := range slo.Alerting.Windows {
-		if !seen[w.Severity] {
-			seen[w.Severity] = true
-			out = append(out, sevKey{severity: w.Severity})
-		}
-	}
-	if nd := slo.Alerting.NoData; nd != nil {
-		out = append(out, sevKey{severity: nd.Severity, noData: true})
-	}
-	return out
-}
-
-// notification renders a transition to or from firing; other transitions (to and from pending)
-// are not notified.
-func notification(slo *rules.SLO, tr burnrate.Transition, status burnrate.Status, external string) (notify.Notification, bool) {
-	var action notify.Action
-	switch {
-	case tr.To == burnrate.Firing && tr.From != burnrate.Firing:
-		action = notify.Trigger
-	case tr.From == burnrate.Firing && tr.To != burnrate.Firing:
-		action = notify.Resolve
-	default:
-		return notify.Notification{}, false
-	}
-	sev := string(tr.Severity)
-	alertname := slo.Alerting.Name
-	if alertname == "" {
-		alertname = notify.DefaultAlertName
-	}
-	labels := map[string]string{}
-	maps.Copy(labels, slo.Labels)
-	maps.Copy(labels, slo.Alerting.Labels)
-	maps.Copy(labels, slo.Alerting.SeverityLabels[tr.Severity])
-	labels["alertname"] = alertname
-	labels["service"] = slo.Service
-	labels["slo"] = slo.Name
-	labels["severity"] = sev
-	if tr.NoData {
-		labels["no_data"] = "true"
-	}
-	annotations := map[string]string{}
-	maps.Copy(annotations, slo.Alerting.Annotations)
-	maps.Copy(annotations, slo.Alerting.SeverityAnnotations[tr.Severity])
-
-	n := notify.Notification{
-		DedupKey:        notify.DedupKey(slo.Service, slo.Name, sev, tr.NoData),
-		Action:          action,
-		Service:         slo.Service,
-		SLO:             slo.Name,
-		Severity:        sev,
-		NoData:          tr.NoData,
-		AlertName:       alertname,
-		Labels:          labels,
-		Annotations:     annotations,
-		Description:     slo.Description,
-		Objective:       slo.Objective,
-		PeakBurnRate:    round(tr.PeakBurnRate),
-		BudgetRemaining: round(status.BudgetRemaining),
-		RunbookURL:      slo.Alerting.RunbookURL,
-		StatusURL:       notify.StatusURL(external, slo.Service, slo.Name),
-		StartsAt:        tr.FiredAt.UTC(),
-	}
-	if n.StartsAt.IsZero() {
-		n.StartsAt = tr.At.UTC()
-	}
-	if status.TimeToExhaustion > 0 {
-		d := model.Duration(status.TimeToExhaustion.Round(time.Minute))
-		n.TimeToExhaustion = &d
-	}
-	if !tr.NoData && tr.Reason.Window.Long > 0 {
-		w := tr.Reason.Window
-		n.Window = &notify.FiredWindow{Long: model.Duration(w.Long), Short: model.Duration(w.Short), BurnRate: w.BurnRate,
-			Threshold: tr.Reason.Threshold, LongBurnRate: round(tr.Reason.LongBurn), ShortBurnRate: round(tr.Reason.ShortBurn)}
-	}
-	if action == notify.Resolve {
-		end := tr.At.UTC()
-		n.EndsAt = &end
-	}
-	n.Summary = annotations["summary"]
-	if n.Summary == "" {
-		n.Summary = summary(slo, tr, n)
-	}
-	return n, true
-}
-
-func summary(slo *rules.SLO, tr burnrate.Transition, n notify.Notification) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s/%s ", slo.Service, slo.Name)
-	switch {
-	case tr.NoData:
-		b.WriteString("has had no SLI data")
-	case n.Window != nil:
-		fmt.Fprintf(&b, "is burning its %s error budget at %sx (over %s and %sx over %s; threshold %sx)",
-			formatPercent(slo.Objective), formatFloat(n.Window.LongBurnRate), n.Window.Long,
-			formatFloat(n.Window.ShortBurnRate), n.Window.Short, formatFloat(n.Window.BurnRate))
-	default:
-		b.WriteString("is burning its error budget")
-	}
-	if n.Action == notify.Resolve {
-		b.WriteString(" (resolved)")
-	}
-	return b.String()
-}
-
-func formatPercent(objective float64) string {
-	return formatFloat(objective*100) + "%"
-}
-
-// formatFloat prints with at most 4 significant decimals, never 0.0009999999999999432.
-func formatFloat(v float64) string {
-	return fmt.Sprintf("%.4g", v)
-}
-
-// round keeps 6 significant digits so that notifications and the API do not carry float noise.
+// round keeps 6 significant digits so that logs and the API do not carry float noise.
 func round(v float64) float64 {
 	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return v
 	}
 	p := math.Pow(10, 6-math.Ceil(math.Log10(math.Abs(v))))
 	return math.Round(v*p) / p
+}
+
+// formatFloat prints with at most 4 significant digits, never 0.0009999999999999432.
+func formatFloat(v float64) string {
+	return fmt.Sprintf("%.4g", v)
 }
 
 // publishAll sets the SLO gauges after a committed cycle.

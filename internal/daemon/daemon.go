@@ -37,10 +37,6 @@ import (
 	"github.com/slod-dev/slod/internal/store"
 )
 
-// metaAlerts is the store meta key of the notification state (notify.AlertRecord by dedup key),
-// committed with the alert states and the outbox entries it led to.
-const metaAlerts = "notify/alerts"
-
 // metaLastCycle is the store meta key of the evaluation time of the last committed cycle.
 const metaLastCycle = "daemon/last_cycle"
 
@@ -186,7 +182,7 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 		st.Close()
 		return nil, err
 	}
-	d.dispatcher = notify.NewDispatcher(storeOutbox{st: st, log: d.log}, rt.notifiers, notify.DispatcherOptions{
+	d.dispatcher = notify.NewDispatcher(notify.NewStoreOutbox(st), rt.notifiers, notify.DispatcherOptions{
 		Clock: d.clock, Logger: d.log.With("component", "notify"), Metrics: d.nm,
 	})
 	d.m.reloadSuccessful.Set(1)
@@ -241,7 +237,7 @@ func (d *Daemon) buildRuntime(cfg *config.Config) (*runtimeConfig, error) {
 		external = defaultExternalURL(d.opt.ListenAddress)
 	}
 	notifiers, err := notify.NewNotifiers(cfg.Receivers, notify.Options{
-		Clock: d.clock, Instance: instanceName(external), Logger: d.log.With("component", "notify"),
+		Clock: d.clock, Instance: instanceName(external),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receivers: %w", err)
@@ -370,16 +366,14 @@ func (d *Daemon) restore() error {
 		}
 		s.st = st
 	}
-	alerts := map[string]notify.AlertRecord{}
-	b, err := d.store.Meta(metaAlerts)
+	b, err := d.store.Meta(notify.MetaAlertRecords)
 	if err != nil {
 		d.m.storeErrors.Inc()
 		return fmt.Errorf("reading notification state: %w", err)
 	}
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &alerts); err != nil {
-			return fmt.Errorf("reading notification state: %w", err)
-		}
+	alerts, err := notify.DecodeAlertRecords(b)
+	if err != nil {
+		return err
 	}
 	d.alerts = alerts
 	if b, err := d.store.Meta(metaLastCycle); err == nil && len(b) > 0 {
