@@ -83,9 +83,14 @@ func (a *Alertmanager) Alert(n Notification, now time.Time) AlertmanagerAlert {
 		StartsAt:     n.StartsAt.UTC(),
 		GeneratorURL: n.StatusURL,
 	}
-	if n.Action == Resolve && n.EndsAt != nil {
+	switch {
+	case n.Action == Resolve && n.EndsAt != nil:
 		al.EndsAt = n.EndsAt.UTC()
-	} else {
+	case n.Action == Resolve:
+		al.EndsAt = now.UTC()
+	default:
+		// Alertmanager resolves an alert by itself once endsAt passes; four resend intervals
+		// survive three lost resends, as Prometheus does.
 		al.EndsAt = now.Add(4 * a.resend).UTC()
 	}
 	return al

@@ -151,8 +151,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // DispatchOnce makes one pass over the outbox: every entry that is due and not behind an earlier
-// entry of its (receiver, key) is attempted once. It returns when the next attempt is due (zero
-// when nothing is pending).
+// entry of its (receiver, key) is attempted once. Receivers are served concurrently, each in Seq
+// order, so one that times out does not hold back the others. It returns when the next attempt
+// is due (zero when nothing is pending).
 func (d *Dispatcher) DispatchOnce(ctx context.Context) (time.Time, error) {
 	entries, err := d.outbox.Pending()
 	if err != nil {
@@ -162,58 +163,98 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (time.Time, error) {
 	notifiers := d.notifiers
 	d.mu.Unlock()
 
-	// later[i] is the index of the next entry of the same (receiver, key), or -1.
+	byReceiver := map[string][]Entry{}
+	var order []string
+	for _, e := range entries {
+		if _, ok := byReceiver[e.Receiver]; !ok {
+			order = append(order, e.Receiver)
+		}
+		byReceiver[e.Receiver] = append(byReceiver[e.Receiver], e)
+	}
+	type result struct {
+		next  time.Time
+		acked int
+	}
+	results := make([]result, len(order))
+	var wg sync.WaitGroup
+	for i, r := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, ok := notifiers[r]
+			results[i].next, results[i].acked = d.dispatchReceiver(ctx, n, ok, byReceiver[r])
+		}()
+	}
+	wg.Wait()
+	var next time.Time
+	pending := len(entries)
+	for _, r := range results {
+		pending -= r.acked
+		if !r.next.IsZero() && (next.IsZero() || r.next.Before(next)) {
+			next = r.next
+		}
+	}
+	d.opt.Metrics.SetPending(pending)
+	return next, nil
+}
+
+// dispatchReceiver attempts the due entries of one receiver, in Seq order; it returns when its
+// next attempt is due and how many entries it removed.
+func (d *Dispatcher) dispatchReceiver(ctx context.Context, n Notifier, known bool, entries []Entry) (next time.Time, acked int) {
+	// later[i] is the index of the next entry of the same key, or -1.
 	later := make([]int, len(entries))
 	lastOf := map[string]int{}
 	for i := len(entries) - 1; i >= 0; i-- {
-		k := entries[i].Receiver + "\x00" + entries[i].Key
 		later[i] = -1
-		if j, ok := lastOf[k]; ok {
+		if j, ok := lastOf[entries[i].Key]; ok {
 			later[i] = j
 		}
-		lastOf[k] = i
+		lastOf[entries[i].Key] = i
 	}
-
-	pending := len(entries)
-	var next time.Time
 	wakeAt := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}
-	blocked := map[string]bool{} // (receiver, key) with an earlier entry still pending
-	down := map[string]time.Time{}
+	blocked := map[string]bool{} // keys with an earlier entry still pending
+	var downUntil time.Time      // set once the receiver failed in this pass
 	for i, e := range entries {
 		if ctx.Err() != nil {
 			break
 		}
-		k := e.Receiver + "\x00" + e.Key
+		k := e.Key
 		if blocked[k] {
 			continue
 		}
 		log := d.opt.Logger.With("id", fmt.Sprintf("%d/%s", e.Seq, e.Key), "receiver", e.Receiver)
-		drop := func(reason string, err error) {
-			if aerr := d.outbox.Ack(e.Seq); aerr != nil {
-				log.Error("removing notification from the outbox failed", "err", aerr)
+		ack := func() bool {
+			if err := d.outbox.Ack(e.Seq); err != nil {
+				// Still in the outbox: it will be attempted again, which the receivers fold into
+				// the same incident by its key.
+				log.Error("removing notification from the outbox failed", "err", err)
 				blocked[k] = true
-				return
+				return false
 			}
-			pending--
-			d.opt.Metrics.Count(e.Receiver, OutcomeFailed)
-			log.Error("notification dropped", "reason", reason, "err", err, "attempts", e.Attempts+1)
+			acked++
+			return true
+		}
+		drop := func(reason string, err error) {
+			if ack() {
+				d.opt.Metrics.Count(e.Receiver, OutcomeFailed)
+				log.Error("notification dropped", "reason", reason, "err", err, "attempts", e.Attempts+1)
+			}
 		}
 		if e.invalid != nil {
 			drop("undecodable outbox entry", e.invalid)
 			continue
 		}
-		n, ok := notifiers[e.Receiver]
-		if !ok {
+		if !known {
 			drop("no receiver of that name in the current config", errors.New("unknown receiver"))
 			continue
 		}
-		if t, isDown := down[e.Receiver]; isDown {
+		if !downUntil.IsZero() {
 			blocked[k] = true
-			wakeAt(maxTime(t, e.NextAttempt))
+			wakeAt(maxTime(downUntil, e.NextAttempt))
 			continue
 		}
 		now := d.opt.Clock.Now()
@@ -224,28 +265,18 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (time.Time, error) {
 		}
 		// A firing alert re-sent before the previous send got through (Alertmanager resends
 		// while it was down) says nothing the newer entry does not: send only the newer one.
-		if j := later[i]; j >= 0 && e.Notification.Action == Trigger && entries[j].Notification.Action == Trigger {
-			if err := d.outbox.Ack(e.Seq); err != nil {
-				log.Error("removing superseded notification failed", "err", err)
-				blocked[k] = true
-				continue
+		if j := later[i]; j >= 0 && e.Notification.Action == Trigger && entries[j].Notification.Action == Trigger && entries[j].invalid == nil {
+			if ack() {
+				log.Debug("notification superseded by a newer one for the same alert")
 			}
-			pending--
-			log.Debug("notification superseded by a newer one for the same alert")
 			continue
 		}
 		retry, err := n.Notify(ctx, e.Notification)
 		if err == nil {
-			if aerr := d.outbox.Ack(e.Seq); aerr != nil {
-				// Delivered but still in the outbox: it will be sent again, which the receivers
-				// fold into the same incident by its key.
-				log.Error("removing delivered notification from the outbox failed", "err", aerr)
-				blocked[k] = true
-				continue
+			if ack() {
+				d.opt.Metrics.Count(e.Receiver, OutcomeSuccess)
+				log.Info("notification delivered", "action", string(e.Notification.Action), "attempts", e.Attempts+1)
 			}
-			pending--
-			d.opt.Metrics.Count(e.Receiver, OutcomeSuccess)
-			log.Info("notification delivered", "action", string(e.Notification.Action), "attempts", e.Attempts+1)
 			continue
 		}
 		if !retry {
@@ -260,7 +291,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (time.Time, error) {
 		e.Attempts++
 		e.LastError = err.Error()
 		e.NextAttempt = now.Add(d.delay(e.Attempts, err))
-		down[e.Receiver] = e.NextAttempt
+		downUntil = e.NextAttempt
 		wakeAt(e.NextAttempt)
 		d.opt.Metrics.Count(e.Receiver, OutcomeRetry)
 		log.Warn("notification delivery failed, will retry", "err", err, "attempts", e.Attempts, "next_attempt", e.NextAttempt)
@@ -268,8 +299,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (time.Time, error) {
 			log.Error("recording the failed attempt failed", "err", uerr)
 		}
 	}
-	d.opt.Metrics.SetPending(pending)
-	return next, nil
+	return next, acked
 }
 
 // delay is how long to wait before attempt number attempts+1: the receiver's Retry-After when it

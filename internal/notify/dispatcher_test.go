@@ -465,3 +465,35 @@ func metricValue(t *testing.T, c prometheus.Metric) float64 {
 	t.Fatal("not a counter or gauge")
 	return 0
 }
+
+func TestDispatcherReceiversIndependent(t *testing.T) {
+	clk := clock.NewMock()
+	o := &memOutbox{}
+	o.add(t, "slow", notificationFor("a", Trigger), clk.Now())
+	o.add(t, "fast", notificationFor("b", Trigger), clk.Now())
+	fastDone := make(chan struct{})
+	sawFast := false
+	ns := map[string]Notifier{
+		// slow hangs until fast delivered: with one receiver at a time it would never see that.
+		"slow": notifierFunc(func(ctx context.Context, n Notification) (bool, error) {
+			select {
+			case <-fastDone:
+				sawFast = true
+				return false, nil
+			case <-time.After(30 * time.Second):
+				return true, errors.New("timed out waiting for the other receiver")
+			}
+		}),
+		"fast": notifierFunc(func(ctx context.Context, n Notification) (bool, error) {
+			close(fastDone)
+			return false, nil
+		}),
+	}
+	d := NewDispatcher(o, ns, DispatcherOptions{Clock: clk})
+	if _, err := d.DispatchOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !sawFast || o.len() != 0 {
+		t.Errorf("slow receiver held back the fast one (saw fast %v, %d left)", sawFast, o.len())
+	}
+}

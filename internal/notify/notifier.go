@@ -51,6 +51,10 @@ type Options struct {
 	Clock clock.Clock
 	// Transport is the HTTP transport of every receiver (default: http.DefaultTransport).
 	Transport http.RoundTripper
+	// Limiters keeps PagerDuty rate limiters per routing key; pass the same value to every
+	// NewNotifiers call across reloads so that a reload does not refill the buckets (default: a
+	// fresh set per call).
+	Limiters *Limiters
 	// Instance names this slod (its external URL's host, or the hostname); it is PagerDuty's
 	// default payload source.
 	Instance string
@@ -59,6 +63,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = clock.New()
+	}
+	if o.Limiters == nil {
+		o.Limiters = NewLimiters()
 	}
 	if o.Transport == nil {
 		o.Transport = http.DefaultTransport
@@ -71,7 +78,6 @@ func (o Options) withDefaults() Options {
 func NewNotifiers(cfgs []ReceiverConfig, opt Options) (map[string]Notifier, error) {
 	opt = opt.withDefaults()
 	out := make(map[string]Notifier, len(cfgs))
-	limiters := map[Secret]*tokenBucket{}
 	for _, c := range cfgs {
 		var (
 			n   Notifier
@@ -79,16 +85,7 @@ func NewNotifiers(cfgs []ReceiverConfig, opt Options) (map[string]Notifier, erro
 		)
 		switch {
 		case c.PagerDuty != nil:
-			var pd *PagerDuty
-			pd, err = NewPagerDuty(c.Name, c.PagerDuty, opt)
-			if err == nil {
-				if l, ok := limiters[pd.key]; ok {
-					pd.limiter = l
-				} else {
-					limiters[pd.key] = pd.limiter
-				}
-			}
-			n = pd
+			n, err = NewPagerDuty(c.Name, c.PagerDuty, opt)
 		case c.Alertmanager != nil:
 			n, err = NewAlertmanager(c.Name, c.Alertmanager, opt)
 		case c.Webhook != nil:
@@ -207,26 +204,50 @@ func classifyStatus(receiver string, r httpResult) (retry bool, err error) {
 	}
 }
 
+// Limiters holds one rate limiter per PagerDuty routing key, shared by every receiver using the
+// key (PagerDuty counts per key) and, when kept across reloads, by successive configs.
+type Limiters struct {
+	mu sync.Mutex
+	m  map[Secret]*tokenBucket
+}
+
+// NewLimiters returns an empty set of limiters.
+func NewLimiters() *Limiters { return &Limiters{m: map[Secret]*tokenBucket{}} }
+
+// get returns the limiter of key, creating it with perMinute; a changed limit replaces it.
+func (l *Limiters) get(clk clock.Clock, key Secret, perMinute int) *tokenBucket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.m[key]; ok && b.perMinute == perMinute && b.clock == clk {
+		return b
+	}
+	b := newTokenBucket(clk, perMinute)
+	l.m[key] = b
+	return b
+}
+
 // tokenBucket limits events per routing key on the injected clock. Capacity C and refill rate r
 // allow at most C + 60·r events in any minute; with C = limit/12 and r = (limit − C)/60 that is
 // exactly the limit, while still letting a burst of C alerts out at once.
 type tokenBucket struct {
-	mu       sync.Mutex
-	clock    clock.Clock
-	capacity float64
-	perSec   float64
-	tokens   float64
-	last     time.Time
+	mu        sync.Mutex
+	clock     clock.Clock
+	capacity  float64
+	perSec    float64
+	perMinute int
+	tokens    float64
+	last      time.Time
 }
 
 func newTokenBucket(clk clock.Clock, perMinute int) *tokenBucket {
 	c := math.Max(1, math.Floor(float64(perMinute)/12))
 	return &tokenBucket{
-		clock:    clk,
-		capacity: c,
-		perSec:   (float64(perMinute) - c) / 60,
-		tokens:   c,
-		last:     clk.Now(),
+		clock:     clk,
+		capacity:  c,
+		perSec:    (float64(perMinute) - c) / 60,
+		perMinute: perMinute,
+		tokens:    c,
+		last:      clk.Now(),
 	}
 }
 

@@ -70,7 +70,7 @@ func NewPagerDuty(name string, c *PagerDutyConfig, opt Options) (*PagerDuty, err
 	if perMin == 0 {
 		perMin = DefaultPagerDutyEventsPerMinute
 	}
-	p.limiter = newTokenBucket(opt.Clock, perMin)
+	p.limiter = opt.Limiters.get(opt.Clock, key, perMin)
 	p.client = pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(base))
 	p.client.HTTPClient = &captureClient{client: &http.Client{Transport: opt.Transport}}
 	return p, nil
@@ -146,11 +146,13 @@ func (p *PagerDuty) Event(n Notification) *pagerduty.V2Event {
 		Summary:   truncateRunes(n.Summary, maxSummaryRunes),
 		Source:    source,
 		Severity:  sev,
-		Timestamp: n.StartsAt.UTC().Format(time.RFC3339),
 		Component: comp,
 		Group:     n.Labels[p.labels[1]],
 		Class:     n.Labels[p.labels[2]],
 		Details:   customDetails(n),
+	}
+	if !n.StartsAt.IsZero() {
+		ev.Payload.Timestamp = n.StartsAt.UTC().Format(time.RFC3339)
 	}
 	if n.RunbookURL != "" {
 		ev.Links = append(ev.Links, map[string]string{"href": n.RunbookURL, "text": "Runbook"})

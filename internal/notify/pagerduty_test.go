@@ -249,3 +249,43 @@ func TestPagerDutyRateLimitPerRoutingKey(t *testing.T) {
 		t.Errorf("server accepted %d events, notifier reported %d", len(acc), sent[0]+sent[1])
 	}
 }
+
+func TestPagerDutyRateLimitSurvivesReload(t *testing.T) {
+	f := newFakePagerDuty(t)
+	clk := clock.NewMock()
+	cfg := []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL, EventsPerMinute: 12}}}
+	cases := []struct {
+		name        string
+		shared      bool
+		wantLimited bool
+	}{
+		{"limiters kept across the reload", true, true},
+		{"fresh limiters refill", false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			lim := NewLimiters()
+			opt := Options{Clock: clk, Limiters: lim}
+			first, err := NewNotifiers(cfg, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Capacity is 12/12 = 1: the first event empties the bucket.
+			if _, err := first["a"].Notify(context.Background(), sampleNotification(Trigger)); err != nil {
+				t.Fatal(err)
+			}
+			if !c.shared {
+				opt.Limiters = nil
+			}
+			second, err := NewNotifiers(cfg, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = second["a"].Notify(context.Background(), sampleNotification(Trigger))
+			var ra *RetryAfterError
+			if limited := errors.As(err, &ra); limited != c.wantLimited {
+				t.Errorf("second event limited = %v (err %v), want %v", limited, err, c.wantLimited)
+			}
+		})
+	}
+}
