@@ -187,6 +187,7 @@ func checkCounterStore(t *testing.T, dir string, reported uint64) {
 		t.Fatalf("meta counter = %d, writer had reported %d", n, reported)
 	}
 	checkCounterConsistent(t, s, n)
+	t.Logf("writer reported cycle %d when killed; the store holds cycle %d", reported, n)
 }
 
 // checkCounterConsistent asserts that every part of the store agrees on counter n.
