@@ -78,19 +78,29 @@ type AlertTest struct {
 	fieldPath string
 }
 
-// ExpAlert is one expected firing alert: its severity, and whether it is the SLO's no-data alert.
-type ExpAlert struct {
+// AlertID names one alert of an SLO: the burn-rate alert of a severity, or the no-data alert.
+type AlertID struct {
 	Severity burnrate.Severity
 	NoData   bool
 }
 
 // String prints an alert as failure messages show it: the severity, with "(no_data)" for a
 // no-data alert.
-func (a ExpAlert) String() string {
+func (a AlertID) String() string {
 	if a.NoData {
 		return string(a.Severity) + "(no_data)"
 	}
 	return string(a.Severity)
+}
+
+// ExpAlert is one expected firing alert and, optionally, labels and annotations its notification
+// must carry (exp_labels, exp_annotations as in promtool). Unlike promtool these are a subset
+// match: a delivered alert also carries slod's identifying labels (alertname, service, slo,
+// severity) and the file's labels, and a test says only what it is about (a routing label, say).
+type ExpAlert struct {
+	AlertID
+	Labels      map[string]string
+	Annotations map[string]string
 }
 
 // BudgetTest asserts the error budget remaining of one SLO at EvalTime, within Tolerance.
@@ -265,6 +275,30 @@ func (d *decoder) float(n *yaml.Node, field string) (float64, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// stringMap decodes a mapping of strings (labels, annotations); values must be scalars.
+func (d *decoder) stringMap(n *yaml.Node, field string) map[string]string {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, field, "expected a mapping, got %s", kindName(n))
+		return nil
+	}
+	out := make(map[string]string, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := join(field, k.Value)
+		if _, dup := out[k.Value]; dup {
+			d.errorf(k, name, "given twice")
+			continue
+		}
+		if s, ok := d.scalar(v, name); ok {
+			out[k.Value] = s
+		}
+	}
+	return out
 }
 
 func (d *decoder) boolean(n *yaml.Node, field string) bool {
@@ -445,10 +479,10 @@ func (d *decoder) alertTest(n *yaml.Node, field string, step time.Duration) Aler
 	}
 	a.SLO, a.SLOPos = d.sloID(m, n, field)
 	if v := m["exp_alerts"]; v != nil {
-		seen := map[ExpAlert]bool{}
+		seen := map[AlertID]bool{}
 		for i, en := range d.sequence(v, join(field, "exp_alerts")) {
 			ef := fmt.Sprintf("%s.exp_alerts[%d]", field, i)
-			em := d.mapping(en, ef, "severity", "no_data")
+			em := d.mapping(en, ef, "severity", "no_data", "exp_labels", "exp_annotations")
 			if em == nil {
 				continue
 			}
@@ -461,10 +495,16 @@ func (d *decoder) alertTest(n *yaml.Node, field string, step time.Duration) Aler
 			if nv := em["no_data"]; nv != nil {
 				e.NoData = d.boolean(nv, join(ef, "no_data"))
 			}
-			if seen[e] {
-				d.errorf(en, ef, "alert %s expected twice", e)
+			if lv := em["exp_labels"]; lv != nil {
+				e.Labels = d.stringMap(lv, join(ef, "exp_labels"))
 			}
-			seen[e] = true
+			if av := em["exp_annotations"]; av != nil {
+				e.Annotations = d.stringMap(av, join(ef, "exp_annotations"))
+			}
+			if seen[e.AlertID] {
+				d.errorf(en, ef, "alert %s expected twice", e.AlertID)
+			}
+			seen[e.AlertID] = true
 			a.ExpAlerts = append(a.ExpAlerts, e)
 		}
 	}
@@ -533,8 +573,8 @@ func kindName(n *yaml.Node) string {
 
 // sortedAlerts returns alerts in a stable order for messages: severities alphabetically ("page"
 // before "ticket"), burn-rate alerts before no-data alerts.
-func sortedAlerts(as []ExpAlert) []ExpAlert {
-	out := append([]ExpAlert(nil), as...)
+func sortedAlerts(as []AlertID) []AlertID {
+	out := append([]AlertID(nil), as...)
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Severity != out[j].Severity {
 			return out[i].Severity < out[j].Severity

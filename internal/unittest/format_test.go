@@ -99,7 +99,7 @@ tests:
 	if len(t0.AlertTests) != 2 || t0.AlertTests[0].EvalTime != 2*time.Minute || t0.AlertTests[1].EvalTime != 90*time.Second {
 		t.Fatalf("alert tests = %+v", t0.AlertTests)
 	}
-	if got := t0.AlertTests[0].ExpAlerts; len(got) != 2 || got[0] != (ExpAlert{Severity: "page"}) || got[1] != (ExpAlert{Severity: "ticket", NoData: true}) {
+	if got := t0.AlertTests[0].ExpAlerts; len(got) != 2 || got[0].AlertID != (AlertID{Severity: "page"}) || got[1].AlertID != (AlertID{Severity: "ticket", NoData: true}) {
 		t.Errorf("exp_alerts = %v", got)
 	}
 	if t0.AlertTests[1].ExpAlerts != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/recorded"
 	"github.com/slod-dev/slod/internal/rules"
 )
@@ -159,7 +161,12 @@ func runFile(ctx context.Context, path string, w io.Writer, opt Options, sum *Su
 		}
 		if len(failures) > 0 {
 			sum.FailedTests++
-			sum.FailedAssertions += len(failures)
+			// One assertion can fail in several ways (labels and annotations): count it once.
+			failed := map[rules.Pos]bool{}
+			for _, fl := range failures {
+				failed[fl.pos] = true
+			}
+			sum.FailedAssertions += len(failed)
 			for _, fl := range failures {
 				fmt.Fprintf(w, "%s: test %q: FAILED: %s\n", fl.pos, t.Name, fl.message)
 				for _, d := range fl.details {
@@ -263,14 +270,37 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 			failures = append(failures, failure{pos: a.Pos, message: fmt.Sprintf("alert_test at %s for %s: the engine did not evaluate at that time", formatOffset(a.EvalTime), a.SLO)})
 			continue
 		}
-		got := firing(o.state)
-		exp := sortedAlerts(a.ExpAlerts)
+		exp := make([]AlertID, len(a.ExpAlerts))
+		for i, e := range a.ExpAlerts {
+			exp[i] = e.AlertID
+		}
+		exp = sortedAlerts(exp)
+		firingNow := firing(o.state)
+		got := make([]AlertID, 0, len(firingNow))
+		for id := range firingNow {
+			got = append(got, id)
+		}
+		got = sortedAlerts(got)
 		if !sameAlerts(exp, got) {
 			failures = append(failures, failure{
 				pos:     a.Pos,
 				message: fmt.Sprintf("alert_test at %s for %s: expected %s, got %s", formatOffset(a.EvalTime), a.SLO, formatAlerts(exp), formatAlerts(got)),
 				details: details(o),
 			})
+			continue
+		}
+		for _, e := range a.ExpAlerts {
+			if len(e.Labels) == 0 && len(e.Annotations) == 0 {
+				continue
+			}
+			labels, annotations := delivered(byID[a.SLO], firingNow[e.AlertID], o.status, epoch.Add(a.EvalTime))
+			prefix := fmt.Sprintf("alert_test at %s for %s: alert %s: ", formatOffset(a.EvalTime), a.SLO, e.AlertID)
+			if !subset(e.Labels, labels) {
+				failures = append(failures, failure{pos: a.Pos, message: prefix + fmt.Sprintf("expected labels %s, got %s", formatMap(e.Labels), formatMap(labels))})
+			}
+			if !subset(e.Annotations, annotations) {
+				failures = append(failures, failure{pos: a.Pos, message: prefix + fmt.Sprintf("expected annotations %s, got %s", formatMap(e.Annotations), formatMap(annotations))})
+			}
 		}
 	}
 	for _, b := range t.BudgetTests {
@@ -296,17 +326,61 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 }
 
 // firing is the set of alerts in phase firing; pending alerts do not count, as in promtool.
-func firing(st burnrate.State) []ExpAlert {
-	var out []ExpAlert
+func firing(st burnrate.State) map[AlertID]burnrate.AlertState {
+	out := map[AlertID]burnrate.AlertState{}
 	for _, a := range st.Alerts {
 		if a.Phase == burnrate.Firing {
-			out = append(out, ExpAlert{Severity: a.Severity, NoData: a.NoData})
+			out[AlertID{Severity: a.Severity, NoData: a.NoData}] = a
 		}
 	}
-	return sortedAlerts(out)
+	return out
 }
 
-func sameAlerts(a, b []ExpAlert) bool {
+// delivered is the labels and annotations a receiver gets for a firing alert: built by
+// notify.FromTransition, the function the daemon uses, so that a test of a routing label tests
+// what routing will see. Annotations include the summary and description as rendered (with their
+// defaults) and the runbook URL.
+func delivered(slo *rules.SLO, a burnrate.AlertState, status burnrate.Status, at time.Time) (labels, annotations map[string]string) {
+	tr := burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Pending, To: burnrate.Firing,
+		At: at, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate}
+	n, _ := notify.FromTransition(slo, tr, status, "")
+	annotations = maps.Clone(n.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	for k, v := range map[string]string{"summary": n.Summary, "description": n.Description, "runbook_url": n.RunbookURL} {
+		if v != "" {
+			annotations[k] = v
+		}
+	}
+	return n.Labels, annotations
+}
+
+// subset reports whether every key of want is in got with the same value.
+func subset(want, got map[string]string) bool {
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			return false
+		}
+	}
+	return true
+}
+
+// formatMap prints labels or annotations in PromQL's label-set notation, sorted by name.
+func formatMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%q", k, m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func sameAlerts(a, b []AlertID) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -318,7 +392,7 @@ func sameAlerts(a, b []ExpAlert) bool {
 	return true
 }
 
-func formatAlerts(as []ExpAlert) string {
+func formatAlerts(as []AlertID) string {
 	s := make([]string, len(as))
 	for i, a := range as {
 		s[i] = a.String()
@@ -342,7 +416,7 @@ func details(o observation) []string {
 		if a.Phase == burnrate.Inactive || a.Phase == "" {
 			continue
 		}
-		name := ExpAlert{Severity: a.Severity, NoData: a.NoData}.String()
+		name := AlertID{Severity: a.Severity, NoData: a.NoData}.String()
 		if a.NoData {
 			out = append(out, fmt.Sprintf("%s %s: no data since %s", name, a.Phase, formatOffset(a.ActiveAt.Sub(epoch))))
 			continue
