@@ -34,8 +34,9 @@ type DB struct {
 }
 
 // chunkSamples bounds a chunk. Smaller chunks let a query skip more data outside its range;
-// larger ones cost fewer iterators per series. 7 days of 30 s samples are 5 chunks.
-const chunkSamples = 4096
+// larger ones cost fewer iterators per series. A Select re-encodes at most the two chunks at the
+// edges of its range. 7 days of 30 s samples are 20 chunks.
+const chunkSamples = 1024
 
 type memSeries struct {
 	lset   labels.Labels

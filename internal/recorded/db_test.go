@@ -89,10 +89,10 @@ func TestSelect(t *testing.T) {
 		{"time_range_trims", &storage.SelectHints{Start: 120_000, End: 240_000}, []*labels.Matcher{eq("__name__", "req_total"), eq("job", "a")},
 			[]string{`{__name__="req_total", code="200", job="a"}`}, [][]int64{{120_000, 180_000, 240_000}}},
 		{"range_without_samples", &storage.SelectHints{Start: 600_001, End: 700_000}, []*labels.Matcher{eq("__name__", "req_total")}, nil, nil},
-		// c's chunks hold 4096 samples (sample 4096 is at 40 960 s): this range starts in the first
-		// chunk and ends in the second.
-		{"range_across_chunks", &storage.SelectHints{Start: 40_950_000, End: 40_980_000}, []*labels.Matcher{eq("__name__", "c")},
-			[]string{`{__name__="c", job="a"}`}, [][]int64{{40_950_000, 40_960_000, 40_970_000, 40_980_000}}},
+		// Sample chunkSamples of c starts the second chunk: this range starts in the first chunk and
+		// ends in the second.
+		{"range_across_chunks", &storage.SelectHints{Start: (chunkSamples - 2) * 10_000, End: (chunkSamples + 1) * 10_000}, []*labels.Matcher{eq("__name__", "c")},
+			[]string{`{__name__="c", job="a"}`}, [][]int64{{(chunkSamples - 2) * 10_000, (chunkSamples - 1) * 10_000, chunkSamples * 10_000, (chunkSamples + 1) * 10_000}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -185,15 +185,67 @@ func exactMillis(line, series []byte, parsed int64) int64 {
 	if !bytes.HasPrefix(line, series) {
 		return parsed
 	}
-	f := bytes.Fields(line[len(series):])
-	if len(f) < 2 {
-		return parsed
+	rest := line[len(series):]
+	_, rest = field(rest) // the value
+	ts, _ := field(rest)
+	if ms, ok := decimalMillis(ts); ok {
+		return ms
 	}
-	sec, err := strconv.ParseFloat(string(f[1]), 64)
+	sec, err := strconv.ParseFloat(string(ts), 64)
 	if err != nil || math.IsNaN(sec) || math.IsInf(sec, 0) {
 		return parsed
 	}
 	return int64(math.Round(sec * 1000))
+}
+
+// field returns the first space-separated field of b and what follows it.
+func field(b []byte) (f, rest []byte) {
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(b) && b[j] != ' ' {
+		j++
+	}
+	return b[i:j], b[j:]
+}
+
+// decimalMillis converts seconds written as plain decimals with at most three fractional digits
+// (what promtool writes: %.3f) to milliseconds exactly, without going through a float.
+func decimalMillis(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var ms int64
+	frac := -1 // digits after the point, -1 before it
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if frac >= 3 {
+				return 0, false
+			}
+			ms = ms*10 + int64(c-'0')
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	for frac = max(frac, 0); frac < 3; frac++ {
+		ms *= 10
+	}
+	if neg {
+		ms = -ms
+	}
+	return ms, true
 }
 
 func fmtMillis(t int64) string {

@@ -148,3 +148,52 @@ func TestParseFileMissing(t *testing.T) {
 		t.Fatalf("error %v, want a missing-file error", err)
 	}
 }
+
+func TestDecimalMillis(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1700000000", 1700000000000, true},
+		{"1700000000.001", 1700000000001, true},
+		{"1700000000.5", 1700000000500, true},
+		{"1700000000.", 1700000000000, true},
+		{"-1.25", -1250, true},
+		{"0.999", 999, true},
+		{"1700000000.0001", 0, false},
+		{"1.7e9", 0, false},
+		{"", 0, false},
+		{"1.2.3", 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			got, ok := decimalMillis([]byte(c.in))
+			if got != c.want || ok != c.ok {
+				t.Errorf("decimalMillis(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+			}
+		})
+	}
+}
+
+func TestParseTimestampsExact(t *testing.T) {
+	// Every millisecond of a second, and exponent and many-digit spellings, land on the right ms.
+	var b strings.Builder
+	for ms := range 1000 {
+		fmt.Fprintf(&b, "a 1 1700000000.%03d\n", ms)
+	}
+	b.WriteString("b 1 1.7000000000015e9\nb 2 1700000000.0025\n# EOF\n")
+	db, err := Parse(strings.NewReader(b.String()), "ts.om")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := dump(t, db)
+	var want strings.Builder
+	for ms := range 1000 {
+		fmt.Fprintf(&want, "{__name__=\"a\"} %d 1\n", 1700000000000+int64(ms))
+	}
+	want.WriteString("{__name__=\"b\"} 1700000000002 1\n{__name__=\"b\"} 1700000000003 2\n")
+	if got != want.String() {
+		t.Errorf("timestamps differ:\n%s", got[len(got)-120:])
+	}
+}

@@ -16,7 +16,8 @@ import (
 //
 // Bad and Total are in the units of the queries: events per second when they use rate (the
 // rewritten rate is the step's increase divided by the step), events when they use increase. Only
-// their ratio matters to burn rates. Per SLI kind:
+// their ratio matters to burn rates. The bad and total queries run concurrently, so q must be safe
+// for concurrent use. Per SLI kind:
 //   - events and latency: a step without a total (no series, or NaN) is Missing; no error series
 //     while the total has data is 0 bad; a NaN error value is Missing.
 //   - time slice: slice ends get Bad = 1 when the query's value does not satisfy op, Total = 1;
@@ -45,13 +46,24 @@ func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.
 	}
 	switch slo.SLI.Kind {
 	case rules.EventsSLI, rules.LatencySLI:
+		// The two queries are independent: run them side by side, which halves the wall time of
+		// a backtest on the embedded engine and of a cycle against a remote Prometheus.
+		var (
+			bad    []value
+			badErr error
+			done   = make(chan struct{})
+		)
+		go func() {
+			defer close(done)
+			bad, badErr = g.sum(ctx, q, queries.Bad)
+		}()
 		total, err := g.sum(ctx, q, queries.Total)
+		<-done
 		if err != nil {
 			return nil, fmt.Errorf("SLO %s: querying total events: %w", slo.ID(), err)
 		}
-		bad, err := g.sum(ctx, q, queries.Bad)
-		if err != nil {
-			return nil, fmt.Errorf("SLO %s: querying bad events: %w", slo.ID(), err)
+		if badErr != nil {
+			return nil, fmt.Errorf("SLO %s: querying bad events: %w", slo.ID(), badErr)
 		}
 		for i := range incs {
 			t, b := total[i], bad[i]
