@@ -101,6 +101,9 @@ var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 var receiverNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
+// routingKeyLen is the length of a PagerDuty Events API v2 integration (routing) key.
+const routingKeyLen = 32
+
 // pagerDutySeverities are the payload severities the Events API v2 accepts.
 var pagerDutySeverities = map[string]bool{"critical": true, "error": true, "warning": true, "info": true}
 
@@ -174,7 +177,7 @@ func validatePagerDuty(p string, c *PagerDutyConfig, add func(string, string, ..
 		add(p+".routing_key", "one of routing_key, routing_key_file is required")
 	case c.RoutingKey != "" && c.RoutingKeyFile != "":
 		add(p+".routing_key", "routing_key and routing_key_file are mutually exclusive")
-	case c.RoutingKey != "" && len(c.RoutingKey) != 32:
+	case c.RoutingKey != "" && len(c.RoutingKey) != routingKeyLen:
 		// Never echo the key itself: only its length.
 		add(p+".routing_key", "must be 32 characters (got %d)", len(c.RoutingKey))
 	}
@@ -223,8 +226,9 @@ func readRoutingKey(c *PagerDutyConfig) (Secret, error) {
 		return "", fmt.Errorf("reading routing_key_file: %w", err)
 	}
 	k := strings.TrimSpace(string(b))
-	if k == "" {
-		return "", fmt.Errorf("routing_key_file %s is empty", c.RoutingKeyFile)
+	if len(k) != routingKeyLen {
+		// Only the length: the file's content may be a key with a stray character.
+		return "", fmt.Errorf("routing_key_file %s: a routing key has %d characters, the file holds %d", c.RoutingKeyFile, routingKeyLen, len(k))
 	}
 	return Secret(k), nil
 }

@@ -149,6 +149,7 @@ func TestRoutingKeyFile(t *testing.T) {
 		{"trimmed", "  " + testKey + "\n", false, false},
 		{"empty", "\n", false, true},
 		{"missing", "", true, true},
+		{"wrong length", "0123456789\n", false, true},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -88,8 +88,10 @@ func FromTransition(slo *rules.SLO, tr burnrate.Transition, st burnrate.Status, 
 		n.TimeToExhaustion = &md
 	}
 	n.Summary = ann["summary"]
-	if n.Summary == "" {
+	if n.Summary == "" || tr.NoData {
+		// The SLO's summary speaks of burning budget; a no-data alert says something else.
 		n.Summary = defaultSummary(n, slo.Period)
+		ann["summary"] = n.Summary
 	}
 	n.Description = ann["description"]
 	if n.Description == "" {

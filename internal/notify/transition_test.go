@@ -95,6 +95,9 @@ func TestFromTransition(t *testing.T) {
 			if n.TimeToExhaustion == nil || n.TimeToExhaustion.String() != "2d2h" {
 				t.Errorf("time to exhaustion = %v", n.TimeToExhaustion)
 			}
+			if wantSummary := "chat-api is burning its error budget"; (n.Summary == wantSummary) == c.tr.NoData || n.Annotations["summary"] != n.Summary {
+				t.Errorf("summary = %q, annotation %q", n.Summary, n.Annotations["summary"])
+			}
 			if n.Summary == "" || n.Description != "Chat requests answered without a server error." {
 				t.Errorf("summary/description = %q/%q", n.Summary, n.Description)
 			}
