@@ -59,6 +59,7 @@ func Evaluate(p Policy, h *History, prev State, now time.Time) (State, Status, [
 			sevs = append(sevs, w.Severity)
 		}
 	}
+	next.Alerts = make([]AlertState, 0, len(sevs)+1)
 	pairs := make([]Window, 0, len(p.Windows))
 	for _, sev := range sevs {
 		pairs = pairs[:0]

@@ -548,3 +548,35 @@ func TestHistoryUnmarshalOverlongVarint(t *testing.T) {
 		t.Fatalf("overlong varint: error %v, want invalid step", err)
 	}
 }
+
+func TestHistorySumEdges(t *testing.T) {
+	h := NewHistory(time.Minute, time.Hour)
+	for i := 1; i <= 200; i++ {
+		if err := h.Append(Increment{End: t0.Add(time.Duration(i) * time.Minute), Bad: 1, Total: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		h       *History
+		w       time.Duration
+		wantBad float64
+	}{
+		{name: "zero window", h: h, w: 0, wantBad: 0},
+		{name: "negative window", h: h, w: -time.Hour, wantBad: 0},
+		{name: "part of a step rounds up to the step", h: h, w: 30 * time.Second, wantBad: 1},
+		{name: "90s rounds up to two steps", h: h, w: 90 * time.Second, wantBad: 2},
+		{name: "max window", h: h, w: time.Hour, wantBad: 60},
+		{name: "longer than max window: cut at the oldest point held", h: h, w: 2 * time.Hour, wantBad: 60},
+		{name: "empty history", h: NewHistory(time.Minute, time.Hour), w: time.Hour, wantBad: 0},
+		{name: "zero History", h: &History{}, w: time.Hour, wantBad: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad, total := tt.h.Sum(tt.w)
+			if math.Abs(bad-tt.wantBad) > 1e-9 || math.Abs(total-2*tt.wantBad) > 1e-9 {
+				t.Errorf("Sum(%s) = (%v, %v), want (%v, %v)", tt.w, bad, total, tt.wantBad, 2*tt.wantBad)
+			}
+		})
+	}
+}
