@@ -71,7 +71,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	files, err := unittest.TestFiles(paths)
+	files, err := unittest.FindTestFiles(paths)
 	if err != nil {
 		fmt.Fprintf(stderr, "slod test: %v\n", err)
 		return 1

@@ -122,6 +122,7 @@ type Error struct {
 	Message string
 }
 
+// Error prints the problem as file:line:col: field: message.
 func (e Error) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("%s: %s", e.Pos, e.Message)
@@ -129,9 +130,10 @@ func (e Error) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Message)
 }
 
-// Errors is every problem found in one test file; decoding does not stop at the first.
+// Errors is every problem found in one test file, in the order found; decoding does not stop at the first.
 type Errors []Error
 
+// Error prints one problem per line, in file order.
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {

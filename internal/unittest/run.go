@@ -70,10 +70,10 @@ func (s Summary) String() string {
 	return "FAILED: " + strings.Join(parts, "; ")
 }
 
-// TestFiles expands the command-line arguments: a file is taken as it is, a directory contributes
-// every *.yaml and *.yml file directly inside it, in lexical order. Subdirectories are not entered,
-// so that fixtures kept below a test directory are not run by accident.
-func TestFiles(paths []string) ([]string, error) {
+// FindTestFiles expands the command-line arguments: a file is taken as it is, a directory
+// contributes every *.yaml and *.yml file directly inside it, in lexical order. Subdirectories are
+// not entered, so that fixtures kept below a test directory are not run by accident.
+func FindTestFiles(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		st, err := os.Stat(p)

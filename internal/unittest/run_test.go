@@ -37,7 +37,7 @@ func TestRun(t *testing.T) {
 // TestShippedRules runs the tests shipped in rules/tests: the example SLOs must do what their
 // tests say, on the same engine as slod check.
 func TestShippedRules(t *testing.T) {
-	files, err := TestFiles([]string{"../../rules/tests"})
+	files, err := FindTestFiles([]string{"../../rules/tests"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +54,8 @@ func TestShippedRules(t *testing.T) {
 	}
 }
 
-func TestTestFiles(t *testing.T) {
-	files, err := TestFiles([]string{"testdata/run", "testdata/decode/syntax.yaml"})
+func TestFindTestFiles(t *testing.T) {
+	files, err := FindTestFiles([]string{"testdata/run", "testdata/decode/syntax.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +64,14 @@ func TestTestFiles(t *testing.T) {
 		"testdata/run/unknown-slo.yaml", "testdata/run/wrong.yaml", "testdata/decode/syntax.yaml",
 	}
 	if strings.Join(files, " ") != strings.Join(want, " ") {
-		t.Errorf("TestFiles = %v, want %v (subdirectories such as testdata/run/rules are not entered)", files, want)
+		t.Errorf("FindTestFiles = %v, want %v (subdirectories such as testdata/run/rules are not entered)", files, want)
 	}
 	for _, bad := range []string{"testdata/nope", "testdata/run/rules/../../decode/none"} {
-		if _, err := TestFiles([]string{bad}); err == nil {
-			t.Errorf("TestFiles(%s) succeeded, want an error", bad)
+		if _, err := FindTestFiles([]string{bad}); err == nil {
+			t.Errorf("FindTestFiles(%s) succeeded, want an error", bad)
 		}
 	}
-	if _, err := TestFiles([]string{t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no *.yaml") {
-		t.Errorf("TestFiles(empty dir) = %v, want a no-files error", err)
+	if _, err := FindTestFiles([]string{t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no *.yaml") {
+		t.Errorf("FindTestFiles(empty dir) = %v, want a no-files error", err)
 	}
 }
