@@ -18,12 +18,11 @@ const day = 24 * time.Hour
 // naive is the reference the tiered History is checked against: every increment at full
 // resolution, indexed by step, summed with prefix sums.
 type naive struct {
-	step       time.Duration
-	first      int64 // step index of the first increment's end
-	prefixBad  []float64
-	prefixTot  []float64
-	maxInc     float64
-	resetCount int
+	step      time.Duration
+	first     int64 // step index of the first increment's end
+	prefixBad []float64
+	prefixTot []float64
+	maxInc    float64
 }
 
 func (n *naive) append(inc Increment) {
