@@ -478,7 +478,7 @@ func TestHistoryUnmarshalCorrupt(t *testing.T) {
 	})
 	t.Run("random corruption never panics", func(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 4))
-		for i := 0; i < 20000; i++ {
+		for i := 0; i < 5000; i++ {
 			b := bytes.Clone(good)
 			for j := 0; j < 1+r.IntN(4); j++ {
 				// Mostly the header, where corruption is most dangerous.
