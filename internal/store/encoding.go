@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -43,6 +44,10 @@ func (e *encoder) time(t time.Time) {
 type decoder struct {
 	buf []byte
 	err error
+	// alias makes bytes return sub-slices of buf instead of copies: for validation, which only
+	// needs to know that a record decodes, so that checking 10,000 SLOs after a crash does not
+	// copy a quarter of a gigabyte.
+	alias bool
 }
 
 func (d *decoder) fail(field string, err error) {
@@ -88,8 +93,10 @@ func (d *decoder) bytes(field string) []byte {
 		d.fail(field, fmt.Errorf("length %d exceeds the %d bytes left: %w", n, len(d.buf), errTruncated))
 		return nil
 	}
-	out := make([]byte, n)
-	copy(out, d.buf[:n])
+	out := d.buf[:n:n]
+	if !d.alias {
+		out = bytes.Clone(out)
+	}
 	d.buf = d.buf[n:]
 	return out
 }
@@ -152,8 +159,15 @@ func encodeSLO(r SLORecord) []byte {
 	return e.buf
 }
 
-func decodeSLO(id string, b []byte) (SLORecord, error) {
-	d := decoder{buf: b}
+func decodeSLO(id string, b []byte) (SLORecord, error) { return decodeSLOWith(decoder{buf: b}, id) }
+
+// checkSLO reports whether b decodes as an SLO record, without copying it.
+func checkSLO(b []byte) error {
+	_, err := decodeSLOWith(decoder{buf: b, alias: true}, "")
+	return err
+}
+
+func decodeSLOWith(d decoder, id string) (SLORecord, error) {
 	d.version()
 	r := SLORecord{ID: id}
 	r.History = d.bytes("history")
@@ -176,7 +190,16 @@ func encodeOutbox(o OutboxEntry) []byte {
 }
 
 func decodeOutbox(seq uint64, b []byte) (OutboxEntry, error) {
-	d := decoder{buf: b}
+	return decodeOutboxWith(decoder{buf: b}, seq)
+}
+
+// checkOutbox reports whether b decodes as an outbox entry, without copying it.
+func checkOutbox(b []byte) error {
+	_, err := decodeOutboxWith(decoder{buf: b, alias: true}, 0)
+	return err
+}
+
+func decodeOutboxWith(d decoder, seq uint64) (OutboxEntry, error) {
 	d.version()
 	o := OutboxEntry{Seq: seq}
 	o.Receiver = d.str("receiver")

@@ -323,7 +323,7 @@ func checkStore(db *bolt.DB, path string, full, allowFresh bool) (Stats, error) 
 // into st, and runs bbolt's own consistency check.
 func validate(tx *bolt.Tx, st *Stats) error {
 	err := tx.Bucket(bucketSLOs).ForEach(func(k, v []byte) error {
-		if _, err := decodeSLO(string(k), v); err != nil {
+		if err := checkSLO(v); err != nil {
 			return fmt.Errorf("%w: decoding bucket slos key %q: %w", ErrCorrupt, k, err)
 		}
 		st.SLOs++
@@ -333,9 +333,9 @@ func validate(tx *bolt.Tx, st *Stats) error {
 		return err
 	}
 	err = tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-		seq, err := keySeq(k)
+		_, err := keySeq(k)
 		if err == nil {
-			_, err = decodeOutbox(seq, v)
+			err = checkOutbox(v)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: decoding bucket outbox key %x: %w", ErrCorrupt, k, err)
