@@ -53,6 +53,11 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time) error {
 
 	err := d.cycle(ctx, log, now)
 	d.m.cycleDuration.Observe(time.Since(began).Seconds())
+	if err != nil && ctx.Err() != nil {
+		// Shutdown: the cycle is abandoned cleanly, the store keeps the last committed one.
+		log.Info("evaluation cycle abandoned at shutdown; nothing committed", "err", err)
+		return err
+	}
 	if err != nil {
 		d.m.cycles.WithLabelValues(cycleFailure).Inc()
 		span.RecordError(err)
