@@ -22,7 +22,13 @@ type decoder struct {
 	lines []string
 	errs  Errors
 	warns []Diagnostic
+	// merged counts pairs copied by merge keys: nested merges of merges grow exponentially (the
+	// "billion laughs" of YAML), which yaml.v3 does not stop when decoding into nodes.
+	merged int
 }
+
+// maxMerged bounds the pairs merge keys may copy in one file; real files stay far below it.
+const maxMerged = 10000
 
 func newDecoder(file string, data []byte) *decoder {
 	return &decoder{file: file, lines: strings.Split(string(data), "\n")}
@@ -113,6 +119,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) fields {
 // merged ones, whose third element is the merge key node. Callers let explicit keys win.
 func (d *decoder) pairs(n *yaml.Node, path string, depth int) [][3]*yaml.Node {
 	var explicit, merged [][3]*yaml.Node
+	if d.merged > maxMerged {
+		return nil
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
@@ -127,16 +136,36 @@ func (d *decoder) pairs(n *yaml.Node, path string, depth int) [][3]*yaml.Node {
 		}
 		for _, src := range sources {
 			src = resolve(src)
-			if src.Kind != yaml.MappingNode || depth > 10 {
+			if !d.mergeBudget(k, path) {
+				return explicit
+			}
+			if depth > 10 {
+				d.errorf(k, path, "merge keys (<<) nest more than 10 deep: simplify the anchors")
+				d.merged = maxMerged + 2 // stop here without a second error
+				return explicit
+			}
+			if src.Kind != yaml.MappingNode {
 				d.errorf(src, path, "a merge key (<<) must refer to a mapping, got %s", kindName(src))
 				continue
 			}
 			for _, kv := range d.pairs(src, path, depth+1) {
+				if !d.mergeBudget(k, path) {
+					return explicit
+				}
 				merged = append(merged, [3]*yaml.Node{kv[0], kv[1], k})
 			}
 		}
 	}
 	return append(explicit, merged...)
+}
+
+// mergeBudget counts one step of merge expansion and reports, once, when there were too many.
+func (d *decoder) mergeBudget(k *yaml.Node, path string) bool {
+	d.merged++
+	if d.merged == maxMerged+1 {
+		d.errorf(k, path, "merge keys (<<) copy more than %d fields: simplify the anchors", maxMerged)
+	}
+	return d.merged <= maxMerged
 }
 
 // required reports a missing key at the mapping that should hold it.
