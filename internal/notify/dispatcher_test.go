@@ -24,7 +24,9 @@ type memOutbox struct {
 	// ackFailures makes the next N Ack calls fail, like a process killed after the send and
 	// before the acknowledgement reached the store.
 	ackFailures int
-	updates     int
+	// failAckSeq makes the Ack of these seqs fail once each.
+	failAckSeq map[uint64]bool
+	updates    int
 }
 
 type memEntry struct {
@@ -61,8 +63,12 @@ func (o *memOutbox) Pending() ([]Entry, error) {
 func (o *memOutbox) Ack(seq uint64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.ackFailures > 0 {
-		o.ackFailures--
+	if o.ackFailures > 0 || o.failAckSeq[seq] {
+		if o.failAckSeq[seq] {
+			delete(o.failAckSeq, seq)
+		} else {
+			o.ackFailures--
+		}
 		return errors.New("killed before the ack was written")
 	}
 	for i, m := range o.entries {
@@ -231,6 +237,15 @@ func TestDispatcherCrashRecovery(t *testing.T) {
 			o.ackFailures = 1
 			if _, err := d.DispatchOnce(context.Background()); err != nil {
 				t.Fatal(err)
+			}
+		}},
+		{"killed between send and ack of the resolve", func(t *testing.T, d *Dispatcher, o *memOutbox) {
+			o.failAckSeq = map[uint64]bool{2: true}
+			if _, err := d.DispatchOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if o.len() != 1 {
+				t.Fatalf("%d entries left after the simulated kill, want the resolve", o.len())
 			}
 		}},
 		{"killed between send and ack of both", func(t *testing.T, d *Dispatcher, o *memOutbox) {

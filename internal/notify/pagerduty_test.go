@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +287,30 @@ func TestPagerDutyRateLimitSurvivesReload(t *testing.T) {
 			var ra *RetryAfterError
 			if limited := errors.As(err, &ra); limited != c.wantLimited {
 				t.Errorf("second event limited = %v (err %v), want %v", limited, err, c.wantLimited)
+			}
+		})
+	}
+}
+
+func TestPagerDutyAcceptedWithOddBody(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+	}{
+		{"not JSON", "accepted"},
+		{"empty", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusAccepted)
+				io.WriteString(w, c.body)
+			}))
+			defer srv.Close()
+			p := newTestPagerDuty(t, srv.URL, clock.NewMock(), nil)
+			// The event was accepted: reporting a failure would send it again.
+			if retry, err := p.Notify(context.Background(), sampleNotification(Trigger)); err != nil {
+				t.Errorf("Notify = %v, %v; want success", retry, err)
 			}
 		})
 	}
