@@ -119,44 +119,48 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) fields {
 // merged ones, whose third element is the merge key node. Callers let explicit keys win.
 func (d *decoder) pairs(n *yaml.Node, path string, depth int) [][3]*yaml.Node {
 	var explicit, merged [][3]*yaml.Node
-	if d.merged > maxMerged {
-		return nil
-	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
 			explicit = append(explicit, [3]*yaml.Node{k, v, nil})
 			continue
 		}
-		var sources []*yaml.Node
-		if rv := resolve(v); rv.Kind == yaml.SequenceNode {
-			sources = rv.Content
-		} else {
-			sources = []*yaml.Node{v}
-		}
-		for _, src := range sources {
-			src = resolve(src)
-			if !d.mergeBudget(k, path) {
-				return explicit
-			}
-			if depth > 10 {
-				d.errorf(k, path, "merge keys (<<) nest more than 10 deep: simplify the anchors")
-				d.merged = maxMerged + 2 // stop here without a second error
-				return explicit
-			}
-			if src.Kind != yaml.MappingNode {
-				d.errorf(src, path, "a merge key (<<) must refer to a mapping, got %s", kindName(src))
-				continue
-			}
-			for _, kv := range d.pairs(src, path, depth+1) {
-				if !d.mergeBudget(k, path) {
-					return explicit
-				}
-				merged = append(merged, [3]*yaml.Node{kv[0], kv[1], k})
-			}
-		}
+		merged = append(merged, d.merge(k, v, path, depth)...)
 	}
 	return append(explicit, merged...)
+}
+
+// merge expands the value of one merge key.
+func (d *decoder) merge(k, v *yaml.Node, path string, depth int) [][3]*yaml.Node {
+	var sources []*yaml.Node
+	if rv := resolve(v); rv.Kind == yaml.SequenceNode {
+		sources = rv.Content
+	} else {
+		sources = []*yaml.Node{v}
+	}
+	var out [][3]*yaml.Node
+	for _, src := range sources {
+		src = resolve(src)
+		if !d.mergeBudget(k, path) {
+			return out
+		}
+		if depth >= 10 {
+			d.errorf(k, path, "merge keys (<<) nest more than 10 deep: simplify the anchors")
+			d.merged = maxMerged + 2 // stop expanding without a second error
+			return out
+		}
+		if src.Kind != yaml.MappingNode {
+			d.errorf(src, path, "a merge key (<<) must refer to a mapping, got %s", kindName(src))
+			continue
+		}
+		for _, kv := range d.pairs(src, path, depth+1) {
+			if !d.mergeBudget(k, path) {
+				return out
+			}
+			out = append(out, [3]*yaml.Node{kv[0], kv[1], k})
+		}
+	}
+	return out
 }
 
 // mergeBudget counts one step of merge expansion and reports, once, when there were too many.
