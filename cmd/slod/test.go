@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -19,7 +20,7 @@ func init() {
 	register("test", "unit-test SLO alerts (promtool test rules style)", runTest)
 }
 
-const testUsage = `usage: slod test [--lookback 10m] TESTFILES...
+const testUsage = `usage: slod test [--run REGEXP] [--lookback 10m] TESTFILES...
 
 Runs the unit tests in TESTFILES (files, or directories whose *.yaml and *.yml files are taken):
 each test loads input series written in Prometheus's expanding notation, evaluates the SLOs of its
@@ -45,6 +46,14 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		opt.Lookback = time.Duration(d)
+		return nil
+	})
+	fs.Func("run", "run only the tests whose names match this regular expression", func(s string) error {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return err
+		}
+		opt.Run = re
 		return nil
 	})
 	var paths []string

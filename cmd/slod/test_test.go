@@ -73,6 +73,7 @@ func TestTestUsage(t *testing.T) {
 		{"no files", []string{"test"}, 2, "no test files given"},
 		{"unknown flag", []string{"test", "--nope", "x.yaml"}, 2, "flag provided but not defined"},
 		{"bad lookback", []string{"test", "--lookback", "soon", "x.yaml"}, 2, "invalid value"},
+		{"bad run", []string{"test", "--run", "(", "x.yaml"}, 2, "missing closing )"},
 		{"missing file", []string{"test", "does-not-exist.yaml"}, 1, "does-not-exist.yaml"},
 		{"help", []string{"test", "--help"}, 0, "usage: slod test"},
 	} {
@@ -88,10 +89,15 @@ func TestTestUsage(t *testing.T) {
 	}
 }
 
-// TestTestFlagsAfterFiles checks that flags may follow the test files, as in the other commands.
+// TestTestFlagsAfterFiles checks that flags may follow the test files, as in the other commands,
+// and that --run selects tests by name.
 func TestTestFlagsAfterFiles(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"test", "../../rules/tests/model-gateway.yaml", "--lookback", "10m"}, &stdout, &stderr); code != 0 {
+	code := run([]string{"test", "../../rules/tests/model-gateway.yaml", "--lookback", "10m", "--run", "no-data"}, &stdout, &stderr)
+	if code != 0 {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if want := "SUCCESS: 1 test, 3 assertions\n"; stdout.String() != want {
+		t.Errorf("stdout = %q, want %q", stdout.String(), want)
 	}
 }

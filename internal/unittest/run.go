@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,9 @@ type Options struct {
 	// Lookback bridges scrape gaps in counters; zero is the default of package sli (10m), the same
 	// as `slod check` and the daemon.
 	Lookback time.Duration
+	// Run, when set, selects the tests whose names it matches (promtool test rules --run); the
+	// others are skipped and not counted.
+	Run *regexp.Regexp
 }
 
 // Summary counts what a run did. A test fails when any of its assertions fails or it cannot be
@@ -54,20 +58,23 @@ func (s Summary) OK() bool { return s.FailedTests == 0 && s.Errors == 0 }
 // String is the last line `slod test` prints.
 func (s Summary) String() string {
 	if s.OK() {
-		return fmt.Sprintf("SUCCESS: %d tests, %d assertions", s.Tests, s.Assertions)
+		return fmt.Sprintf("SUCCESS: %s, %s", plural(s.Tests, "test"), plural(s.Assertions, "assertion"))
 	}
 	var parts []string
 	if s.Tests > 0 {
-		parts = append(parts, fmt.Sprintf("%d of %d tests, %d of %d assertions", s.FailedTests, s.Tests, s.FailedAssertions, s.Assertions))
+		parts = append(parts, fmt.Sprintf("%d of %s, %d of %s", s.FailedTests, plural(s.Tests, "test"), s.FailedAssertions, plural(s.Assertions, "assertion")))
 	}
-	switch s.Errors {
-	case 0:
-	case 1:
-		parts = append(parts, "1 file with errors")
-	default:
-		parts = append(parts, fmt.Sprintf("%d files with errors", s.Errors))
+	if s.Errors > 0 {
+		parts = append(parts, plural(s.Errors, "file")+" with errors")
 	}
 	return "FAILED: " + strings.Join(parts, "; ")
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // FindTestFiles expands the command-line arguments: a file is taken as it is, a directory
@@ -139,6 +146,9 @@ func runFile(ctx context.Context, path string, w io.Writer, opt Options, sum *Su
 	}
 	for i := range f.Tests {
 		t := &f.Tests[i]
+		if opt.Run != nil && !opt.Run.MatchString(t.Name) {
+			continue
+		}
 		sum.Tests++
 		sum.Assertions += len(t.AlertTests) + len(t.BudgetTests)
 		failures, err := runTest(ctx, f, t, byID, opt)

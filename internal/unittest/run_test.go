@@ -3,6 +3,7 @@ package unittest
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,27 @@ func TestRun(t *testing.T) {
 				t.Errorf("OK() = %v for %+v", got.OK(), got)
 			}
 			golden(t, "testdata/run/"+tc.file+".golden", out.String())
+		})
+	}
+}
+
+// TestRunSelected checks that Options.Run selects tests by name and that skipped tests are neither
+// run nor counted.
+func TestRunSelected(t *testing.T) {
+	for _, tc := range []struct {
+		re   string
+		want Summary
+	}{
+		{"passes", Summary{Files: 1, Tests: 1, Assertions: 1}},
+		{"^wrong", Summary{Files: 1, Tests: 2, FailedTests: 2, Assertions: 4, FailedAssertions: 3}},
+		{"nothing matches this", Summary{Files: 1}},
+	} {
+		t.Run(tc.re, func(t *testing.T) {
+			var out bytes.Buffer
+			got := Run(context.Background(), []string{"testdata/run/wrong.yaml"}, &out, Options{Run: regexp.MustCompile(tc.re)})
+			if got != tc.want {
+				t.Errorf("summary = %+v, want %+v\n%s", got, tc.want, out.String())
+			}
 		})
 	}
 }
