@@ -428,3 +428,46 @@ sum(rate(http_requests_total{job="svc"}[{{.window}}]))`}}
 		}
 	}
 }
+
+// TestStepByStep: the daemon asks for one step at a time (start == end, an instant query); the
+// result must be the same as one backtest over the whole range.
+func TestStepByStep(t *testing.T) {
+	db := recorded.NewDB()
+	ss := scrape(13*time.Second, 15*time.Second, 240, func(i int) float64 {
+		if i == 100 {
+			return 0 // a reset
+		}
+		if i > 100 {
+			return float64(7 * (i - 100))
+		}
+		return float64(5*i + i%3)
+	})
+	add(t, db, labels.FromStrings("__name__", "req_total", "code", "200"), ss)
+	// Errors: one a minute (0.017/s) until sample 120 (30:13), then one a scrape (0.067/s).
+	add(t, db, labels.FromStrings("__name__", "req_total", "code", "500"), scrape(13*time.Second, 15*time.Second, 240, func(i int) float64 {
+		if i < 120 {
+			return float64(i / 4)
+		}
+		return float64(30 + i - 120)
+	}))
+	slos := []*rules.SLO{
+		eventsSLO(`sum(rate(req_total{code="500"}[{{.window}}]))`, `sum(rate(req_total[{{.window}}]))`),
+		{Service: "e2e", Name: "slice", SLI: rules.SLI{Kind: rules.TimesliceSLI, Query: `sum(rate(req_total{code="500"}[{{.window}}]))`, Op: rules.OpLT, Threshold: 0.06, Slice: 2 * time.Minute}},
+	}
+	for _, slo := range slos {
+		t.Run(slo.Name, func(t *testing.T) {
+			start, end := base.Add(5*time.Minute), base.Add(55*time.Minute)
+			batch := increments(t, db, slo, start, end, sli.Options{})
+			for i, want := range batch {
+				one := increments(t, db, slo, want.End, want.End, sli.Options{})
+				if len(one) != 1 || one[0] != want {
+					t.Fatalf("step %d alone: %+v, in the batch: %+v", i, one, want)
+				}
+			}
+			bad, total, _ := sums(batch)
+			if bad == 0 || bad == total {
+				t.Fatalf("bad %v of %v: the test needs both good and bad steps", bad, total)
+			}
+		})
+	}
+}

@@ -30,9 +30,6 @@ var (
 // also run on Prometheus 2.42 and VictoriaMetrics, which only know classic PromQL.
 var promql = parser.NewParser(parser.Options{})
 
-// HasWindow reports whether query contains the `{{.window}}` placeholder.
-func HasWindow(query string) bool { return windowPlaceholder.MatchString(query) }
-
 // Rewrite turns an SLI query written with `{{.window}}` into a query for one step of length window
 // (DESIGN §2). Every rate, irate and increase over a `[{{.window}}]` range becomes the exact
 // difference of the counter between t-window and t, read with last_over_time over lookback:
