@@ -113,6 +113,8 @@ func TestHTTPReceiversClassifyStatus(t *testing.T) {
 		{"202", 202, "", false, false, 0},
 		{"400 dropped", 400, "", true, false, 0},
 		{"404 dropped", 404, "", true, false, 0},
+		{"408 retried", 408, "", true, true, 0},
+		{"302 retried", 302, "", true, true, 0},
 		{"429 retried with Retry-After", 429, "9", true, true, 9 * time.Second},
 		{"500 retried", 500, "", true, true, 0},
 		{"503 with HTTP-date Retry-After", 503, "Sun, 04 Oct 2026 06:02:00 GMT", true, true, time.Minute},

@@ -187,21 +187,21 @@ func postJSON(ctx context.Context, client *http.Client, now time.Time, target st
 }
 
 // classifyStatus applies the retry policy of the Alertmanager and webhook receivers: 2xx is
-// delivered; 429 and 5xx are retried; any other 4xx is a rejection of this message that a retry
-// would only repeat; anything else (1xx, 3xx) is unexpected and retried.
+// delivered; a 4xx other than 408 and 429 rejects this message, and a retry would only repeat
+// the rejection; everything else (408, 429, 5xx, an unexpected 1xx or 3xx) is retried.
 func classifyStatus(receiver string, r httpResult) (retry bool, err error) {
+	body := truncateRunes(r.Body, 512)
 	switch {
 	case r.Status/100 == 2:
 		return false, nil
-	case r.Status == http.StatusTooManyRequests || r.Status/100 == 5 || r.Status/100 != 4:
-		err = fmt.Errorf("receiver %q: HTTP %d: %s", receiver, r.Status, r.Body)
-		if r.RetryAfter > 0 {
-			err = &RetryAfterError{After: r.RetryAfter, Err: err}
-		}
-		return true, err
-	default:
-		return false, fmt.Errorf("receiver %q rejected the notification: HTTP %d: %s", receiver, r.Status, r.Body)
+	case r.Status/100 == 4 && r.Status != http.StatusRequestTimeout && r.Status != http.StatusTooManyRequests:
+		return false, fmt.Errorf("receiver %q rejected the notification: HTTP %d: %s", receiver, r.Status, body)
 	}
+	err = fmt.Errorf("receiver %q: HTTP %d: %s", receiver, r.Status, body)
+	if r.RetryAfter > 0 {
+		err = &RetryAfterError{After: r.RetryAfter, Err: err}
+	}
+	return true, err
 }
 
 // Limiters holds one rate limiter per PagerDuty routing key, shared by every receiver using the
