@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRunFlags(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		code    int
+		wantErr string
+	}{
+		{"help", []string{"--help"}, 0, "usage: slod run"},
+		{"bad log format", []string{"--log.format", "xml"}, 2, "--log.format must be logfmt or json"},
+		{"bad log level", []string{"--log.level", "loud"}, 2, "--log.level must be"},
+		{"stray argument", []string{"extra"}, 2, `unexpected argument "extra"`},
+		{"missing config", []string{"--config.file", filepath.Join(t.TempDir(), "nope.yml"), "--storage.path", t.TempDir()}, 1, "nope.yml"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(append([]string{"run"}, tc.args...), &stdout, &stderr); code != tc.code {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.wantErr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.wantErr, stderr.String())
+			}
+		})
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+const runTestRule = `version: slod/v1
+service: %s
+slos:
+  - name: availability
+    objective: 99
+    window: 1h
+    sli:
+      events:
+        error_query: sum(rate(req_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(req_total[{{.window}}]))
+`
+
+// TestRunSignals runs `slod run` in-process against a fake Prometheus: it becomes ready, reloads
+// on SIGHUP, and exits 0 on SIGTERM.
+func TestRunSignals(t *testing.T) {
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	defer prom.Close()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "rules"), 0o755)
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("rules/a.yaml", fmt.Sprintf(runTestRule, "a"))
+	write("slod.yml", fmt.Sprintf("prometheus: {url: %q}\nevaluation: {interval: 1s, step: 1s}\nrules: [rules/]\n", prom.URL))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"run", "--config.file", filepath.Join(dir, "slod.yml"), "--storage.path", filepath.Join(dir, "data"),
+			"--web.listen-address", addr, "--log.format", "logfmt"}, io.Discard, &stderr)
+	}()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !cond() {
+			select {
+			case code := <-done:
+				t.Fatalf("slod run exited %d while waiting for %s:\n%s", code, what, stderr.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s:\n%s", what, stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	slos := func() int {
+		resp, err := http.Get("http://" + addr + "/api/v1/slos")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		var r struct{ Data []json.RawMessage }
+		if json.NewDecoder(resp.Body).Decode(&r) != nil {
+			return -1
+		}
+		return len(r.Data)
+	}
+	wait("ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if n := slos(); n != 1 {
+		t.Fatalf("%d SLOs before reload", n)
+	}
+	write("rules/b.yaml", fmt.Sprintf(runTestRule, "b"))
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	wait("the reload to add an SLO", func() bool { return slos() == 2 })
+
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM:\n%s", code, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("slod run did not stop after SIGTERM")
+	}
+	logs := stderr.String()
+	for _, want := range []string{"level=INFO msg=reloaded", "cycle_id=", "msg=stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+}
