@@ -116,7 +116,8 @@ func (p *PagerDuty) Notify(ctx context.Context, n Notification) (bool, error) {
 	return true, err
 }
 
-// Event renders n as the Events API v2 event Notify sends.
+// Event renders n as the Events API v2 event Notify sends. It carries the routing key in clear:
+// it is for the wire only, never for a log line.
 func (p *PagerDuty) Event(n Notification) *pagerduty.V2Event {
 	ev := &pagerduty.V2Event{
 		RoutingKey: p.key.Reveal(),
