@@ -6,7 +6,10 @@
 package unittest
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -130,7 +133,8 @@ func (e Error) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Message)
 }
 
-// Errors is every problem found in one test file, in the order found; decoding does not stop at the first.
+// Errors is every problem found in one test file, in file order: decoding does not stop at the
+// first.
 type Errors []Error
 
 // Error prints one problem per line, in file order.
@@ -155,16 +159,33 @@ func ReadFile(path string) (*File, error) {
 // malformed series are all reported, each with file:line:col, in one Errors value.
 func Decode(path string, data []byte) (*File, error) {
 	d := &decoder{file: path}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{Pos: rules.Pos{File: path, Line: 1, Col: 1}, Message: "empty test file"}}
+		}
 		line, msg := yamlError(err)
 		return nil, Errors{{Pos: rules.Pos{File: path, Line: line, Col: 1}, Message: msg}}
 	}
-	if root.Kind == 0 || len(root.Content) == 0 {
+	if len(root.Content) == 0 {
 		return nil, Errors{{Pos: rules.Pos{File: path, Line: 1, Col: 1}, Message: "empty test file"}}
+	}
+	// A second document would be silently ignored by a plain decode; a test file is one document.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			line, _ = yamlError(err)
+		}
+		d.errs = append(d.errs, Error{Pos: rules.Pos{File: path, Line: line, Col: 1}, Message: "a test file holds one YAML document; found another"})
 	}
 	f := d.decodeFile(root.Content[0])
 	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool {
+			a, b := d.errs[i].Pos, d.errs[j].Pos
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
 		return nil, d.errs
 	}
 	return f, nil
@@ -323,6 +344,7 @@ func (d *decoder) decodeFile(n *yaml.Node) *File {
 	}
 	if v := m["rule_files"]; v != nil {
 		dir := filepath.Dir(d.file)
+		nerrs := len(d.errs)
 		for i, rf := range d.sequence(v, "rule_files") {
 			field := fmt.Sprintf("rule_files[%d]", i)
 			if s := d.str(rf, field); s != "" {
@@ -332,9 +354,11 @@ func (d *decoder) decodeFile(n *yaml.Node) *File {
 				f.RuleFiles = append(f.RuleFiles, s)
 			}
 		}
-	}
-	if len(f.RuleFiles) == 0 {
-		d.errorf(n, "rule_files", "at least one SLO file is required")
+		if len(f.RuleFiles) == 0 && len(d.errs) == nerrs {
+			d.errorf(v, "rule_files", "at least one SLO file is required")
+		}
+	} else {
+		d.errorf(n, "rule_files", "required: the SLO files under test")
 	}
 	if v := m["evaluation_interval"]; v != nil {
 		if iv, ok := d.duration(v, "evaluation_interval"); ok {
@@ -352,6 +376,9 @@ func (d *decoder) decodeFile(n *yaml.Node) *File {
 	}
 	for i, tn := range d.sequence(v, "tests") {
 		f.Tests = append(f.Tests, d.test(tn, fmt.Sprintf("tests[%d]", i), f.EvaluationInterval))
+	}
+	if len(f.Tests) == 0 {
+		d.errorf(v, "tests", "at least one test is required")
 	}
 	return f
 }
@@ -418,12 +445,18 @@ func (d *decoder) inputSeries(n *yaml.Node, field string) InputSeries {
 	if v := m["series"]; v != nil {
 		s.Series = strings.TrimSpace(d.str(v, join(field, "series")))
 		s.Pos = d.pos(v)
+		if s.Series == "" && v.Tag != "!!null" {
+			d.errorf(v, join(field, "series"), "no series given")
+		}
 	} else {
 		d.errorf(n, join(field, "series"), "required")
 	}
 	if v := m["values"]; v != nil {
 		s.Values = strings.TrimSpace(d.str(v, join(field, "values")))
 		s.ValuesPos = d.pos(v)
+		if s.Values == "" && v.Tag != "!!null" {
+			d.errorf(v, join(field, "values"), "no values")
+		}
 	} else {
 		d.errorf(n, join(field, "values"), "required")
 	}
