@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -243,11 +244,16 @@ func (d *decoder) slo(n *yaml.Node, path string, fs fileSpec) (*SLO, *yaml.Node)
 	var objNode *yaml.Node
 	if d.required(f, "objective") {
 		objNode = resolve(f.vals["objective"])
-		if v, exact, ok := d.number(objNode, field(path, "objective")); ok {
-			if v <= 0 || v >= 100 {
+		if _, exact, ok := d.number(objNode, field(path, "objective")); ok {
+			ratio := objectiveRatio(exact)
+			switch {
+			case exact.Sign() <= 0 || exact.Cmp(big.NewRat(100, 1)) >= 0:
 				d.errorf(objNode, field(path, "objective"), "must be a percentage between 0 and 100 (exclusive), got %s", objNode.Value)
-			} else {
-				slo.Objective, objOK = objectiveRatio(exact), true
+			case ratio <= 0 || ratio >= 1:
+				// 99.99999999999999999 is below 100 but rounds to a ratio of 1: no error budget at all.
+				d.errorf(objNode, field(path, "objective"), "%s is too close to 0 or 100 to be represented", objNode.Value)
+			default:
+				slo.Objective, objOK = ratio, true
 			}
 		}
 	}
@@ -293,13 +299,14 @@ func (d *decoder) sli(n *yaml.Node, path string) SLI {
 		}
 	}
 	switch {
-	case len(kinds) == 0 && f.node.Kind == yaml.MappingNode || isNull(f.node):
-		d.errorf(f.node, path, "exactly one of events, latency or timeslice is required")
-		return SLI{}
 	case len(kinds) > 1:
 		d.errorf(f.node, path, "exactly one of events, latency or timeslice is allowed, got %s", strings.Join(kinds, " and "))
 		return SLI{}
 	case len(kinds) == 0:
+		// A node that is not a mapping at all has been reported by d.mapping already.
+		if f.node.Kind == yaml.MappingNode || isNull(f.node) {
+			d.errorf(f.node, path, "exactly one of events, latency or timeslice is required")
+		}
 		return SLI{}
 	}
 	switch kinds[0] {
@@ -383,13 +390,13 @@ func (d *decoder) slothSLI(n *yaml.Node, path string) SLI {
 		}
 	}
 	switch {
-	case len(kinds) == 0 && f.node.Kind == yaml.MappingNode || isNull(f.node):
-		d.errorf(f.node, path, "exactly one of events or raw is required")
-		return SLI{}
 	case len(kinds) > 1:
 		d.errorf(f.node, path, "exactly one of events, raw or plugin is allowed, got %s", strings.Join(kinds, " and "))
 		return SLI{}
 	case len(kinds) == 0:
+		if f.node.Kind == yaml.MappingNode || isNull(f.node) {
+			d.errorf(f.node, path, "exactly one of events or raw is required")
+		}
 		return SLI{}
 	}
 	switch kinds[0] {

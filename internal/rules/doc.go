@@ -1,0 +1,15 @@
+// Package rules loads SLO files into validated model SLOs: slod's own `version: slod/v1` format
+// (shared/SPEC.md §1) and Sloth's `version: "prometheus/v1"` files, unchanged.
+//
+// Files are decoded strictly from yaml.v3 nodes, so that every problem of a run is reported at once
+// with its position (file:line:col: field: message), PromQL errors included, at their place inside
+// the query in the file. The model keeps objectives as ratios (99.9 → 0.999) and carries the
+// effective alert policy: the SRE Workbook's default table scaled to the SLO period, or the SLO's
+// own window pairs, with budget_percent turned into burn rates and disabled severities removed.
+//
+// Sloth files map as follows: events SLIs are events SLIs; a raw error_ratio_query becomes a
+// RatioSLI, evaluated at every step and averaged over a window, as Sloth's own period rule does;
+// page_alert and ticket_alert are the page and ticket severities of the default policy over Sloth's
+// 30-day period, with their labels and annotations kept per severity. Sloth's SLI and SLO plugins
+// are Sloth code and are reported as unsupported.
+package rules
