@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 )
@@ -110,6 +111,11 @@ type omParser struct {
 	// first of a series; different spellings of one label set still meet in db.getOrCreate.
 	byText map[string]*memSeries
 	lset   labels.Labels
+	// typeLine is the last `# TYPE` line seen. textparse normalises the le and quantile labels of
+	// histograms and summaries by the last TYPE it saw, so every chunk after the first starts with
+	// it to parse exactly as the whole file would.
+	typeLine []byte
+	mtype    model.MetricType
 }
 
 // parseChunk parses whole lines, the first of which is line start of the file. Every entry the
@@ -118,9 +124,15 @@ func (p *omParser) parseChunk(chunk []byte, start int) error {
 	if len(chunk) == 0 {
 		return nil
 	}
-	buf := append(chunk, eofLine...)
+	buf := append(append(append([]byte(nil), p.typeLine...), chunk...), eofLine...)
 	tp := textparse.NewOpenMetricsParser(buf, p.st)
 	line, pos := start, 0
+	if p.typeLine != nil {
+		if _, err := tp.Next(); err != nil {
+			return fmt.Errorf("%s:%d: replaying %q: %w", p.name, start, p.typeLine, err)
+		}
+		pos = len(p.typeLine)
+	}
 	p.db.mu.Lock()
 	defer p.db.mu.Unlock()
 	for ; ; line++ {
@@ -135,7 +147,15 @@ func (p *omParser) parseChunk(chunk []byte, start int) error {
 		}
 		switch entry {
 		case textparse.EntrySeries:
-		case textparse.EntryType, textparse.EntryHelp, textparse.EntryUnit, textparse.EntryComment:
+		case textparse.EntryType:
+			p.typeLine = append(append(p.typeLine[:0], text...), '\n')
+			if _, mtype := tp.Type(); mtype != p.mtype {
+				// The same series text may now parse to other labels (le normalisation).
+				clear(p.byText)
+				p.mtype = mtype
+			}
+			continue
+		case textparse.EntryHelp, textparse.EntryUnit, textparse.EntryComment:
 			continue // metadata: the engine does not need it
 		default:
 			return fmt.Errorf("%s:%d: unsupported entry (only float samples are supported)", p.name, line)

@@ -197,3 +197,42 @@ func TestParseTimestampsExact(t *testing.T) {
 		t.Errorf("timestamps differ:\n%s", got[len(got)-120:])
 	}
 }
+
+// TestParseTypeAcrossChunks: textparse normalises le="0.30" to "0.3" in a histogram family; the
+// TYPE line is in the first chunk, most samples in later ones, and all must land in one series.
+func TestParseTypeAcrossChunks(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# TYPE h histogram\n")
+	n := 0
+	for b.Len() < 2*chunkSize+100 {
+		fmt.Fprintf(&b, "h_bucket{le=\"0.30\"} %d %d\n", n, 1700000000+n)
+		n++
+	}
+	// A series first seen in a later chunk.
+	b.WriteString("h_bucket{le=\"0.30\",x=\"late\"} 1 1700000000\n")
+	b.WriteString("# TYPE g gauge\ng{le=\"0.30\"} 1 1700000000\n# EOF\n")
+	db, err := Parse(strings.NewReader(b.String()), "h.om")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := db.Querier(math.MinInt64, math.MaxInt64)
+	for _, c := range []struct {
+		name, le string
+		samples  int
+		x        string
+	}{{"h_bucket", "0.3", n, ""}, {"h_bucket", "0.3", 1, "late"}, {"g", "0.30", 1, ""}} {
+		ss := q.Select(t.Context(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", c.name), labels.MustNewMatcher(labels.MatchEqual, "x", c.x))
+		var got []string
+		count := 0
+		for ss.Next() {
+			got = append(got, ss.At().Labels().Get("le"))
+			it := ss.At().Iterator(nil)
+			for it.Next() == chunkenc.ValFloat {
+				count++
+			}
+		}
+		if len(got) != 1 || got[0] != c.le || count != c.samples {
+			t.Errorf("%s: series with le %q and %d samples, want one with le %q and %d", c.name, got, count, c.le, c.samples)
+		}
+	}
+}
