@@ -27,6 +27,9 @@ import (
 // usable (no series, or NaN) for the newest steps.
 const reasonNoData = "no_data"
 
+// silenceRetention is how long an ended silence stays listed (for the postmortem of an incident).
+const silenceRetention = 7 * 24 * time.Hour
+
 // sloResult is what evaluating one SLO in a cycle produced; nothing of it is visible outside the
 // cycle until the store commit succeeded.
 type sloResult struct {
@@ -36,6 +39,7 @@ type sloResult struct {
 	transitions []burnrate.Transition
 	record      store.SLORecord
 	sourceErr   string
+	dataUntil   time.Time
 	err         error
 }
 
@@ -171,7 +175,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	// Committed: the new state is now the state.
 	d.mu.Lock()
 	for _, r := range results {
-		r.s.st, r.s.status, r.s.evaluated, r.s.sourceErr = r.st, r.status, true, r.sourceErr
+		r.s.st, r.s.status, r.s.evaluated, r.s.sourceErr, r.s.dataUntil = r.st, r.status, true, r.sourceErr, r.dataUntil
 	}
 	d.alerts = res.State
 	d.mu.Unlock()
@@ -191,6 +195,13 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 			log.Info("alert transition", "slo", r.s.slo.ID(), "severity", tr.Severity, "no_data", tr.NoData,
 				"from", tr.From, "to", tr.To, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
 		}
+	}
+	// Silences that ended a week ago are of no use to anyone; the store should not grow forever.
+	if n, err := d.silences.Expire(t, silenceRetention); err != nil {
+		d.m.storeErrors.Inc()
+		log.Warn("expiring old silences", "err", err)
+	} else if n > 0 {
+		log.Info("expired old silences", "count", n)
 	}
 	if !d.ready.Load() {
 		log.Info("first evaluation cycle completed; ready", "at", t)
@@ -277,6 +288,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		return res
 	}
 	res.record = store.SLORecord{ID: slo.ID(), History: hist, State: st, UpdatedAt: t}
+	res.dataUntil = s.hist.End()
 	return res
 }
 

@@ -86,6 +86,9 @@ type sloState struct {
 	status    burnrate.Status
 	evaluated bool
 	sourceErr string
+	// dataUntil is the end of the history as of the last commit; readers use it instead of
+	// hist.End(), since the cycle appends to hist without holding Daemon.mu.
+	dataUntil time.Time
 }
 
 // Daemon is a running `slod run`.
@@ -182,6 +185,7 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 		st.Close()
 		return nil, err
 	}
+	d.dropUnconfigured()
 	d.dispatcher = notify.NewDispatcher(notify.NewStoreOutbox(st), rt.notifiers, notify.DispatcherOptions{
 		Clock: d.clock, Logger: d.log.With("component", "notify"), Metrics: d.nm,
 	})
@@ -289,7 +293,7 @@ func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfi
 		s := &sloState{slo: slo, hist: burnrate.NewHistory(step, slo.MaxWindow())}
 		if o, ok := old[slo.ID()]; ok {
 			s.st = o.st
-			s.status, s.evaluated, s.sourceErr = o.status, o.evaluated, o.sourceErr
+			s.status, s.evaluated, s.sourceErr, s.dataUntil = o.status, o.evaluated, o.sourceErr, o.dataUntil
 			s.hist = adoptHistory(o.hist, step, slo.MaxWindow())
 			if !slices.EqualFunc(o.slo.Alerting.Windows, slo.Alerting.Windows, func(a, b burnrate.Window) bool { return a == b }) ||
 				!equalNoData(o.slo.Alerting.NoData, slo.Alerting.NoData) {
@@ -358,6 +362,7 @@ func (d *Daemon) restore() error {
 			h = burnrate.NewHistory(step, s.slo.MaxWindow())
 		}
 		s.hist = adoptHistory(h, step, s.slo.MaxWindow())
+		s.dataUntil = s.hist.End()
 		var st burnrate.State
 		if len(rec.State) > 0 {
 			if err := json.Unmarshal(rec.State, &st); err != nil {
@@ -384,6 +389,33 @@ func (d *Daemon) restore() error {
 	}
 	d.dirty = false
 	return nil
+}
+
+// dropUnconfigured deletes the stored state of SLOs the rules no longer define (removed while
+// slod was down), as a reload does. Their open incidents are resolved by the next cycle, from the
+// notification records, which are kept.
+func (d *Daemon) dropUnconfigured() {
+	recs, err := d.store.SLOs()
+	if err != nil {
+		d.m.storeErrors.Inc()
+		d.log.Warn("listing stored SLOs", "err", err)
+		return
+	}
+	known := map[string]bool{}
+	for _, s := range d.slos {
+		known[s.slo.ID()] = true
+	}
+	for id := range recs {
+		if known[id] {
+			continue
+		}
+		if err := d.store.DeleteSLO(id); err != nil {
+			d.m.storeErrors.Inc()
+			d.log.Warn("removing the state of a deleted SLO", "slo", id, "err", err)
+			continue
+		}
+		d.log.Info("removed the state of an SLO no longer in the rules", "slo", id)
+	}
 }
 
 // Reload re-reads the config and the rules. On any error the running config stays, the error is

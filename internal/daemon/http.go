@@ -120,7 +120,7 @@ func (d *Daemon) sloViews() []sloView {
 			Windows: []windowView{}, Alerts: []alertView{}, SourceError: s.sourceErr}
 		if s.evaluated {
 			st := s.status
-			v.EvaluatedAt, v.DataUntil, v.LastData = timePtr(st.At), timePtr(s.hist.End()), timePtr(st.LastData)
+			v.EvaluatedAt, v.DataUntil, v.LastData = timePtr(st.At), timePtr(s.dataUntil), timePtr(st.LastData)
 			v.ErrorRatio, v.BudgetRemaining, v.CurrentBurnRate = finite(st.ErrorRatio), finite(st.BudgetRemaining), finite(st.CurrentBurnRate)
 			if st.TimeToExhaustion > 0 {
 				tte := model.Duration(st.TimeToExhaustion.Round(time.Minute)).String()
