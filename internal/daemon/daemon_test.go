@@ -37,6 +37,8 @@ type fakeSource struct {
 	err     error
 	empty   bool
 	queries int
+	// starts and ends of the queries, for asserting what was fetched
+	starts, ends []time.Time
 }
 
 func (f *fakeSource) set(fn func(f *fakeSource)) {
@@ -49,6 +51,7 @@ func (f *fakeSource) QueryRange(ctx context.Context, query string, start, end ti
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queries++
+	f.starts, f.ends = append(f.starts, start), append(f.ends, end)
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -558,4 +561,66 @@ func metricValue(c prometheus.Metric) float64 {
 		return m.Counter.GetValue()
 	}
 	return m.Gauge.GetValue()
+}
+
+func TestGapAfterDowntimeIsFetched(t *testing.T) {
+	cases := []struct {
+		name      string
+		down      time.Duration
+		wantStart time.Duration // relative to the restart's evaluation time
+	}{
+		{"short downtime: the gap", 30 * time.Minute, -29 * time.Minute},
+		{"downtime beyond the backfill: the backfill", 5 * time.Hour, -2*time.Hour + time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.cycle(t0)
+			if got := h.src.starts[0]; !got.Equal(t0.Add(-2 * time.Hour).Add(time.Minute)) {
+				t.Errorf("initial backfill from %v", got)
+			}
+			h.restart()
+			at := t0.Add(tc.down)
+			h.src.set(func(f *fakeSource) { f.starts, f.ends, f.queries = nil, nil, 0 })
+			h.cycle(at)
+			if h.src.queries != 2 {
+				t.Errorf("%d queries for the gap, want 2", h.src.queries)
+			}
+			if got := h.src.starts[0]; !got.Equal(at.Add(tc.wantStart)) || !h.src.ends[0].Equal(at) {
+				t.Errorf("fetched [%v, %v], want [%v, %v]", got, h.src.ends[0], at.Add(tc.wantStart), at)
+			}
+			if end := h.d.slos[0].hist.End(); !end.Equal(at) {
+				t.Errorf("history ends %v, want %v", end, at)
+			}
+		})
+	}
+}
+
+func TestReloadWindowGrew(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	h.cycle(t0)
+	if h.phase("page", false) != "firing" {
+		t.Fatal("not firing")
+	}
+	// The period grows from 1d to 7d: the history cannot hold it and is refetched, the alert
+	// state stays, and nothing is sent twice.
+	writeFile(t, filepath.Join(h.dir, "rules", "shop.yaml"), strings.Replace(testRules, "window: 1d", "window: 7d", 1))
+	if err := h.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.d.slos[0].hist.MaxWindow(); got != 7*24*time.Hour {
+		t.Errorf("history capacity %v", got)
+	}
+	if h.phase("page", false) != "firing" {
+		t.Error("alert state not carried over")
+	}
+	h.src.set(func(f *fakeSource) { f.starts = nil })
+	h.cycle(t0.Add(time.Minute))
+	if got, want := h.src.starts[0], t0.Add(time.Minute).Add(-2*time.Hour).Add(time.Minute); !got.Equal(want) {
+		t.Errorf("refetched from %v, want %v (the backfill)", got, want)
+	}
+	if h.phase("page", false) != "firing" || len(h.outbox()) != 1 {
+		t.Errorf("after the reload: page %s, outbox %+v", h.phase("page", false), h.outbox())
+	}
 }
