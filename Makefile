@@ -16,8 +16,23 @@ help: ## list the targets
 build: ## build bin/slod (static, version from git)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/slod ./cmd/slod
 
-test: ## the whole suite: unit + integration tests (real Prometheus/Alertmanager where installed)
+# Each fuzz target runs briefly on every `make test`; run one longer by hand, e.g.
+#   go test -run '^$$' -fuzz FuzzParse -fuzztime 10m ./internal/rules
+FUZZ_TARGETS := ./internal/rules:FuzzParse ./internal/burnrate:FuzzHistoryUnmarshal \
+	./internal/store:FuzzDecode ./internal/notify:FuzzUnmarshalPayload ./internal/unittest:FuzzDecode
+FUZZTIME ?= 5s
+
+test: ## the whole suite: unit + integration tests, the shipped rules and their tests, brief fuzzing
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) run ./cmd/slod validate rules/
+	$(GO) run ./cmd/slod test rules/tests/
+	$(MAKE) --no-print-directory fuzz
+
+fuzz: ## run every fuzz target for FUZZTIME (default 5s)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%:*}"; \
+	done
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
