@@ -156,3 +156,51 @@ func TestSeriesExpansion(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecode feeds arbitrary bytes to Decode: it must never panic, every error must carry a
+// position in the file, and what decodes must satisfy the invariants the runner relies on.
+func FuzzDecode(f *testing.F) {
+	for _, glob := range []string{"testdata/decode/*.yaml", "testdata/run/*.yaml", "../../rules/tests/*.yaml"} {
+		files, _ := filepath.Glob(glob)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Decode("fuzz.yaml", data)
+		if err != nil {
+			var es Errors
+			if !errors.As(err, &es) || len(es) == 0 {
+				t.Fatalf("error %T is not a non-empty Errors: %v", err, err)
+			}
+			for _, e := range es {
+				if e.Pos.File != "fuzz.yaml" || e.Pos.Line < 1 || e.Pos.Col < 1 {
+					t.Fatalf("error without a position: %#v", e)
+				}
+			}
+			return
+		}
+		if len(file.RuleFiles) == 0 || len(file.Tests) == 0 || file.EvaluationInterval <= 0 {
+			t.Fatalf("decoded an incomplete file: %+v", file)
+		}
+		for _, tc := range file.Tests {
+			if tc.Interval <= 0 || len(tc.AlertTests)+len(tc.BudgetTests) == 0 {
+				t.Fatalf("decoded an incomplete test: %+v", tc)
+			}
+			for _, a := range tc.AlertTests {
+				if a.EvalTime < file.EvaluationInterval || a.EvalTime%file.EvaluationInterval != 0 || !strings.Contains(a.SLO, "/") {
+					t.Fatalf("alert_test off the grid or without an SLO id: %+v", a)
+				}
+			}
+			for _, s := range tc.InputSeries {
+				if s.parsed == nil {
+					t.Fatalf("series %q not parsed", s.Series)
+				}
+			}
+		}
+	})
+}
