@@ -205,7 +205,7 @@ func (c *Client) do(ctx context.Context, query string, start, end time.Time, ste
 	}
 	obs := Observation{Duration: time.Since(began)}
 	if len(warnings) > 0 {
-		c.logger.Warn("query returned warnings", "query", query, "warnings", strings.Join(warnings, "; "))
+		loggerFrom(ctx, c.logger).Warn("query returned warnings", "query", query, "warnings", strings.Join(warnings, "; "))
 	}
 	if err != nil {
 		obs.Result, obs.Reason = ResultError, Reason(err)
@@ -257,6 +257,21 @@ func classify(v model.Value) Result {
 		return ResultEmpty
 	}
 	return ResultSuccess
+}
+
+type loggerKey struct{}
+
+// ContextWithLogger returns a context whose queries log through l, so that a server's warnings
+// carry the caller's correlation attributes (slod's cycle_id and SLO).
+func ContextWithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+func loggerFrom(ctx context.Context, def *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return def
 }
 
 // QueryError is a failed query; Reason classifies it (ReasonTimeout, ReasonServer, ...).

@@ -375,6 +375,14 @@ func TestWarningsLogged(t *testing.T) {
 	if !strings.Contains(buf.String(), "partial response") {
 		t.Errorf("warning not logged: %q", buf.String())
 	}
+	var ctxBuf bytes.Buffer
+	ctx := ContextWithLogger(context.Background(), slog.New(slog.NewTextHandler(&ctxBuf, nil)).With("cycle_id", "c1"))
+	if _, err := c.QueryRange(ctx, "x", at, at, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ctxBuf.String(), "cycle_id=c1") || !strings.Contains(ctxBuf.String(), "partial response") {
+		t.Errorf("warning not logged through the context's logger: %q", ctxBuf.String())
+	}
 }
 
 func TestCanceledContext(t *testing.T) {
