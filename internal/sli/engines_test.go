@@ -384,4 +384,3 @@ func seriesCount(t *testing.T, client *http.Client, url string) int {
 	body, _ := io.ReadAll(resp.Body)
 	return strings.Count(string(body), `"__name__"`)
 }
-
