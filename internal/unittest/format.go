@@ -479,10 +479,7 @@ func (d *decoder) evalTime(n *yaml.Node, field string, step time.Duration) time.
 	if !ok {
 		return 0
 	}
-	switch {
-	case v < step:
-		d.errorf(n, field, "%s is before the first evaluation at %s (the evaluation_interval)", model.Duration(v), model.Duration(step))
-	case v%step != 0:
+	if v%step != 0 {
 		d.errorf(n, field, "%s is not a multiple of the evaluation_interval %s", model.Duration(v), model.Duration(step))
 	}
 	return v

@@ -267,7 +267,7 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 		mu.Unlock()
 	}
 	step := f.EvaluationInterval
-	_, err := eval.Backtest(ctx, recorded.NewQuerier(db), slos, epoch.Add(step), epoch.Add(last),
+	_, err := eval.Backtest(ctx, recorded.NewQuerier(db), slos, epoch, epoch.Add(last),
 		eval.Options{Step: step, Lookback: opt.Lookback, DataStart: epoch}, obs)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating: %w", err)

@@ -15,7 +15,7 @@ func TestRun(t *testing.T) {
 		file string
 		want Summary
 	}{
-		{"pass", Summary{Files: 1, Tests: 3, Assertions: 12}},
+		{"pass", Summary{Files: 1, Tests: 4, Assertions: 14}},
 		{"wrong", Summary{Files: 1, Tests: 4, FailedTests: 3, Assertions: 7, FailedAssertions: 4}},
 		{"unknown-slo", Summary{Files: 1, Tests: 2, FailedTests: 1, Assertions: 3, FailedAssertions: 2}},
 		{"missing-rules", Summary{Files: 1, Errors: 1}},
