@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"sync"
 	"time"
 
@@ -32,6 +34,24 @@ const silenceRetention = 7 * 24 * time.Hour
 
 // sloResult is what evaluating one SLO in a cycle produced; nothing of it is visible outside the
 // cycle until the store commit succeeded.
+// sourceReason classifies a failed fetch for slod_slo_source_errors_total: the transport class of
+// a failed query (timeout, 5xx, 4xx, network, ...), or "invalid" when no query was sent because
+// the SLI could not be turned into one.
+func sourceReason(err error) string {
+	var qe *promapi.QueryError
+	if errors.As(err, &qe) {
+		return qe.Reason
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return promapi.ReasonTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return promapi.ReasonNetwork
+	}
+	return "invalid"
+}
+
 type sloResult struct {
 	s           *sloState
 	st          burnrate.State
@@ -244,7 +264,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 			res.err = ctx.Err()
 			return res
 		case err != nil:
-			res.sourceErr = promapi.Reason(err)
+			res.sourceErr = sourceReason(err)
 			log.Warn("source failed for SLO; holding its alert state", "slo", slo.ID(), "reason", res.sourceErr, "err", err)
 		default:
 			// Trailing Missing steps are not appended: they are asked for again next cycle, so a

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -286,7 +287,7 @@ func TestCycleFireRestartSourceDownResolve(t *testing.T) {
 	// The errors stop but the source goes down at the same time: nothing may resolve.
 	h.src.set(func(f *fakeSource) {
 		f.bad = outage(t0, t0.Add(22*time.Minute))
-		f.err = errors.New("connection refused")
+		f.err = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
 	})
 	for i := 23; i <= 35; i++ {
 		h.cycle(t0.Add(time.Duration(i) * time.Minute))
