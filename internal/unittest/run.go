@@ -295,7 +295,7 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 			failures = append(failures, failure{
 				pos:     a.Pos,
 				message: fmt.Sprintf("alert_test at %s for %s: expected %s, got %s", formatOffset(a.EvalTime), a.SLO, formatAlerts(exp), formatAlerts(got)),
-				details: details(o),
+				details: details(byID[a.SLO], o),
 			})
 			continue
 		}
@@ -410,33 +410,51 @@ func formatAlerts(as []AlertID) string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
-// details explains a failed alert_test with the numbers the decision was made from: the burn rate
-// over every window of the policy and the pairs that hold, so that a wrong expectation and a wrong
-// rule can be told apart without rerunning anything.
-func details(o observation) []string {
-	var out []string
-	if len(o.status.Windows) > 0 {
-		parts := make([]string, 0, len(o.status.Windows))
-		for _, wb := range o.status.Windows {
-			parts = append(parts, fmt.Sprintf("%s %s", model.Duration(wb.Window), formatFloat(wb.BurnRate)))
+// details explains a failed alert_test with the numbers the engine decided on: every window pair
+// of the policy with its burn rates and, from the alert state, whether and since when it holds;
+// then each alert that is pending or firing. A wrong expectation and a wrong rule can be told apart
+// without rerunning anything.
+func details(slo *rules.SLO, o observation) []string {
+	if o.status.LastData.IsZero() {
+		return []string{"no data yet"}
+	}
+	burn := make(map[time.Duration]float64, len(o.status.Windows))
+	for _, wb := range o.status.Windows {
+		burn[wb.Window] = wb.BurnRate
+	}
+	states := map[burnrate.Severity]burnrate.AlertState{}
+	for _, a := range o.state.Alerts {
+		if !a.NoData {
+			states[a.Severity] = a
 		}
-		out = append(out, "burn rates: "+strings.Join(parts, ", "))
+	}
+	var out []string
+	index := map[burnrate.Severity]int{} // position of a pair among its severity's, as in PairSince
+	for _, w := range slo.Alerting.Windows {
+		j := index[w.Severity]
+		index[w.Severity]++
+		line := fmt.Sprintf("%s %s/%s: burn rates %s/%s, threshold %s", w.Severity, model.Duration(w.Long), model.Duration(w.Short),
+			formatFloat(burn[w.Long]), formatFloat(burn[w.Short]), formatFloat(w.BurnRate))
+		if w.For > 0 {
+			line += fmt.Sprintf(" for %s", model.Duration(w.For))
+		}
+		if st, ok := states[w.Severity]; ok && j < len(st.PairSince) && !st.PairSince[j].IsZero() {
+			line += ", holds since " + formatOffset(st.PairSince[j].Sub(epoch))
+		}
+		out = append(out, line)
 	}
 	for _, a := range o.state.Alerts {
-		if a.Phase == burnrate.Inactive || a.Phase == "" {
-			continue
-		}
 		name := AlertID{Severity: a.Severity, NoData: a.NoData}.String()
-		if a.NoData {
-			out = append(out, fmt.Sprintf("%s %s: no data since %s", name, a.Phase, formatOffset(a.ActiveAt.Sub(epoch))))
-			continue
+		switch {
+		case a.Phase == burnrate.Firing && a.NoData:
+			out = append(out, fmt.Sprintf("%s firing: no data since %s", name, formatOffset(a.ActiveAt.Sub(epoch))))
+		case a.Phase == burnrate.Firing:
+			out = append(out, fmt.Sprintf("%s firing since %s", name, formatOffset(a.FiredAt.Sub(epoch))))
+		case a.Phase == burnrate.Pending && a.NoData:
+			out = append(out, fmt.Sprintf("%s pending: no data since %s", name, formatOffset(a.ActiveAt.Sub(epoch))))
+		case a.Phase == burnrate.Pending:
+			out = append(out, fmt.Sprintf("%s pending since %s", name, formatOffset(a.ActiveAt.Sub(epoch))))
 		}
-		r := a.Reason
-		out = append(out, fmt.Sprintf("%s %s: %s/%s burn rates %s/%s > %s", name, a.Phase,
-			model.Duration(r.Window.Long), model.Duration(r.Window.Short), formatFloat(r.LongBurn), formatFloat(r.ShortBurn), formatFloat(r.Window.BurnRate)))
-	}
-	if o.status.LastData.IsZero() {
-		out = append(out, "no data yet")
 	}
 	return out
 }
