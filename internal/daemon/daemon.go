@@ -491,19 +491,7 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 	}
 	{
 		sctx, scancel := context.WithCancel(ctx)
-		sched := &Scheduler{
-			Clock: d.clock,
-			Schedule: func() cron.Schedule {
-				d.mu.RLock()
-				defer d.mu.RUnlock()
-				return d.rt.schedule
-			},
-			Run: func(ctx context.Context, t time.Time) { _ = d.Cycle(ctx, t) },
-			Skip: func(t time.Time) {
-				d.m.cycles.WithLabelValues(cycleSkipped).Inc()
-				d.log.Warn("skipping an evaluation: the previous cycle is still running", "at", t)
-			},
-		}
+		sched := d.scheduler()
 		g.Add(func() error { return sched.Loop(sctx) }, func(error) { scancel() })
 	}
 	{
@@ -543,6 +531,24 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 		}, func(error) { rcancel() })
 	}
 	return g.Run()
+}
+
+// scheduler returns the scheduler of evaluation cycles: the running config's schedule, on the
+// daemon's clock, skipping (and counting) a tick while a cycle overruns.
+func (d *Daemon) scheduler() *Scheduler {
+	return &Scheduler{
+		Clock: d.clock,
+		Schedule: func() cron.Schedule {
+			d.mu.RLock()
+			defer d.mu.RUnlock()
+			return d.rt.schedule
+		},
+		Run: func(ctx context.Context, t time.Time) { _ = d.Cycle(ctx, t) },
+		Skip: func(t time.Time) {
+			d.m.cycles.WithLabelValues(cycleSkipped).Inc()
+			d.log.Warn("skipping an evaluation: the previous cycle is still running", "at", t)
+		},
+	}
 }
 
 // Close closes the store and flushes traces. It is safe to call more than once.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/robfig/cron/v3"
+
+	"github.com/slod-dev/slod/internal/sli"
 )
 
 func mustSchedule(t *testing.T, spec string) cron.Schedule {
@@ -153,5 +155,70 @@ func TestSchedulerSkipsOverrunNeverStacks(t *testing.T) {
 	h.mock.Set(next)
 	if got := recv(t, "run", h.runs); !got.Equal(next) {
 		t.Fatalf("run after overrun at %v, want %v", got, next)
+	}
+}
+
+// gatedSource blocks every query until released, to make a cycle overrun.
+type gatedSource struct {
+	*fakeSource
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedSource) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]sli.Series, error) {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.fakeSource.QueryRange(ctx, query, start, end, step)
+}
+
+func TestDaemonSkipsOverrunningCycle(t *testing.T) {
+	h := newHarness(t)
+	gate := &gatedSource{fakeSource: h.src, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h.d.rt.querier = gate
+	mock := clock.NewMock()
+	mock.Set(t0.Add(10 * time.Second))
+	h.d.clock = mock
+	s := h.d.scheduler()
+	waiting := make(chan time.Time, 16)
+	finished := make(chan time.Time, 16)
+	s.waiting = func(next time.Time) { waiting <- next }
+	s.finished = func(at time.Time) { finished <- at }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Loop(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	first := recv(t, "wait", waiting)
+	mock.Set(first)
+	select {
+	case <-gate.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cycle did not query")
+	}
+	// Two ticks pass while the cycle is stuck in its query: both are skipped and counted.
+	for range 2 {
+		next := recv(t, "wait", waiting)
+		mock.Set(next)
+	}
+	recv(t, "wait", waiting) // the loop went around twice: both skips are counted
+	if v := metricValue(h.d.m.cycles.WithLabelValues(cycleSkipped)); v != 2 {
+		t.Errorf("skipped cycles: %v, want 2", v)
+	}
+	close(gate.release)
+	if at := recv(t, "finish", finished); !at.Equal(first) {
+		t.Errorf("finished cycle of %v, want %v", at, first)
+	}
+	if v := metricValue(h.d.m.cycles.WithLabelValues(cycleSuccess)); v != 1 {
+		t.Errorf("successful cycles: %v, want 1", v)
+	}
+	if got := time.Unix(0, h.d.lastCycle.Load()).UTC(); !got.Equal(first) {
+		t.Errorf("committed %v, want %v", got, first)
 	}
 }
