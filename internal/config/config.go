@@ -502,7 +502,15 @@ func yamlError(file string, err error, root *yaml.Node) Error {
 	msg := err.Error()
 	m := yamlLine.FindStringSubmatch(msg)
 	if m == nil {
-		return Error{Pos: Pos{File: file, Line: 1, Col: 1}, Message: strings.TrimPrefix(msg, "yaml: ")}
+		// Unmarshalers of the yaml.v2 kind (prometheus/common's model.Duration) report no line;
+		// the value they quote is found in the tree instead.
+		pos := Pos{File: file, Line: 1, Col: 1}
+		if q := quoted.FindStringSubmatch(msg); q != nil {
+			if n := findScalar(root, q[1]); n != nil {
+				pos.Line, pos.Col = n.Line, n.Column
+			}
+		}
+		return Error{Pos: pos, Message: strings.TrimPrefix(msg, "yaml: ")}
 	}
 	line, _ := strconv.Atoi(m[1])
 	col := 1
@@ -516,6 +524,23 @@ func yamlError(file string, err error, root *yaml.Node) Error {
 		col = c
 	}
 	return Error{Pos: Pos{File: file, Line: line, Col: col}, Message: msg}
+}
+
+var quoted = regexp.MustCompile(`"([^"]+)"`)
+
+func findScalar(n *yaml.Node, value string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Value == value {
+		return n
+	}
+	for _, c := range n.Content {
+		if f := findScalar(c, value); f != nil {
+			return f
+		}
+	}
+	return nil
 }
 
 func findKey(n *yaml.Node, line int, key string) int {
