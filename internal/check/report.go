@@ -74,7 +74,7 @@ type jsonSLO struct {
 	Objective       number      `json:"objective"`
 	Window          string      `json:"window"`
 	BudgetRemaining number      `json:"budget_remaining"`
-	NoData          bool        `json:"no_data"`
+	HasData         bool        `json:"has_data"`
 	Alerts          []jsonAlert `json:"alerts"`
 }
 
@@ -131,8 +131,9 @@ func alertEnd(a eval.AlertInterval, to time.Time) time.Time {
 	return to
 }
 
-// WriteJSON writes the report as the one JSON object of SPEC §2, with a few extra keys (window,
-// no_data, duration, reason).
+// WriteJSON writes the report as the one JSON object of SPEC §2, with a few extra keys: the SLO's
+// window, has_data (false when the recording holds nothing the SLO reads; budget_remaining is then
+// null), and per alert no_data (the SLO's no-data alert), duration and reason (the window pair).
 func WriteJSON(w io.Writer, r Report) error {
 	out := jsonReport{From: formatTime(r.From), To: formatTime(r.To), Step: FormatDuration(r.Step), SLOs: []jsonSLO{}}
 	for _, res := range r.Results {
@@ -142,8 +143,12 @@ func WriteJSON(w io.Writer, r Report) error {
 			Objective:       number{res.SLO.Objective, objectiveDecimals},
 			Window:          FormatDuration(res.SLO.Period),
 			BudgetRemaining: number{res.Final.BudgetRemaining, budgetDecimals},
-			NoData:          !res.HasData,
+			HasData:         res.HasData,
 			Alerts:          []jsonAlert{},
+		}
+		if !res.HasData {
+			// Nothing was measured: the budget is unknown, not spent.
+			s.BudgetRemaining.v = math.NaN()
 		}
 		for _, a := range res.Alerts {
 			ja := jsonAlert{
