@@ -144,6 +144,7 @@ rules: [rules/]
 	heap1, rss1 := heapInuse(), rssBytes()
 	cq.n.Store(0)
 	var durations []time.Duration
+	var commits time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t = t.Add(step)
@@ -152,6 +153,7 @@ rules: [rules/]
 			b.Fatal(err)
 		}
 		durations = append(durations, time.Since(began))
+		commits += time.Duration(d.lastCommit.Load())
 	}
 	b.StopTimer()
 	slices.Sort(durations)
@@ -159,6 +161,7 @@ rules: [rules/]
 	b.ReportMetric(float64(cq.n.Load())/float64(b.N), "queries/cycle")
 	b.ReportMetric(pct(0.5), "p50-ms/cycle")
 	b.ReportMetric(pct(0.99), "p99-ms/cycle")
+	b.ReportMetric(commits.Seconds()*1000/float64(b.N), "commit-ms/cycle")
 	b.ReportMetric(float64(heap1-heap0)/float64(n), "heap-B/SLO")
 	// The process RSS includes the test binary, Go runtime and earlier sub-benchmarks' freed
 	// heap; heap-B/SLO is the per-SLO cost, this is the ceiling it fits under.

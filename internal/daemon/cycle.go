@@ -107,6 +107,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("slod.evaluation_time", t.Format(time.RFC3339)), attribute.Int("slod.slos", len(slos)))
 	log.Debug("evaluation cycle", "at", t, "slos", len(slos))
 
+	evalStart := time.Now()
 	results := make([]sloResult, len(slos))
 	sem := make(chan struct{}, max(rt.cfg.Evaluation.MaxConcurrency, 1))
 	var wg sync.WaitGroup
@@ -124,6 +125,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		})
 	}
 	wg.Wait()
+	evalTook := time.Since(evalStart)
 	if err := ctx.Err(); err != nil {
 		// Shutting down: histories may hold steps that are not committed; the store still has the
 		// last committed cycle, which the next start continues from.
@@ -184,7 +186,9 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	nspan.End()
 
 	_, cspan := d.tracer.Start(ctx, "commit")
+	commitStart := time.Now()
 	_, err = d.store.Commit(cycle)
+	commitTook := time.Since(commitStart)
 	cspan.End()
 	if err != nil {
 		d.m.storeErrors.Inc()
@@ -207,6 +211,9 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		d.dispatcher.Wake()
 	}
 	d.lastCycle.Store(t.UnixNano())
+	d.lastCommit.Store(int64(commitTook))
+	log.Debug("evaluation cycle committed", "at", t, "evaluate_seconds", evalTook.Seconds(), "commit_seconds", commitTook.Seconds(),
+		"outbox", len(cycle.Outbox))
 	d.m.lastSuccess.Set(float64(t.Unix()))
 	d.m.storeSize.Set(float64(d.store.Size()))
 	d.publishAll(slos)

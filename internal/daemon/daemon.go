@@ -120,6 +120,8 @@ type Daemon struct {
 
 	ready     atomic.Bool
 	lastCycle atomic.Int64 // unix nanoseconds of the last committed evaluation time
+	// lastCommit is how long the last store commit took (for the benchmark's breakdown).
+	lastCommit atomic.Int64
 }
 
 // New loads the config and rules, opens the store and restores state from it. The caller must
