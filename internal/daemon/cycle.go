@@ -300,10 +300,18 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		}
 	}
 
-	_, espan := d.tracer.Start(ctx, "evaluate")
-	res.st, res.status, res.transitions = burnrate.Evaluate(slo.Policy(), s.hist, s.st, t)
-	espan.SetAttributes(attribute.Int("slod.transitions", len(res.transitions)))
-	espan.End()
+	if t.Before(s.hist.End()) {
+		// The clock went back (or the store came from a host ahead of this one): evaluating
+		// before the history's end would misread it. Keep everything as it is until time
+		// catches up.
+		log.Warn("evaluation time before the end of the SLO's history; holding its state", "slo", slo.ID(), "history_end", s.hist.End())
+		res.st, res.status = s.st, s.status
+	} else {
+		_, espan := d.tracer.Start(ctx, "evaluate")
+		res.st, res.status, res.transitions = burnrate.Evaluate(slo.Policy(), s.hist, s.st, t)
+		espan.SetAttributes(attribute.Int("slod.transitions", len(res.transitions)))
+		espan.End()
+	}
 
 	hist, err := s.hist.MarshalBinary()
 	if err != nil {

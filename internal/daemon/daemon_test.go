@@ -625,3 +625,23 @@ func TestReloadWindowGrew(t *testing.T) {
 		t.Errorf("after the reload: page %s, outbox %+v", h.phase("page", false), h.outbox())
 	}
 }
+
+func TestClockBackwardsHoldsState(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	h.cycle(t0)
+	if h.phase("page", false) != "firing" {
+		t.Fatal("not firing")
+	}
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 0 }; f.queries = 0 })
+	h.cycle(t0.Add(-10 * time.Minute))
+	if h.src.queries != 0 {
+		t.Errorf("queried %d times for a time already in the history", h.src.queries)
+	}
+	if h.phase("page", false) != "firing" || len(h.outbox()) != 1 {
+		t.Errorf("going back in time changed the alerts: %s, %+v", h.phase("page", false), h.outbox())
+	}
+	if end := h.d.slos[0].hist.End(); !end.Equal(t0) {
+		t.Errorf("history end moved to %v", end)
+	}
+}
