@@ -87,6 +87,13 @@ func scenarios() []scenario {
 			want:      []burnrate.Severity{burnrate.Page, burnrate.Ticket},
 		},
 		{
+			// Diurnal traffic at a fifth of the error budget: neither engine may alert.
+			name:      "quiet",
+			job:       examplegen.Job{Scrape: 15 * time.Second, Offset: 9 * time.Second, HTTP: &examplegen.HTTP{RPS: examplegen.Diurnal(10, 0.5, 6), ErrorRatio: base}},
+			sli:       eventsSLI,
+			objective: 99.9,
+		},
+		{
 			// 1.2% errors for six hours: a 12× burn, under the 14.4× page but over the 6× ticket
 			// once the 6h window has filled halfway.
 			name:      "slow-burn",

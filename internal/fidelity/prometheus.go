@@ -2,6 +2,11 @@
 // that hold slod's answers against Prometheus's own: the backfilled TSDB is queried with the SRE
 // Workbook's alert expressions and compared with slod's backtest of the same file.
 //
+// What "the same" means: alert intervals match one to one, and each start and end is within one
+// evaluation step of Prometheus's. Prometheus 2.42 range selectors are left-closed ([t-w, t]: one
+// sample more than slod's (t-w, t]) and rate() extrapolates to the window's edges, while slod sums
+// exact per-step counter increments; near a threshold the two ratios can differ by that much.
+//
 // The helpers follow the project's rule for integration tests: they skip with a clear message when
 // a binary is absent and CI is unset, and fail under CI=true, so CI can never pass by skipping.
 package fidelity
