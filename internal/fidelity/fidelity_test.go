@@ -311,9 +311,9 @@ type span struct {
 func (s span) String() string {
 	end := "…"
 	if s.End != nil {
-		end = s.End.Format("15:04")
+		end = s.End.Format("01-02 15:04")
 	}
-	return s.Start.Format("15:04") + "–" + end
+	return s.Start.Format("01-02 15:04") + "–" + end
 }
 
 // intervals turns the set of firing steps into intervals the way eval reports them: start at the
