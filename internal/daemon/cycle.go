@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -144,7 +145,9 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 			d.dirty = true
 			return r.err
 		}
-		cycle.SLOs = append(cycle.SLOs, r.record)
+		if r.record.ID != "" {
+			cycle.SLOs = append(cycle.SLOs, r.record)
+		}
 		for _, tr := range r.transitions {
 			if n, ok := notify.FromTransition(r.s.slo, tr, r.status, rt.external); ok {
 				changes = append(changes, n)
@@ -200,6 +203,9 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	d.mu.Lock()
 	for _, r := range results {
 		r.s.st, r.s.status, r.s.evaluated, r.s.sourceErr, r.s.dataUntil = r.st, r.status, true, r.sourceErr, r.dataUntil
+		if r.record.ID != "" {
+			r.s.committed = r.record.State
+		}
 	}
 	d.alerts = res.State
 	d.mu.Unlock()
@@ -246,6 +252,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 	defer span.End()
 	step := rt.cfg.Evaluation.Step.D()
 	res := sloResult{s: s}
+	appended := 0
 
 	backfill := slo.MaxWindow()
 	if b := rt.cfg.Evaluation.Backfill.D(); b > 0 && b < backfill {
@@ -287,6 +294,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 					res.err = fmt.Errorf("SLO %s: appending the step ending %s: %w", slo.ID(), inc.End.Format(time.RFC3339), err)
 					return res
 				}
+				appended++
 			}
 			if last < len(incs)-1 {
 				res.sourceErr = reasonNoData
@@ -313,14 +321,20 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		espan.End()
 	}
 
-	hist, err := s.hist.MarshalBinary()
-	if err != nil {
-		res.err = fmt.Errorf("SLO %s: encoding history: %w", slo.ID(), err)
-		return res
-	}
 	st, err := json.Marshal(res.st)
 	if err != nil {
 		res.err = fmt.Errorf("SLO %s: encoding alert state: %w", slo.ID(), err)
+		return res
+	}
+	res.dataUntil = s.hist.End()
+	if appended == 0 && s.committed != nil && bytes.Equal(st, s.committed) {
+		// Nothing new to write (the source is down, or the interval is shorter than the step):
+		// leaving the record out spares the store rewriting the whole history.
+		return res
+	}
+	hist, err := s.hist.MarshalBinary()
+	if err != nil {
+		res.err = fmt.Errorf("SLO %s: encoding history: %w", slo.ID(), err)
 		return res
 	}
 	res.record = store.SLORecord{ID: slo.ID(), History: hist, State: st, UpdatedAt: t}

@@ -89,6 +89,9 @@ type sloState struct {
 	// dataUntil is the end of the history as of the last commit; readers use it instead of
 	// hist.End(), since the cycle appends to hist without holding Daemon.mu.
 	dataUntil time.Time
+	// committed is the alert state (JSON) last written to the store; a cycle that appended
+	// nothing and left the state as it was does not rewrite the record. Nil forces a write.
+	committed []byte
 }
 
 // Daemon is a running `slod run`.
@@ -356,6 +359,7 @@ func (d *Daemon) restore() error {
 		rec, ok := recs[s.slo.ID()]
 		if !ok {
 			s.hist, s.st = burnrate.NewHistory(step, s.slo.MaxWindow()), burnrate.State{}
+			s.dataUntil, s.committed = time.Time{}, nil
 			continue
 		}
 		h := new(burnrate.History)
@@ -372,6 +376,7 @@ func (d *Daemon) restore() error {
 			}
 		}
 		s.st = st
+		s.committed = rec.State
 	}
 	b, err := d.store.Meta(notify.MetaAlertRecords)
 	if err != nil {

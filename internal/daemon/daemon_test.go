@@ -645,3 +645,35 @@ func TestClockBackwardsHoldsState(t *testing.T) {
 		t.Errorf("history end moved to %v", end)
 	}
 }
+
+func TestUnchangedSLOIsNotRewritten(t *testing.T) {
+	h := newHarness(t)
+	h.cycle(t0)
+	updated := func() time.Time {
+		recs, err := h.d.store.SLOs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs["shop/availability"].UpdatedAt.UTC()
+	}
+	h.src.set(func(f *fakeSource) { f.err = errors.New("down") })
+	steps := []struct {
+		at   time.Time
+		want time.Time
+	}{
+		{t0.Add(time.Minute), t0.Add(time.Minute)},     // the no-data alert becomes pending: written
+		{t0.Add(2 * time.Minute), t0.Add(time.Minute)}, // nothing new: not rewritten
+		{t0.Add(3 * time.Minute), t0.Add(time.Minute)},
+	}
+	for _, st := range steps {
+		h.cycle(st.at)
+		if got := updated(); !got.Equal(st.want) {
+			t.Errorf("after the cycle at %v the record is from %v, want %v", st.at, got, st.want)
+		}
+	}
+	h.src.set(func(f *fakeSource) { f.err = nil })
+	h.cycle(t0.Add(4 * time.Minute))
+	if got := updated(); !got.Equal(t0.Add(4 * time.Minute)) {
+		t.Errorf("new data not written: record from %v", got)
+	}
+}
