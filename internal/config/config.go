@@ -170,6 +170,7 @@ type Pos struct {
 	Line, Col int
 }
 
+// String formats the position as file:line:col.
 func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
 
 // Error is one configuration problem at a position.
@@ -179,6 +180,7 @@ type Error struct {
 	Message string
 }
 
+// Error formats as "file:line:col: field: message".
 func (e Error) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("%s: %s", e.Pos, e.Message)
@@ -189,6 +191,7 @@ func (e Error) Error() string {
 // Errors is every problem of a config file, one per line when printed.
 type Errors []Error
 
+// Error lists every problem, one per line.
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {

@@ -281,6 +281,7 @@ type QueryError struct {
 	err    error
 }
 
+// Error names the (redacted) server, the reason and the cause.
 func (e *QueryError) Error() string {
 	return fmt.Sprintf("querying %s (%s): %v", e.Base, e.Reason, e.err)
 }
@@ -424,7 +425,10 @@ type redactedURLError struct {
 	err     error
 }
 
+// Error formats like url.Error, with the redacted URL.
 func (e *redactedURLError) Error() string { return fmt.Sprintf("%s %s: %v", e.op, e.url, e.err) }
+
+// Unwrap exposes the transport error (timeouts, refused connections).
 func (e *redactedURLError) Unwrap() error { return e.err }
 
 // Timeout reports whether the error is a timeout, as net.Error asks.

@@ -116,6 +116,8 @@ type authRoundTripper struct {
 
 var errNoCredentials = errors.New("no credentials")
 
+// RoundTrip sends req with the headers and current credentials; req itself is not modified,
+// as http.RoundTripper requires.
 func (a *authRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	for k, v := range a.headers {
