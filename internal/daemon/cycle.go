@@ -174,8 +174,13 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		log.Info("notification enqueued", "receiver", e.Receiver, "dedup_key", e.Key, "action", e.Notification.Action,
 			"slo", e.Notification.Service+"/"+e.Notification.SLO, "severity", e.Notification.Severity)
 	}
+	// Reconcile reports an unrouted alert at every cycle while it fires; say it once.
+	unrouted := make(map[string]bool, len(res.Unrouted))
 	for _, key := range res.Unrouted {
-		log.Warn("no route matches a firing alert; it is not sent anywhere", "dedup_key", key)
+		unrouted[key] = true
+		if !d.unrouted[key] {
+			log.Warn("no route matches a firing alert; it is not sent anywhere", "dedup_key", key)
+		}
 	}
 	alertsJSON, err := notify.EncodeAlertRecords(res.State)
 	if err != nil {
@@ -208,6 +213,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		}
 	}
 	d.alerts = res.State
+	d.unrouted = unrouted
 	d.mu.Unlock()
 	d.nm.ObserveReconcile(res)
 	for _, sa := range res.Silenced {
@@ -225,7 +231,12 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	d.publishAll(slos)
 	for _, r := range results {
 		for _, tr := range r.transitions {
-			log.Info("alert transition", "slo", r.s.slo.ID(), "severity", tr.Severity, "no_data", tr.NoData,
+			// Firing and resolving are what operators look for; pending comes and goes.
+			level := slog.LevelDebug
+			if tr.To == burnrate.Firing || tr.From == burnrate.Firing {
+				level = slog.LevelInfo
+			}
+			log.Log(ctx, level, "alert transition", "slo", r.s.slo.ID(), "severity", tr.Severity, "no_data", tr.NoData,
 				"from", tr.From, "to", tr.To, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
 		}
 	}

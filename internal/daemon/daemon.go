@@ -117,6 +117,9 @@ type Daemon struct {
 	rt     *runtimeConfig
 	slos   []*sloState
 	alerts map[string]notify.AlertRecord
+	// unrouted are the dedup keys of firing alerts no route matched at the last cycle (warned
+	// about once, not every cycle).
+	unrouted map[string]bool
 	// dirty is set when a commit failed: in-memory state is ahead of the store and is re-read
 	// from it before the next cycle, so a transition is never acted on without being recorded.
 	dirty bool

@@ -677,3 +677,27 @@ func TestUnchangedSLOIsNotRewritten(t *testing.T) {
 		t.Errorf("new data not written: record from %v", got)
 	}
 }
+
+func TestUnroutedAlertWarnedOnce(t *testing.T) {
+	h := newHarness(t)
+	cfgPath := filepath.Join(h.dir, "slod.yml")
+	cfg, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, strings.Replace(string(cfg), "  - {match: {severity: ticket}, receiver: pd}\n", "", 1))
+	if err := h.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	h.cycle(t0)
+	h.src.set(func(f *fakeSource) { f.err = errors.New("down") })
+	for i := 1; i <= 20; i++ {
+		h.cycle(t0.Add(time.Duration(i) * time.Minute))
+	}
+	if h.phase("ticket", true) != "firing" {
+		t.Fatal("no-data alert not firing")
+	}
+	if n := strings.Count(h.logs.String(), "no route matches a firing alert"); n != 1 {
+		t.Errorf("unrouted alert warned %d times, want once", n)
+	}
+	if len(h.outbox()) != 0 {
+		t.Errorf("unrouted alert enqueued: %+v", h.outbox())
+	}
+}
