@@ -150,6 +150,16 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
+// String returns what was written, when the writer is a fmt.Stringer (a strings.Builder).
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.w.(fmt.Stringer); ok {
+		return st.String()
+	}
+	return ""
+}
+
 // open starts a daemon over the harness's directory, as a process start would.
 func (h *harness) open() {
 	h.t.Helper()

@@ -236,6 +236,60 @@ func (h *hook) dump() string {
 	return b.String()
 }
 
+// fakePagerDuty is an Events API v2 endpoint (POST /v2/enqueue) that validates like PagerDuty
+// where it matters here (routing key, action, dedup key, required payload fields) and records
+// the events it accepted.
+type fakePagerDuty struct {
+	mu     sync.Mutex
+	events []pdEvent
+}
+
+type pdEvent struct {
+	RoutingKey string `json:"routing_key"`
+	Action     string `json:"event_action"`
+	DedupKey   string `json:"dedup_key"`
+	Payload    *struct {
+		Summary  string `json:"summary"`
+		Source   string `json:"source"`
+		Severity string `json:"severity"`
+	} `json:"payload"`
+}
+
+func (p *fakePagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ev pdEvent
+	err := json.NewDecoder(r.Body).Decode(&ev)
+	switch {
+	case r.Method != http.MethodPost || r.URL.Path != "/v2/enqueue":
+		http.NotFound(w, r)
+		return
+	case err != nil, len(ev.RoutingKey) != 32, ev.DedupKey == "", len(ev.DedupKey) > 255,
+		ev.Action != "trigger" && ev.Action != "resolve",
+		ev.Action == "trigger" && (ev.Payload == nil || ev.Payload.Summary == "" || ev.Payload.Source == "" || ev.Payload.Severity == ""):
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"status":"invalid event","message":"Event object is invalid"}`)
+		return
+	}
+	p.mu.Lock()
+	p.events = append(p.events, ev)
+	p.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintf(w, `{"status":"success","message":"Event processed","dedup_key":%q}`, ev.DedupKey)
+}
+
+func (p *fakePagerDuty) count(key, action string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, e := range p.events {
+		if e.DedupKey == key && e.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+const integrationRoutingKey = "R0123456789abcdef0123456789abcde"
+
 const integrationRules = `version: slod/v1
 service: app
 slos:
@@ -341,6 +395,9 @@ func testLive(t *testing.T, b backend) {
 	hk := &hook{}
 	hookSrv := httptest.NewServer(hk)
 	defer hookSrv.Close()
+	pd := &fakePagerDuty{}
+	pdSrv := httptest.NewServer(pd)
+	defer pdSrv.Close()
 
 	addr := freeAddr(t)
 	srv := startServer(t, b, dir, addr, strings.TrimPrefix(expSrv.URL, "http://"))
@@ -363,14 +420,18 @@ func testLive(t *testing.T, b backend) {
 	writeFile(t, filepath.Join(dir, "slod.yml"), fmt.Sprintf(`prometheus: {url: "http://%s", timeout: 5s}
 evaluation: {interval: 2s, step: 2s, lookback: 1m}
 rules: [rules/]
-receivers: [{name: hook, webhook: {url: %q}}]
-routes: [{receiver: hook}]
-`, addr, hookSrv.URL))
+receivers:
+  - {name: oncall, pagerduty: {routing_key: %q, url: %q}}
+  - {name: hook, webhook: {url: %q}}
+routes:
+  - {match: {severity: page}, receiver: oncall}
+  - {receiver: hook}
+`, addr, integrationRoutingKey, pdSrv.URL, hookSrv.URL))
 	logs := &syncWriter{w: &strings.Builder{}}
 	defer func() {
 		if t.Failed() {
 			t.Logf("hook received:\n%s", hk.dump())
-			t.Logf("slod logs:\n%s", logs.w.(*strings.Builder).String())
+			t.Logf("slod logs:\n%s", logs.String())
 		}
 	}()
 	const pageKey, noDataKey = "slod/app/availability/page", "slod/app/availability/ticket/no_data"
@@ -379,13 +440,13 @@ routes: [{receiver: hook}]
 	p := startSlod(t, dir, logs)
 	waitFor(t, "slod to be ready", 60*time.Second, p.d.Ready)
 	p.waitCycles(t, 3)
-	if p.phase("page", false) != "inactive" || len(hk.dump()) != 0 {
+	if p.phase("page", false) != "inactive" || len(hk.dump()) != 0 || pd.count(pageKey, "trigger") != 0 {
 		t.Fatalf("healthy service alerted: %s", hk.dump())
 	}
 
 	// All requests fail: the page fires and is delivered once.
 	exp.setErrShare(1)
-	waitFor(t, "the page to be delivered", 120*time.Second, func() bool { return hk.count(pageKey, "firing") >= 1 })
+	waitFor(t, "the page to be delivered", 120*time.Second, func() bool { return pd.count(pageKey, "trigger") >= 1 })
 
 	// Restart slod: the state comes from the store; no second page.
 	p.stop()
@@ -394,7 +455,7 @@ routes: [{receiver: hook}]
 	if got := p.phase("page", false); got != "firing" {
 		t.Errorf("after restart the page is %s", got)
 	}
-	if n := hk.count(pageKey, "firing"); n != 1 {
+	if n := pd.count(pageKey, "trigger"); n != 1 {
 		t.Fatalf("page delivered %d times across a restart", n)
 	}
 
@@ -403,7 +464,7 @@ routes: [{receiver: hook}]
 	srv.stop()
 	exp.setErrShare(0)
 	waitFor(t, "the no-data alert", 90*time.Second, func() bool { return hk.count(noDataKey, "firing") >= 1 })
-	if n := hk.count(pageKey, "resolved"); n != 0 {
+	if n := pd.count(pageKey, "resolve"); n != 0 {
 		t.Fatalf("page resolved while the backend was down")
 	}
 	if got := p.phase("page", false); got != "firing" {
@@ -416,12 +477,23 @@ routes: [{receiver: hook}]
 	// The backend comes back: both alerts resolve, exactly once each.
 	srv.start()
 	waitFor(t, "the page and the no-data alert to resolve", 120*time.Second, func() bool {
-		return hk.count(pageKey, "resolved") >= 1 && hk.count(noDataKey, "resolved") >= 1
+		return pd.count(pageKey, "resolve") >= 1 && hk.count(noDataKey, "resolved") >= 1
 	})
 	p.waitCycles(t, 3)
-	for _, c := range []struct{ key, status string }{{pageKey, "firing"}, {pageKey, "resolved"}, {noDataKey, "firing"}, {noDataKey, "resolved"}} {
+	for _, c := range []struct{ key, status string }{{noDataKey, "firing"}, {noDataKey, "resolved"}} {
 		if n := hk.count(c.key, c.status); n != 1 {
-			t.Errorf("%s %s delivered %d times, want 1", c.key, c.status, n)
+			t.Errorf("%s %s delivered %d times to the webhook, want 1", c.key, c.status, n)
 		}
+	}
+	for _, action := range []string{"trigger", "resolve"} {
+		if n := pd.count(pageKey, action); n != 1 {
+			t.Errorf("page %s delivered %d times to PagerDuty, want 1", action, n)
+		}
+	}
+	if n := hk.count(pageKey, "firing") + hk.count(pageKey, "resolved"); n != 0 {
+		t.Errorf("the page went to the webhook too (%d)", n)
+	}
+	if logs := logs.String(); strings.Contains(logs, integrationRoutingKey) {
+		t.Error("the routing key is in the logs")
 	}
 }
