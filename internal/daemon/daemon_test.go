@@ -711,3 +711,26 @@ func TestUnroutedAlertWarnedOnce(t *testing.T) {
 		t.Errorf("unrouted alert enqueued: %+v", h.outbox())
 	}
 }
+
+func TestResolveWhileDownIsSentAfterRestart(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) {
+		f.bad = func(at time.Time) float64 {
+			if at.After(t0.Add(time.Minute)) {
+				return 0 // the errors stop while slod is down
+			}
+			return 5
+		}
+	})
+	h.cycle(t0)
+	if h.phase("page", false) != "firing" {
+		t.Fatal("not firing")
+	}
+	h.close() // slod is down from t0 to t0+30m
+	h.open()
+	h.cycle(t0.Add(30 * time.Minute))
+	ob := h.outbox()
+	if len(ob) != 2 || ob[1].Action != notify.Resolve || ob[1].DedupKey != ob[0].DedupKey || !ob[1].StartsAt.Equal(ob[0].StartsAt) {
+		t.Fatalf("outbox after the restart: %+v", ob)
+	}
+}
