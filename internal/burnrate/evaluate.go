@@ -2,13 +2,13 @@ package burnrate
 
 import (
 	"math"
-	"slices"
 	"time"
 )
 
 // Evaluate computes the Status of an SLO from its History and moves every alert of the policy one
 // evaluation on from prev, at evaluation time now (normally h.End()). It is pure: prev is not
-// modified, and the clock is never read.
+// modified, and the clock is never read. The State returned shares prev's slices where nothing
+// changed (copy-on-write: Evaluate never writes a State's slices, and neither should its callers).
 //
 // Burn-rate alerts, one per severity (docs/DESIGN.md §4): a window pair holds when the error ratios
 // over both its long and its short window are strictly greater than its threshold BurnRate × (1 −
@@ -29,54 +29,58 @@ import (
 //
 // Evaluate requires 0 < p.Objective < 1, as rules validates; otherwise every burn rate is 0 and no
 // burn-rate alert fires.
+//
+// Evaluate looks p up in a small cache of compiled policies (a Policy identical to a cached one,
+// compared field by field, reuses its Compiled form); callers evaluating one policy at every step
+// can Compile it themselves.
 func Evaluate(p Policy, h *History, prev State, now time.Time) (State, Status, []Transition) {
+	return compiledFor(p).Evaluate(h, prev, now)
+}
+
+// Evaluate is Evaluate(p, h, prev, now) for the Policy p c was compiled from.
+func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Status, []Transition) {
 	if h == nil {
 		h = &History{}
 	}
-	st := computeStatus(p, h, now)
+	st := c.status(h, now)
 	fresh := h.has && !now.After(h.End())
-	lookup := func(d time.Duration) WindowBurn {
-		i, _ := slices.BinarySearchFunc(st.Windows, d, func(w WindowBurn, d time.Duration) int { return cmpDuration(w.Window, d) })
-		return st.Windows[i]
-	}
 
-	var next State
-	var trs []Transition
-	used := make([]bool, len(prev.Alerts))
-	find := func(sev Severity, noData bool) AlertState {
+	var usedBuf [16]bool
+	used := usedBuf[:0]
+	if len(prev.Alerts) <= len(usedBuf) {
+		used = usedBuf[:len(prev.Alerts)]
+	} else {
+		used = make([]bool, len(prev.Alerts))
+	}
+	find := func(sev Severity, noData bool) (AlertState, int) {
 		for i, a := range prev.Alerts {
 			if !used[i] && a.Severity == sev && a.NoData == noData {
 				used[i] = true
-				return a
+				return a, i
 			}
 		}
-		return AlertState{Severity: sev, NoData: noData}
+		return AlertState{Severity: sev, NoData: noData}, -1
 	}
 
-	var sevs []Severity
-	for _, w := range p.Windows {
-		if !slices.Contains(sevs, w.Severity) {
-			sevs = append(sevs, w.Severity)
-		}
+	n := len(c.groups)
+	if c.hasNoData {
+		n++
 	}
-	next.Alerts = make([]AlertState, 0, len(sevs)+1)
-	pairs := make([]Window, 0, len(p.Windows))
-	for _, sev := range sevs {
-		pairs = pairs[:0]
-		for _, w := range p.Windows {
-			if w.Severity == sev {
-				pairs = append(pairs, w)
-			}
-		}
-		a, tr := evalBurnAlert(p.Objective, pairs, lookup, find(sev, false), fresh, now)
-		next.Alerts = append(next.Alerts, a)
+	out := alertsBuilder{prev: prev.Alerts, n: n}
+	var trs []Transition
+	for gi := range c.groups {
+		g := &c.groups[gi]
+		pa, pi := find(g.sev, false)
+		a, tr := c.evalBurnAlert(g, st.Windows, pa, fresh, now)
+		out.add(a, pi)
 		if tr != nil {
 			trs = append(trs, *tr)
 		}
 	}
-	if p.NoData != nil {
-		a, tr := evalNoData(*p.NoData, h, find(p.NoData.Severity, true), now)
-		next.Alerts = append(next.Alerts, a)
+	if c.hasNoData {
+		pa, pi := find(c.noData.Severity, true)
+		a, tr := evalNoData(c.noData, h, pa, now)
+		out.add(a, pi)
 		if tr != nil {
 			trs = append(trs, *tr)
 		}
@@ -87,17 +91,42 @@ func Evaluate(p Policy, h *History, prev State, now time.Time) (State, Status, [
 				At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate})
 		}
 	}
-	return next, st, trs
+	return State{Alerts: out.result()}, st, trs
 }
 
-func cmpDuration(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// alertsBuilder collects the alerts of the next State copy-on-write: as long as every alert added
+// is, at the same position, identical to prev's, nothing is allocated and the next State shares
+// prev's slice (which Evaluate never modifies); the first difference copies what was identical so
+// far into a new slice.
+type alertsBuilder struct {
+	prev []AlertState
+	n    int          // alerts to be added
+	k    int          // alerts added so far
+	out  []AlertState // nil while every alert added equals prev's at its position
+}
+
+// add adds the next alert, a, evaluated from prev[pi] (pi < 0: a new alert).
+func (b *alertsBuilder) add(a AlertState, pi int) {
+	if b.out == nil {
+		if pi == b.k && len(b.prev) == b.n && cap(b.prev) == b.n && alertIdentical(a, b.prev[pi]) {
+			b.k++
+			return
+		}
+		b.out = make([]AlertState, b.n)
+		copy(b.out, b.prev[:b.k])
 	}
-	return 0
+	b.out[b.k] = a
+	b.k++
+}
+
+func (b *alertsBuilder) result() []AlertState {
+	switch {
+	case b.out != nil:
+		return b.out
+	case b.n == 0:
+		return []AlertState{}
+	}
+	return b.prev
 }
 
 func phaseOf(p Phase) Phase {
@@ -107,37 +136,47 @@ func phaseOf(p Phase) Phase {
 	return Inactive
 }
 
-// evalBurnAlert moves the alert of one severity, whose window pairs are pairs, one evaluation on.
-func evalBurnAlert(objective float64, pairs []Window, lookup func(time.Duration) WindowBurn, prev AlertState, fresh bool, now time.Time) (AlertState, *Transition) {
+// evalBurnAlert moves the alert of severity group g one evaluation on; wb is the Status's Windows.
+func (c *Compiled) evalBurnAlert(g *group, wb []WindowBurn, prev AlertState, fresh bool, now time.Time) (AlertState, *Transition) {
 	from := phaseOf(prev.Phase)
 	a := prev
 	a.Phase = from
-	a.PairSince = make([]time.Time, len(pairs))
-	copy(a.PairSince, prev.PairSince)
 	if !fresh {
+		a.PairSince = resized(prev.PairSince, len(g.pairs))
 		return a, nil
 	}
 
+	var buf [8]time.Time
+	since := buf[:0]
+	if len(g.pairs) > len(buf) {
+		since = make([]time.Time, 0, len(g.pairs))
+	}
 	ready, holding := -1, -1
 	peak := 0.0
-	for j, w := range pairs {
-		thr := w.Threshold(objective)
-		long, short := lookup(w.Long), lookup(w.Short)
-		if !(validObjective(objective) && long.ErrorRatio > thr && short.ErrorRatio > thr) {
-			a.PairSince[j] = time.Time{}
+	for j := range g.pairs {
+		pr := &g.pairs[j]
+		var s time.Time
+		if j < len(prev.PairSince) {
+			s = prev.PairSince[j]
+		}
+		long, short := &wb[pr.long], &wb[pr.short]
+		if !(c.valid && long.ErrorRatio > pr.threshold && short.ErrorRatio > pr.threshold) {
+			since = append(since, time.Time{})
 			continue
 		}
-		if a.PairSince[j].IsZero() || a.PairSince[j].After(now) {
-			a.PairSince[j] = now
+		if s.IsZero() || s.After(now) {
+			s = now
 		}
+		since = append(since, s)
 		if holding < 0 {
 			holding = j
 		}
-		if ready < 0 && now.Sub(a.PairSince[j]) >= w.For {
+		if ready < 0 && now.Sub(s) >= pr.w.For {
 			ready = j
 		}
 		peak = math.Max(peak, short.BurnRate)
 	}
+	a.PairSince = reuseOrClone(prev.PairSince, since)
 
 	switch {
 	case holding < 0:
@@ -157,8 +196,8 @@ func evalBurnAlert(objective float64, pairs []Window, lookup func(time.Duration)
 		if ready >= 0 {
 			r = ready
 		}
-		w := pairs[r]
-		a.Reason = Reason{Window: w, LongBurn: lookup(w.Long).BurnRate, ShortBurn: lookup(w.Short).BurnRate, Threshold: w.Threshold(objective)}
+		pr := &g.pairs[r]
+		a.Reason = Reason{Window: pr.w, LongBurn: wb[pr.long].BurnRate, ShortBurn: wb[pr.short].BurnRate, Threshold: pr.threshold}
 		if a.Phase == Firing {
 			if from != Firing || a.FiredAt.IsZero() {
 				a.FiredAt, a.PeakBurnRate = now, peak
@@ -170,6 +209,68 @@ func evalBurnAlert(objective float64, pairs []Window, lookup func(time.Duration)
 		}
 	}
 	return a, transition(prev, from, a, now)
+}
+
+// resized is s with length n (cut, or extended with zero times), as a new slice unless s already
+// is exactly that (length and capacity n): slices handed out are shared, never written.
+func resized(s []time.Time, n int) []time.Time {
+	if len(s) == n && cap(s) == n {
+		return s
+	}
+	r := make([]time.Time, n)
+	copy(r, s)
+	return r
+}
+
+// reuseOrClone is prev if it holds exactly vals (same length, capacity the length, identical
+// times), else a copy of vals.
+func reuseOrClone(prev, vals []time.Time) []time.Time {
+	if len(prev) == len(vals) && cap(prev) == len(vals) {
+		same := true
+		for i := range vals {
+			// == rather than Equal: the reused value must be indistinguishable (location,
+			// monotonic reading), not merely the same instant.
+			if prev[i] != vals[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return prev
+		}
+	}
+	r := make([]time.Time, len(vals))
+	copy(r, vals)
+	return r
+}
+
+// alertIdentical reports whether a and b are indistinguishable: equal fields (floats bit for bit,
+// times by ==) and the very same PairSince slice.
+func alertIdentical(a, b AlertState) bool {
+	return a.Severity == b.Severity && a.NoData == b.NoData && a.Phase == b.Phase &&
+		sameSlice(a.PairSince, b.PairSince) && a.ActiveAt == b.ActiveAt && a.FiredAt == b.FiredAt &&
+		sameFloat(a.PeakBurnRate, b.PeakBurnRate) && reasonIdentical(a.Reason, b.Reason)
+}
+
+func reasonIdentical(a, b Reason) bool {
+	return windowIdentical(a.Window, b.Window) && sameFloat(a.LongBurn, b.LongBurn) &&
+		sameFloat(a.ShortBurn, b.ShortBurn) && sameFloat(a.Threshold, b.Threshold)
+}
+
+func windowIdentical(a, b Window) bool {
+	return a.Severity == b.Severity && a.Long == b.Long && a.Short == b.Short && a.For == b.For &&
+		sameFloat(a.BurnRate, b.BurnRate)
+}
+
+func sameFloat(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+
+// sameSlice reports whether a and b are the same slice: same length, capacity, nil-ness and
+// backing array.
+func sameSlice(a, b []time.Time) bool {
+	if len(a) != len(b) || cap(a) != cap(b) || (a == nil) != (b == nil) {
+		return false
+	}
+	return cap(a) == 0 || &a[:1][0] == &b[:1][0]
 }
 
 // evalNoData moves the no-data alert one evaluation on.
@@ -246,36 +347,23 @@ func errorRatio(bad, total float64) float64 {
 	return bad / total
 }
 
-func computeStatus(p Policy, h *History, now time.Time) Status {
-	ds := make([]time.Duration, 0, 2*len(p.Windows)+1)
-	for _, w := range p.Windows {
-		ds = append(ds, w.Long, w.Short)
-	}
-	if p.Period > 0 {
-		ds = append(ds, p.Period)
-	}
-	slices.Sort(ds)
-	ds = slices.Compact(ds)
-
-	st := Status{At: now, LastData: h.LastData(), Windows: make([]WindowBurn, len(ds))}
-	for i, d := range ds {
+// status computes the Status of the SLO from h at evaluation time now.
+func (c *Compiled) status(h *History, now time.Time) Status {
+	st := Status{At: now, LastData: h.LastData(), Windows: make([]WindowBurn, len(c.durs))}
+	for i, d := range c.durs {
 		bad, total := h.Sum(d)
 		r := errorRatio(bad, total)
-		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: burnRate(r, p.Objective)}
+		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: burnRate(r, c.objective)}
 	}
-	bad, total := h.Sum(p.Period)
-	st.ErrorRatio = errorRatio(bad, total)
-	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, p.Objective)
-
-	current := p.Period
-	for i, w := range p.Windows {
-		if i == 0 || w.Long < current {
-			current = w.Long
-		}
+	// The period and the current window are among the windows (a non-positive period sums to 0).
+	if c.periodIdx >= 0 {
+		st.ErrorRatio = st.Windows[c.periodIdx].ErrorRatio
 	}
-	bad, total = h.Sum(current)
-	st.CurrentBurnRate = burnRate(errorRatio(bad, total), p.Objective)
-	st.TimeToExhaustion = TimeToExhaustion(st.BudgetRemaining, st.CurrentBurnRate, p.Period)
+	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, c.objective)
+	if c.currentIdx >= 0 {
+		st.CurrentBurnRate = st.Windows[c.currentIdx].BurnRate
+	}
+	st.TimeToExhaustion = TimeToExhaustion(st.BudgetRemaining, st.CurrentBurnRate, c.period)
 	return st
 }
 

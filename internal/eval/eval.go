@@ -147,7 +147,7 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 		return res, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
 	}
 
-	policy := slo.Policy()
+	policy := burnrate.Compile(slo.Policy())
 	h := burnrate.NewHistory(opt.Step, slo.MaxWindow())
 	var (
 		st      burnrate.State
@@ -172,7 +172,7 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 		if err := h.Append(inc); err != nil {
 			return res, fmt.Errorf("backtesting %s at %s: %w", slo.ID(), inc.End.Format(time.RFC3339), err)
 		}
-		st, status, _ = burnrate.Evaluate(policy, h, st, inc.End)
+		st, status, _ = policy.Evaluate(h, st, inc.End)
 		if inc.End.Before(first) {
 			continue
 		}

@@ -1,0 +1,150 @@
+package burnrate
+
+import (
+	"math"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// Compiled is a Policy prepared for evaluation: its distinct windows, severities and window pairs
+// worked out once instead of at every Evaluate. It holds its own copy of the Policy (later changes
+// to the Policy's Windows or NoData do not affect it), is immutable and safe for concurrent use.
+type Compiled struct {
+	objective float64
+	valid     bool // validObjective(objective)
+	period    time.Duration
+	windows   []Window // the policy's, copied
+	hasNoData bool
+	noData    NoData
+	// durs is every distinct window of the policy (long and short) and the period if positive,
+	// ascending: the windows of Status.Windows.
+	durs []time.Duration
+	// periodIdx and currentIdx are the positions in durs of the period and of the current window
+	// (the shortest long window, or the period without windows); -1 when there is none, which sums
+	// to nothing.
+	periodIdx, currentIdx int
+	// groups has one burn-rate alert per severity, in the order of their first window pair.
+	groups []group
+}
+
+// group is the burn-rate alert of one severity: its window pairs in policy order.
+type group struct {
+	sev   Severity
+	pairs []pair
+}
+
+// pair is one window pair with the positions of its windows in Compiled.durs.
+type pair struct {
+	w           Window
+	long, short int
+	threshold   float64 // w.Threshold(objective)
+}
+
+// Compile prepares p for evaluation: c.Evaluate(h, prev, now) is Evaluate(p, h, prev, now) without
+// the per-call work of deriving windows and severities from p. Callers that evaluate the same
+// policy at every step (a backtest) compile it once.
+func Compile(p Policy) *Compiled {
+	c := &Compiled{
+		objective:  p.Objective,
+		valid:      validObjective(p.Objective),
+		period:     p.Period,
+		windows:    slices.Clone(p.Windows),
+		periodIdx:  -1,
+		currentIdx: -1,
+	}
+	if p.NoData != nil {
+		c.hasNoData, c.noData = true, *p.NoData
+	}
+
+	ds := make([]time.Duration, 0, 2*len(c.windows)+1)
+	for _, w := range c.windows {
+		ds = append(ds, w.Long, w.Short)
+	}
+	if c.period > 0 {
+		ds = append(ds, c.period)
+	}
+	slices.Sort(ds)
+	c.durs = slices.Clip(slices.Compact(ds))
+	index := func(d time.Duration) int {
+		i, ok := slices.BinarySearch(c.durs, d)
+		if !ok {
+			panic("burnrate: window missing from the compiled policy")
+		}
+		return i
+	}
+
+	if c.period > 0 {
+		c.periodIdx = index(c.period)
+	}
+	switch {
+	case len(c.windows) > 0:
+		current := c.windows[0].Long
+		for _, w := range c.windows[1:] {
+			current = min(current, w.Long)
+		}
+		c.currentIdx = index(current)
+	case c.period > 0:
+		c.currentIdx = c.periodIdx
+	}
+
+	for _, w := range c.windows {
+		gi := slices.IndexFunc(c.groups, func(g group) bool { return g.sev == w.Severity })
+		if gi < 0 {
+			c.groups = append(c.groups, group{sev: w.Severity})
+			gi = len(c.groups) - 1
+		}
+		g := &c.groups[gi]
+		g.pairs = append(g.pairs, pair{w: w, long: index(w.Long), short: index(w.Short), threshold: w.Threshold(c.objective)})
+	}
+	return c
+}
+
+// matches reports whether c was compiled from a Policy identical to p (floats bit for bit).
+func (c *Compiled) matches(p Policy) bool {
+	if !sameFloat(c.objective, p.Objective) || c.period != p.Period || len(c.windows) != len(p.Windows) ||
+		c.hasNoData != (p.NoData != nil) || (c.hasNoData && c.noData != *p.NoData) {
+		return false
+	}
+	for i := range c.windows {
+		if !windowIdentical(c.windows[i], p.Windows[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// compiledCache holds recently compiled policies for Evaluate, by a hash of their contents. A slot
+// is only used for a Policy its Compiled matches exactly, so a collision or a Policy changed in
+// place costs a Compile, never a wrong result; a bounded table cannot grow with rule reloads.
+var compiledCache [64]atomic.Pointer[Compiled]
+
+// compiledFor returns the Compiled form of p, from compiledCache when it has it.
+func compiledFor(p Policy) *Compiled {
+	slot := &compiledCache[policyHash(p)%uint64(len(compiledCache))]
+	if c := slot.Load(); c != nil && c.matches(p) {
+		return c
+	}
+	c := Compile(p)
+	slot.Store(c)
+	return c
+}
+
+// policyHash mixes the numeric fields of p (the severities' lengths stand in for their names).
+func policyHash(p Policy) uint64 {
+	const prime = 0x100000001b3
+	h := uint64(0xcbf29ce484222325)
+	mix := func(v uint64) { h = (h ^ v) * prime; h ^= h >> 29 }
+	mix(math.Float64bits(p.Objective))
+	mix(uint64(p.Period))
+	for _, w := range p.Windows {
+		mix(uint64(w.Long))
+		mix(uint64(w.Short))
+		mix(math.Float64bits(w.BurnRate))
+		mix(uint64(w.For) ^ uint64(len(w.Severity))<<56)
+	}
+	if p.NoData != nil {
+		mix(uint64(p.NoData.After) ^ uint64(len(p.NoData.Severity))<<56)
+	}
+	return h
+}
