@@ -278,7 +278,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		qctx, qspan := d.tracer.Start(ctx, "query", trace.WithAttributes(
 			attribute.String("slod.from", start.Format(time.RFC3339)), attribute.Int("slod.steps", int(t.Sub(start)/step)+1)))
 		qctx = promapi.ContextWithLogger(qctx, log.With("slo", slo.ID()))
-		incs, err := sli.Increments(qctx, rt.querier, slo, start, t, sli.Options{Step: step, Lookback: rt.cfg.Evaluation.Lookback.D()})
+		incs, err := fetch(qctx, rt.querier, slo, start, t, step, rt.cfg.Evaluation.Lookback.D(), s.hist.End().IsZero())
 		if err != nil {
 			qspan.RecordError(err)
 			qspan.SetStatus(codes.Error, "source error")
