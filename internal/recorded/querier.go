@@ -40,6 +40,12 @@ type engineQuerier struct {
 	engine *promql.Engine
 }
 
+// PrometheusEngine marks the querier as Prometheus's own engine: sli.Increments sends it the
+// subquery form of the step difference.
+func (*engineQuerier) PrometheusEngine() {}
+
+var _ sli.PrometheusEngine = (*engineQuerier)(nil)
+
 // QueryRange runs a range query (an instant query when start equals end) and converts the result.
 func (q *engineQuerier) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]sli.Series, error) {
 	opts := promql.NewPrometheusQueryOpts(false, 0, nil)

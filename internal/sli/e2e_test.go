@@ -3,6 +3,7 @@ package sli_test
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -91,13 +92,40 @@ func eventsSLO(errQ, totalQ string) *rules.SLO {
 	return &rules.SLO{Service: "e2e", Name: "events", SLI: rules.SLI{Kind: rules.EventsSLI, ErrorQuery: errQ, TotalQuery: totalQ}}
 }
 
+// increments returns the increments of slo over the recorded data, as slod check computes them:
+// with the subquery form of the step difference (DESIGN §2). It also computes them with the
+// portable form, which the daemon sends to a remote engine, and fails the test unless both agree
+// on every step: what slod check shows must be what slod run would have done.
 func increments(t *testing.T, db *recorded.DB, slo *rules.SLO, start, end time.Time, opt sli.Options) []burnrate.Increment {
 	t.Helper()
-	incs, err := sli.Increments(context.Background(), recorded.NewQuerier(db), slo, start, end, opt)
+	q := recorded.NewQuerier(db)
+	if _, ok := q.(sli.PrometheusEngine); !ok {
+		t.Fatal("the recorded querier does not get the subquery form")
+	}
+	incs, err := sli.Increments(context.Background(), q, slo, start, end, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	portable, err := sli.Increments(context.Background(), portableOnly{q}, slo, start, end, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(incs, portable) {
+		for i := range incs {
+			if incs[i] != portable[i] {
+				t.Fatalf("step %s: subquery form %+v, portable form %+v", incs[i].End.Format(time.RFC3339), incs[i], portable[i])
+			}
+		}
+		t.Fatalf("subquery form: %d increments, portable form: %d", len(incs), len(portable))
+	}
 	return incs
+}
+
+// portableOnly hides that a Querier is Prometheus's engine, so that it gets the portable form.
+type portableOnly struct{ q sli.Querier }
+
+func (p portableOnly) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]sli.Series, error) {
+	return p.q.QueryRange(ctx, query, start, end, step)
 }
 
 func sums(incs []burnrate.Increment) (bad, total float64, missing int) {
@@ -271,6 +299,42 @@ func TestScrapeGap(t *testing.T) {
 					if inc.Total != c.wantStep || inc.Missing {
 						t.Errorf("step %s: %+v, want total %v", inc.End, inc, c.wantStep)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestNaNSample: a NaN sample of one counter (a broken exporter) drops that series from the steps
+// whose boundaries read it, and only those; the other series of the sum still count. Both forms of
+// the step difference agree on this (increments checks it).
+func TestNaNSample(t *testing.T) {
+	for _, fn := range []string{"rate", "increase"} {
+		t.Run(fn, func(t *testing.T) {
+			// 60 s scrapes at :30; sample 20 (at 20:30) of series a is NaN.
+			a := scrape(30*time.Second, time.Minute, 40, func(i int) float64 {
+				if i == 20 {
+					return math.NaN()
+				}
+				return float64(7 * i)
+			})
+			b := scrape(30*time.Second, time.Minute, 40, func(i int) float64 { return float64(3 * i) })
+			db := recorded.NewDB()
+			add(t, db, labels.FromStrings("__name__", "c_total", "s", "a"), a)
+			add(t, db, labels.FromStrings("__name__", "c_total", "s", "b"), b)
+			q := `sum(` + fn + `(c_total[{{.window}}]))`
+			incs := increments(t, db, eventsSLO(q, q), base.Add(5*time.Minute), base.Add(30*time.Minute), sli.Options{})
+			scale := 1.0
+			if fn == "rate" {
+				scale = 60
+			}
+			for _, inc := range incs {
+				want := 10.0 // both series
+				if m := inc.End.Sub(base); m == 21*time.Minute || m == 22*time.Minute {
+					want = 3 // C(21:00) is NaN for a, and so is C'(22:00)
+				}
+				if inc.Missing || math.Abs(inc.Total*scale-want) > 1e-9 {
+					t.Errorf("step %s: %+v, want total %v", inc.End.Format(time.RFC3339), inc, want/scale)
 				}
 			}
 		})

@@ -110,6 +110,23 @@ func enginesRecording() []recSeries {
 		out = append(out, recSeries{`{job="c",le="` + b.le + `"}`, "rpc_seconds_bucket", every(0, 30*time.Second, span, func(i int) (float64, bool) { return b.f(i), true })})
 	}
 	out = append(out, recSeries{`{job="c"}`, "rpc_seconds_count", every(0, 30*time.Second, span, func(i int) (float64, bool) { return count(i), true })})
+	// job d: 30 s scrapes at :05 that only begin after 1h, a small drop at 1h30 (a counter reset
+	// VictoriaMetrics could mistake for jitter) and a 12-minute gap (longer than the lookback) at 2h.
+	for _, code := range []string{"200", "500"} {
+		k := 40.0
+		if code == "500" {
+			k = 3
+		}
+		out = append(out, recSeries{`{code="` + code + `",job="d"}`, "req_total", every(5*time.Second, 30*time.Second, span, func(i int) (float64, bool) {
+			switch {
+			case i < 120 || (i >= 240 && i < 264):
+				return 0, false
+			case i >= 180:
+				return k * float64(i-30), true
+			}
+			return 100*k + k*float64(i-120), true
+		})})
+	}
 	// A memory ratio gauge, 15 s scrapes at :07, above 0.9 for a while.
 	out = append(out, recSeries{`{pod="x"}`, "mem_ratio", every(7*time.Second, 15*time.Second, span, func(i int) (float64, bool) {
 		if i >= 300 && i < 340 {
@@ -146,6 +163,8 @@ func enginesSLOs() []*rules.SLO {
 			ErrorQuery: `sum(rate(req_total{job="a",code=~"5.."}[{{.window}}]))`, TotalQuery: `sum(rate(req_total{job="a"}[{{.window}}]))`}},
 		{Service: "b", Name: "events_increase_60s_reset_gap", SLI: rules.SLI{Kind: rules.EventsSLI,
 			ErrorQuery: `sum(increase(req_total{job="b",code=~"5.."}[{{ .window }}]))`, TotalQuery: `sum by (job) (increase(req_total{job="b"}[{{ .window }}]))`}},
+		{Service: "d", Name: "events_start_drop_long_gap", SLI: rules.SLI{Kind: rules.EventsSLI,
+			ErrorQuery: `sum(rate(req_total{job="d",code="500"}[{{.window}}]))`, TotalQuery: `sum(increase(req_total{job="d"}[{{.window}}]))`}},
 		{Service: "c", Name: "latency", SLI: rules.SLI{Kind: rules.LatencySLI, Histogram: `rpc_seconds{job="c"}`, Threshold: 0.3}},
 		{Service: "x", Name: "timeslice", SLI: rules.SLI{Kind: rules.TimesliceSLI,
 			Query: `max(avg_over_time(mem_ratio{pod="x"}[{{.window}}]))`, Op: rules.OpLTE, Threshold: 0.9, Slice: 5 * time.Minute}},
@@ -172,40 +191,66 @@ func TestEnginesAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The embedded engine gets the subquery form of the step difference (DESIGN §2), remote engines
+	// the portable form. Prometheus 2.42 is also asked the subquery form, which it must evaluate as
+	// Prometheus 3 does. VictoriaMetrics is not: its irate takes a small counter drop for jitter
+	// and yields 0 at the step a series leaves the lookback (job d), which is why the portable form
+	// exists.
 	engines := []struct {
-		name string
-		q    func(t *testing.T) sli.Querier
+		name     string
+		q        func(t *testing.T) sli.Querier
+		subquery bool
 	}{
 		{"prometheus-2.42", func(t *testing.T) sli.Querier {
 			return httpQuerier(t, fidelity.StartOnRecording(t, omFile).URL)
-		}},
+		}, true},
 		{"victoriametrics", func(t *testing.T) sli.Querier {
 			var text bytes.Buffer
 			writePrometheusText(&text, rec)
 			return httpQuerier(t, startVictoriaMetrics(t, &text))
-		}},
+		}, false},
 	}
 	start, end := enginesStart.Add(15*time.Minute), enginesStart.Add(3*time.Hour-time.Minute)
 	embedded := recorded.NewQuerier(db)
+	if _, ok := embedded.(sli.PrometheusEngine); !ok {
+		t.Fatal("the embedded engine does not get the subquery form")
+	}
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			remote := e.q(t)
+			forms := []struct {
+				name string
+				q    sli.Querier
+			}{{"portable", remote}}
+			if e.subquery {
+				forms = append(forms, struct {
+					name string
+					q    sli.Querier
+				}{"subquery", prometheusEngine{remote}})
+			}
 			for _, slo := range enginesSLOs() {
-				t.Run(slo.Name, func(t *testing.T) {
-					want, err := sli.Increments(context.Background(), embedded, slo, start, end, sli.Options{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					got, err := sli.Increments(context.Background(), remote, slo, start, end, sli.Options{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					compareIncrements(t, got, want)
-				})
+				for _, f := range forms {
+					t.Run(slo.Name+"/"+f.name, func(t *testing.T) {
+						want, err := sli.Increments(context.Background(), embedded, slo, start, end, sli.Options{})
+						if err != nil {
+							t.Fatal(err)
+						}
+						got, err := sli.Increments(context.Background(), f.q, slo, start, end, sli.Options{})
+						if err != nil {
+							t.Fatal(err)
+						}
+						compareIncrements(t, got, want)
+					})
+				}
 			}
 		})
 	}
 }
+
+// prometheusEngine marks a remote Querier as Prometheus's engine, so that it gets the subquery form.
+type prometheusEngine struct{ sli.Querier }
+
+func (prometheusEngine) PrometheusEngine() {}
 
 func compareIncrements(t *testing.T, got, want []burnrate.Increment) {
 	t.Helper()

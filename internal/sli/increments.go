@@ -12,7 +12,9 @@ import (
 
 // Increments returns the per-step increments of slo: exactly one Increment for every multiple of
 // opt.Step in [Align(start), Align(end)], End being that step time. It sends one QueryRange per
-// query of the SLO (at most two) and sums every series a query returns at a step.
+// query of the SLO (at most two) and sums every series a query returns at a step. The queries are
+// in the portable form (BuildQueries), or in the cheaper subquery form when q implements
+// PrometheusEngine (DESIGN §2).
 //
 // Bad and Total are in the units of the queries: events per second when they use rate (the
 // rewritten rate is the step's increase divided by the step), events when they use increase. Only
@@ -32,7 +34,8 @@ func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.
 	if err != nil {
 		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
 	}
-	queries, err := BuildQueries(slo, opt)
+	_, subquery := q.(PrometheusEngine)
+	queries, err := buildQueries(slo, opt, subquery)
 	if err != nil {
 		return nil, err
 	}

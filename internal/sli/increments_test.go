@@ -288,3 +288,47 @@ func TestIncrementsOnePerStep(t *testing.T) {
 		})
 	}
 }
+
+// promFake is a fakeQuerier that says it is Prometheus's engine.
+type promFake struct{ *fakeQuerier }
+
+func (promFake) PrometheusEngine() {}
+
+// TestIncrementsForm: a Querier that is Prometheus's engine gets the subquery form of the step
+// difference, any other the portable form (DESIGN §2).
+func TestIncrementsForm(t *testing.T) {
+	slo := events(`sum(rate(e[{{.window}}]))`, `sum(increase(t[{{.window}}]))`)
+	cases := []struct {
+		name string
+		f    *fakeQuerier
+		want []string
+	}{
+		{"portable", &fakeQuerier{}, []string{
+			`sum((((last_over_time(e[10m]) - last_over_time(e[10m] offset 1m)) >= 0 or (last_over_time(e[10m]) and (last_over_time(e[10m] offset 1m) > last_over_time(e[10m])))) / 60))`,
+			`sum(((last_over_time(t[10m]) - last_over_time(t[10m] offset 1m)) >= 0 or (last_over_time(t[10m]) and (last_over_time(t[10m] offset 1m) > last_over_time(t[10m])))))`,
+		}},
+		{"subquery", &fakeQuerier{}, []string{
+			`sum((irate((last_over_time(t[10m]) * 60)[1m30s:1m]) >= 0))`,
+			`sum((irate(last_over_time(e[10m])[1m30s:1m]) >= 0))`,
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var q Querier = c.f
+			if c.name == "subquery" {
+				q = promFake{c.f}
+			}
+			if _, err := Increments(context.Background(), q, slo, at(0), at(1), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, cl := range c.f.calls {
+				got = append(got, cl.query)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("queries\n got %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}

@@ -17,8 +17,14 @@ type Queries struct {
 	Bad, Total, Value string
 }
 
-// BuildQueries returns the per-step queries of slo for the step and lookback of opt.
+// BuildQueries returns the per-step queries of slo for the step and lookback of opt, in the portable
+// form that every engine evaluates alike (Rewrite).
 func BuildQueries(slo *rules.SLO, opt Options) (Queries, error) {
+	return buildQueries(slo, opt, false)
+}
+
+// buildQueries is BuildQueries with the subquery form (RewriteSubquery) when subquery is set.
+func buildQueries(slo *rules.SLO, opt Options, subquery bool) (Queries, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
@@ -39,7 +45,7 @@ func BuildQueries(slo *rules.SLO, opt Options) (Queries, error) {
 		if *p.src == "" {
 			continue
 		}
-		if *p.dst, err = Rewrite(*p.src, window, opt.Lookback); err != nil {
+		if *p.dst, err = rewrite(*p.src, window, opt.Lookback, subquery); err != nil {
 			return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
 		}
 	}

@@ -54,17 +54,37 @@ func TestRewrite(t *testing.T) {
 		{"no_placeholder", `max(container_memory_working_set_bytes) / max(container_spec_memory_limit_bytes)`, time.Minute, 10 * time.Minute},
 		{"rate_5m_untouched", `rate(x_total[5m]) + rate(x_total[{{.window}}])`, time.Minute, 10 * time.Minute},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := Rewrite(c.query, c.window, c.lookback)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(got, "{{") {
-				t.Errorf("placeholder left in %q", got)
-			}
-			golden(t, filepath.Join("rewrite", c.name+".promql"), got+"\n")
-		})
+	forms := []struct {
+		dir     string
+		rewrite func(string, time.Duration, time.Duration) (string, error)
+	}{
+		{"rewrite", Rewrite},
+		{"rewrite_subquery", RewriteSubquery},
+	}
+	for _, f := range forms {
+		for _, c := range cases {
+			t.Run(f.dir+"/"+c.name, func(t *testing.T) {
+				got, err := f.rewrite(c.query, c.window, c.lookback)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(got, "{{") {
+					t.Errorf("placeholder left in %q", got)
+				}
+				golden(t, filepath.Join(f.dir, c.name+".promql"), got+"\n")
+			})
+		}
+	}
+}
+
+// TestPairRange: the subquery of the subquery form holds the grid points t-step and t and no
+// other, with left-open and left-closed ranges alike: its range is above one step and below two.
+func TestPairRange(t *testing.T) {
+	for _, step := range []time.Duration{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, time.Second, 15 * time.Second, time.Minute, 5 * time.Minute, time.Hour} {
+		r := pairRange(step)
+		if r%time.Millisecond != 0 || r <= step || r > 2*step || (r == 2*step && step != time.Millisecond) {
+			t.Errorf("pairRange(%s) = %s, want whole milliseconds in (step, 2×step)", step, r)
+		}
 	}
 }
 
@@ -78,9 +98,11 @@ func TestRewriteErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Rewrite(c.query, time.Minute, 10*time.Minute)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("error %v, want one containing %q", err, c.want)
+			for _, rewrite := range []func(string, time.Duration, time.Duration) (string, error){Rewrite, RewriteSubquery} {
+				_, err := rewrite(c.query, time.Minute, 10*time.Minute)
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("error %v, want one containing %q", err, c.want)
+				}
 			}
 		})
 	}
