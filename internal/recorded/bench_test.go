@@ -113,8 +113,24 @@ func BenchmarkParse(b *testing.B) {
 }
 
 // BenchmarkIncrements computes the per-step increments of every SLO over the whole recorded range
-// through the PromQL engine, as `slod check` does, and reports samples/s.
-func BenchmarkIncrements(b *testing.B) {
+// through the PromQL engine, as `slod check` does (with the subquery form of the step difference),
+// and reports samples/s.
+func BenchmarkIncrements(b *testing.B) { benchIncrements(b, NewQuerier) }
+
+// BenchmarkIncrementsPortable is BenchmarkIncrements with the portable form of the step difference,
+// the one remote engines get (DESIGN §2), for comparison.
+func BenchmarkIncrementsPortable(b *testing.B) {
+	benchIncrements(b, func(db *DB) sli.Querier { return portableOnly{NewQuerier(db)} })
+}
+
+// portableOnly hides that a Querier is Prometheus's engine, so that it gets the portable form.
+type portableOnly struct{ q sli.Querier }
+
+func (p portableOnly) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]sli.Series, error) {
+	return p.q.QueryRange(ctx, query, start, end, step)
+}
+
+func benchIncrements(b *testing.B, newQuerier func(*DB) sli.Querier) {
 	var buf bytes.Buffer
 	samples := writeBenchData(&buf, *benchSLOs, *benchDays, *benchInterval)
 	db, err := Parse(&buf, "bench.om")
@@ -126,7 +142,7 @@ func BenchmarkIncrements(b *testing.B) {
 	for i := range slos {
 		slos[i] = benchSLO(i)
 	}
-	q := NewQuerier(db)
+	q := newQuerier(db)
 	start, end := db.MinTime().Add(time.Minute), db.MaxTime()
 	steps := 0
 	cpu0 := cpuTime(b)
