@@ -341,6 +341,34 @@ func TestNaNSample(t *testing.T) {
 	}
 }
 
+// TestCounterUnderSubquery: a rate under a subquery of the user's, evaluated every 30 s, is not on
+// the step grid; it keeps the portable form, so both forms still agree (increments checks it). The
+// bursts straddle minute boundaries, so the rate over (t-1m, t] is highest at the half minutes,
+// which the subquery form would not see.
+func TestCounterUnderSubquery(t *testing.T) {
+	ss := scrape(5*time.Second, 10*time.Second, 360, func(i int) float64 {
+		// +1 a scrape, and +50 in each of the scrapes at :55 of every third minute and :05 of the
+		// minute after it.
+		v := float64(i)
+		for j := 1; j <= i; j++ {
+			if (j%6 == 5 && (j/6)%3 == 0) || (j%6 == 0 && (j/6-1)%3 == 0) {
+				v += 50
+			}
+		}
+		return v
+	})
+	db := recorded.NewDB()
+	add(t, db, labels.FromStrings("__name__", "c_total"), ss)
+	slo := &rules.SLO{Service: "e2e", Name: "burst", SLI: rules.SLI{Kind: rules.TimesliceSLI,
+		Query: `max_over_time(sum(increase(c_total[{{.window}}]))[3m:30s])`, Op: rules.OpLT, Threshold: 100}}
+	incs := increments(t, db, slo, base.Add(10*time.Minute), base.Add(50*time.Minute), sli.Options{})
+	bad, total, missing := sums(incs)
+	// Every 3m window holds a half-minute step whose minute holds both +50 scrapes (106 > 100).
+	if missing != 0 || bad != total || total == 0 {
+		t.Errorf("bad %v of %v slices, %d missing; want every slice bad", bad, total, missing)
+	}
+}
+
 // TestAgainstPromQLIncrease compares Σ increments over an hour with PromQL's own increase(x[1h]) on
 // the same data: they differ only by increase's extrapolation to the window edges.
 func TestAgainstPromQLIncrease(t *testing.T) {

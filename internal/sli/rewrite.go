@@ -56,9 +56,11 @@ func Rewrite(query string, window, lookback time.Duration) (string, error) {
 //	inc = irate(last_over_time(S[lookback])[1.5×window:window]) >= 0              (rate, irate)
 //	inc = irate((last_over_time(S[lookback]) * window)[1.5×window:window]) >= 0   (increase)
 //
-// Prometheus's engine evaluates it to the same numbers as Rewrite's at a fraction of the cost.
-// VictoriaMetrics does not: its irate takes a small counter drop for jitter rather than a reset,
-// and yields 0 rather than nothing at the step a series leaves the lookback.
+// The query must be evaluated at multiples of window (as Increments does), and a counter under a
+// subquery of the query's own keeps the portable form. Prometheus's engine evaluates it to the same
+// numbers as Rewrite's (for increase of a non-integer counter, to within a rounding) at well under
+// half the cost. VictoriaMetrics does not: its irate takes a small counter drop for jitter rather
+// than a reset, and yields 0 rather than nothing at the step a series leaves the lookback.
 func RewriteSubquery(query string, window, lookback time.Duration) (string, error) {
 	return rewrite(query, window, lookback, true)
 }
@@ -146,7 +148,12 @@ func (rw rewriter) expr(e parser.Expr) (parser.Expr, error) {
 				}
 			}
 		}
-		n.Expr, err = rw.expr(n.Expr)
+		// Inside a subquery of the user's the query is evaluated at the subquery's own steps,
+		// which need not be multiples of the window: the points of the subquery form would not
+		// be t-window and t there, so the portable form, which reads them at any t, is kept.
+		inner := rw
+		inner.subquery = false
+		n.Expr, err = inner.expr(n.Expr)
 	case *parser.ParenExpr:
 		n.Expr, err = rw.expr(n.Expr)
 	case *parser.UnaryExpr:
@@ -238,8 +245,8 @@ func (rw rewriter) counterDiff(fn string, ms *parser.MatrixSelector) (parser.Exp
 
 // pairRange is the range of the subquery that holds the grid points t-step and t and no other:
 // 1.5 steps (in whole milliseconds), so that it holds the same two points whether the engine's
-// ranges are left-open (Prometheus 3) or left-closed (Prometheus 2). A 1ms step gets 2ms, where a
-// left-closed range also holds t-2ms, of which irate takes no notice.
+// ranges are left-open (Prometheus 3) or left-closed (Prometheus 2). A 1ms step gets 2ms (a
+// left-closed range then also holds t-2ms, which matters only when t-1ms has no point).
 func pairRange(step time.Duration) time.Duration {
 	r := step + (step / 2).Truncate(time.Millisecond)
 	if r <= step {

@@ -53,6 +53,7 @@ func TestRewrite(t *testing.T) {
 (sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}])))`, time.Minute, 10 * time.Minute},
 		{"no_placeholder", `max(container_memory_working_set_bytes) / max(container_spec_memory_limit_bytes)`, time.Minute, 10 * time.Minute},
 		{"rate_5m_untouched", `rate(x_total[5m]) + rate(x_total[{{.window}}])`, time.Minute, 10 * time.Minute},
+		{"rate_under_subquery", `max_over_time(sum(rate(x_total[{{.window}}]))[5m:30s]) + sum(increase(y_total[{{.window}}]))`, time.Minute, 10 * time.Minute},
 	}
 	forms := []struct {
 		dir     string

@@ -20,7 +20,7 @@ type Querier interface {
 // PrometheusEngine is implemented by a Querier that evaluates with Prometheus's own engine (package
 // promql), such as the recorded data of slod check and slod test. Increments sends it the subquery
 // form of the step difference (RewriteSubquery), which that engine evaluates to the same numbers
-// as the portable form at about a third of the cost. Other Queriers, such as the HTTP API, which
+// as the portable form at well under half the cost. Other Queriers, such as the HTTP API, which
 // may be VictoriaMetrics, get the portable form (Rewrite).
 type PrometheusEngine interface {
 	Querier
