@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -29,6 +31,25 @@ import (
 // reasonNoData is the source-error reason of an SLO whose queries succeeded but returned nothing
 // usable (no series, or NaN) for the newest steps.
 const reasonNoData = "no_data"
+
+// historyWriteEvery spreads the writes of SLO histories over cycles: an SLO's history goes to the
+// store once every historyWriteEvery cycles (each SLO in its own turn, so every cycle writes a
+// tenth of them), and whenever its alert state changes. Rewriting every 24 KiB history every cycle
+// would make the commit, and the memory a cycle churns through, ten times larger, for nothing: the
+// alert state and the outbox, which must never disagree, are still written in the cycle that
+// changes them, and a restart refetches the steps a stored history lacks (at most this many),
+// exactly, from the source.
+const historyWriteEvery = 10
+
+// historyTurn reports whether the cycle numbered seq writes the history of SLO id.
+func historyTurn(id string, seq uint64) bool {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return uint64(h.Sum32())%historyWriteEvery == seq%historyWriteEvery
+}
+
+// backfillSteps is the number of steps per SLO above which a cycle counts as a backfill.
+const backfillSteps = 100
 
 // silenceRetention is how long an ended silence stays listed (for the postmortem of an incident).
 const silenceRetention = 7 * 24 * time.Hour
@@ -61,6 +82,7 @@ type sloResult struct {
 	record      store.SLORecord
 	sourceErr   string
 	dataUntil   time.Time
+	appended    int
 	err         error
 }
 
@@ -108,6 +130,8 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("slod.evaluation_time", t.Format(time.RFC3339)), attribute.Int("slod.slos", len(slos)))
 	log.Debug("evaluation cycle", "at", t, "slos", len(slos))
 
+	d.cycleSeq++
+	seq := d.cycleSeq
 	evalStart := time.Now()
 	results := make([]sloResult, len(slos))
 	sem := make(chan struct{}, max(rt.cfg.Evaluation.MaxConcurrency, 1))
@@ -122,7 +146,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			results[i] = d.evalSLO(ctx, log, rt, s, t)
+			results[i] = d.evalSLO(ctx, log, rt, s, t, historyTurn(s.slo.ID(), seq))
 		})
 	}
 	wg.Wait()
@@ -229,6 +253,15 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	d.m.lastSuccess.Set(float64(t.Unix()))
 	d.m.storeSize.Set(float64(d.store.Size()))
 	d.publishAll(slos)
+	// A backfill decodes far more than a steady cycle keeps; hand that memory back to the OS
+	// instead of carrying it as RSS until the runtime scavenges it.
+	appended := 0
+	for _, r := range results {
+		appended += r.appended
+	}
+	if appended > backfillSteps*len(slos) {
+		debug.FreeOSMemory()
+	}
 	for _, r := range results {
 		for _, tr := range r.transitions {
 			// Firing and resolving are what operators look for; pending comes and goes.
@@ -257,7 +290,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 // evalSLO fetches the steps missing since the SLO's history ends, appends them, evaluates, and
 // encodes the record to commit. Failures of the source are not errors: the SLO's burn-rate alerts
 // hold (Evaluate at a time after the history's end) and only the no-data alert is evaluated.
-func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time) sloResult {
+func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time, writeHistory bool) sloResult {
 	slo := s.slo
 	ctx, span := d.tracer.Start(ctx, "slo", trace.WithAttributes(attribute.String("slod.slo", slo.ID())))
 	defer span.End()
@@ -338,9 +371,10 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		return res
 	}
 	res.dataUntil = s.hist.End()
-	if appended == 0 && s.committed != nil && bytes.Equal(st, s.committed) {
-		// Nothing new to write (the source is down, or the interval is shorter than the step):
-		// leaving the record out spares the store rewriting the whole history.
+	res.appended = appended
+	if !writeHistory && s.committed != nil && bytes.Equal(st, s.committed) {
+		// The alert state is as committed; the history is written in its turn (see
+		// historyWriteEvery). A restart refetches the few steps the stored history lacks.
 		return res
 	}
 	hist, err := s.hist.MarshalBinary()

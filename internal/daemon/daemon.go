@@ -123,6 +123,8 @@ type Daemon struct {
 	// dirty is set when a commit failed: in-memory state is ahead of the store and is re-read
 	// from it before the next cycle, so a transition is never acted on without being recorded.
 	dirty bool
+	// cycleSeq numbers cycles since start, for historyTurn.
+	cycleSeq uint64
 
 	ready     atomic.Bool
 	lastCycle atomic.Int64 // unix nanoseconds of the last committed evaluation time

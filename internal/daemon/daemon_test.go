@@ -656,9 +656,8 @@ func TestClockBackwardsHoldsState(t *testing.T) {
 	}
 }
 
-func TestUnchangedSLOIsNotRewritten(t *testing.T) {
+func TestHistoryWritesSpread(t *testing.T) {
 	h := newHarness(t)
-	h.cycle(t0)
 	updated := func() time.Time {
 		recs, err := h.d.store.SLOs()
 		if err != nil {
@@ -666,25 +665,47 @@ func TestUnchangedSLOIsNotRewritten(t *testing.T) {
 		}
 		return recs["shop/availability"].UpdatedAt.UTC()
 	}
-	h.src.set(func(f *fakeSource) { f.err = errors.New("down") })
-	steps := []struct {
-		at   time.Time
-		want time.Time
-	}{
-		{t0.Add(time.Minute), t0.Add(time.Minute)},     // the no-data alert becomes pending: written
-		{t0.Add(2 * time.Minute), t0.Add(time.Minute)}, // nothing new: not rewritten
-		{t0.Add(3 * time.Minute), t0.Add(time.Minute)},
-	}
-	for _, st := range steps {
-		h.cycle(st.at)
-		if got := updated(); !got.Equal(st.want) {
-			t.Errorf("after the cycle at %v the record is from %v, want %v", st.at, got, st.want)
+	// Healthy and steady: the first cycle writes the record, then one in historyWriteEvery.
+	writes, last := 0, time.Time{}
+	for i := 0; i <= 2*historyWriteEvery; i++ {
+		h.cycle(t0.Add(time.Duration(i) * time.Minute))
+		if u := updated(); !u.Equal(last) {
+			writes++
+			last = u
 		}
 	}
+	if writes != 3 {
+		t.Errorf("record written %d times in %d cycles, want 3", writes, 2*historyWriteEvery+1)
+	}
+	// A state change is written in its cycle, whatever the turn.
+	h.src.set(func(f *fakeSource) { f.err = errors.New("down") })
+	at := t0.Add(time.Duration(2*historyWriteEvery+1) * time.Minute)
+	h.cycle(at) // the no-data alert becomes pending
+	if u := updated(); !u.Equal(at) {
+		t.Errorf("state change not written: record from %v", u)
+	}
+	// A restart continues from the stored (older) history: the missing steps are fetched again.
 	h.src.set(func(f *fakeSource) { f.err = nil })
-	h.cycle(t0.Add(4 * time.Minute))
-	if got := updated(); !got.Equal(t0.Add(4 * time.Minute)) {
-		t.Errorf("new data not written: record from %v", got)
+	next := at
+	for i := 0; i < historyWriteEvery; i++ {
+		next = next.Add(time.Minute)
+		h.cycle(next)
+		if !updated().Equal(next) {
+			break // this cycle did not write: the store is a step behind
+		}
+	}
+	stored := updated()
+	if !stored.Before(next) {
+		t.Fatalf("every cycle wrote the history")
+	}
+	h.restart()
+	h.src.set(func(f *fakeSource) { f.starts = nil })
+	h.cycle(next.Add(time.Minute))
+	if got := h.d.slos[0].hist.End(); !got.Equal(next.Add(time.Minute)) {
+		t.Errorf("history after restart ends %v", got)
+	}
+	if len(h.src.starts) != 2 || !h.src.starts[0].Equal(stored.Add(time.Minute)) {
+		t.Errorf("restart fetched from %v, want from %v", h.src.starts, stored.Add(time.Minute))
 	}
 }
 
