@@ -192,6 +192,9 @@ rules: [rules/]
 			f.Close()
 		}
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.Logf("heap inuse %d MiB, idle %d MiB, released %d MiB, stacks %d MiB, sys %d MiB, goal %d MiB", ms.HeapInuse>>20, ms.HeapIdle>>20, ms.HeapReleased>>20, ms.StackInuse>>20, ms.Sys>>20, ms.NextGC>>20)
 	slices.Sort(durations)
 	pct := func(p float64) float64 { return durations[int(p*float64(len(durations)-1))].Seconds() * 1000 }
 	b.ReportMetric(float64(cq.n.Load())/float64(b.N), "queries/cycle")
