@@ -138,8 +138,11 @@ func coarseBackfill(slo *rules.SLO) (ok, perSecond bool) {
 // queries (split under the server's point limit by the querier).
 func fetch(ctx context.Context, q sli.Querier, slo *rules.SLO, start, t time.Time, step, lookback time.Duration, initial bool) ([]burnrate.Increment, error) {
 	fine := sli.Options{Step: step, Lookback: lookback}
-	ok, perSecond := coarseBackfill(slo)
-	if !initial || !ok || t.Sub(start) < fineSteps*step {
+	if !initial || t.Sub(start) < fineSteps*step {
+		return sli.Increments(ctx, q, slo, start, t, fine)
+	}
+	ok, perSecond := coarseBackfill(slo) // parses the queries: only worth it for a long backfill
+	if !ok {
 		return sli.Increments(ctx, q, slo, start, t, fine)
 	}
 	var out []burnrate.Increment
