@@ -145,8 +145,13 @@ func fetch(ctx context.Context, q sli.Querier, slo *rules.SLO, start, t time.Tim
 	if !ok {
 		return sli.Increments(ctx, q, slo, start, t, fine)
 	}
-	var out []burnrate.Increment
-	for _, seg := range backfillPlan(start, t, step) {
+	plan := backfillPlan(start, t, step)
+	n := 0
+	for _, seg := range plan {
+		n += int(seg.to.Sub(seg.from)/seg.step) + 1
+	}
+	out := make([]burnrate.Increment, 0, n)
+	for _, seg := range plan {
 		// sli needs the lookback to span a step; a counter sample within the coarse step is
 		// what an exact difference between its two ends needs anyway.
 		opt := sli.Options{Step: seg.step, Lookback: max(lookback, seg.step)}
