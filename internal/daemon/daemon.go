@@ -123,6 +123,8 @@ type Daemon struct {
 	// dirty is set when a commit failed: in-memory state is ahead of the store and is re-read
 	// from it before the next cycle, so a transition is never acted on without being recorded.
 	dirty bool
+	// sched is the running scheduler (nil until Run), told about reloads.
+	sched *Scheduler
 	// cycleSeq numbers cycles since start, for historyTurn.
 	cycleSeq uint64
 
@@ -452,7 +454,11 @@ func (d *Daemon) Reload() error {
 	}
 	d.slos = d.carryOver(d.slos, set.SLOs, rt)
 	d.rt = rt
+	sched := d.sched
 	d.mu.Unlock()
+	if sched != nil {
+		sched.Reschedule()
+	}
 	d.dispatcher.SetNotifiers(rt.notifiers)
 	d.m.objective.Reset()
 	d.m.burnRate.Reset()
@@ -504,6 +510,9 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 	{
 		sctx, scancel := context.WithCancel(ctx)
 		sched := d.scheduler()
+		d.mu.Lock()
+		d.sched = sched
+		d.mu.Unlock()
 		g.Add(func() error { return sched.Loop(sctx) }, func(error) { scancel() })
 	}
 	{

@@ -34,6 +34,23 @@ type Scheduler struct {
 
 	running atomic.Bool
 	wg      sync.WaitGroup
+
+	resched     chan struct{}
+	reschedOnce sync.Once
+}
+
+// Reschedule makes the loop recompute its next time now, from the schedule in force (after a
+// reload changed it), instead of after the wait for the old one's next time.
+func (s *Scheduler) Reschedule() {
+	select {
+	case s.reschedule() <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) reschedule() chan struct{} {
+	s.reschedOnce.Do(func() { s.resched = make(chan struct{}, 1) })
+	return s.resched
 }
 
 // Next returns the first scheduled time after now. "@every d" schedules are aligned to multiples of
@@ -66,6 +83,9 @@ func (s *Scheduler) Loop(ctx context.Context) error {
 		case <-ctx.Done():
 			timer.Stop()
 			return nil
+		case <-s.reschedule():
+			timer.Stop()
+			continue
 		case <-timer.C:
 		}
 		if !s.running.CompareAndSwap(false, true) {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,5 +221,38 @@ func TestDaemonSkipsOverrunningCycle(t *testing.T) {
 	}
 	if got := time.Unix(0, h.d.lastCycle.Load()).UTC(); !got.Equal(first) {
 		t.Errorf("committed %v, want %v", got, first)
+	}
+}
+
+func TestSchedulerRescheduleAfterReload(t *testing.T) {
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	h := &schedHarness{mock: clock.NewMock(), waiting: make(chan time.Time, 16), runs: make(chan time.Time, 16), done: make(chan error, 1)}
+	h.mock.Set(start)
+	hourly, minutely := mustSchedule(t, "@every 1h"), mustSchedule(t, "@every 1m")
+	var mu sync.Mutex
+	current := hourly
+	s := &Scheduler{
+		Clock:    h.mock,
+		Schedule: func() cron.Schedule { mu.Lock(); defer mu.Unlock(); return current },
+		Run:      func(_ context.Context, at time.Time) { h.runs <- at },
+		waiting:  func(next time.Time) { h.waiting <- next },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { h.done <- s.Loop(ctx) }()
+	defer func() { cancel(); <-h.done }()
+	if next := recv(t, "wait", h.waiting); !next.Equal(start.Add(time.Hour)) {
+		t.Fatalf("waiting for %v", next)
+	}
+	mu.Lock()
+	current = minutely
+	mu.Unlock()
+	s.Reschedule()
+	next := recv(t, "wait", h.waiting)
+	if !next.Equal(start.Add(time.Minute)) {
+		t.Fatalf("after the reload waiting for %v, want %v", next, start.Add(time.Minute))
+	}
+	h.mock.Set(next)
+	if got := recv(t, "run", h.runs); !got.Equal(next) {
+		t.Errorf("ran at %v", got)
 	}
 }
