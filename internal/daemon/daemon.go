@@ -361,6 +361,10 @@ func (d *Daemon) restore() error {
 		d.m.storeErrors.Inc()
 		return fmt.Errorf("reading state: %w", err)
 	}
+	// HTTP handlers read the alert states under mu; after a failed commit this runs while they
+	// may.
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	step := d.rt.cfg.Evaluation.Step.D()
 	for _, s := range d.slos {
 		rec, ok := recs[s.slo.ID()]
