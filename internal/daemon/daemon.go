@@ -132,6 +132,9 @@ type Daemon struct {
 	lastCycle atomic.Int64 // unix nanoseconds of the last committed evaluation time
 	// lastCommit is how long the last store commit took (for the benchmark's breakdown).
 	lastCommit atomic.Int64
+	// limiters are the PagerDuty rate limiters per routing key, kept for the daemon's life so
+	// that a reload does not refill the buckets (PagerDuty counts per key, not per config).
+	limiters *notify.Limiters
 }
 
 // New loads the config and rules, opens the store and restores state from it. The caller must
@@ -163,6 +166,7 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 		m:        newMetrics(opt.Registry, opt.Version, opt.Revision),
 		nm:       notify.NewMetrics(opt.Registry),
 		shutdown: func(context.Context) error { return nil },
+		limiters: notify.NewLimiters(),
 	}
 	if opt.Tracer != nil {
 		d.tracer = opt.Tracer
@@ -253,7 +257,7 @@ func (d *Daemon) buildRuntime(cfg *config.Config) (*runtimeConfig, error) {
 		external = defaultExternalURL(d.opt.ListenAddress)
 	}
 	notifiers, err := notify.NewNotifiers(cfg.Receivers, notify.Options{
-		Clock: d.clock, Instance: instanceName(external),
+		Clock: d.clock, Instance: instanceName(external), Limiters: d.limiters,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receivers: %w", err)
