@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,23 +48,16 @@ type backupArgs struct {
 
 func parseBackupArgs(args []string, stderr io.Writer) (backupArgs, error) {
 	var a backupArgs
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		io.WriteString(stderr, backupUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("backup", backupUsage, stderr)
 	fs.StringVar(&a.storagePath, "storage.path", "data/", "directory of the state store (as given to slod run)")
 	fs.StringVar(&a.output, "o", "", `output file, "-" for standard output (required)`)
 	fs.StringVar(&a.webURL, "web.url", backupDefaultWebURL, "base URL of the running slod, used when it holds the store")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Minute, "give up on the running slod's snapshot after this long")
-	err := fs.Parse(args)
-	if err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return a, err
 	}
+	var err error
 	switch {
-	case fs.NArg() > 0:
-		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case a.output == "":
 		err = errors.New("-o FILE is required")
 	case a.timeout <= 0:
@@ -75,19 +67,15 @@ func parseBackupArgs(args []string, stderr io.Writer) (backupArgs, error) {
 		_, err = url.Parse(a.webURL)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "slod backup: %v\n\n", err)
-		fs.Usage()
+		return a, usageError(fs, err)
 	}
-	return a, err
+	return a, nil
 }
 
 func runBackup(args []string, stdout, stderr io.Writer) int {
 	a, err := parseBackupArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		return 2
+		return usageExitCode(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,85 +37,6 @@ are invalid, 2 on a usage error.
 Flags:
 `
 
-// promDurationValue is a flag.Value taking Prometheus durations (1m, 1h30m, 7d) besides Go's.
-type promDurationValue struct{ d *time.Duration }
-
-func (f promDurationValue) String() string {
-	if f.d == nil {
-		return ""
-	}
-	return model.Duration(*f.d).String()
-}
-
-func (f promDurationValue) Set(s string) error {
-	d, err := model.ParseDuration(s)
-	if err != nil {
-		gd, gerr := time.ParseDuration(s)
-		if gerr != nil {
-			return fmt.Errorf("not a duration: %q", s)
-		}
-		*f.d = gd
-		return nil
-	}
-	*f.d = time.Duration(d)
-	return nil
-}
-
-// timeArgValue is a flag.Value taking RFC 3339 or Unix seconds; set reports whether the flag was given.
-type timeArgValue struct {
-	t   *time.Time
-	set *bool
-}
-
-func (f timeArgValue) String() string {
-	if f.t == nil || f.t.IsZero() {
-		return ""
-	}
-	return f.t.UTC().Format(time.RFC3339)
-}
-
-func (f timeArgValue) Set(s string) error {
-	t, err := parseTimeArg(s)
-	if err != nil {
-		return err
-	}
-	*f.t, *f.set = t, true
-	return nil
-}
-
-// parseTimeArg reads a time as Prometheus's API does: RFC 3339, or Unix seconds with an optional
-// fraction.
-func parseTimeArg(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("not a time (RFC 3339 or Unix seconds): %q", s)
-}
-
-// parseInterleaved parses flags that may come before, between or after the positional arguments
-// (`slod check rules/ --data f.om`), which the flag package alone stops at.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 // checkArgs are the parsed arguments of slod check.
 type checkArgs struct {
 	rules          []string
@@ -131,12 +49,7 @@ type checkArgs struct {
 
 func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	a := checkArgs{step: sli.DefaultStep, lookback: sli.DefaultLookback, format: "text"}
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		io.WriteString(stderr, checkUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("check", checkUsage, stderr)
 	fs.StringVar(&a.data, "data", "", "recorded data: OpenMetrics text with timestamps (required)")
 	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "first evaluation time, RFC 3339 or Unix seconds (default: first sample + step)")
 	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time, RFC 3339 or Unix seconds (default: last sample)")
@@ -163,19 +76,15 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 		err = errors.New("--to is before --from")
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "slod check: %v\n\n", err)
-		fs.Usage()
+		return a, usageError(fs, err)
 	}
-	return a, err
+	return a, nil
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	a, err := parseCheckArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		return 2
+		return usageExitCode(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -47,12 +46,7 @@ type recordArgs struct {
 
 func parseRecordArgs(args []string, stderr io.Writer) (recordArgs, error) {
 	a := recordArgs{step: 30 * time.Second, timeout: 2 * time.Minute}
-	fs := flag.NewFlagSet("record", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		io.WriteString(stderr, recordUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("record", recordUsage, stderr)
 	fs.StringVar(&a.url, "prometheus.url", "", "base URL of the Prometheus HTTP API (required)")
 	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "start of the recording, RFC 3339 or Unix seconds (required)")
 	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "end of the recording, RFC 3339 or Unix seconds (required)")
@@ -79,19 +73,15 @@ func parseRecordArgs(args []string, stderr io.Writer) (recordArgs, error) {
 		err = errors.New("-o FILE is required")
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "slod record: %v\n\n", err)
-		fs.Usage()
+		return a, usageError(fs, err)
 	}
-	return a, err
+	return a, nil
 }
 
 func runRecord(args []string, stdout, stderr io.Writer) int {
 	a, err := parseRecordArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		return 2
+		return usageExitCode(err)
 	}
 	set, err := rules.Load(a.rules)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,39 +33,23 @@ type restoreArgs struct {
 
 func parseRestoreArgs(args []string, stderr io.Writer) (restoreArgs, error) {
 	var a restoreArgs
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		io.WriteString(stderr, restoreUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("restore", restoreUsage, stderr)
 	fs.StringVar(&a.input, "i", "", `snapshot to restore, "-" for standard input (required)`)
 	fs.StringVar(&a.storagePath, "storage.path", "data/", "directory of the state store (as given to slod run)")
 	fs.BoolVar(&a.force, "force", false, "replace an existing store (never one in use)")
-	err := fs.Parse(args)
-	if err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return a, err
 	}
-	switch {
-	case fs.NArg() > 0:
-		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case a.input == "":
-		err = errors.New("-i FILE is required")
+	if a.input == "" {
+		return a, usageError(fs, errors.New("-i FILE is required"))
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "slod restore: %v\n\n", err)
-		fs.Usage()
-	}
-	return a, err
+	return a, nil
 }
 
 func runRestore(args []string, stdout, stderr io.Writer) int {
 	a, err := parseRestoreArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		return 2
+		return usageExitCode(err)
 	}
 	var in io.Reader = os.Stdin
 	name := "standard input"

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,36 +36,23 @@ type runArgs struct {
 
 func parseRunArgs(args []string, stderr io.Writer) (runArgs, error) {
 	var a runArgs
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		io.WriteString(stderr, runUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("run", runUsage, stderr)
 	fs.StringVar(&a.configFile, "config.file", "slod.yml", "daemon configuration file")
 	fs.StringVar(&a.listenAddress, "web.listen-address", ":9099", "address of the HTTP server (metrics, API, status page)")
 	fs.StringVar(&a.storagePath, "storage.path", "data/", "directory of the state store")
 	fs.StringVar(&a.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&a.logFormat, "log.format", "logfmt", "log format: logfmt or json")
 	fs.StringVar(&a.externalURL, "web.external-url", "", "URL under which slod is reachable (links in notifications); overrides web.external_url")
-	err := fs.Parse(args)
-	if err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return a, err
 	}
-	switch {
-	case fs.NArg() > 0:
-		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case a.logFormat != "logfmt" && a.logFormat != "json":
-		err = fmt.Errorf("--log.format must be logfmt or json, not %q", a.logFormat)
+	if a.logFormat != "logfmt" && a.logFormat != "json" {
+		return a, usageError(fs, fmt.Errorf("--log.format must be logfmt or json, not %q", a.logFormat))
 	}
-	if err == nil {
-		_, err = parseLevel(a.logLevel)
+	if _, err := parseLevel(a.logLevel); err != nil {
+		return a, usageError(fs, err)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "slod run: %v\n\n", err)
-		fs.Usage()
-	}
-	return a, err
+	return a, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -90,11 +75,8 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 
 func runRun(args []string, _, stderr io.Writer) int {
 	a, err := parseRunArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		return 2
+		return usageExitCode(err)
 	}
 	log := newLogger(stderr, a.logFormat, a.logLevel)
 

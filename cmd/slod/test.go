@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,13 +31,10 @@ Flags:
 `
 
 func runTest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		io.WriteString(stderr, testUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("test", testUsage, stderr)
 	var opt unittest.Options
+	// Not promDurationValue: this flag has always taken Prometheus durations only, and with no
+	// default of its own to print, its help names the effective one.
 	fs.Func("lookback", "how far back a counter's last sample bridges a scrape gap (default 10m, as slod check)", func(s string) error {
 		d, err := model.ParseDuration(s)
 		if err != nil {
@@ -56,24 +51,10 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		opt.Run = re
 		return nil
 	})
-	var paths []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if rest[0] == "--" {
-			paths = append(paths, rest[1:]...)
-			break
-		}
-		// Flags may follow the test files (`slod test rules/tests/ --lookback 5m`).
-		paths, rest = append(paths, rest[0]), rest[1:]
+	// Flags may follow the test files (`slod test rules/tests/ --lookback 5m`).
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return usageExitCode(err)
 	}
 	if len(paths) == 0 {
 		fmt.Fprintln(stderr, "slod test: no test files given")

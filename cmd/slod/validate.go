@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -25,14 +24,9 @@ Exit status: 0 when every file is valid, 1 when any is not, 2 on a usage error.
 `
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { io.WriteString(fs.Output(), validateUsage) }
+	fs := newFlagSet("validate", validateUsage, stderr)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return usageExitCode(err)
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
