@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,34 +118,14 @@ type BudgetTest struct {
 	fieldPath          string
 }
 
-// Error is one problem in a test file, at a position, in the `file:line:col: field: message` form
-// of rules diagnostics so that editors and CI annotate the right spot.
-type Error struct {
-	Pos     rules.Pos
-	Field   string
-	Message string
-}
-
-// Error prints the problem as file:line:col: field: message.
-func (e Error) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s: %s", e.Pos, e.Message)
-	}
-	return fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Message)
-}
+// Error is one problem in a test file, at a position. It is a rules diagnostic, so that it prints
+// in the same `file:line:col: field: message` form as the problems of SLO files and editors and CI
+// annotate the right spot.
+type Error = rules.Diagnostic
 
 // Errors is every problem found in one test file, in file order: decoding does not stop at the
-// first.
-type Errors []Error
-
-// Error prints one problem per line, in file order.
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+// first. It prints one problem per line.
+type Errors = rules.Errors
 
 // ReadFile reads and decodes one test file.
 func ReadFile(path string) (*File, error) {
@@ -233,7 +214,7 @@ func (d *decoder) mapping(n *yaml.Node, field string, allowed ...string) map[str
 		k, v := n.Content[i], n.Content[i+1]
 		name := join(field, k.Value)
 		switch {
-		case !contains(allowed, k.Value):
+		case !slices.Contains(allowed, k.Value):
 			d.errorf(k, name, "unknown field (allowed: %s)", strings.Join(allowed, ", "))
 		case out[k.Value] != nil:
 			d.errorf(k, name, "field given twice")
@@ -472,17 +453,24 @@ func (d *decoder) inputSeries(n *yaml.Node, field string) InputSeries {
 	return s
 }
 
-// evalTime decodes an eval_time, which must lie on the evaluation grid: slod evaluates only at
-// multiples of the step, and an assertion between two evaluations would silently test the one before.
-func (d *decoder) evalTime(n *yaml.Node, field string, step time.Duration) time.Duration {
-	v, ok := d.duration(n, field)
+// evalTime decodes the required eval_time of the assertion n, which must lie on the evaluation
+// grid: slod evaluates only at multiples of the step, and an assertion between two evaluations
+// would silently test the one before.
+func (d *decoder) evalTime(m map[string]*yaml.Node, n *yaml.Node, field string, step time.Duration) time.Duration {
+	field = join(field, "eval_time")
+	v := m["eval_time"]
+	if v == nil {
+		d.errorf(n, field, "required")
+		return 0
+	}
+	t, ok := d.duration(v, field)
 	if !ok {
 		return 0
 	}
-	if v%step != 0 {
-		d.errorf(n, field, "%s is not a multiple of the evaluation_interval %s", model.Duration(v), model.Duration(step))
+	if t%step != 0 {
+		d.errorf(v, field, "%s is not a multiple of the evaluation_interval %s", model.Duration(t), model.Duration(step))
 	}
-	return v
+	return t
 }
 
 func (d *decoder) sloID(m map[string]*yaml.Node, n *yaml.Node, field string) (string, rules.Pos) {
@@ -504,11 +492,7 @@ func (d *decoder) alertTest(n *yaml.Node, field string, step time.Duration) Aler
 	if m == nil {
 		return a
 	}
-	if v := m["eval_time"]; v != nil {
-		a.EvalTime = d.evalTime(v, join(field, "eval_time"), step)
-	} else {
-		d.errorf(n, join(field, "eval_time"), "required")
-	}
+	a.EvalTime = d.evalTime(m, n, field, step)
 	a.SLO, a.SLOPos = d.sloID(m, n, field)
 	if v := m["exp_alerts"]; v != nil {
 		seen := map[AlertID]bool{}
@@ -549,11 +533,7 @@ func (d *decoder) budgetTest(n *yaml.Node, field string, step time.Duration) Bud
 	if m == nil {
 		return b
 	}
-	if v := m["eval_time"]; v != nil {
-		b.EvalTime = d.evalTime(v, join(field, "eval_time"), step)
-	} else {
-		d.errorf(n, join(field, "eval_time"), "required")
-	}
+	b.EvalTime = d.evalTime(m, n, field, step)
 	b.SLO, b.SLOPos = d.sloID(m, n, field)
 	if v := m["exp_budget_remaining"]; v != nil {
 		b.ExpBudgetRemaining, _ = d.float(v, join(field, "exp_budget_remaining"))
@@ -577,15 +557,6 @@ func join(field, key string) string {
 		return key
 	}
 	return field + "." + key
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func kindName(n *yaml.Node) string {
