@@ -56,14 +56,11 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
 	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
 	fs.StringVar(&a.format, "format", "text", "output format: text or json")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	var err error
+	if a.rules, err = parseRules(fs, args); err != nil {
 		return a, err
 	}
-	a.rules = pos
 	switch {
-	case len(a.rules) == 0:
-		err = errors.New("no RULES given")
 	case a.data == "":
 		err = errors.New("--data is required")
 	case a.format != "text" && a.format != "json":

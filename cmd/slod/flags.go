@@ -53,6 +53,16 @@ func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseRules parses the arguments of a command that takes RULES... (SLO files or directories) and
+// flags before, between or after them; no RULES is a usage error.
+func parseRules(fs *flag.FlagSet, args []string) ([]string, error) {
+	paths, err := parseInterleaved(fs, args)
+	if err == nil && len(paths) == 0 {
+		err = usageError(fs, errors.New("no RULES given"))
+	}
+	return paths, err
+}
+
 // parseInterleaved parses flags that may come before, between or after the positional arguments
 // (`slod check rules/ --data f.om`), which the flag package alone stops at.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {

@@ -53,14 +53,11 @@ func parseRecordArgs(args []string, stderr io.Writer) (recordArgs, error) {
 	fs.Var(promDurationValue{&a.step}, "step", "resolution of the recording: use the scrape interval")
 	fs.Var(promDurationValue{&a.timeout}, "prometheus.timeout", "timeout of each query")
 	fs.StringVar(&a.out, "o", "", "file to write (required; - for standard output)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	var err error
+	if a.rules, err = parseRules(fs, args); err != nil {
 		return a, err
 	}
-	a.rules = pos
 	switch {
-	case len(a.rules) == 0:
-		err = errors.New("no RULES given")
 	case a.url == "":
 		err = errors.New("--prometheus.url is required")
 	case !a.fromSet || !a.toSet:
