@@ -30,24 +30,71 @@ import (
 // Negative values (which a correct counter never produces, but a buggy query might) count as 0,
 // and bad never exceeds total, so one odd step cannot push a burn rate outside [0, 1/(1-SLO)].
 func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.Time, opt Options) ([]burnrate.Increment, error) {
-	opt, err := opt.withDefaults()
+	p, err := Prepare(slo, q, opt)
+	if err != nil {
+		return nil, err
+	}
+	return p.Increments(ctx, q, start, end)
+}
+
+// Prepared is one SLO's per-step queries, built (parsed and rewritten, DESIGN §2) once for a step, a
+// lookback and a kind of Querier, so that a caller asking for the same SLO's newest steps again
+// and again (slod run, every cycle) does not redo that work each time. It keeps what Increments
+// needs of the SLO (its id and SLI), not the SLO itself. A Prepared is immutable and safe for
+// concurrent use.
+type Prepared struct {
+	id       string
+	sli      rules.SLI
+	asked    Options // as given to Prepare, for Matches
+	opt      Options // with the defaults applied
+	subquery bool
+	queries  Queries
+}
+
+// Prepare builds the queries of slo for the step and lookback of opt, in the form for queriers
+// like q: the subquery form when q implements PrometheusEngine, else the portable one. The errors
+// are those Increments would return.
+func Prepare(slo *rules.SLO, q Querier, opt Options) (*Prepared, error) {
+	o, err := opt.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
 	}
 	_, subquery := q.(PrometheusEngine)
-	queries, err := buildQueries(slo, opt, subquery)
+	queries, err := buildQueries(slo.ID(), &slo.SLI, o, subquery)
 	if err != nil {
 		return nil, err
 	}
-	g, err := newGrid(start, end, opt.Step)
+	return &Prepared{id: slo.ID(), sli: slo.SLI, asked: opt, opt: o, subquery: subquery, queries: queries}, nil
+}
+
+// Matches reports whether p holds the queries Prepare(slo, q, opt) would build: same SLO id and
+// SLI, same options, same kind of Querier. A caller keeps a Prepared across reloads while it
+// matches.
+func (p *Prepared) Matches(slo *rules.SLO, q Querier, opt Options) bool {
+	_, subquery := q.(PrometheusEngine)
+	return p.asked == opt && p.subquery == subquery && p.sli == slo.SLI && p.id == slo.ID()
+}
+
+// Increments is the package's Increments with the prepared queries: the increments of every step
+// in [Align(start), Align(end)]. q should be of the kind given to Prepare (a PrometheusEngine or
+// not); for another kind the queries are built for this call.
+func (p *Prepared) Increments(ctx context.Context, q Querier, start, end time.Time) ([]burnrate.Increment, error) {
+	queries := p.queries
+	if _, subquery := q.(PrometheusEngine); subquery != p.subquery {
+		var err error
+		if queries, err = buildQueries(p.id, &p.sli, p.opt, subquery); err != nil {
+			return nil, err
+		}
+	}
+	g, err := newGrid(start, end, p.opt.Step)
 	if err != nil {
-		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+		return nil, fmt.Errorf("SLO %s: %w", p.id, err)
 	}
 	incs := make([]burnrate.Increment, g.n)
 	for i := range incs {
 		incs[i].End = g.at(i)
 	}
-	switch slo.SLI.Kind {
+	switch p.sli.Kind {
 	case rules.EventsSLI, rules.LatencySLI:
 		// The two queries are independent: run them side by side, which halves the wall time of
 		// a backtest on the embedded engine and of a cycle against a remote Prometheus.
@@ -63,10 +110,10 @@ func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.
 		total, err := g.sum(ctx, q, queries.Total)
 		<-done
 		if err != nil {
-			return nil, fmt.Errorf("SLO %s: querying total events: %w", slo.ID(), err)
+			return nil, fmt.Errorf("SLO %s: querying total events: %w", p.id, err)
 		}
 		if badErr != nil {
-			return nil, fmt.Errorf("SLO %s: querying bad events: %w", slo.ID(), badErr)
+			return nil, fmt.Errorf("SLO %s: querying bad events: %w", p.id, badErr)
 		}
 		for i := range incs {
 			t, b := total[i], bad[i]
@@ -82,7 +129,7 @@ func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.
 	case rules.RatioSLI:
 		ratio, err := g.sum(ctx, q, queries.Value)
 		if err != nil {
-			return nil, fmt.Errorf("SLO %s: querying the error ratio: %w", slo.ID(), err)
+			return nil, fmt.Errorf("SLO %s: querying the error ratio: %w", p.id, err)
 		}
 		for i := range incs {
 			r := ratio[i]
@@ -93,19 +140,19 @@ func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.
 			incs[i].Bad, incs[i].Total = math.Min(math.Max(r.v, 0), 1), 1
 		}
 	case rules.TimesliceSLI:
-		if err := timeslices(ctx, q, slo, queries.Value, g, incs); err != nil {
-			return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+		if err := timeslices(ctx, q, &p.sli, queries.Value, g, incs); err != nil {
+			return nil, fmt.Errorf("SLO %s: %w", p.id, err)
 		}
 	default:
-		return nil, fmt.Errorf("SLO %s: unknown SLI kind %q", slo.ID(), slo.SLI.Kind)
+		return nil, fmt.Errorf("SLO %s: unknown SLI kind %q", p.id, p.sli.Kind)
 	}
 	return incs, nil
 }
 
 // timeslices fills incs for a time-slice SLI from one range query stepping from slice end to slice
 // end.
-func timeslices(ctx context.Context, q Querier, slo *rules.SLO, query string, g grid, incs []burnrate.Increment) error {
-	slice, err := sliceOf(slo, g.step)
+func timeslices(ctx context.Context, q Querier, def *rules.SLI, query string, g grid, incs []burnrate.Increment) error {
+	slice, err := sliceOf(def, g.step)
 	if err != nil {
 		return err
 	}
@@ -136,7 +183,7 @@ func timeslices(ctx context.Context, q Querier, slo *rules.SLO, query string, g 
 			switch {
 			case math.IsNaN(p.V):
 				v.missing = true
-			case !slo.SLI.Op.Holds(p.V, slo.SLI.Threshold):
+			case !def.Op.Holds(p.V, def.Threshold):
 				v.bad = true
 			}
 		}

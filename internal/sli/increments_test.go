@@ -332,3 +332,70 @@ func TestIncrementsForm(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepared: a Prepared SLO answers as Increments does, call after call, with the form of the
+// Querier it is given; Matches tells when it must be prepared again.
+func TestPrepared(t *testing.T) {
+	slo := events(`sum(rate(e[{{.window}}]))`, `sum(increase(t[{{.window}}]))`)
+	answers := map[string][]Series{"(e[": {{Points: pts(1, 2, 3)}}, "(t[": {{Points: pts(10, 10, 10)}}}
+	portable, prom := &fakeQuerier{answers: answers}, promFake{&fakeQuerier{answers: answers}}
+	opt := Options{Step: time.Minute}
+	p, err := Prepare(slo, portable, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []Querier{portable, prom} {
+		want, err := Increments(context.Background(), q, slo, at(0), at(2), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			got, err := p.Increments(context.Background(), q, at(0), at(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameIncrements(got, want) {
+				t.Errorf("%T: prepared increments\n got %v\nwant %v", q, got, want)
+			}
+		}
+	}
+	// Each querier got the form of its kind, whether the queries were prepared for it or not.
+	for _, c := range []struct {
+		f    *fakeQuerier
+		want string
+	}{{portable, "offset 1m"}, {prom.fakeQuerier, "irate("}} {
+		for _, cl := range c.f.calls {
+			if !strings.Contains(cl.query, c.want) {
+				t.Errorf("query %q lacks %q", cl.query, c.want)
+			}
+		}
+	}
+
+	other := *slo
+	other.SLI.TotalQuery = `sum(rate(t[{{.window}}]))`
+	renamed := *slo
+	renamed.Name = "other"
+	for _, c := range []struct {
+		name string
+		slo  *rules.SLO
+		q    Querier
+		opt  Options
+		want bool
+	}{
+		{"same", slo, portable, opt, true},
+		{"same_sli_new_object", new(*slo), portable, opt, true},
+		{"other_sli", &other, portable, opt, false},
+		{"other_id", &renamed, portable, opt, false},
+		{"other_kind_of_querier", slo, prom, opt, false},
+		{"other_step", slo, portable, Options{Step: 2 * time.Minute}, false},
+		{"other_lookback", slo, portable, Options{Step: time.Minute, Lookback: 5 * time.Minute}, false},
+	} {
+		if got := p.Matches(c.slo, c.q, c.opt); got != c.want {
+			t.Errorf("%s: Matches = %v, want %v", c.name, got, c.want)
+		}
+	}
+
+	if _, err := Prepare(slo, portable, Options{Step: time.Minute, Lookback: time.Second}); err == nil {
+		t.Error("Prepare accepted a lookback shorter than the step")
+	}
+}

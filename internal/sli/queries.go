@@ -20,24 +20,25 @@ type Queries struct {
 // BuildQueries returns the per-step queries of slo for the step and lookback of opt, in the portable
 // form that every engine evaluates alike (Rewrite).
 func BuildQueries(slo *rules.SLO, opt Options) (Queries, error) {
-	return buildQueries(slo, opt, false)
+	return buildQueries(slo.ID(), &slo.SLI, opt, false)
 }
 
-// buildQueries is BuildQueries with the subquery form (RewriteSubquery) when subquery is set.
-func buildQueries(slo *rules.SLO, opt Options, subquery bool) (Queries, error) {
+// buildQueries is BuildQueries of the SLI def of the SLO id, with the subquery form
+// (RewriteSubquery) when subquery is set.
+func buildQueries(id string, def *rules.SLI, opt Options, subquery bool) (Queries, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
-		return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+		return Queries{}, fmt.Errorf("SLO %s: %w", id, err)
 	}
-	raw, err := rawQueries(slo)
+	raw, err := rawQueries(def)
 	if err != nil {
-		return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+		return Queries{}, fmt.Errorf("SLO %s: %w", id, err)
 	}
 	window := opt.Step
-	if slo.SLI.Kind == rules.TimesliceSLI {
+	if def.Kind == rules.TimesliceSLI {
 		// A time slice is judged on the data of the slice, so `{{.window}}` is the slice.
-		if window, err = sliceOf(slo, opt.Step); err != nil {
-			return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+		if window, err = sliceOf(def, opt.Step); err != nil {
+			return Queries{}, fmt.Errorf("SLO %s: %w", id, err)
 		}
 	}
 	var q Queries
@@ -46,7 +47,7 @@ func buildQueries(slo *rules.SLO, opt Options, subquery bool) (Queries, error) {
 			continue
 		}
 		if *p.dst, err = rewrite(*p.src, window, opt.Lookback, subquery); err != nil {
-			return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+			return Queries{}, fmt.Errorf("SLO %s: %w", id, err)
 		}
 	}
 	return q, nil
@@ -54,8 +55,8 @@ func buildQueries(slo *rules.SLO, opt Options, subquery bool) (Queries, error) {
 
 // sliceOf returns the slice length of a time-slice SLI: the step when unset, and otherwise a
 // multiple of the step so that every slice end is a step of the grid.
-func sliceOf(slo *rules.SLO, step time.Duration) (time.Duration, error) {
-	s := slo.SLI.Slice
+func sliceOf(def *rules.SLI, step time.Duration) (time.Duration, error) {
+	s := def.Slice
 	if s == 0 {
 		return step, nil
 	}
@@ -65,10 +66,9 @@ func sliceOf(slo *rules.SLO, step time.Duration) (time.Duration, error) {
 	return s, nil
 }
 
-// rawQueries returns the queries of slo as the user wrote them (placeholder included), deriving
+// rawQueries returns the queries of the SLI s as the user wrote them (placeholder included), deriving
 // the histogram queries of a latency SLI.
-func rawQueries(slo *rules.SLO) (Queries, error) {
-	s := slo.SLI
+func rawQueries(s *rules.SLI) (Queries, error) {
 	switch s.Kind {
 	case rules.EventsSLI:
 		if s.ErrorQuery == "" || s.TotalQuery == "" {
@@ -150,7 +150,7 @@ func histogramSelectors(histogram string, threshold float64) (bucket, count stri
 // Selectors returns the series selectors the queries of slo read, without offset or @ modifiers,
 // deduplicated and sorted: what `slod record` has to fetch for the SLO.
 func Selectors(slo *rules.SLO) ([]string, error) {
-	raw, err := rawQueries(slo)
+	raw, err := rawQueries(&slo.SLI)
 	if err != nil {
 		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
 	}
