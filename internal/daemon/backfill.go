@@ -134,16 +134,16 @@ func coarseBackfill(slo *rules.SLO) (ok, perSecond bool) {
 
 // fetch returns the increments of the steps ending in [start, t]. An initial backfill (empty
 // history) of an additive SLI longer than the finest tier is fetched segment by segment at the
-// tiers' resolutions (backfillPlan); everything else at the evaluation step, which is at most two
-// queries (split under the server's point limit by the querier).
-func fetch(ctx context.Context, q sli.Querier, slo *rules.SLO, start, t time.Time, step, lookback time.Duration, initial bool) ([]burnrate.Increment, error) {
-	fine := sli.Options{Step: step, Lookback: lookback}
+// tiers' resolutions (backfillPlan); everything else at the evaluation step with the SLO's
+// prepared queries (fine: built for step and lookback), which is at most two queries (split under
+// the server's point limit by the querier).
+func fetch(ctx context.Context, q sli.Querier, slo *rules.SLO, fine *sli.Prepared, start, t time.Time, step, lookback time.Duration, initial bool) ([]burnrate.Increment, error) {
 	if !initial || t.Sub(start) < fineSteps*step {
-		return sli.Increments(ctx, q, slo, start, t, fine)
+		return fine.Increments(ctx, q, start, t)
 	}
 	ok, perSecond := coarseBackfill(slo) // parses the queries: only worth it for a long backfill
 	if !ok {
-		return sli.Increments(ctx, q, slo, start, t, fine)
+		return fine.Increments(ctx, q, start, t)
 	}
 	plan := backfillPlan(start, t, step)
 	n := 0
@@ -154,8 +154,16 @@ func fetch(ctx context.Context, q sli.Querier, slo *rules.SLO, start, t time.Tim
 	for _, seg := range plan {
 		// sli needs the lookback to span a step; a counter sample within the coarse step is
 		// what an exact difference between its two ends needs anyway.
-		opt := sli.Options{Step: seg.step, Lookback: max(lookback, seg.step)}
-		incs, err := sli.Increments(ctx, q, slo, seg.from, seg.to, opt)
+		var (
+			incs []burnrate.Increment
+			err  error
+		)
+		if seg.step == step {
+			incs, err = fine.Increments(ctx, q, seg.from, seg.to)
+		} else {
+			opt := sli.Options{Step: seg.step, Lookback: max(lookback, seg.step)}
+			incs, err = sli.Increments(ctx, q, slo, seg.from, seg.to, opt)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -150,7 +150,11 @@ slos:
 					unit = step.Seconds()
 				}
 				build := func(initial bool) *burnrate.History {
-					incs, err := fetch(context.Background(), q, slo, start, now, step, 10*time.Minute, initial)
+					prep, err := sli.Prepare(slo, q, sli.Options{Step: step, Lookback: 10 * time.Minute})
+					if err != nil {
+						t.Fatal(err)
+					}
+					incs, err := fetch(context.Background(), q, slo, prep, start, now, step, 10*time.Minute, initial)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -311,7 +311,20 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		qctx, qspan := d.tracer.Start(ctx, "query", trace.WithAttributes(
 			attribute.String("slod.from", start.Format(time.RFC3339)), attribute.Int("slod.steps", int(t.Sub(start)/step)+1)))
 		qctx = promapi.ContextWithLogger(qctx, log.With("slo", slo.ID()))
-		incs, err := fetch(qctx, rt.querier, slo, start, t, step, rt.cfg.Evaluation.Lookback.D(), s.hist.End().IsZero())
+		lookback := rt.cfg.Evaluation.Lookback.D()
+		fine := sli.Options{Step: step, Lookback: lookback}
+		var (
+			incs []burnrate.Increment
+			err  error
+		)
+		if s.prep == nil || !s.prep.Matches(slo, rt.querier, fine) {
+			// Built once, not every cycle: parsing and rewriting the PromQL was most of slod's
+			// own CPU in a cycle, and garbage.
+			s.prep, err = sli.Prepare(slo, rt.querier, fine)
+		}
+		if err == nil {
+			incs, err = fetch(qctx, rt.querier, slo, s.prep, start, t, step, lookback, s.hist.End().IsZero())
+		}
 		if err != nil {
 			qspan.RecordError(err)
 			qspan.SetStatus(codes.Error, "source error")

@@ -92,6 +92,9 @@ type sloState struct {
 	// committed is the alert state (JSON) last written to the store; a cycle that appended
 	// nothing and left the state as it was does not rewrite the record. Nil forces a write.
 	committed []byte
+	// prep is the SLO's per-step queries, built by the first cycle that needs them and kept
+	// (across reloads too) while they match the SLO, the step, the lookback and the source.
+	prep *sli.Prepared
 }
 
 // Daemon is a running `slod run`.
@@ -310,6 +313,7 @@ func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfi
 		if o, ok := old[slo.ID()]; ok {
 			s.st = o.st
 			s.status, s.evaluated, s.sourceErr, s.dataUntil = o.status, o.evaluated, o.sourceErr, o.dataUntil
+			s.prep = o.prep // rebuilt by the next cycle unless it still matches
 			s.hist = adoptHistory(o.hist, step, slo.MaxWindow())
 			if !slices.EqualFunc(o.slo.Alerting.Windows, slo.Alerting.Windows, func(a, b burnrate.Window) bool { return a == b }) ||
 				!equalNoData(o.slo.Alerting.NoData, slo.Alerting.NoData) {
