@@ -53,6 +53,23 @@ func BenchmarkAppendEvaluateCompiled(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendAdvance is BenchmarkAppendEvaluateCompiled without the Status, as a backtest
+// steps.
+func BenchmarkAppendAdvance(b *testing.B) {
+	h := filledHistory(b)
+	c := Compile(defaultPolicy())
+	var state State
+	end := h.End()
+	b.ReportAllocs()
+	for b.Loop() {
+		end = end.Add(time.Minute)
+		if err := h.Append(Increment{End: end, Bad: 0.5, Total: 1000}); err != nil {
+			b.Fatal(err)
+		}
+		state, _ = c.Advance(h, state, end)
+	}
+}
+
 // BenchmarkSum shows a window sum costs the same whatever the window's length.
 func BenchmarkSum(b *testing.B) {
 	h := filledHistory(b)

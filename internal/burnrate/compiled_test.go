@@ -52,7 +52,8 @@ func cloneState(st State) State {
 // TestCompiledMatchesReference checks Evaluate and (*Compiled).Evaluate against evaluateRef, the
 // implementation from before Compile, over random policies, traffic, source failures, policy
 // changes and prev states carried over, decoded from JSON or garbage: same State, Status and
-// transitions, and prev never modified.
+// transitions, and prev never modified. (*Compiled).Advance, with a State chain of its own, must
+// give the same State and transitions, and (*Compiled).Status the same Status.
 func TestCompiledMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	transitions := 0
@@ -60,7 +61,7 @@ func TestCompiledMatchesReference(t *testing.T) {
 		p := randomPolicy(r)
 		c := Compile(p)
 		h := NewHistory(time.Minute, []time.Duration{time.Hour, 6 * time.Hour, day, 3 * day}[r.IntN(4)])
-		var refSt, st, cst State
+		var refSt, st, cst, ast State
 		end := t0
 		badRate := 0.0
 		for step := range 400 {
@@ -100,14 +101,14 @@ func TestCompiledMatchesReference(t *testing.T) {
 				if err := json.Unmarshal(b, &decoded); err != nil {
 					t.Fatal(err)
 				}
-				refSt, st, cst = decoded, decoded, cloneState(decoded)
+				refSt, st, cst, ast = decoded, decoded, cloneState(decoded), cloneState(decoded)
 			case 1: // a policy change carries the state over
 				p = randomPolicy(r)
 				c = Compile(p)
 			case 2: // garbage
 				g := State{Alerts: []AlertState{{Severity: Page, Phase: "weird", PairSince: []time.Time{now.Add(time.Hour), {}, now}},
 					{Severity: Page, Phase: Firing, FiredAt: now}, {Severity: Ticket, NoData: true, Phase: Pending}}}
-				refSt, st, cst = g, cloneState(g), cloneState(g)
+				refSt, st, cst, ast = g, cloneState(g), cloneState(g), cloneState(g)
 			}
 			hh := h
 			if trial%50 == 0 && step < 3 {
@@ -129,8 +130,19 @@ func TestCompiledMatchesReference(t *testing.T) {
 				t.Fatalf("trial %d step %d: Compiled.Evaluate %+v %+v %+v, want %+v %+v %+v",
 					trial, step, cSt, cStatus, cTrs, wantSt, wantStatus, wantTrs)
 			}
+			abefore := cloneState(ast)
+			aSt, aTrs := c.Advance(hh, ast, now)
+			if !reflect.DeepEqual(ast, abefore) {
+				t.Fatalf("trial %d step %d: Advance modified prev", trial, step)
+			}
+			if !reflect.DeepEqual(aSt, wantSt) || !reflect.DeepEqual(aTrs, wantTrs) {
+				t.Fatalf("trial %d step %d: Compiled.Advance %+v %+v, want %+v %+v", trial, step, aSt, aTrs, wantSt, wantTrs)
+			}
+			if status := c.Status(hh, now); !reflect.DeepEqual(status, wantStatus) {
+				t.Fatalf("trial %d step %d: Compiled.Status %+v, want %+v", trial, step, status, wantStatus)
+			}
 			transitions += len(wantTrs)
-			refSt, st, cst = wantSt, gotSt, cSt
+			refSt, st, cst, ast = wantSt, gotSt, cSt, aSt
 		}
 	}
 	if transitions < 1000 {
@@ -191,6 +203,9 @@ func TestEvaluateSharesUnchangedState(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { c.Evaluate(h, st, end) })
 	if allocs > 1 { // Status.Windows
 		t.Errorf("unchanged evaluation: %v allocations, want 1", allocs)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { c.Advance(h, st, end) }); allocs != 0 {
+		t.Errorf("unchanged Advance: %v allocations, want none", allocs)
 	}
 
 	end = end.Add(time.Minute)

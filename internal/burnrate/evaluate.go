@@ -43,6 +43,82 @@ func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Statu
 		h = &History{}
 	}
 	st := c.status(h, now)
+	var w windowRatios
+	w.init(c, h)
+	for i, wb := range st.Windows {
+		*w.slot(i) = windowRatio{ratio: wb.ErrorRatio, burn: wb.BurnRate, ok: true}
+	}
+	next, trs := c.advance(h, prev, now, &w)
+	return next, st, trs
+}
+
+// Advance is Evaluate without the Status: the same State and transitions, at a fraction of the
+// cost. It sums only the windows the alerts need (a pair's long window only while its short one
+// exceeds the threshold) and allocates nothing while no alert changes. A backtest advances the
+// state at every step and asks for the Status (c.Status) only where it reports one.
+func (c *Compiled) Advance(h *History, prev State, now time.Time) (State, []Transition) {
+	if h == nil {
+		h = &History{}
+	}
+	var w windowRatios
+	w.init(c, h)
+	return c.advance(h, prev, now, &w)
+}
+
+// Status is the Status Evaluate(h, prev, now) returns (it does not depend on prev).
+func (c *Compiled) Status(h *History, now time.Time) Status {
+	if h == nil {
+		h = &History{}
+	}
+	return c.status(h, now)
+}
+
+// windowRatio is the error ratio and burn rate over one of Compiled.durs; ok once computed.
+type windowRatio struct {
+	ratio, burn float64
+	ok          bool
+}
+
+// windowRatios computes the error ratios and burn rates over the windows of a Compiled on first
+// use, for one evaluation. Up to 16 windows (every policy slod derives has at most 9) live in buf,
+// on the stack; more in big.
+type windowRatios struct {
+	c   *Compiled
+	h   *History
+	buf [16]windowRatio
+	big []windowRatio
+}
+
+func (w *windowRatios) init(c *Compiled, h *History) {
+	w.c, w.h = c, h
+	if n := len(c.durs); n > len(w.buf) {
+		w.big = make([]windowRatio, n)
+	}
+}
+
+// slot is where the ratio over c.durs[i] is kept. (A slice of buf kept in the struct would make
+// the struct point to itself, which moves it to the heap.)
+func (w *windowRatios) slot(i int) *windowRatio {
+	if w.big != nil {
+		return &w.big[i]
+	}
+	return &w.buf[i]
+}
+
+// at returns the error ratio and burn rate over c.durs[i], exactly as status computes them.
+func (w *windowRatios) at(i int) (ratio, burn float64) {
+	v := w.slot(i)
+	if !v.ok {
+		bad, total := w.h.Sum(w.c.durs[i])
+		v.ratio = errorRatio(bad, total)
+		v.burn = burnRate(v.ratio, w.c.objective)
+		v.ok = true
+	}
+	return v.ratio, v.burn
+}
+
+// advance moves every alert of c one evaluation on from prev; w gives the window ratios.
+func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatios) (State, []Transition) {
 	fresh := h.has && !now.After(h.End())
 
 	var usedBuf [16]bool
@@ -71,7 +147,7 @@ func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Statu
 	for gi := range c.groups {
 		g := &c.groups[gi]
 		pa, pi := find(g.sev, false)
-		a, tr := c.evalBurnAlert(g, st.Windows, pa, fresh, now)
+		a, tr := c.evalBurnAlert(g, w, pa, fresh, now)
 		out.add(a, pi)
 		if tr != nil {
 			trs = append(trs, *tr)
@@ -91,7 +167,7 @@ func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Statu
 				At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate})
 		}
 	}
-	return State{Alerts: out.result()}, st, trs
+	return State{Alerts: out.result()}, trs
 }
 
 // alertsBuilder collects the alerts of the next State copy-on-write: as long as every alert added
@@ -136,8 +212,8 @@ func phaseOf(p Phase) Phase {
 	return Inactive
 }
 
-// evalBurnAlert moves the alert of severity group g one evaluation on; wb is the Status's Windows.
-func (c *Compiled) evalBurnAlert(g *group, wb []WindowBurn, prev AlertState, fresh bool, now time.Time) (AlertState, *Transition) {
+// evalBurnAlert moves the alert of severity group g one evaluation on; w gives the window ratios.
+func (c *Compiled) evalBurnAlert(g *group, w *windowRatios, prev AlertState, fresh bool, now time.Time) (AlertState, *Transition) {
 	from := phaseOf(prev.Phase)
 	a := prev
 	a.Phase = from
@@ -159,8 +235,18 @@ func (c *Compiled) evalBurnAlert(g *group, wb []WindowBurn, prev AlertState, fre
 		if j < len(prev.PairSince) {
 			s = prev.PairSince[j]
 		}
-		long, short := &wb[pr.long], &wb[pr.short]
-		if !(c.valid && long.ErrorRatio > pr.threshold && short.ErrorRatio > pr.threshold) {
+		// The short window first: it is the cheaper sum, and while it does not exceed the
+		// threshold (nearly always) the long one is not needed.
+		if !c.valid {
+			since = append(since, time.Time{})
+			continue
+		}
+		shortRatio, shortBurn := w.at(pr.short)
+		if !(shortRatio > pr.threshold) {
+			since = append(since, time.Time{})
+			continue
+		}
+		if longRatio, _ := w.at(pr.long); !(longRatio > pr.threshold) {
 			since = append(since, time.Time{})
 			continue
 		}
@@ -174,7 +260,7 @@ func (c *Compiled) evalBurnAlert(g *group, wb []WindowBurn, prev AlertState, fre
 		if ready < 0 && now.Sub(s) >= pr.w.For {
 			ready = j
 		}
-		peak = math.Max(peak, short.BurnRate)
+		peak = math.Max(peak, shortBurn)
 	}
 	a.PairSince = reuseOrClone(prev.PairSince, since)
 
@@ -197,7 +283,9 @@ func (c *Compiled) evalBurnAlert(g *group, wb []WindowBurn, prev AlertState, fre
 			r = ready
 		}
 		pr := &g.pairs[r]
-		a.Reason = Reason{Window: pr.w, LongBurn: wb[pr.long].BurnRate, ShortBurn: wb[pr.short].BurnRate, Threshold: pr.threshold}
+		_, longBurn := w.at(pr.long)
+		_, shortBurn := w.at(pr.short)
+		a.Reason = Reason{Window: pr.w, LongBurn: longBurn, ShortBurn: shortBurn, Threshold: pr.threshold}
 		if a.Phase == Firing {
 			if from != Firing || a.FiredAt.IsZero() {
 				a.FiredAt, a.PeakBurnRate = now, peak
