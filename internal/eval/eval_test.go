@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -170,6 +171,15 @@ func TestBacktest(t *testing.T) {
 			}
 			if len(res) != len(slos) {
 				t.Fatalf("%d results for %d SLOs", len(res), len(slos))
+			}
+			// Without an observer only the alerts advance at every step (the Status is computed at
+			// the last): the results must be the very same.
+			resNil, err := Backtest(context.Background(), recorded.NewQuerier(db), slos, min(tc.from), min(tc.to), Options{Step: time.Minute, DataStart: t0}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(resNil, res) {
+				t.Errorf("without an observer:\n%+v\nwith one:\n%+v", resNil, res)
 			}
 			for i, r := range res {
 				if r.SLO != slos[i] {
