@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -414,36 +413,17 @@ func formatFloat(v float64) string {
 	return fmt.Sprintf("%.4g", v)
 }
 
-// publishAll sets the SLO gauges after a committed cycle.
+// publishAll sets the gauge of SLOs by state after a committed cycle (the per-SLO gauges are
+// read from the SLO states when scraped: sloCollector).
 func (d *Daemon) publishAll(slos []*sloState) {
 	counts := map[burnrate.Phase]int{burnrate.Inactive: 0, burnrate.Pending: 0, burnrate.Firing: 0}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, s := range slos {
-		d.publish(s)
 		counts[worstPhase(s.st)]++
 	}
 	for ph, n := range counts {
 		d.m.slos.WithLabelValues(string(ph)).Set(float64(n))
-	}
-}
-
-// publish sets one SLO's gauges from its last status and state.
-func (d *Daemon) publish(s *sloState) {
-	if !s.evaluated {
-		return
-	}
-	svc, name := s.slo.Service, s.slo.Name
-	for _, w := range s.status.Windows {
-		d.m.burnRate.WithLabelValues(svc, name, model.Duration(w.Window).String()).Set(w.BurnRate)
-	}
-	d.m.budgetRemaining.WithLabelValues(svc, name).Set(s.status.BudgetRemaining)
-	for _, a := range s.st.Alerts {
-		sev := string(a.Severity)
-		if a.NoData {
-			sev += "_no_data"
-		}
-		d.m.alertState.WithLabelValues(svc, name, sev).Set(phaseValue(a.Phase))
 	}
 }
 

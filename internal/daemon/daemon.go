@@ -211,8 +211,9 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 	d.m.reloadSuccessful.Set(1)
 	d.m.reloadSuccessTime.Set(float64(d.clock.Now().UnixNano()) / 1e9)
 	d.m.storeSize.Set(float64(st.Size()))
-	for _, s := range d.slos {
-		d.m.objective.WithLabelValues(s.slo.Service, s.slo.Name).Set(s.slo.Objective)
+	if err := opt.Registry.Register(newSLOCollector(d)); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("registering the SLO metrics: %w", err)
 	}
 	for _, w := range set.Warnings {
 		d.log.Warn("rules warning", "warning", w.Error())
@@ -472,14 +473,8 @@ func (d *Daemon) Reload() error {
 		sched.Reschedule()
 	}
 	d.dispatcher.SetNotifiers(rt.notifiers)
-	d.m.objective.Reset()
-	d.m.burnRate.Reset()
-	d.m.budgetRemaining.Reset()
-	d.m.alertState.Reset()
 	for _, s := range d.slos {
-		d.m.objective.WithLabelValues(s.slo.Service, s.slo.Name).Set(s.slo.Objective)
 		delete(prevIDs, s.slo.ID())
-		d.publish(s)
 	}
 	for id := range prevIDs {
 		if err := d.store.DeleteSLO(id); err != nil {

@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"runtime"
+	"slices"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,10 +19,6 @@ type metrics struct {
 	lastSuccess       prometheus.Gauge
 	queries           *prometheus.CounterVec
 	slos              *prometheus.GaugeVec
-	burnRate          *prometheus.GaugeVec
-	budgetRemaining   *prometheus.GaugeVec
-	objective         *prometheus.GaugeVec
-	alertState        *prometheus.GaugeVec
 	sourceErrors      *prometheus.CounterVec
 	storeSize         prometheus.Gauge
 	storeErrors       prometheus.Counter
@@ -57,18 +56,6 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 		slos: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "slod_slos", Help: "SLOs by their most severe alert state: inactive, pending or firing.",
 		}, []string{"state"}),
-		burnRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "slod_slo_burn_rate", Help: "Burn rate of an SLO's error budget over each window of its alert policy.",
-		}, []string{"service", "slo", "window"}),
-		budgetRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "slod_slo_error_budget_remaining", Help: "Share of an SLO's error budget left over its period (negative when overspent).",
-		}, []string{"service", "slo"}),
-		objective: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "slod_slo_objective", Help: "An SLO's objective as a ratio.",
-		}, []string{"service", "slo"}),
-		alertState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "slod_alert_state", Help: "State of an SLO alert: 0 inactive, 1 pending, 2 firing.",
-		}, []string{"service", "slo", "severity"}),
 		sourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slod_slo_source_errors_total", Help: "Cycles in which an SLO got no usable data from the source, by reason.",
 		}, []string{"service", "slo", "reason"}),
@@ -93,10 +80,80 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 		m.queries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.burnRate,
-			m.budgetRemaining, m.objective, m.alertState, m.sourceErrors, m.storeSize, m.storeErrors,
+		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.sourceErrors, m.storeSize, m.storeErrors,
 			m.reloadSuccessful, m.reloadSuccessTime,
 			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	return m
+}
+
+// sloCollector exposes the gauges of every SLO (DESIGN §7: objective, burn rate per window, budget
+// remaining, alert state) from the daemon's SLO states when scraped, instead of keeping a gauge
+// per SLO and label set: those children cost about 6 KiB per SLO, a fifth of what an SLO holds,
+// to repeat numbers the SLO states already have. Like the gauges set after each commit, it shows
+// what the last committed cycle computed, and nothing of SLOs a reload removed.
+type sloCollector struct {
+	d                                                *Daemon
+	objective, burnRate, budgetRemaining, alertState *prometheus.Desc
+}
+
+func newSLOCollector(d *Daemon) *sloCollector {
+	return &sloCollector{
+		d: d,
+		objective: prometheus.NewDesc("slod_slo_objective", "An SLO's objective as a ratio.",
+			[]string{"service", "slo"}, nil),
+		burnRate: prometheus.NewDesc("slod_slo_burn_rate", "Burn rate of an SLO's error budget over each window of its alert policy.",
+			[]string{"service", "slo", "window"}, nil),
+		budgetRemaining: prometheus.NewDesc("slod_slo_error_budget_remaining", "Share of an SLO's error budget left over its period (negative when overspent).",
+			[]string{"service", "slo"}, nil),
+		alertState: prometheus.NewDesc("slod_alert_state", "State of an SLO alert: 0 inactive, 1 pending, 2 firing.",
+			[]string{"service", "slo", "severity"}, nil),
+	}
+}
+
+// Describe sends the four descriptors.
+func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.objective
+	ch <- c.burnRate
+	ch <- c.budgetRemaining
+	ch <- c.alertState
+}
+
+// Collect sends the gauges of every configured SLO; the burn rates, budget and alert states only
+// once the SLO has been evaluated.
+func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
+	c.d.mu.RLock()
+	defer c.d.mu.RUnlock()
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	}
+	var seen []string
+	for _, s := range c.d.slos {
+		svc, name := s.slo.Service, s.slo.Name
+		gauge(c.objective, s.slo.Objective, svc, name)
+		if !s.evaluated {
+			continue
+		}
+		// A label set may be sent only once: windows and alerts are distinct by construction,
+		// but a duplicate must not fail the whole scrape.
+		seen = seen[:0]
+		for _, w := range s.status.Windows {
+			if win := model.Duration(w.Window).String(); !slices.Contains(seen, win) {
+				seen = append(seen, win)
+				gauge(c.burnRate, w.BurnRate, svc, name, win)
+			}
+		}
+		gauge(c.budgetRemaining, s.status.BudgetRemaining, svc, name)
+		seen = seen[:0]
+		for _, a := range s.st.Alerts {
+			sev := string(a.Severity)
+			if a.NoData {
+				sev += "_no_data"
+			}
+			if !slices.Contains(seen, sev) {
+				seen = append(seen, sev)
+				gauge(c.alertState, phaseValue(a.Phase), svc, name, sev)
+			}
+		}
+	}
 }
