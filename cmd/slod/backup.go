@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,7 +26,8 @@ const backupUsage = `usage: slod backup [--storage.path DIR] -o FILE [--web.url 
 Writes a consistent snapshot of the state store DIR/slod.db (SLI history, alert state, outbox,
 silences) to FILE ("-" for standard output). When no slod is running, the store is read directly.
 While slod runs it holds the store's lock, so the snapshot is taken by the running slod instead:
-GET --web.url/api/v1/admin/backup. Either way the snapshot is verified (it opens, its records
+GET --web.url/api/v1/admin/backup; so it is too when --web.url is given and DIR is not on this
+machine (slod runs elsewhere, e.g. behind kubectl port-forward). Either way the snapshot is verified (it opens, its records
 decode, bbolt's consistency check passes) before FILE is written, through a temporary file and a
 rename, so FILE is never a partial copy.
 
@@ -43,7 +46,10 @@ type backupArgs struct {
 	storagePath string
 	output      string
 	webURL      string
-	timeout     time.Duration
+	// webURLSet is true when --web.url was given: then a store that is not on this machine (slod
+	// runs elsewhere, e.g. in a pod) is read through that slod too.
+	webURLSet bool
+	timeout   time.Duration
 }
 
 func parseBackupArgs(args []string, stderr io.Writer) (backupArgs, error) {
@@ -51,11 +57,12 @@ func parseBackupArgs(args []string, stderr io.Writer) (backupArgs, error) {
 	fs := newFlagSet("backup", backupUsage, stderr)
 	fs.StringVar(&a.storagePath, "storage.path", "data/", "directory of the state store (as given to slod run)")
 	fs.StringVar(&a.output, "o", "", `output file, "-" for standard output (required)`)
-	fs.StringVar(&a.webURL, "web.url", backupDefaultWebURL, "base URL of the running slod, used when it holds the store")
+	fs.StringVar(&a.webURL, "web.url", backupDefaultWebURL, "base URL of the running slod, used when it holds the store (or, when given, when DIR is not here)")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Minute, "give up on the running slod's snapshot after this long")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return a, err
 	}
+	fs.Visit(func(f *flag.Flag) { a.webURLSet = a.webURLSet || f.Name == "web.url" })
 	var err error
 	switch {
 	case a.output == "":
@@ -117,12 +124,16 @@ func backup(ctx context.Context, a backupArgs, stdout io.Writer) (string, error)
 		if err != nil {
 			err = fmt.Errorf("copying the store: %w", err)
 		}
-	case errors.Is(err, store.ErrLocked):
+	case errors.Is(err, store.ErrLocked), errors.Is(err, fs.ErrNotExist) && a.webURLSet:
 		storePath := filepath.Join(a.storagePath, store.FileName)
+		why := storePath + " is held by a running slod"
+		if !errors.Is(err, store.ErrLocked) {
+			why = storePath + " is not on this machine"
+		}
 		var from string
 		from, err = backupFromDaemon(ctx, a.webURL, tmp)
 		if err != nil {
-			err = fmt.Errorf("%s is held by a running slod, and asking it for the snapshot failed: %w", storePath, err)
+			err = fmt.Errorf("%s, and asking the slod at --web.url for the snapshot failed: %w", why, err)
 		}
 		source = storePath + " from the running slod at " + from
 	}

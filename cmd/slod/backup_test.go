@@ -90,7 +90,13 @@ func TestBackupCommand(t *testing.T) {
 		}, 0, "from the running slod at " + daemon.URL, 5, ""},
 		{"live store, daemon unreachable", func(out string) []string {
 			return []string{"--storage.path", live, "-o", out, "--web.url", down.URL}
-		}, 1, "", 0, "is held by a running slod, and asking it for the snapshot failed"},
+		}, 1, "", 0, "is held by a running slod, and asking the slod at --web.url for the snapshot failed"},
+		{"remote store through the daemon", func(out string) []string {
+			return []string{"--storage.path", filepath.Join(t.TempDir(), "not-here"), "-o", out, "--web.url", daemon.URL}
+		}, 0, "from the running slod at " + daemon.URL, 5, ""},
+		{"remote store, daemon unreachable", func(out string) []string {
+			return []string{"--storage.path", filepath.Join(t.TempDir(), "not-here"), "-o", out, "--web.url", down.URL}
+		}, 1, "", 0, "is not on this machine, and asking the slod at --web.url for the snapshot failed"},
 		{"live store, wrong endpoint", func(out string) []string {
 			return []string{"--storage.path", live, "-o", out, "--web.url", daemon.URL + "/nothing-here"}
 		}, 1, "", 0, "404 Not Found"},
