@@ -161,6 +161,16 @@ func TestSlodContainersAreHardened(t *testing.T) {
 			if !onPVC {
 				t.Errorf("%s: --storage.path %s is not on a PersistentVolumeClaim: state would not survive the pod", name, storage)
 			}
+			// `slod backup -o -` (kubectl exec) verifies the snapshot in a temporary file first.
+			tmp := false
+			for _, vm := range list(c, "volumeMounts") {
+				if str(vm, "mountPath") == "/tmp" && get(volumes[str(vm, "name")], "emptyDir") != nil {
+					tmp = true
+				}
+			}
+			if !tmp {
+				t.Errorf("%s: no writable /tmp (emptyDir) under the read-only root: slod backup -o - would fail", name)
+			}
 		}
 	}
 	if found < 2 {
