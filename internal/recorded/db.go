@@ -4,6 +4,7 @@
 package recorded
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -33,9 +35,9 @@ type DB struct {
 	samples    int
 }
 
-// chunkSamples bounds a chunk. Smaller chunks let a query skip more data outside its range;
-// larger ones cost fewer iterators per series. A Select re-encodes at most the two chunks at the
-// edges of its range. 7 days of 30 s samples are 20 chunks.
+// chunkSamples bounds a chunk. Smaller chunks let a query skip more data outside its range (a
+// series iterator decodes only the chunks that overlap it); larger ones cost fewer chunk switches.
+// 7 days of 30 s samples are 20 chunks.
 const chunkSamples = 1024
 
 type memSeries struct {
@@ -206,6 +208,8 @@ func matches(lset labels.Labels, ms []*labels.Matcher) bool {
 
 // Select returns the series matching every matcher that have samples in [mint, maxt] (the hints'
 // range when given, else the querier's), with only those samples, sorted by labels when asked.
+// A series shares the chunks it reads with the DB (nothing is copied or re-encoded); its iterator
+// skips what lies outside the range.
 func (q *dbQuerier) Select(_ context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	mint, maxt := q.mint, q.maxt
 	if hints != nil {
@@ -215,25 +219,22 @@ func (q *dbQuerier) Select(_ context.Context, sortSeries bool, hints *storage.Se
 	defer q.db.mu.RUnlock()
 	var out []storage.Series
 	for _, s := range q.matching(ms) {
-		var cs []chunkenc.Chunk
-		for _, c := range s.chunks {
-			switch {
-			case c.maxT < mint || c.minT > maxt:
-			case c.minT >= mint && c.maxT <= maxt:
-				cs = append(cs, c.chunk)
-			default:
-				tc, err := trim(c.chunk, mint, maxt)
-				if err != nil {
+		cs := overlapping(s.chunks, mint, maxt)
+		if len(cs) == 0 {
+			continue
+		}
+		// Every chunk holds a sample at its minT and its maxT, so the range holds a sample unless
+		// it lies strictly inside one chunk (between two of its samples, perhaps).
+		if len(cs) == 1 && cs[0].minT < mint && cs[0].maxT > maxt {
+			it := cs[0].chunk.Iterator(nil)
+			if it.Seek(mint) != chunkenc.ValFloat || it.AtT() > maxt {
+				if err := it.Err(); err != nil {
 					return storage.ErrSeriesSet(fmt.Errorf("selecting %s: %w", s.lset, err))
 				}
-				if tc.NumSamples() > 0 {
-					cs = append(cs, tc)
-				}
+				continue
 			}
 		}
-		if len(cs) > 0 {
-			out = append(out, &series{lset: s.lset, chunks: cs})
-		}
+		out = append(out, &series{lset: s.lset, chunks: cs, mint: mint, maxt: maxt})
 	}
 	if sortSeries {
 		slices.SortFunc(out, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
@@ -241,25 +242,18 @@ func (q *dbQuerier) Select(_ context.Context, sortSeries bool, hints *storage.Se
 	return &seriesSet{series: out, i: -1}
 }
 
-// trim re-encodes the samples of c inside [mint, maxt]. Only the one or two chunks at the edges of
-// a query's range need it, so a Select costs at most two chunks' worth of re-encoding.
-func trim(c *chunkenc.XORChunk, mint, maxt int64) (*chunkenc.XORChunk, error) {
-	out := chunkenc.NewXORChunk()
-	app, err := out.Appender()
-	if err != nil {
-		return nil, err
+// overlapping is the run of chunks (ascending, not overlapping) that hold samples in the time
+// range [mint, maxt] by their bounds, found by binary search.
+func overlapping(chunks []memChunk, mint, maxt int64) []memChunk {
+	lo, _ := slices.BinarySearchFunc(chunks, mint, func(c memChunk, t int64) int { return cmp.Compare(c.maxT, t) })
+	hi, found := slices.BinarySearchFunc(chunks, maxt, func(c memChunk, t int64) int { return cmp.Compare(c.minT, t) })
+	if found {
+		hi++
 	}
-	it := c.Iterator(nil)
-	for it.Next() == chunkenc.ValFloat {
-		t, v := it.At()
-		if t > maxt {
-			break
-		}
-		if t >= mint {
-			app.Append(0, t, v)
-		}
+	if hi <= lo {
+		return nil
 	}
-	return out, it.Err()
+	return chunks[lo:hi:hi]
 }
 
 // LabelValues returns the sorted distinct values of name among the series matching ms.
@@ -300,22 +294,131 @@ func (s *seriesSet) At() storage.Series              { return s.series[s.i] }
 func (*seriesSet) Err() error                        { return nil }
 func (*seriesSet) Warnings() annotations.Annotations { return nil }
 
+// series is a selected series: the chunks that overlap [mint, maxt], of which its iterator yields
+// only the samples inside that range.
 type series struct {
-	lset   labels.Labels
-	chunks []chunkenc.Chunk
+	lset       labels.Labels
+	chunks     []memChunk
+	mint, maxt int64
 }
 
 func (s *series) Labels() labels.Labels { return s.lset }
 
-// Iterator chains the chunks' own iterators; they never overlap, so the chain only ever moves on
-// to the next chunk.
+// Iterator returns a seriesIterator over s, reusing it if it is one.
 func (s *series) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
-	if len(s.chunks) == 1 {
-		return s.chunks[0].Iterator(it)
+	si, ok := it.(*seriesIterator[int64])
+	if !ok {
+		si = &seriesIterator[int64]{}
 	}
-	its := make([]chunkenc.Iterator, len(s.chunks))
-	for i, c := range s.chunks {
-		its[i] = c.Iterator(nil)
-	}
-	return storage.ChainSampleIteratorFromIterators(it, its)
+	si.reset(s)
+	return si
 }
+
+// seriesIterator reads the samples of a series in [mint, maxt] chunk after chunk. The chunks do not
+// overlap, so it only ever moves on to the next one, and Seek passes over whole chunks that end
+// before the time sought without decoding them.
+//
+// T is always int64, the type of timestamps: it is a type parameter only because go vet's stdmethods
+// check takes any method Seek(int64) for a misspelt io.Seeker, and chunkenc.Iterator needs one.
+type seriesIterator[T ~int64] struct {
+	chunks     []memChunk
+	mint, maxt int64
+	i          int               // the chunk cur reads; -1 before the first Next or Seek
+	cur        chunkenc.Iterator // reused from chunk to chunk and series to series
+	valid      bool              // cur is at a sample in [mint, maxt]
+	done       bool
+	err        error
+}
+
+func (it *seriesIterator[T]) reset(s *series) {
+	it.chunks, it.mint, it.maxt = s.chunks, s.mint, s.maxt
+	it.i, it.valid, it.done, it.err = -1, false, len(s.chunks) == 0, nil
+}
+
+// open starts reading chunk i.
+func (it *seriesIterator[T]) open(i int) {
+	it.i = i
+	it.cur = it.chunks[i].chunk.Iterator(it.cur)
+}
+
+func (it *seriesIterator[T]) end() chunkenc.ValueType {
+	it.valid, it.done = false, true
+	return chunkenc.ValNone
+}
+
+func (it *seriesIterator[T]) fail(err error) chunkenc.ValueType {
+	it.err = err
+	return it.end()
+}
+
+// Next moves to the next sample in [mint, maxt].
+func (it *seriesIterator[T]) Next() chunkenc.ValueType {
+	if it.done {
+		return chunkenc.ValNone
+	}
+	if it.i < 0 {
+		it.open(0)
+	}
+	for {
+		if it.cur.Next() == chunkenc.ValNone {
+			if err := it.cur.Err(); err != nil {
+				return it.fail(err)
+			}
+			if it.i+1 >= len(it.chunks) {
+				return it.end()
+			}
+			it.open(it.i + 1)
+			continue
+		}
+		t := it.cur.AtT()
+		if t < it.mint {
+			continue
+		}
+		if t > it.maxt {
+			return it.end()
+		}
+		it.valid = true
+		return chunkenc.ValFloat
+	}
+}
+
+// Seek moves to the first sample in [mint, maxt] at or after t; it stays where the current sample
+// already is.
+func (it *seriesIterator[T]) Seek(t T) chunkenc.ValueType {
+	if it.done {
+		return chunkenc.ValNone
+	}
+	if it.valid && it.cur.AtT() >= int64(t) {
+		return chunkenc.ValFloat
+	}
+	tt := max(int64(t), it.mint)
+	j := max(it.i, 0)
+	for j < len(it.chunks)-1 && it.chunks[j].maxT < tt {
+		j++
+	}
+	if j != it.i {
+		it.open(j)
+	}
+	if it.cur.Seek(tt) == chunkenc.ValNone {
+		if err := it.cur.Err(); err != nil {
+			return it.fail(err)
+		}
+		return it.end() // only the last chunk can end before t
+	}
+	if it.cur.AtT() > it.maxt {
+		return it.end()
+	}
+	it.valid = true
+	return chunkenc.ValFloat
+}
+
+func (it *seriesIterator[T]) At() (int64, float64) { return it.cur.At() }
+func (it *seriesIterator[T]) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
+	return it.cur.AtHistogram(h)
+}
+func (it *seriesIterator[T]) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	return it.cur.AtFloatHistogram(fh)
+}
+func (it *seriesIterator[T]) AtT() int64 { return it.cur.AtT() }
+func (*seriesIterator[T]) AtST() int64   { return 0 }
+func (it *seriesIterator[T]) Err() error { return it.err }

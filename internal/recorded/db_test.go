@@ -3,6 +3,7 @@ package recorded
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -161,6 +162,87 @@ func TestSelectChunks(t *testing.T) {
 				t.Errorf("Seek(%d) did not land on %d", ts[mid]-1, ts[mid])
 			}
 		})
+	}
+}
+
+// TestIteratorOps drives the iterator of a series of several chunks, with gaps inside and between
+// chunks, through random ranges and random sequences of Next and Seek (forward, backward, into
+// gaps, past the end), reusing one iterator, against a plain list of the samples.
+func TestIteratorOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	db := NewDB()
+	const n = 4*chunkSamples + 100
+	ts, vs := make([]int64, n), make([]float64, n)
+	tt := int64(1_000)
+	for i := range n {
+		ts[i], vs[i] = tt, float64(i)
+		tt += 15_000
+		if r.IntN(200) == 0 {
+			tt += int64(r.IntN(3_600_000)) // a gap, perhaps across a chunk boundary
+		}
+	}
+	if err := db.Add(labels.FromStrings("__name__", "g"), ts, vs); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := db.Querier(0, 0)
+	var it chunkenc.Iterator
+	for trial := range 2000 {
+		mint := ts[0] - 50_000 + r.Int64N(ts[n-1]-ts[0]+100_000)
+		maxt := mint + r.Int64N(ts[n-1]-mint+50_000)
+		if trial%10 == 0 { // a range that holds no sample, or exactly one
+			i := r.IntN(n - 1)
+			mint, maxt = ts[i]+1, ts[i+1]-1+int64(r.IntN(2))
+		}
+		var want []int // indexes of the samples in [mint, maxt]
+		for i := range n {
+			if ts[i] >= mint && ts[i] <= maxt {
+				want = append(want, i)
+			}
+		}
+		ss := q.Select(context.Background(), false, &storage.SelectHints{Start: mint, End: maxt}, labels.MustNewMatcher(labels.MatchEqual, "__name__", "g"))
+		if !ss.Next() {
+			if len(want) > 0 {
+				t.Fatalf("trial %d [%d, %d]: no series, want %d samples", trial, mint, maxt, len(want))
+			}
+			continue
+		}
+		if len(want) == 0 {
+			t.Fatalf("trial %d [%d, %d]: a series without samples in range", trial, mint, maxt)
+		}
+		it = ss.At().Iterator(it)
+		pos := -1 // index into want of the current sample; len(want): done
+		for op := 0; pos < len(want) && op < 50; op++ {
+			var got chunkenc.ValueType
+			if r.IntN(3) == 0 {
+				got = it.Next()
+				pos++
+			} else {
+				seek := mint - 60_000 + r.Int64N(maxt-mint+120_000)
+				if r.IntN(4) == 0 && pos >= 0 && pos < len(want) {
+					seek = ts[want[pos]] - int64(r.IntN(2)) // where it is, or just before
+				}
+				got = it.Seek(seek)
+				if pos < 0 || ts[want[pos]] < seek {
+					pos = max(pos, 0)
+					for pos < len(want) && ts[want[pos]] < seek {
+						pos++
+					}
+				}
+			}
+			if pos >= len(want) {
+				if got != chunkenc.ValNone {
+					t.Fatalf("trial %d [%d, %d] op %d: %v at %d, want the end", trial, mint, maxt, op, got, it.AtT())
+				}
+				break
+			}
+			gt, gv := it.At()
+			if got != chunkenc.ValFloat || gt != ts[want[pos]] || gv != vs[want[pos]] || it.AtT() != gt {
+				t.Fatalf("trial %d [%d, %d] op %d: %v (%d, %g), want (%d, %g)", trial, mint, maxt, op, got, gt, gv, ts[want[pos]], vs[want[pos]])
+			}
+		}
+		if it.Err() != nil {
+			t.Fatal(it.Err())
+		}
 	}
 }
 
