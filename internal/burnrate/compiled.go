@@ -107,7 +107,7 @@ func (c *Compiled) matches(p Policy) bool {
 		return false
 	}
 	for i := range c.windows {
-		if !windowIdentical(c.windows[i], p.Windows[i]) {
+		if !windowIdentical(&c.windows[i], &p.Windows[i]) {
 			return false
 		}
 	}

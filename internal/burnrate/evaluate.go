@@ -148,7 +148,7 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 		g := &c.groups[gi]
 		pa, pi := find(g.sev, false)
 		a, tr := c.evalBurnAlert(g, w, pa, fresh, now)
-		out.add(a, pi)
+		out.add(&a, pi)
 		if tr != nil {
 			trs = append(trs, *tr)
 		}
@@ -156,7 +156,7 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	if c.hasNoData {
 		pa, pi := find(c.noData.Severity, true)
 		a, tr := evalNoData(c.noData, h, pa, now)
-		out.add(a, pi)
+		out.add(&a, pi)
 		if tr != nil {
 			trs = append(trs, *tr)
 		}
@@ -182,16 +182,16 @@ type alertsBuilder struct {
 }
 
 // add adds the next alert, a, evaluated from prev[pi] (pi < 0: a new alert).
-func (b *alertsBuilder) add(a AlertState, pi int) {
+func (b *alertsBuilder) add(a *AlertState, pi int) {
 	if b.out == nil {
-		if pi == b.k && len(b.prev) == b.n && cap(b.prev) == b.n && alertIdentical(a, b.prev[pi]) {
+		if pi == b.k && len(b.prev) == b.n && cap(b.prev) == b.n && alertIdentical(a, &b.prev[pi]) {
 			b.k++
 			return
 		}
 		b.out = make([]AlertState, b.n)
 		copy(b.out, b.prev[:b.k])
 	}
-	b.out[b.k] = a
+	b.out[b.k] = *a
 	b.k++
 }
 
@@ -334,18 +334,18 @@ func reuseOrClone(prev, vals []time.Time) []time.Time {
 
 // alertIdentical reports whether a and b are indistinguishable: equal fields (floats bit for bit,
 // times by ==) and the very same PairSince slice.
-func alertIdentical(a, b AlertState) bool {
+func alertIdentical(a, b *AlertState) bool {
 	return a.Severity == b.Severity && a.NoData == b.NoData && a.Phase == b.Phase &&
 		sameSlice(a.PairSince, b.PairSince) && a.ActiveAt == b.ActiveAt && a.FiredAt == b.FiredAt &&
-		sameFloat(a.PeakBurnRate, b.PeakBurnRate) && reasonIdentical(a.Reason, b.Reason)
+		sameFloat(a.PeakBurnRate, b.PeakBurnRate) && reasonIdentical(&a.Reason, &b.Reason)
 }
 
-func reasonIdentical(a, b Reason) bool {
-	return windowIdentical(a.Window, b.Window) && sameFloat(a.LongBurn, b.LongBurn) &&
+func reasonIdentical(a, b *Reason) bool {
+	return windowIdentical(&a.Window, &b.Window) && sameFloat(a.LongBurn, b.LongBurn) &&
 		sameFloat(a.ShortBurn, b.ShortBurn) && sameFloat(a.Threshold, b.Threshold)
 }
 
-func windowIdentical(a, b Window) bool {
+func windowIdentical(a, b *Window) bool {
 	return a.Severity == b.Severity && a.Long == b.Long && a.Short == b.Short && a.For == b.For &&
 		sameFloat(a.BurnRate, b.BurnRate)
 }
