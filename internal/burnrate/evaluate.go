@@ -46,7 +46,7 @@ func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Statu
 	var w windowRatios
 	w.init(c, h)
 	for i, wb := range st.Windows {
-		*w.slot(i) = windowRatio{ratio: wb.ErrorRatio, burn: wb.BurnRate, ok: true}
+		w.set(i, wb.ErrorRatio)
 	}
 	next, trs := c.advance(h, prev, now, &w)
 	return next, st, trs
@@ -73,48 +73,58 @@ func (c *Compiled) Status(h *History, now time.Time) Status {
 	return c.status(h, now)
 }
 
-// windowRatio is the error ratio and burn rate over one of Compiled.durs; ok once computed.
-type windowRatio struct {
-	ratio, burn float64
-	ok          bool
-}
-
-// windowRatios computes the error ratios and burn rates over the windows of a Compiled on first
-// use, for one evaluation. Up to 16 windows (every policy slod derives has at most 9) live in buf,
-// on the stack; more in big.
+// windowRatios computes the error ratios over the windows of a Compiled on first use, for one
+// evaluation. Up to 16 windows (every policy slod derives has at most 9) live in buf, on the
+// stack; more in big.
 type windowRatios struct {
-	c   *Compiled
-	h   *History
-	buf [16]windowRatio
-	big []windowRatio
+	c    *Compiled
+	h    *History
+	done uint16 // bit i: buf[i] holds the ratio over c.durs[i]
+	buf  [16]float64
+	big  []float64 // NaN: not computed yet
 }
 
 func (w *windowRatios) init(c *Compiled, h *History) {
 	w.c, w.h = c, h
 	if n := len(c.durs); n > len(w.buf) {
-		w.big = make([]windowRatio, n)
+		w.big = make([]float64, n)
+		for i := range w.big {
+			w.big[i] = math.NaN()
+		}
 	}
 }
 
-// slot is where the ratio over c.durs[i] is kept. (A slice of buf kept in the struct would make
-// the struct point to itself, which moves it to the heap.)
-func (w *windowRatios) slot(i int) *windowRatio {
+// set records the ratio over c.durs[i], already computed (by status).
+func (w *windowRatios) set(i int, ratio float64) {
 	if w.big != nil {
-		return &w.big[i]
+		w.big[i] = ratio
+		return
 	}
-	return &w.buf[i]
+	w.buf[i] = ratio
+	w.done |= 1 << i
 }
 
-// at returns the error ratio and burn rate over c.durs[i], exactly as status computes them.
-func (w *windowRatios) at(i int) (ratio, burn float64) {
-	v := w.slot(i)
-	if !v.ok {
-		bad, total := w.h.Sum(w.c.durs[i])
-		v.ratio = errorRatio(bad, total)
-		v.burn = burnRate(v.ratio, w.c.objective)
-		v.ok = true
+// at returns the error ratio over c.durs[i], exactly as status computes it.
+func (w *windowRatios) at(i int) float64 {
+	if w.big != nil {
+		if math.IsNaN(w.big[i]) {
+			w.big[i] = w.compute(i)
+		}
+		return w.big[i]
 	}
-	return v.ratio, v.burn
+	if w.done&(1<<i) == 0 {
+		w.buf[i] = w.compute(i)
+		w.done |= 1 << i
+	}
+	return w.buf[i]
+}
+
+// burn returns the burn rate over c.durs[i], exactly as status computes it.
+func (w *windowRatios) burn(i int) float64 { return burnRate(w.at(i), w.c.objective) }
+
+func (w *windowRatios) compute(i int) float64 {
+	bad, total := w.h.Sum(w.c.durs[i])
+	return errorRatio(bad, total)
 }
 
 // advance moves every alert of c one evaluation on from prev; w gives the window ratios.
@@ -128,14 +138,15 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	} else {
 		used = make([]bool, len(prev.Alerts))
 	}
-	find := func(sev Severity, noData bool) (AlertState, int) {
-		for i, a := range prev.Alerts {
-			if !used[i] && a.Severity == sev && a.NoData == noData {
+	// find returns the index in prev.Alerts of the alert of sev, -1 if there is none.
+	find := func(sev Severity, noData bool) int {
+		for i := range prev.Alerts {
+			if a := &prev.Alerts[i]; !used[i] && a.Severity == sev && a.NoData == noData {
 				used[i] = true
-				return a, i
+				return i
 			}
 		}
-		return AlertState{Severity: sev, NoData: noData}, -1
+		return -1
 	}
 
 	n := len(c.groups)
@@ -146,17 +157,31 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	var trs []Transition
 	for gi := range c.groups {
 		g := &c.groups[gi]
-		pa, pi := find(g.sev, false)
-		a, tr := c.evalBurnAlert(g, w, pa, fresh, now)
-		out.add(&a, pi)
+		pi := find(g.sev, false)
+		pa := &AlertState{Severity: g.sev}
+		if pi >= 0 {
+			pa = &prev.Alerts[pi]
+		}
+		if fresh && pi >= 0 && quiet(pa, len(g.pairs)) && !c.anyPairHolds(g, w) {
+			// Nothing holds and nothing did: the alert stays exactly as it was (what the general
+			// case below returns, without building it).
+			out.add(pa, pi, true)
+			continue
+		}
+		a, tr := c.evalBurnAlert(g, w, *pa, fresh, now)
+		out.add(&a, pi, false)
 		if tr != nil {
 			trs = append(trs, *tr)
 		}
 	}
 	if c.hasNoData {
-		pa, pi := find(c.noData.Severity, true)
+		pi := find(c.noData.Severity, true)
+		pa := AlertState{Severity: c.noData.Severity, NoData: true}
+		if pi >= 0 {
+			pa = prev.Alerts[pi]
+		}
 		a, tr := evalNoData(c.noData, h, pa, now)
-		out.add(&a, pi)
+		out.add(&a, pi, false)
 		if tr != nil {
 			trs = append(trs, *tr)
 		}
@@ -170,6 +195,43 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	return State{Alerts: out.result()}, trs
 }
 
+// quiet reports whether a is an inactive alert of n window pairs exactly as evalBurnAlert leaves it
+// when no pair holds: PairSince n zero times (length and capacity n), every other field zero.
+func quiet(a *AlertState, n int) bool {
+	if a.Phase != Inactive || len(a.PairSince) != n || cap(a.PairSince) != n || a.ActiveAt != (time.Time{}) ||
+		a.FiredAt != (time.Time{}) || math.Float64bits(a.PeakBurnRate) != 0 || !reasonZero(&a.Reason) {
+		return false
+	}
+	for _, t := range a.PairSince {
+		if t != (time.Time{}) {
+			return false
+		}
+	}
+	return true
+}
+
+func reasonZero(r *Reason) bool {
+	return r.Window.Severity == "" && r.Window.Long == 0 && r.Window.Short == 0 && r.Window.For == 0 &&
+		math.Float64bits(r.Window.BurnRate)|math.Float64bits(r.LongBurn)|math.Float64bits(r.ShortBurn)|math.Float64bits(r.Threshold) == 0
+}
+
+// anyPairHolds reports whether some window pair of g holds, as evalBurnAlert decides it.
+func (c *Compiled) anyPairHolds(g *group, w *windowRatios) bool {
+	if !c.valid {
+		return false
+	}
+	for j := range g.pairs {
+		pr := &g.pairs[j]
+		if !(w.at(pr.short) > pr.threshold) {
+			continue
+		}
+		if w.at(pr.long) > pr.threshold {
+			return true
+		}
+	}
+	return false
+}
+
 // alertsBuilder collects the alerts of the next State copy-on-write: as long as every alert added
 // is, at the same position, identical to prev's, nothing is allocated and the next State shares
 // prev's slice (which Evaluate never modifies); the first difference copies what was identical so
@@ -181,10 +243,11 @@ type alertsBuilder struct {
 	out  []AlertState // nil while every alert added equals prev's at its position
 }
 
-// add adds the next alert, a, evaluated from prev[pi] (pi < 0: a new alert).
-func (b *alertsBuilder) add(a *AlertState, pi int) {
+// add adds the next alert, a, evaluated from prev[pi] (pi < 0: a new alert); same when the caller
+// knows a to be identical to prev[pi].
+func (b *alertsBuilder) add(a *AlertState, pi int, same bool) {
 	if b.out == nil {
-		if pi == b.k && len(b.prev) == b.n && cap(b.prev) == b.n && alertIdentical(a, &b.prev[pi]) {
+		if pi == b.k && len(b.prev) == b.n && cap(b.prev) == b.n && (same || alertIdentical(a, &b.prev[pi])) {
 			b.k++
 			return
 		}
@@ -241,12 +304,11 @@ func (c *Compiled) evalBurnAlert(g *group, w *windowRatios, prev AlertState, fre
 			since = append(since, time.Time{})
 			continue
 		}
-		shortRatio, shortBurn := w.at(pr.short)
-		if !(shortRatio > pr.threshold) {
+		if !(w.at(pr.short) > pr.threshold) {
 			since = append(since, time.Time{})
 			continue
 		}
-		if longRatio, _ := w.at(pr.long); !(longRatio > pr.threshold) {
+		if !(w.at(pr.long) > pr.threshold) {
 			since = append(since, time.Time{})
 			continue
 		}
@@ -260,7 +322,7 @@ func (c *Compiled) evalBurnAlert(g *group, w *windowRatios, prev AlertState, fre
 		if ready < 0 && now.Sub(s) >= pr.w.For {
 			ready = j
 		}
-		peak = math.Max(peak, shortBurn)
+		peak = math.Max(peak, w.burn(pr.short))
 	}
 	a.PairSince = reuseOrClone(prev.PairSince, since)
 
@@ -283,9 +345,7 @@ func (c *Compiled) evalBurnAlert(g *group, w *windowRatios, prev AlertState, fre
 			r = ready
 		}
 		pr := &g.pairs[r]
-		_, longBurn := w.at(pr.long)
-		_, shortBurn := w.at(pr.short)
-		a.Reason = Reason{Window: pr.w, LongBurn: longBurn, ShortBurn: shortBurn, Threshold: pr.threshold}
+		a.Reason = Reason{Window: pr.w, LongBurn: w.burn(pr.long), ShortBurn: w.burn(pr.short), Threshold: pr.threshold}
 		if a.Phase == Firing {
 			if from != Firing || a.FiredAt.IsZero() {
 				a.FiredAt, a.PeakBurnRate = now, peak

@@ -172,6 +172,11 @@ func (h *History) Append(inc Increment) error {
 }
 
 func checkIncrement(inc Increment) error {
+	// The common case first, in one comparison each: finite, >= 0, and 0 when Missing.
+	if inc.Bad >= 0 && inc.Bad <= math.MaxFloat64 && inc.Total >= 0 && inc.Total <= math.MaxFloat64 &&
+		(!inc.Missing || inc.Bad == 0 && inc.Total == 0) {
+		return nil
+	}
 	for _, v := range [...]struct {
 		name string
 		v    float64
