@@ -2,6 +2,7 @@ package sli
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,26 +36,29 @@ func golden(t *testing.T, path, got string) {
 	}
 }
 
-func TestRewrite(t *testing.T) {
-	cases := []struct {
-		name     string
-		query    string
-		window   time.Duration
-		lookback time.Duration
-	}{
-		{"rate_sum", `sum(rate(http_requests_total{job="chat-api",code=~"5.."}[{{.window}}]))`, time.Minute, 10 * time.Minute},
-		{"increase_spaces", `sum by (code) (increase(x_total[{{ .window }}]))`, time.Minute, 10 * time.Minute},
-		{"irate_30s", `irate(x_total[{{.window}}])`, 30 * time.Second, 5 * time.Minute},
-		{"offset", `rate(x_total{a="b"}[{{.window}}] offset 5m)`, time.Minute, 10 * time.Minute},
-		{"avg_over_time", `avg_over_time(up{job="a"}[{{.window}}]) < 0.9`, 2 * time.Minute, 10 * time.Minute},
-		{"subquery", `max_over_time(rate(x_total[5m])[{{.window}}:30s])`, time.Minute, 10 * time.Minute},
-		{"sloth_ratio", `(sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[{{.window}}])))
+// rewriteCases are the SLI queries of the golden-file tests.
+var rewriteCases = []struct {
+	name     string
+	query    string
+	window   time.Duration
+	lookback time.Duration
+}{
+	{"rate_sum", `sum(rate(http_requests_total{job="chat-api",code=~"5.."}[{{.window}}]))`, time.Minute, 10 * time.Minute},
+	{"increase_spaces", `sum by (code) (increase(x_total[{{ .window }}]))`, time.Minute, 10 * time.Minute},
+	{"irate_30s", `irate(x_total[{{.window}}])`, 30 * time.Second, 5 * time.Minute},
+	{"offset", `rate(x_total{a="b"}[{{.window}}] offset 5m)`, time.Minute, 10 * time.Minute},
+	{"avg_over_time", `avg_over_time(up{job="a"}[{{.window}}]) < 0.9`, 2 * time.Minute, 10 * time.Minute},
+	{"subquery", `max_over_time(rate(x_total[5m])[{{.window}}:30s])`, time.Minute, 10 * time.Minute},
+	{"sloth_ratio", `(sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[{{.window}}])))
 /
 (sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}])))`, time.Minute, 10 * time.Minute},
-		{"no_placeholder", `max(container_memory_working_set_bytes) / max(container_spec_memory_limit_bytes)`, time.Minute, 10 * time.Minute},
-		{"rate_5m_untouched", `rate(x_total[5m]) + rate(x_total[{{.window}}])`, time.Minute, 10 * time.Minute},
-		{"rate_under_subquery", `max_over_time(sum(rate(x_total[{{.window}}]))[5m:30s]) + sum(increase(y_total[{{.window}}]))`, time.Minute, 10 * time.Minute},
-	}
+	{"no_placeholder", `max(container_memory_working_set_bytes) / max(container_spec_memory_limit_bytes)`, time.Minute, 10 * time.Minute},
+	{"rate_5m_untouched", `rate(x_total[5m]) + rate(x_total[{{.window}}])`, time.Minute, 10 * time.Minute},
+	{"rate_under_subquery", `max_over_time(sum(rate(x_total[{{.window}}]))[5m:30s]) + sum(increase(y_total[{{.window}}]))`, time.Minute, 10 * time.Minute},
+}
+
+func TestRewrite(t *testing.T) {
+	cases := rewriteCases
 	forms := []struct {
 		dir     string
 		rewrite func(string, time.Duration, time.Duration) (string, error)
@@ -75,6 +79,87 @@ func TestRewrite(t *testing.T) {
 				golden(t, filepath.Join(f.dir, c.name+".promql"), got+"\n")
 			})
 		}
+	}
+}
+
+// TestSimplifySubquery runs SimplifySubquery over the subquery form of rewriteCases with every
+// selector clean: the simpler query and its lookback, or nothing where the query has no step
+// difference or a vector selector of its own.
+func TestSimplifySubquery(t *testing.T) {
+	want := map[string]string{
+		"rate_sum":            "10m0s " + `sum((irate(http_requests_total{code=~"5..",job="chat-api"}[1m30s:1m])))`,
+		"increase_spaces":     "10m0s " + `sum by (code) ((irate((x_total * 60)[1m30s:1m])))`,
+		"irate_30s":           "5m0s " + `(irate(x_total[45s:30s]))`,
+		"offset":              "10m0s " + `(irate(x_total{a="b"} offset 5m[1m30s:1m]))`,
+		"avg_over_time":       "",
+		"subquery":            "",
+		"sloth_ratio":         "10m0s " + `(sum((irate(http_request_duration_seconds_count{code=~"(5..|429)",job="myservice"}[1m30s:1m])))) / (sum((irate(http_request_duration_seconds_count{job="myservice"}[1m30s:1m]))))`,
+		"no_placeholder":      "",
+		"rate_5m_untouched":   "10m0s " + `rate(x_total[5m]) + (irate(x_total[1m30s:1m]))`,
+		"rate_under_subquery": "10m0s " + `max_over_time(sum((((last_over_time(x_total[10m]) - last_over_time(x_total[10m] offset 1m)) >= 0 or (last_over_time(x_total[10m]) and (last_over_time(x_total[10m] offset 1m) > last_over_time(x_total[10m])))) / 60))[5m:30s]) + sum((irate((y_total * 60)[1m30s:1m])))`,
+	}
+	clean := func([]*labels.Matcher, float64) bool { return true }
+	for _, c := range rewriteCases {
+		t.Run(c.name, func(t *testing.T) {
+			q, err := RewriteSubquery(c.query, c.window, c.lookback)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if simpler, lookback, ok := SimplifySubquery(q, clean); ok {
+				got = lookback.String() + " " + simpler
+			}
+			if w, ok := want[c.name]; !ok || got != w {
+				t.Errorf("got %q, want %q", got, w)
+			}
+		})
+	}
+}
+
+// TestSimplifySubqueryDeclines: the cases where the query must run as it is.
+func TestSimplifySubqueryDeclines(t *testing.T) {
+	sel := func(name string) string { return `last_over_time(` + name + `[10m])` }
+	diff := func(name string) string { return `(irate(` + sel(name) + `[1m30s:1m]) >= 0)` }
+	cases := []struct {
+		name, query string
+		unclean     string // the metric whose selector is not clean
+	}{
+		{"unclean", `sum(` + diff("a") + `) / sum(` + diff("b") + `)`, "b"},
+		{"lookbacks_differ", `sum(` + diff("a") + `) / sum((irate(last_over_time(b[5m])[1m30s:1m]) >= 0))`, ""},
+		{"own_selector", `sum(` + diff("a") + `) / sum(b)`, ""},
+		{"own_selector_in_subquery", diff("a") + ` + max_over_time(b[5m:1m])`, ""},
+		{"info", `info(` + diff("a") + `)`, ""},
+		{"no_difference", `sum(rate(a[5m]))`, ""},
+		{"filter_bool", `(irate(` + sel("a") + `[1m30s:1m]) >= bool 0)`, ""},
+		{"filter_other_bound", `(irate(` + sel("a") + `[1m30s:1m]) >= 1)`, ""},
+		{"not_last_over_time", `(irate(max_over_time(a[10m])[1m30s:1m]) >= 0)`, ""},
+		{"not_irate", `(rate(` + sel("a") + `[1m30s:1m]) >= 0)`, ""},
+		{"scale_negative", `(irate((` + sel("a") + ` * -60)[1m30s:1m]) >= 0)`, ""},
+		{"at_modifier", `(irate(last_over_time(a[10m] @ 100)[1m30s:1m]) >= 0)`, ""},
+		{"subquery_offset", `(irate(` + sel("a") + `[1m30s:1m] offset 1m) >= 0)`, ""},
+		{"parse_error", `sum(`, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clean := func(ms []*labels.Matcher, _ float64) bool {
+				for _, m := range ms {
+					if m.Name == labels.MetricName && m.Value == c.unclean {
+						return false
+					}
+				}
+				return true
+			}
+			if simpler, _, ok := SimplifySubquery(c.query, clean); ok {
+				t.Errorf("simplified to %q", simpler)
+			}
+		})
+	}
+	// The scale of an increase difference reaches clean; an offset stays on the selector.
+	var scales []float64
+	simpler, lookback, ok := SimplifySubquery(`sum((irate((last_over_time(a[2m] offset 5m) * 30)[45s:30s]) >= 0))`,
+		func(_ []*labels.Matcher, scale float64) bool { scales = append(scales, scale); return true })
+	if want := `sum((irate((a offset 5m * 30)[45s:30s])))`; !ok || simpler != want || lookback != 2*time.Minute || fmt.Sprint(scales) != "[30]" {
+		t.Errorf("got %q, %s, %v (scales %v), want %q, 2m", simpler, lookback, ok, scales, want)
 	}
 }
 
