@@ -44,6 +44,11 @@ type memSeries struct {
 	lset   labels.Labels
 	chunks []memChunk
 	app    chunkenc.Appender // appends to the last chunk
+	// unclean is set by a sample that is not a finite number >= 0 (a NaN, a staleness marker, an
+	// infinity, a negative value); maxV is the largest sample value otherwise. Together they tell
+	// whether queries over the series may take the cheaper form of sli.SimplifySubquery.
+	unclean bool
+	maxV    float64
 }
 
 type memChunk struct {
@@ -125,6 +130,11 @@ func (db *DB) appendSample(s *memSeries, t int64, v float64) error {
 	}
 	s.app.Append(0, t, v)
 	s.chunks[n-1].maxT = t
+	if v >= 0 && v <= math.MaxFloat64 { // false for NaN (and so staleness markers)
+		s.maxV = max(s.maxV, v)
+	} else {
+		s.unclean = true
+	}
 	db.samples++
 	db.minT = min(db.minT, t)
 	db.maxT = max(db.maxT, t)
@@ -195,6 +205,19 @@ func (q *dbQuerier) matching(ms []*labels.Matcher) []*memSeries {
 		}
 	}
 	return out
+}
+
+// clean reports whether every series matching ms holds only finite values >= 0, no staleness
+// marker, and values small enough that the largest times scale is finite (sli.SimplifySubquery).
+func (db *DB) clean(ms []*labels.Matcher, scale float64) bool {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	for _, s := range (&dbQuerier{db: db}).matching(ms) {
+		if s.unclean || !(s.maxV*scale <= math.MaxFloat64) {
+			return false
+		}
+	}
+	return true
 }
 
 func matches(lset labels.Labels, ms []*labels.Matcher) bool {

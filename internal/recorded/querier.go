@@ -47,16 +47,28 @@ func (*engineQuerier) PrometheusEngine() {}
 var _ sli.PrometheusEngine = (*engineQuerier)(nil)
 
 // QueryRange runs a range query (an instant query when start equals end) and converts the result.
+// A query in the subquery form of the step difference is run in the cheaper form of
+// sli.SimplifySubquery when the series it reads allow (the same numbers, at about half the CPU).
 func (q *engineQuerier) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]sli.Series, error) {
-	opts := promql.NewPrometheusQueryOpts(false, 0, nil)
+	run, lookback := query, time.Duration(0) // 0: the engine's lookbackDelta
+	if simpler, lb, ok := sli.SimplifySubquery(query, q.db.clean); ok {
+		run, lookback = simpler, lb
+	}
+	return q.queryRange(ctx, query, run, lookback, start, end, step)
+}
+
+// queryRange runs run, which is query or its simpler form, with the given lookback delta (0: the
+// engine's). Errors name query.
+func (q *engineQuerier) queryRange(ctx context.Context, query, run string, lookback time.Duration, start, end time.Time, step time.Duration) ([]sli.Series, error) {
+	opts := promql.NewPrometheusQueryOpts(false, lookback, nil)
 	var (
 		qry promql.Query
 		err error
 	)
 	if start.Equal(end) {
-		qry, err = q.engine.NewInstantQuery(ctx, q.db, opts, query, start)
+		qry, err = q.engine.NewInstantQuery(ctx, q.db, opts, run, start)
 	} else {
-		qry, err = q.engine.NewRangeQuery(ctx, q.db, opts, query, start, end, step)
+		qry, err = q.engine.NewRangeQuery(ctx, q.db, opts, run, start, end, step)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("preparing query %q: %w", query, err)
