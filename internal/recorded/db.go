@@ -348,6 +348,7 @@ type seriesIterator[T ~int64] struct {
 	mint, maxt int64
 	i          int               // the chunk cur reads; -1 before the first Next or Seek
 	cur        chunkenc.Iterator // reused from chunk to chunk and series to series
+	inside     bool              // chunk i lies inside [mint, maxt]: no sample needs checking
 	valid      bool              // cur is at a sample in [mint, maxt]
 	done       bool
 	err        error
@@ -361,7 +362,9 @@ func (it *seriesIterator[T]) reset(s *series) {
 // open starts reading chunk i.
 func (it *seriesIterator[T]) open(i int) {
 	it.i = i
-	it.cur = it.chunks[i].chunk.Iterator(it.cur)
+	c := &it.chunks[i]
+	it.cur = c.chunk.Iterator(it.cur)
+	it.inside = c.minT >= it.mint && c.maxT <= it.maxt
 }
 
 func (it *seriesIterator[T]) end() chunkenc.ValueType {
@@ -383,25 +386,30 @@ func (it *seriesIterator[T]) Next() chunkenc.ValueType {
 		it.open(0)
 	}
 	for {
-		if it.cur.Next() == chunkenc.ValNone {
-			if err := it.cur.Err(); err != nil {
-				return it.fail(err)
+		if it.inside {
+			if it.cur.Next() != chunkenc.ValNone {
+				it.valid = true
+				return chunkenc.ValFloat
 			}
-			if it.i+1 >= len(it.chunks) {
+		} else if it.cur.Next() != chunkenc.ValNone {
+			t := it.cur.AtT()
+			if t < it.mint {
+				continue
+			}
+			if t > it.maxt {
 				return it.end()
 			}
-			it.open(it.i + 1)
-			continue
+			it.valid = true
+			return chunkenc.ValFloat
 		}
-		t := it.cur.AtT()
-		if t < it.mint {
-			continue
+		// Chunk i is read to its end.
+		if err := it.cur.Err(); err != nil {
+			return it.fail(err)
 		}
-		if t > it.maxt {
+		if it.i+1 >= len(it.chunks) {
 			return it.end()
 		}
-		it.valid = true
-		return chunkenc.ValFloat
+		it.open(it.i + 1)
 	}
 }
 
