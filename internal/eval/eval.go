@@ -156,9 +156,11 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 		lastEnd time.Time            // the end of the last step appended
 		open    = map[alertKey]int{} // index into res.Alerts of each firing alert's interval
 	)
-	for _, inc := range incs {
-		if err := ctx.Err(); err != nil {
-			return res, err
+	for i, inc := range incs {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
 		}
 		// The history starts with the first step that has data: before it the recording had not
 		// begun, which is not the same as the SLI losing its data (a no-data alert would fire at
@@ -216,6 +218,9 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 // track opens an interval for every alert that fires at t without one, raises the peak burn rate of
 // the open ones, and closes those that no longer fire.
 func track(res *Result, open map[alertKey]int, st burnrate.State, t time.Time) {
+	if len(open) == 0 && !anyFiring(st) {
+		return // nothing fires, nothing did: the common case, without the maps
+	}
 	firing := map[alertKey]bool{}
 	for _, a := range st.Alerts {
 		if a.Phase != burnrate.Firing {
@@ -240,4 +245,13 @@ func track(res *Result, open map[alertKey]int, st burnrate.State, t time.Time) {
 			delete(open, k)
 		}
 	}
+}
+
+func anyFiring(st burnrate.State) bool {
+	for i := range st.Alerts {
+		if st.Alerts[i].Phase == burnrate.Firing {
+			return true
+		}
+	}
+	return false
 }
