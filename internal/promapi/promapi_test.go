@@ -2,6 +2,7 @@ package promapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -395,5 +396,52 @@ func TestCanceledContext(t *testing.T) {
 	_, err := c.QueryRange(ctx, "x", at, at, time.Minute)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestGzipResponses: the client asks for gzip and decompresses it (with pooled readers, query
+// after query, concurrently); a server that does not compress is read as is.
+func TestGzipResponses(t *testing.T) {
+	for _, compress := range []bool{true, false} {
+		t.Run(fmt.Sprint("compress=", compress), func(t *testing.T) {
+			var asked sync.Map
+			fake := &fakeProm{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked.Store(r.Header.Get("Accept-Encoding"), true)
+				if !compress {
+					fake.ServeHTTP(w, r)
+					return
+				}
+				rec := httptest.NewRecorder()
+				fake.ServeHTTP(rec, r)
+				w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+				w.Header().Set("Content-Encoding", "gzip")
+				w.WriteHeader(rec.Code)
+				z := gzip.NewWriter(w)
+				z.Write(rec.Body.Bytes())
+				z.Close()
+			}))
+			defer srv.Close()
+			c := newClient(t, srv.URL, nil, Options{})
+			t0 := time.Unix(1_800_000_000, 0).UTC()
+			var wg sync.WaitGroup
+			for i := range 20 {
+				wg.Go(func() {
+					end := t0.Add(time.Duration(i) * time.Minute)
+					got, err := c.QueryRange(context.Background(), "up", t0, end, time.Minute)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) != 1 || len(got[0].Points) != i+1 || got[0].Points[i].V != float64(end.Unix()) {
+						t.Errorf("query %d: %+v", i, got)
+					}
+				})
+			}
+			wg.Wait()
+			if _, ok := asked.Load("gzip"); !ok {
+				t.Error("the client did not ask for gzip")
+			}
+		})
 	}
 }

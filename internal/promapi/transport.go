@@ -1,13 +1,17 @@
 package promapi
 
 import (
+	"bufio"
+	"compress/gzip"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slod-dev/slod/internal/config"
@@ -138,5 +142,79 @@ func (a *authRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		req.SetBasicAuth(a.username, pw)
 	}
-	return a.next.RoundTrip(req)
+	// Ask for gzip ourselves (which turns off the transport's transparent decompression) and
+	// decompress with pooled readers: net/http's allocates a 4 KiB buffer per response, which for
+	// a daemon sending two small queries per SLO per cycle was a sixth of what a cycle allocated.
+	ask := req.Header.Get("Accept-Encoding") == "" && req.Method != http.MethodHead
+	if ask {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := a.next.RoundTrip(req)
+	if err != nil || !ask || !strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		return resp, err
+	}
+	resp.Body = &gzipBody{body: resp.Body}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+	resp.Uncompressed = true
+	return resp, nil
+}
+
+// gzipReaders are reused gzip readers, each with the buffered reader it reads through (a
+// flate.Reader, so that gzip.Reader.Reset does not allocate one of its own).
+var gzipReaders sync.Pool
+
+type gzipReader struct {
+	buf *bufio.Reader
+	z   gzip.Reader
+}
+
+// gzipBody decompresses a response body with a pooled reader, taken at the first Read and given
+// back at Close.
+type gzipBody struct {
+	mu   sync.Mutex
+	body io.ReadCloser
+	r    *gzipReader
+	err  error // sticky: a failed header, or the body closed
+}
+
+var errBodyClosed = errors.New("http: read on closed response body")
+
+// Read reads decompressed bytes.
+func (b *gzipBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.r == nil {
+		r, _ := gzipReaders.Get().(*gzipReader)
+		if r == nil {
+			r = &gzipReader{buf: bufio.NewReader(b.body)}
+		} else {
+			r.buf.Reset(b.body)
+		}
+		if err := r.z.Reset(r.buf); err != nil {
+			r.buf.Reset(nil)
+			gzipReaders.Put(r)
+			b.err = err
+			return 0, err
+		}
+		b.r = r
+	}
+	return b.r.z.Read(p)
+}
+
+// Close closes the body and returns the reader to the pool.
+func (b *gzipBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.r != nil {
+		b.r.buf.Reset(nil)
+		gzipReaders.Put(b.r)
+		b.r = nil
+	}
+	b.err = errBodyClosed
+	return b.body.Close()
 }
