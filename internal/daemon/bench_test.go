@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,21 +26,47 @@ import (
 	"github.com/slod-dev/slod/internal/sli"
 )
 
-// benchExporter exposes a counter pair per SLO; values grow with every scrape.
+// benchExporter exposes a counter pair per SLO; values grow with every scrape. The SLOs whose
+// number modulo 100 is below firing burn 5% errors (every alert of a 99.9% SLO fires); the others
+// up to 0.009% (none does). It writes into one reused buffer: it runs in the benchmark's process,
+// whose memory is what is measured.
 type benchExporter struct {
-	n     int
-	calls atomic.Int64
+	n      int
+	firing int
+	calls  atomic.Int64
+	mu     sync.Mutex
+	buf    []byte
 }
 
 func (e *benchExporter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	c := e.calls.Add(1)
-	var b strings.Builder
-	b.WriteString("# TYPE bench_requests_total counter\n")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := append(e.buf[:0], "# TYPE bench_requests_total counter\n"...)
 	for i := range e.n {
-		fmt.Fprintf(&b, "bench_requests_total{slo=\"s%d\",code=\"200\"} %d\n", i, c*100)
-		fmt.Fprintf(&b, "bench_requests_total{slo=\"s%d\",code=\"500\"} %d\n", i, c*(int64(i%10)))
+		for _, code := range [...]struct {
+			text string
+			v    int64
+		}{{"200", c * 100000}, {"500", c * e.bad(i)}} {
+			b = append(b, `bench_requests_total{slo="s`...)
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, `",code="`...)
+			b = append(b, code.text...)
+			b = append(b, `"} `...)
+			b = strconv.AppendInt(b, code.v, 10)
+			b = append(b, '\n')
+		}
 	}
-	w.Write([]byte(b.String()))
+	e.buf = b
+	w.Write(b)
+}
+
+// bad is how many of the 100,000 requests per scrape of SLO i fail.
+func (e *benchExporter) bad(i int) int64 {
+	if i%100 < e.firing {
+		return 5000
+	}
+	return int64(i % 10)
 }
 
 // countingQuerier counts the queries a cycle sends.
@@ -77,32 +105,88 @@ func heapInuse() int64 {
 	return int64(m.HeapInuse)
 }
 
+// benchFiring is the share of SLOs (in percent) whose alerts fire throughout: SLOD_BENCH_FIRING,
+// by default 1. A firing SLO's alert state changes every cycle (its burn rates do), so its record,
+// history included, is written every cycle; the others' in turns (historyWriteEvery).
+func benchFiring(tb testing.TB) int {
+	env := os.Getenv("SLOD_BENCH_FIRING")
+	if env == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(env)
+	if err != nil || n < 0 || n > 100 {
+		tb.Fatalf("SLOD_BENCH_FIRING=%q: want a percentage", env)
+	}
+	return n
+}
+
+// benchSizes are the SLO counts BenchmarkLiveCycle measures: SLOD_BENCH_SLOS (comma-separated),
+// by default 100 and 1,000. 10,000 (SLOD_BENCH_SLOS=100,1000,10000) takes several minutes more,
+// most of it the backfill.
+func benchSizes(tb testing.TB) []int {
+	env := os.Getenv("SLOD_BENCH_SLOS")
+	if env == "" {
+		return []int{100, 1000}
+	}
+	var out []int
+	for _, f := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			tb.Fatalf("SLOD_BENCH_SLOS=%q: want a comma-separated list of SLO counts", env)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 // BenchmarkLiveCycle evaluates N SLOs (30d window, default policy) against a real Prometheus on
 // loopback: one op is one steady-state cycle (after the backfill of the first). It reports the
-// queries per cycle, cycle time percentiles and the memory each SLO costs.
+// queries per cycle, cycle time percentiles and the memory each SLO costs, and from the second
+// size on the slope of the anonymous RSS and of the live heap per SLO between consecutive sizes
+// (the per-SLO cost, without the process's fixed part).
 func BenchmarkLiveCycle(b *testing.B) {
 	requireBinary(b, "/usr/bin/prometheus")
-	const maxSLOs = 1000
+	sizes := benchSizes(b)
+	maxSLOs := slices.Max(sizes)
 	dir := b.TempDir()
-	exp := &benchExporter{n: maxSLOs}
+	exp := &benchExporter{n: maxSLOs, firing: benchFiring(b)}
 	expSrv := httptest.NewServer(exp)
 	defer expSrv.Close()
 	addr := freeAddr(b)
 	cfg := filepath.Join(dir, "prometheus.yml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: bench\n    static_configs: [{targets: [%q]}]\n", strings.TrimPrefix(expSrv.URL, "http://"))), 0o644)
+	// Two series per SLO: scrape 20,000 series every 10s rather than every 1s, so that the
+	// exporter and Prometheus, which share the machine with slod, stay in the background.
+	interval := "1s"
+	if maxSLOs > 1000 {
+		interval = "10s"
+	}
+	os.WriteFile(cfg, []byte(fmt.Sprintf("global: {scrape_interval: %s, scrape_timeout: %s}\nscrape_configs:\n  - job_name: bench\n    static_configs: [{targets: [%q]}]\n", interval, interval, strings.TrimPrefix(expSrv.URL, "http://"))), 0o644)
 	srv := &server{tb: b, b: backends[0], addr: addr, dir: dir, cfg: cfg}
 	srv.start()
 	defer srv.stop()
-	waitFor(b, "10 scrapes", 60*time.Second, func() bool { return exp.calls.Load() >= 10 })
+	waitFor(b, "3 scrapes", 120*time.Second, func() bool { return exp.calls.Load() >= 3 })
 
-	for _, n := range []int{100, maxSLOs} {
+	var prev *benchMemory
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("slos=%d", n), func(b *testing.B) {
-			benchCycles(b, dir, addr, n)
+			m := benchCycles(b, dir, addr, n)
+			if prev != nil && prev.n != n {
+				dn := float64(n - prev.n)
+				b.ReportMetric(float64(m.anonRSS-prev.anonRSS)/dn, "anon-rss-slope-B/SLO")
+				b.ReportMetric(float64(m.heap-prev.heap)/dn, "heap-slope-B/SLO")
+			}
+			prev = &m
 		})
 	}
 }
 
-func benchCycles(b *testing.B, base, addr string, n int) {
+// benchMemory is what one size of BenchmarkLiveCycle held in steady state.
+type benchMemory struct {
+	n             int
+	anonRSS, heap int64
+}
+
+func benchCycles(b *testing.B, base, addr string, n int) benchMemory {
 	dir, err := os.MkdirTemp(base, "slod")
 	if err != nil {
 		b.Fatal(err)
@@ -125,6 +209,10 @@ evaluation: {interval: 1m, step: 1m, lookback: 10m, max_concurrency: 16}
 rules: [rules/]
 `, addr)), 0o644)
 
+	// Start from what the process holds without a daemon: the previous size's daemon is
+	// garbage, hand its memory back so that the RSS of this size is its own.
+	runtime.GC()
+	debug.FreeOSMemory()
 	heap0 := heapInuse()
 	var cq *countingQuerier
 	d, err := New(context.Background(), Options{
@@ -170,11 +258,28 @@ rules: [rules/]
 		}
 	}
 	heap1, rss1 := heapInuse(), rssBytes("RssAnon")
+	// SLOD_BENCH_HEAP_PROFILE=file writes the heap profile after the backfill (file.N.backfill)
+	// and after the measured cycles (file.N): the live heap of the second is what the daemon
+	// holds for N SLOs; its allocations less those of the first (pprof -diff_base) are what the
+	// steady cycles churned through.
+	heapProfile := func(suffix string) {
+		if path := os.Getenv("SLOD_BENCH_HEAP_PROFILE"); path != "" {
+			runtime.GC()
+			if f, err := os.Create(fmt.Sprintf("%s.%d%s", path, n, suffix)); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+	}
+	heapProfile(".backfill")
 	cq.n.Store(0)
 	var durations []time.Duration
 	var commits time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	var gc0 runtime.MemStats
+	runtime.ReadMemStats(&gc0)
+	// b.Loop runs this function once per size, so the backfill above is not repeated for the
+	// benchmark's calibration.
+	for b.Loop() {
 		t = t.Add(step)
 		began := time.Now()
 		if err := d.Cycle(context.Background(), t); err != nil {
@@ -183,36 +288,36 @@ rules: [rules/]
 		durations = append(durations, time.Since(began))
 		commits += time.Duration(d.lastCommit.Load())
 	}
-	b.StopTimer()
-	// SLOD_BENCH_HEAP_PROFILE=file writes the live heap while the daemon still holds its SLOs.
-	if path := os.Getenv("SLOD_BENCH_HEAP_PROFILE"); path != "" {
-		runtime.GC()
-		if f, err := os.Create(fmt.Sprintf("%s.%d", path, n)); err == nil {
-			pprof.WriteHeapProfile(f)
-			f.Close()
-		}
-	}
+	heapProfile("")
+	rssSteady := rssBytes("RssAnon")
+	var gc1 runtime.MemStats
+	runtime.ReadMemStats(&gc1)
+	heap2 := heapInuse()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	// The collections the cycles cost (the benchmark's exporter allocates little).
+	b.ReportMetric(float64(gc1.NumGC-gc0.NumGC)/float64(len(durations)), "gc/cycle")
+	b.ReportMetric(float64(gc1.PauseTotalNs-gc0.PauseTotalNs)/1e6/float64(len(durations)), "gc-pause-ms/cycle")
 	b.Logf("heap inuse %d MiB, idle %d MiB, released %d MiB, stacks %d MiB, sys %d MiB, goal %d MiB", ms.HeapInuse>>20, ms.HeapIdle>>20, ms.HeapReleased>>20, ms.StackInuse>>20, ms.Sys>>20, ms.NextGC>>20)
 	slices.Sort(durations)
 	pct := func(p float64) float64 { return durations[int(p*float64(len(durations)-1))].Seconds() * 1000 }
-	b.ReportMetric(float64(cq.n.Load())/float64(b.N), "queries/cycle")
+	b.ReportMetric(float64(cq.n.Load())/float64(len(durations)), "queries/cycle")
 	b.ReportMetric(backfillTook.Seconds()*1000, "backfill-ms")
 	b.ReportMetric(float64(backfillQueries)/float64(n), "backfill-queries/SLO")
 	b.ReportMetric(pct(0.5), "p50-ms/cycle")
 	b.ReportMetric(pct(0.99), "p99-ms/cycle")
-	b.ReportMetric(commits.Seconds()*1000/float64(b.N), "commit-ms/cycle")
+	b.ReportMetric(commits.Seconds()*1000/float64(len(durations)), "commit-ms/cycle")
 	b.ReportMetric(float64(heap1-heap0)/float64(n), "heap-B/SLO")
 	// The process RSS includes the test binary, Go runtime and earlier sub-benchmarks' freed
 	// heap; heap-B/SLO is the per-SLO cost, this is the ceiling it fits under. Compare the
 	// steady RSS of two sizes for the slope.
 	b.ReportMetric(float64(rss1)/(1<<20), "anon-rss-after-backfill-MiB")
-	b.ReportMetric(float64(rssBytes("RssAnon"))/(1<<20), "anon-rss-steady-MiB")
+	b.ReportMetric(float64(rssSteady)/(1<<20), "anon-rss-steady-MiB")
 	b.ReportMetric(float64(rssBytes("RssFile"))/(1<<20), "file-rss-steady-MiB")
 	var hist int
 	for _, s := range d.slos {
 		hist += s.hist.MemoryBytes()
 	}
 	b.ReportMetric(float64(hist)/float64(n), "history-B/SLO")
+	return benchMemory{n: n, anonRSS: rssSteady, heap: heap2}
 }
