@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/annotations"
@@ -44,11 +45,11 @@ type memSeries struct {
 	lset   labels.Labels
 	chunks []memChunk
 	app    chunkenc.Appender // appends to the last chunk
-	// unclean is set by a sample that is not a finite number >= 0 (a NaN, a staleness marker, an
-	// infinity, a negative value); maxV is the largest sample value otherwise. Together they tell
-	// whether queries over the series may take the cheaper form of sli.SimplifySubquery.
-	unclean bool
-	maxV    float64
+	// stale is set by a staleness marker, unclean by any sample that is not a finite number >= 0 (a
+	// NaN, a staleness marker, an infinity, a negative value); maxV is the largest sample value
+	// otherwise. They tell which cheaper form of sli.SimplifySubquery queries over the series may take.
+	stale, unclean bool
+	maxV           float64
 }
 
 type memChunk struct {
@@ -134,6 +135,7 @@ func (db *DB) appendSample(s *memSeries, t int64, v float64) error {
 		s.maxV = max(s.maxV, v)
 	} else {
 		s.unclean = true
+		s.stale = s.stale || value.IsStaleNaN(v)
 	}
 	db.samples++
 	db.minT = min(db.minT, t)
@@ -207,17 +209,22 @@ func (q *dbQuerier) matching(ms []*labels.Matcher) []*memSeries {
 	return out
 }
 
-// clean reports whether every series matching ms holds only finite values >= 0, no staleness
-// marker, and values small enough that the largest times scale is finite (sli.SimplifySubquery).
-func (db *DB) clean(ms []*labels.Matcher, scale float64) bool {
+// clean reports on the series matching ms what sli.SimplifySubquery needs to know: plain when none
+// holds a staleness marker, unfiltered when besides every value is a finite number >= 0 and the
+// largest times scale is finite.
+func (db *DB) clean(ms []*labels.Matcher, scale float64) (plain, unfiltered bool) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
+	plain, unfiltered = true, true
 	for _, s := range (&dbQuerier{db: db}).matching(ms) {
+		if s.stale {
+			return false, false
+		}
 		if s.unclean || !(s.maxV*scale <= math.MaxFloat64) {
-			return false
+			unfiltered = false
 		}
 	}
-	return true
+	return plain, unfiltered
 }
 
 func matches(lset labels.Labels, ms []*labels.Matcher) bool {

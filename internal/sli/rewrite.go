@@ -250,18 +250,22 @@ func (rw rewriter) counterDiff(fn string, ms *parser.MatrixSelector) (parser.Exp
 //	irate(last_over_time(S[L])[r:s]) >= 0          becomes   irate(S[r:s])
 //	irate((last_over_time(S[L]) * k)[r:s]) >= 0    becomes   irate((S * k)[r:s])
 //
-// to be evaluated with the lookback delta L. That is the same numbers when clean(S's matchers, k)
-// holds, which the caller asserts when every series S matches holds no staleness marker and only
-// finite values >= 0 whose largest times k is finite: a plain selector then finds what
-// last_over_time finds (the last sample in (t-L, t], the two differing only in that a plain
-// selector stops at a staleness marker), and irate of finite points >= 0 is a finite number >= 0, so
-// the NaN filter drops nothing. On Prometheus's engine that is about half the CPU of the subquery
-// form: no range selector buffering the lookback at every step, no comparison over every point.
+// to be evaluated with the lookback delta L, which gives the same numbers under two conditions
+// that clean(S's matchers, k) reports on the series S matches:
+//   - plain: no series holds a staleness marker. A plain selector then finds what last_over_time
+//     finds, the last sample in (t-L, t] (the two differ only in that a plain selector stops at a
+//     staleness marker). Without it the query is run as it is.
+//   - unfiltered: besides, every value is a finite number >= 0 whose largest times k is finite.
+//     irate of such points is a finite number >= 0, so the NaN filter ">= 0" drops nothing and goes.
+//     Without it the filter stays.
+//
+// On Prometheus's engine the plain selector saves a range selector buffering the lookback at every
+// step, the filter a comparison over every point: together about half the CPU of the subquery form.
 //
 // ok is false, and the query must be run as it is, when the query holds no step difference, when
-// one of their selectors is not clean, when their lookbacks differ, or when the query has a vector
+// the selector of one is not plain, when their lookbacks differ, or when the query has a vector
 // selector of its own (outside a range), whose lookback would change with L.
-func SimplifySubquery(query string, clean func(matchers []*labels.Matcher, scale float64) bool) (simpler string, lookback time.Duration, ok bool) {
+func SimplifySubquery(query string, clean func(matchers []*labels.Matcher, scale float64) (plain, unfiltered bool)) (simpler string, lookback time.Duration, ok bool) {
 	expr, err := promql.ParseExpr(query)
 	if err != nil {
 		return "", 0, false
@@ -301,7 +305,7 @@ func SimplifySubquery(query string, clean func(matchers []*labels.Matcher, scale
 
 // simplifier replaces the step differences of SimplifySubquery in an AST.
 type simplifier struct {
-	clean    func([]*labels.Matcher, float64) bool
+	clean    func([]*labels.Matcher, float64) (plain, unfiltered bool)
 	lookback time.Duration
 	n        int  // step differences replaced
 	failed   bool // a step difference could not be replaced
@@ -374,7 +378,8 @@ func (sp *simplifier) stepDifference(b *parser.BinaryExpr) (parser.Expr, bool) {
 	if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.OriginalOffsetExpr != nil || vs.Anchored || vs.Smoothed {
 		return nil, false
 	}
-	if sp.n > 0 && ms.Range != sp.lookback || !sp.clean(vs.LabelMatchers, scale) {
+	plain, unfiltered := sp.clean(vs.LabelMatchers, scale)
+	if sp.n > 0 && ms.Range != sp.lookback || !plain {
 		sp.failed = true
 		return nil, false
 	}
@@ -385,6 +390,9 @@ func (sp *simplifier) stepDifference(b *parser.BinaryExpr) (parser.Expr, bool) {
 		sq.Expr = &parser.ParenExpr{Expr: mul}
 	} else {
 		sq.Expr = vs
+	}
+	if !unfiltered {
+		return b, true // irate's argument replaced in place; the filter stays
 	}
 	return irate, true
 }

@@ -98,7 +98,7 @@ func TestSimplifySubquery(t *testing.T) {
 		"rate_5m_untouched":   "10m0s " + `rate(x_total[5m]) + (irate(x_total[1m30s:1m]))`,
 		"rate_under_subquery": "10m0s " + `max_over_time(sum((((last_over_time(x_total[10m]) - last_over_time(x_total[10m] offset 1m)) >= 0 or (last_over_time(x_total[10m]) and (last_over_time(x_total[10m] offset 1m) > last_over_time(x_total[10m])))) / 60))[5m:30s]) + sum((irate((y_total * 60)[1m30s:1m])))`,
 	}
-	clean := func([]*labels.Matcher, float64) bool { return true }
+	clean := func([]*labels.Matcher, float64) (bool, bool) { return true, true }
 	for _, c := range rewriteCases {
 		t.Run(c.name, func(t *testing.T) {
 			q, err := RewriteSubquery(c.query, c.window, c.lookback)
@@ -122,9 +122,9 @@ func TestSimplifySubqueryDeclines(t *testing.T) {
 	diff := func(name string) string { return `(irate(` + sel(name) + `[1m30s:1m]) >= 0)` }
 	cases := []struct {
 		name, query string
-		unclean     string // the metric whose selector is not clean
+		stale       string // the metric whose series hold a staleness marker
 	}{
-		{"unclean", `sum(` + diff("a") + `) / sum(` + diff("b") + `)`, "b"},
+		{"stale", `sum(` + diff("a") + `) / sum(` + diff("b") + `)`, "b"},
 		{"lookbacks_differ", `sum(` + diff("a") + `) / sum((irate(last_over_time(b[5m])[1m30s:1m]) >= 0))`, ""},
 		{"own_selector", `sum(` + diff("a") + `) / sum(b)`, ""},
 		{"own_selector_in_subquery", diff("a") + ` + max_over_time(b[5m:1m])`, ""},
@@ -141,13 +141,13 @@ func TestSimplifySubqueryDeclines(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			clean := func(ms []*labels.Matcher, _ float64) bool {
+			clean := func(ms []*labels.Matcher, _ float64) (bool, bool) {
 				for _, m := range ms {
-					if m.Name == labels.MetricName && m.Value == c.unclean {
-						return false
+					if m.Name == labels.MetricName && m.Value == c.stale {
+						return false, false
 					}
 				}
-				return true
+				return true, true
 			}
 			if simpler, _, ok := SimplifySubquery(c.query, clean); ok {
 				t.Errorf("simplified to %q", simpler)
@@ -157,9 +157,20 @@ func TestSimplifySubqueryDeclines(t *testing.T) {
 	// The scale of an increase difference reaches clean; an offset stays on the selector.
 	var scales []float64
 	simpler, lookback, ok := SimplifySubquery(`sum((irate((last_over_time(a[2m] offset 5m) * 30)[45s:30s]) >= 0))`,
-		func(_ []*labels.Matcher, scale float64) bool { scales = append(scales, scale); return true })
+		func(_ []*labels.Matcher, scale float64) (bool, bool) {
+			scales = append(scales, scale)
+			return true, true
+		})
 	if want := `sum((irate((a offset 5m * 30)[45s:30s])))`; !ok || simpler != want || lookback != 2*time.Minute || fmt.Sprint(scales) != "[30]" {
 		t.Errorf("got %q, %s, %v (scales %v), want %q, 2m", simpler, lookback, ok, scales, want)
+	}
+	// Series with a NaN (or a negative value, an infinity) keep the filter, each difference as its
+	// own series are.
+	simpler, _, ok = SimplifySubquery(`sum(`+diff("a")+`) / sum(`+diff("b")+`)`, func(ms []*labels.Matcher, _ float64) (bool, bool) {
+		return true, ms[0].Value != "b"
+	})
+	if want := `sum((irate(a[1m30s:1m]))) / sum((irate(b[1m30s:1m]) >= 0))`; !ok || simpler != want {
+		t.Errorf("got %q, %v, want %q", simpler, ok, want)
 	}
 }
 
