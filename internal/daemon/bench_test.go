@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -81,8 +82,9 @@ func (c *countingQuerier) QueryRange(ctx context.Context, query string, start, e
 }
 
 // rssBytes is the process's resident memory of the given kind from /proc/self/status: "VmRSS"
-// (all), "RssAnon" (heap, stacks: what the process itself holds) or "RssFile" (mapped files, here
-// mostly the store's bbolt mmap, which the kernel can drop and re-read).
+// (all), "VmHWM" (the peak of VmRSS), "RssAnon" (heap, stacks: what the process itself holds) or
+// "RssFile" (mapped files, here mostly the store's bbolt mmap, which the kernel can drop and
+// re-read).
 func rssBytes(kind string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -96,6 +98,24 @@ func rssBytes(kind string) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime is the user and system CPU time this process has used, from /proc/self/stat (in clock
+// ticks, which are 1/100 s on Linux).
+func cpuTime() time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command, which is in parentheses and may hold spaces: state is the
+	// first, utime the 12th and stime the 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func heapInuse() int64 {
@@ -277,6 +297,7 @@ rules: [rules/]
 	var commits time.Duration
 	var gc0 runtime.MemStats
 	runtime.ReadMemStats(&gc0)
+	cpu0 := cpuTime()
 	// b.Loop runs this function once per size, so the backfill above is not repeated for the
 	// benchmark's calibration.
 	for b.Loop() {
@@ -290,6 +311,9 @@ rules: [rules/]
 	}
 	heapProfile("")
 	rssSteady := rssBytes("RssAnon")
+	// slod's own CPU (this process: the daemon, and the exporter's small share), apart from
+	// Prometheus's, which answers the queries.
+	b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(len(durations)), "cpu-ms/cycle")
 	var gc1 runtime.MemStats
 	runtime.ReadMemStats(&gc1)
 	heap2 := heapInuse()
@@ -314,6 +338,9 @@ rules: [rules/]
 	b.ReportMetric(float64(rss1)/(1<<20), "anon-rss-after-backfill-MiB")
 	b.ReportMetric(float64(rssSteady)/(1<<20), "anon-rss-steady-MiB")
 	b.ReportMetric(float64(rssBytes("RssFile"))/(1<<20), "file-rss-steady-MiB")
+	// The process's peak RSS (anon and file) so far: for the largest size, the startup peak of
+	// the backfill, whose first commit writes every SLO's history.
+	b.ReportMetric(float64(rssBytes("VmHWM"))/(1<<20), "rss-peak-MiB")
 	var hist int
 	for _, s := range d.slos {
 		hist += s.hist.MemoryBytes()
