@@ -215,21 +215,21 @@ func reasonZero(r *Reason) bool {
 		math.Float64bits(r.Window.BurnRate)|math.Float64bits(r.LongBurn)|math.Float64bits(r.ShortBurn)|math.Float64bits(r.Threshold) == 0
 }
 
-// anyPairHolds reports whether some window pair of g holds, as evalBurnAlert decides it.
+// anyPairHolds reports whether some window pair of g holds.
 func (c *Compiled) anyPairHolds(g *group, w *windowRatios) bool {
-	if !c.valid {
-		return false
-	}
 	for j := range g.pairs {
-		pr := &g.pairs[j]
-		if !(w.at(pr.short) > pr.threshold) {
-			continue
-		}
-		if w.at(pr.long) > pr.threshold {
+		if c.pairHolds(&g.pairs[j], w) {
 			return true
 		}
 	}
 	return false
+}
+
+// pairHolds reports whether the error ratios over both windows of pr exceed its threshold. The
+// short window first: it is the cheaper sum, and while it does not exceed the threshold (nearly
+// always) the long one is not needed.
+func (c *Compiled) pairHolds(pr *pair, w *windowRatios) bool {
+	return c.valid && w.at(pr.short) > pr.threshold && w.at(pr.long) > pr.threshold
 }
 
 // alertsBuilder collects the alerts of the next State copy-on-write: as long as every alert added
@@ -298,17 +298,7 @@ func (c *Compiled) evalBurnAlert(g *group, w *windowRatios, prev AlertState, fre
 		if j < len(prev.PairSince) {
 			s = prev.PairSince[j]
 		}
-		// The short window first: it is the cheaper sum, and while it does not exceed the
-		// threshold (nearly always) the long one is not needed.
-		if !c.valid {
-			since = append(since, time.Time{})
-			continue
-		}
-		if !(w.at(pr.short) > pr.threshold) {
-			since = append(since, time.Time{})
-			continue
-		}
-		if !(w.at(pr.long) > pr.threshold) {
+		if !c.pairHolds(pr, w) {
 			since = append(since, time.Time{})
 			continue
 		}
