@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"runtime"
+	"slices"
 
 	"github.com/prometheus/common/model"
 
@@ -126,24 +127,33 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
+	var seen []string
 	for _, s := range c.d.slos {
 		svc, name := s.slo.Service, s.slo.Name
 		gauge(c.objective, s.slo.Objective, svc, name)
 		if !s.evaluated {
 			continue
 		}
-		// The windows are distinct durations and the alerts one per severity (burnrate.Compile),
-		// so no label set is sent twice.
+		// A label set may be sent only once: windows and alerts are distinct by construction,
+		// but a duplicate must not fail the whole scrape.
+		seen = seen[:0]
 		for _, w := range s.status.Windows {
-			gauge(c.burnRate, w.BurnRate, svc, name, model.Duration(w.Window).String())
+			if win := model.Duration(w.Window).String(); !slices.Contains(seen, win) {
+				seen = append(seen, win)
+				gauge(c.burnRate, w.BurnRate, svc, name, win)
+			}
 		}
 		gauge(c.budgetRemaining, s.status.BudgetRemaining, svc, name)
+		seen = seen[:0]
 		for _, a := range s.st.Alerts {
 			sev := string(a.Severity)
 			if a.NoData {
 				sev += "_no_data"
 			}
-			gauge(c.alertState, phaseValue(a.Phase), svc, name, sev)
+			if !slices.Contains(seen, sev) {
+				seen = append(seen, sev)
+				gauge(c.alertState, phaseValue(a.Phase), svc, name, sev)
+			}
 		}
 	}
 }
