@@ -188,20 +188,20 @@ type dbQuerier struct {
 }
 
 // matching returns the series matching every matcher, in insertion order. db.mu must be held.
-func (q *dbQuerier) matching(ms []*labels.Matcher) []*memSeries {
+func (db *DB) matching(ms []*labels.Matcher) []*memSeries {
 	for _, m := range ms {
 		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
 			var out []*memSeries
-			for _, i := range q.db.byName[m.Value] {
-				if matches(q.db.series[i].lset, ms) {
-					out = append(out, q.db.series[i])
+			for _, i := range db.byName[m.Value] {
+				if matches(db.series[i].lset, ms) {
+					out = append(out, db.series[i])
 				}
 			}
 			return out
 		}
 	}
 	var out []*memSeries
-	for _, s := range q.db.series {
+	for _, s := range db.series {
 		if matches(s.lset, ms) {
 			out = append(out, s)
 		}
@@ -215,8 +215,8 @@ func (q *dbQuerier) matching(ms []*labels.Matcher) []*memSeries {
 func (db *DB) clean(ms []*labels.Matcher, scale float64) (plain, unfiltered bool) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	plain, unfiltered = true, true
-	for _, s := range (&dbQuerier{db: db}).matching(ms) {
+	unfiltered = true
+	for _, s := range db.matching(ms) {
 		if s.stale {
 			return false, false
 		}
@@ -224,7 +224,7 @@ func (db *DB) clean(ms []*labels.Matcher, scale float64) (plain, unfiltered bool
 			unfiltered = false
 		}
 	}
-	return plain, unfiltered
+	return true, unfiltered
 }
 
 func matches(lset labels.Labels, ms []*labels.Matcher) bool {
@@ -248,7 +248,7 @@ func (q *dbQuerier) Select(_ context.Context, sortSeries bool, hints *storage.Se
 	q.db.mu.RLock()
 	defer q.db.mu.RUnlock()
 	var out []storage.Series
-	for _, s := range q.matching(ms) {
+	for _, s := range q.db.matching(ms) {
 		cs := overlapping(s.chunks, mint, maxt)
 		if len(cs) == 0 {
 			continue
@@ -291,7 +291,7 @@ func (q *dbQuerier) LabelValues(_ context.Context, name string, _ *storage.Label
 	q.db.mu.RLock()
 	defer q.db.mu.RUnlock()
 	var out []string
-	for _, s := range q.matching(ms) {
+	for _, s := range q.db.matching(ms) {
 		if v := s.lset.Get(name); v != "" {
 			out = append(out, v)
 		}
@@ -305,7 +305,7 @@ func (q *dbQuerier) LabelNames(_ context.Context, _ *storage.LabelHints, ms ...*
 	q.db.mu.RLock()
 	defer q.db.mu.RUnlock()
 	var out []string
-	for _, s := range q.matching(ms) {
+	for _, s := range q.db.matching(ms) {
 		s.lset.Range(func(l labels.Label) { out = append(out, l.Name) })
 	}
 	slices.Sort(out)
