@@ -153,7 +153,6 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 		st      burnrate.State
 		status  burnrate.Status
 		started bool
-		lastEnd time.Time            // the end of the last step appended
 		open    = map[alertKey]int{} // index into res.Alerts of each firing alert's interval
 	)
 	for i, inc := range incs {
@@ -175,7 +174,6 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 		if err := h.Append(inc); err != nil {
 			return res, fmt.Errorf("backtesting %s at %s: %w", slo.ID(), inc.End.Format(time.RFC3339), err)
 		}
-		lastEnd = inc.End
 		// The Status (burn rate over every window, budget) costs more than moving the alerts on;
 		// without an observer only the last step's is reported, and only the alerts advance.
 		if obs != nil {
@@ -196,8 +194,8 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 	case !started:
 		status = burnrate.Status{At: last}
 	case obs == nil:
-		// What Evaluate would have returned at the last step.
-		status = policy.Status(h, lastEnd)
+		// What Evaluate would have returned at the last step appended, where the history ends.
+		status = policy.Status(h, h.End())
 	}
 	res.Final = status
 	// Intervals are opened in time order; alerts opening at the same step are listed page first
