@@ -21,8 +21,37 @@ func filledHistory(b *testing.B) *History {
 // BenchmarkAppendEvaluate is one evaluation step of one SLO: append a 1m increment to a full 30d
 // History and evaluate the default policy.
 func BenchmarkAppendEvaluate(b *testing.B) {
-	h := filledHistory(b)
 	p := defaultPolicy()
+	benchAppend(b, func(h *History, st State, end time.Time) State {
+		st, _, _ = Evaluate(p, h, st, end)
+		return st
+	})
+}
+
+// BenchmarkAppendEvaluateCompiled is BenchmarkAppendEvaluate with the policy compiled once, as a
+// backtest does.
+func BenchmarkAppendEvaluateCompiled(b *testing.B) {
+	c := Compile(defaultPolicy())
+	benchAppend(b, func(h *History, st State, end time.Time) State {
+		st, _, _ = c.Evaluate(h, st, end)
+		return st
+	})
+}
+
+// BenchmarkAppendAdvance is BenchmarkAppendEvaluateCompiled without the Status, as a backtest
+// steps.
+func BenchmarkAppendAdvance(b *testing.B) {
+	c := Compile(defaultPolicy())
+	benchAppend(b, func(h *History, st State, end time.Time) State {
+		st, _ = c.Advance(h, st, end)
+		return st
+	})
+}
+
+// benchAppend appends a 1m increment to a full 30d History per op and moves the state on with
+// step.
+func benchAppend(b *testing.B, step func(h *History, st State, end time.Time) State) {
+	h := filledHistory(b)
 	var state State
 	end := h.End()
 	b.ReportAllocs()
@@ -32,41 +61,7 @@ func BenchmarkAppendEvaluate(b *testing.B) {
 		if err := h.Append(Increment{End: end, Bad: 0.5, Total: 1000}); err != nil {
 			b.Fatal(err)
 		}
-		state, _, _ = Evaluate(p, h, state, end)
-	}
-}
-
-// BenchmarkAppendEvaluateCompiled is BenchmarkAppendEvaluate with the policy compiled once, as a
-// backtest does.
-func BenchmarkAppendEvaluateCompiled(b *testing.B) {
-	h := filledHistory(b)
-	c := Compile(defaultPolicy())
-	var state State
-	end := h.End()
-	b.ReportAllocs()
-	for b.Loop() {
-		end = end.Add(time.Minute)
-		if err := h.Append(Increment{End: end, Bad: 0.5, Total: 1000}); err != nil {
-			b.Fatal(err)
-		}
-		state, _, _ = c.Evaluate(h, state, end)
-	}
-}
-
-// BenchmarkAppendAdvance is BenchmarkAppendEvaluateCompiled without the Status, as a backtest
-// steps.
-func BenchmarkAppendAdvance(b *testing.B) {
-	h := filledHistory(b)
-	c := Compile(defaultPolicy())
-	var state State
-	end := h.End()
-	b.ReportAllocs()
-	for b.Loop() {
-		end = end.Add(time.Minute)
-		if err := h.Append(Increment{End: end, Bad: 0.5, Total: 1000}); err != nil {
-			b.Fatal(err)
-		}
-		state, _ = c.Advance(h, state, end)
+		state = step(h, state, end)
 	}
 }
 
