@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -159,79 +157,31 @@ routes:
 		}
 	}()
 
-	type proc struct {
-		cmd  *exec.Cmd
-		url  string
-		done chan struct{}
+	start := func(storage string) *slodProcess {
+		return startSlod(t, filepath.Join(dir, "slod.yml"), storage, logPath)
 	}
-	start := func(storage string) *proc {
-		t.Helper()
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSlodProcess$", "--", "run",
-			"--config.file", filepath.Join(dir, "slod.yml"), "--storage.path", storage,
-			"--web.listen-address", addr, "--log.level", "debug")
-		cmd.Env = append(os.Environ(), "SLOD_HELPER_PROCESS=1")
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		p := &proc{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
-		go func() { cmd.Wait(); logf.Close(); close(p.done) }()
-		t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
-		return p
-	}
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	wait := func(what string, cond func() bool) { waitUntil(t, what, 30*time.Second, cond) }
 	type alert struct {
 		Severity string `json:"severity"`
 		State    string `json:"state"`
 		FiredAt  string `json:"fired_at"`
 	}
-	slos := func(p *proc) (evaluatedAt string, alerts []alert) {
+	alerts := func(p *slodProcess) []alert {
 		resp, err := http.Get(p.url + "/api/v1/slos")
 		if err != nil {
-			return "", nil
+			return nil
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		var r struct {
 			Data []struct {
-				EvaluatedAt string  `json:"evaluated_at"`
-				Alerts      []alert `json:"alerts"`
+				Alerts []alert `json:"alerts"`
 			}
 		}
 		if json.Unmarshal(b, &r) != nil || len(r.Data) == 0 {
-			return "", nil
+			return nil
 		}
-		return r.Data[0].EvaluatedAt, r.Data[0].Alerts
-	}
-	cycles := func(p *proc, n int) {
-		t.Helper()
-		last, _ := slos(p)
-		seen := 0
-		wait(fmt.Sprintf("%d cycles", n), func() bool {
-			if e, _ := slos(p); e != "" && e != last {
-				last, seen = e, seen+1
-			}
-			return seen >= n
-		})
+		return r.Data[0].Alerts
 	}
 	hookTries := func() int {
 		recv.mu.Lock()
@@ -243,7 +193,7 @@ routes:
 	dataA := filepath.Join(dir, "data-a")
 	a := start(dataA)
 	wait("the page and a failed ticket delivery", func() bool { return recv.count(true, pageKey, "trigger") == 1 && hookTries() > 0 })
-	_, alertsA := slos(a)
+	alertsA := alerts(a)
 
 	// 2. `slod backup` while node A runs: the store is locked, so it asks node A for the snapshot.
 	backupFile := filepath.Join(t.TempDir(), "slod.db")
@@ -277,8 +227,7 @@ routes:
 	}
 
 	// 4. Node A is lost. The snapshot is restored on node B, whose webhook now works.
-	a.cmd.Process.Signal(syscall.SIGKILL)
-	<-a.done
+	a.stop(t, syscall.SIGKILL)
 	dataB := filepath.Join(dir, "data-b")
 	code, stdout, stderr = runCmd("restore", "-i", backupFile, "--storage.path", dataB)
 	if code != 0 || !strings.Contains(stdout, "1 SLOs, 1 outbox entries") {
@@ -287,8 +236,8 @@ routes:
 	recv.hookDown.Store(false)
 	b := start(dataB)
 	wait("the waiting ticket", func() bool { return recv.count(false, ticketKey, "firing") >= 1 })
-	cycles(b, 1)
-	_, alertsB := slos(b)
+	b.cycles(t, 1, 30*time.Second)
+	alertsB := alerts(b)
 	for _, sev := range []string{"page", "ticket"} {
 		var was, is alert
 		for _, al := range alertsA {
@@ -317,9 +266,8 @@ routes:
 	wait("the resolves", func() bool {
 		return recv.count(true, pageKey, "resolve") >= 1 && recv.count(false, ticketKey, "resolved") >= 1
 	})
-	cycles(b, 2)
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	<-b.done
+	b.cycles(t, 2, 30*time.Second)
+	b.stop(t, syscall.SIGTERM)
 	for _, c := range []struct {
 		pd          bool
 		key, action string

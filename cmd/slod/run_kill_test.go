@@ -35,6 +35,96 @@ func TestHelperSlodProcess(t *testing.T) {
 	os.Exit(run(args, os.Stdout, os.Stderr))
 }
 
+// slodProcess is a `slod run` child process (TestHelperSlodProcess).
+type slodProcess struct {
+	cmd  *exec.Cmd
+	url  string // http://127.0.0.1:port
+	done chan struct{}
+}
+
+// startSlod starts `slod run --config.file config --storage.path storage` on a free loopback
+// port, its output appended to logPath; the test's cleanup kills it.
+func startSlod(t *testing.T, config, storage, logPath string) *slodProcess {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSlodProcess$", "--", "run",
+		"--config.file", config, "--storage.path", storage,
+		"--web.listen-address", addr, "--log.level", "debug")
+	cmd.Env = append(os.Environ(), "SLOD_HELPER_PROCESS=1")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &slodProcess{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
+	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
+	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
+	return p
+}
+
+// stop sends sig to the process and waits for it to exit.
+func (p *slodProcess) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("slod did not exit on %s", sig)
+	}
+}
+
+// evaluatedAt is the evaluation time of the first SLO in /api/v1/slos, "" when there is none
+// (yet) or slod does not answer.
+func (p *slodProcess) evaluatedAt() string {
+	resp, err := http.Get(p.url + "/api/v1/slos")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Data []struct {
+			EvaluatedAt string `json:"evaluated_at"`
+		}
+	}
+	if json.Unmarshal(b, &r) != nil || len(r.Data) == 0 {
+		return ""
+	}
+	return r.Data[0].EvaluatedAt
+}
+
+// cycles waits for n more evaluation cycles of p.
+func (p *slodProcess) cycles(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	last, seen := p.evaluatedAt(), 0
+	waitUntil(t, fmt.Sprintf("%d cycles", n), timeout, func() bool {
+		if e := p.evaluatedAt(); e != "" && e != last {
+			last, seen = e, seen+1
+		}
+		return seen >= n
+	})
+}
+
+// waitUntil polls cond until it holds, and fails the test after timeout.
+func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // constProm answers every query with a constant error share: the error query (code="500") gets
 // 10×errShare, the total query 10.
 type constProm struct {
@@ -150,82 +240,10 @@ routes: [{receiver: hook}]
 		}
 	}()
 
-	type proc struct {
-		cmd  *exec.Cmd
-		addr string
-		done chan struct{}
-	}
-	start := func() *proc {
-		t.Helper()
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSlodProcess$", "--", "run",
-			"--config.file", filepath.Join(dir, "slod.yml"), "--storage.path", filepath.Join(dir, "data"),
-			"--web.listen-address", addr, "--log.level", "debug")
-		cmd.Env = append(os.Environ(), "SLOD_HELPER_PROCESS=1")
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		p := &proc{cmd: cmd, addr: addr, done: make(chan struct{})}
-		go func() { cmd.Wait(); logf.Close(); close(p.done) }()
-		t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
-		return p
-	}
-	kill := func(p *proc) {
-		t.Helper()
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		select {
-		case <-p.done:
-		case <-time.After(30 * time.Second):
-			t.Fatal("killed slod did not exit")
-		}
-	}
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	evaluatedAt := func(p *proc) string {
-		resp, err := http.Get("http://" + p.addr + "/api/v1/slos")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var r struct {
-			Data []struct {
-				EvaluatedAt string `json:"evaluated_at"`
-			}
-		}
-		if json.Unmarshal(b, &r) != nil || len(r.Data) == 0 {
-			return ""
-		}
-		return r.Data[0].EvaluatedAt
-	}
-	cycles := func(p *proc, n int) {
-		t.Helper()
-		last, seen := evaluatedAt(p), 0
-		wait(fmt.Sprintf("%d cycles", n), func() bool {
-			if e := evaluatedAt(p); e != "" && e != last {
-				last, seen = e, seen+1
-			}
-			return seen >= n
-		})
-	}
+	config, storage := filepath.Join(dir, "slod.yml"), filepath.Join(dir, "data")
+	start := func() *slodProcess { return startSlod(t, config, storage, logPath) }
+	kill := func(p *slodProcess) { p.stop(t, syscall.SIGKILL) }
+	wait := func(what string, cond func() bool) { waitUntil(t, what, 60*time.Second, cond) }
 
 	// 1. The page fires; slod is killed while the webhook holds the delivery (sent, not acked).
 	p := start()
@@ -240,7 +258,7 @@ routes: [{receiver: hook}]
 	// 2. Killed again and again at arbitrary points of its cycles.
 	for i := range 5 {
 		p = start()
-		cycles(p, 1)
+		p.cycles(t, 1, 60*time.Second)
 		time.Sleep(time.Duration(i) * 150 * time.Millisecond)
 		kill(p)
 	}
@@ -251,9 +269,8 @@ routes: [{receiver: hook}]
 	wait("the resolve", func() bool { return len(hook.messages("resolved")) > 0 })
 	kill(p)
 	p = start()
-	cycles(p, 3)
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	<-p.done
+	p.cycles(t, 3, 60*time.Second)
+	p.stop(t, syscall.SIGTERM)
 
 	fired := hook.messages("firing")
 	if len(fired) < 2 {
