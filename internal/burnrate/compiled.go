@@ -1,9 +1,7 @@
 package burnrate
 
 import (
-	"math"
 	"slices"
-	"sync/atomic"
 	"time"
 )
 
@@ -43,7 +41,8 @@ type pair struct {
 
 // Compile prepares p for evaluation: c.Evaluate(h, prev, now) is Evaluate(p, h, prev, now) without
 // the per-call work of deriving windows and severities from p. Callers that evaluate the same
-// policy at every step (a backtest) compile it once.
+// policy again and again (every evaluation does: eval.Stepper) compile it once and own the result;
+// burnrate keeps no cache of its own.
 func Compile(p Policy) *Compiled {
 	c := &Compiled{
 		objective:  p.Objective,
@@ -98,53 +97,4 @@ func Compile(p Policy) *Compiled {
 		g.pairs = append(g.pairs, pair{w: w, long: index(w.Long), short: index(w.Short), threshold: w.Threshold(c.objective)})
 	}
 	return c
-}
-
-// matches reports whether c was compiled from a Policy identical to p (floats bit for bit).
-func (c *Compiled) matches(p Policy) bool {
-	if !sameFloat(c.objective, p.Objective) || c.period != p.Period || len(c.windows) != len(p.Windows) ||
-		c.hasNoData != (p.NoData != nil) || (c.hasNoData && c.noData != *p.NoData) {
-		return false
-	}
-	for i := range c.windows {
-		if !windowIdentical(&c.windows[i], &p.Windows[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// compiledCache holds recently compiled policies for Evaluate, by a hash of their contents. A slot
-// is only used for a Policy its Compiled matches exactly, so a collision or a Policy changed in
-// place costs a Compile, never a wrong result; a bounded table cannot grow with rule reloads.
-var compiledCache [64]atomic.Pointer[Compiled]
-
-// compiledFor returns the Compiled form of p, from compiledCache when it has it.
-func compiledFor(p Policy) *Compiled {
-	slot := &compiledCache[policyHash(p)%uint64(len(compiledCache))]
-	if c := slot.Load(); c != nil && c.matches(p) {
-		return c
-	}
-	c := Compile(p)
-	slot.Store(c)
-	return c
-}
-
-// policyHash mixes the numeric fields of p (the severities' lengths stand in for their names).
-func policyHash(p Policy) uint64 {
-	const prime = 0x100000001b3
-	h := uint64(0xcbf29ce484222325)
-	mix := func(v uint64) { h = (h ^ v) * prime; h ^= h >> 29 }
-	mix(math.Float64bits(p.Objective))
-	mix(uint64(p.Period))
-	for _, w := range p.Windows {
-		mix(uint64(w.Long))
-		mix(uint64(w.Short))
-		mix(math.Float64bits(w.BurnRate))
-		mix(uint64(w.For) ^ uint64(len(w.Severity))<<56)
-	}
-	if p.NoData != nil {
-		mix(uint64(p.NoData.After) ^ uint64(len(p.NoData.Severity))<<56)
-	}
-	return h
 }

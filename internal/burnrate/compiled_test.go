@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 )
@@ -220,42 +219,4 @@ func TestEvaluateSharesUnchangedState(t *testing.T) {
 	if next.Alerts[0].Phase != Inactive || &next.Alerts[0] == &st.Alerts[0] {
 		t.Errorf("page %+v, want inactive in a new State", next.Alerts[0])
 	}
-}
-
-// TestEvaluateConcurrent evaluates policies that share and contend for compiledCache's slots from
-// several goroutines (run with -race): every result must be the reference's.
-func TestEvaluateConcurrent(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	policies := make([]Policy, 200)
-	for i := range policies {
-		policies[i] = randomPolicy(r)
-	}
-	h := NewHistory(time.Minute, day)
-	for i := 1; i <= 240; i++ {
-		bad := 0.0
-		if i > 120 {
-			bad = 100
-		}
-		if err := h.Append(Increment{End: t0.Add(time.Duration(i) * time.Minute), Bad: bad, Total: 1000}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	now := h.End()
-	want := make([]State, len(policies))
-	for i, p := range policies {
-		want[i], _, _ = evaluateRef(p, h, State{}, now)
-	}
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for n := range 2000 {
-				i := (n*7 + g*13) % len(policies)
-				if got, _, _ := Evaluate(policies[i], h, State{}, now); !reflect.DeepEqual(got, want[i]) {
-					t.Errorf("policy %d: %+v, want %+v", i, got, want[i])
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
 }

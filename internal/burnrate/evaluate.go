@@ -30,11 +30,9 @@ import (
 // Evaluate requires 0 < p.Objective < 1, as rules validates; otherwise every burn rate is 0 and no
 // burn-rate alert fires.
 //
-// Evaluate looks p up in a small cache of compiled policies (a Policy identical to a cached one,
-// compared field by field, reuses its Compiled form); callers evaluating one policy at every step
-// can Compile it themselves.
+// Evaluate compiles p at every call; callers evaluating one policy again and again Compile it once.
 func Evaluate(p Policy, h *History, prev State, now time.Time) (State, Status, []Transition) {
-	return compiledFor(p).Evaluate(h, prev, now)
+	return Compile(p).Evaluate(h, prev, now)
 }
 
 // Evaluate is Evaluate(p, h, prev, now) for the Policy p c was compiled from.
@@ -48,7 +46,7 @@ func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Statu
 	for i, wb := range st.Windows {
 		w.set(i, wb.ErrorRatio)
 	}
-	next, trs := c.advance(h, prev, now, &w)
+	next, trs := c.advance(h, prev, now, &w, true)
 	return next, st, trs
 }
 
@@ -62,7 +60,20 @@ func (c *Compiled) Advance(h *History, prev State, now time.Time) (State, []Tran
 	}
 	var w windowRatios
 	w.init(c, h)
-	return c.advance(h, prev, now, &w)
+	return c.advance(h, prev, now, &w, true)
+}
+
+// AdvanceBurnRate is Advance for the burn-rate alerts only: the no-data alert is carried over
+// unchanged. It is for a step evaluated late, after the no-data alert was already evaluated at a
+// later time: the no-data alert never goes back in time (it would resolve at the late step and
+// fire again at the next evaluation).
+func (c *Compiled) AdvanceBurnRate(h *History, prev State, now time.Time) (State, []Transition) {
+	if h == nil {
+		h = &History{}
+	}
+	var w windowRatios
+	w.init(c, h)
+	return c.advance(h, prev, now, &w, false)
 }
 
 // Status is the Status Evaluate(h, prev, now) returns (it does not depend on prev).
@@ -127,8 +138,9 @@ func (w *windowRatios) compute(i int) float64 {
 	return errorRatio(bad, total)
 }
 
-// advance moves every alert of c one evaluation on from prev; w gives the window ratios.
-func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatios) (State, []Transition) {
+// advance moves every alert of c one evaluation on from prev; w gives the window ratios. With
+// noData false the no-data alert is carried over as it is.
+func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatios, noData bool) (State, []Transition) {
 	fresh := h.has && !now.After(h.End())
 
 	var usedBuf [16]bool
@@ -180,10 +192,14 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 		if pi >= 0 {
 			pa = prev.Alerts[pi]
 		}
-		a, tr := evalNoData(c.noData, h, pa, now)
-		out.add(&a, pi, false)
-		if tr != nil {
-			trs = append(trs, *tr)
+		if noData {
+			a, tr := evalNoData(c.noData, h, pa, now)
+			out.add(&a, pi, false)
+			if tr != nil {
+				trs = append(trs, *tr)
+			}
+		} else {
+			out.add(&pa, pi, pi >= 0)
 		}
 	}
 	for i, a := range prev.Alerts {

@@ -44,12 +44,16 @@ type Policy struct {
 
 // Increment is what one evaluation step contributed to an SLI: bad and total events counted in
 // (End-step, End]. For time-slice SLIs a slice is one event; for Sloth ratio SLIs, Bad is the
-// ratio and Total is 1. Missing marks a step for which the source returned no data at all.
+// ratio and Total is 1. Missing marks a step for which the source returned no data at all. NoBad
+// marks a step whose bad-events query returned nothing while its total had data: counted as 0 bad
+// (no error series exist yet), which History does too; the evaluation decides whether to trust it
+// (while an alert fires, an error series that vanishes is a data problem, not a recovery).
 type Increment struct {
 	End     time.Time
 	Bad     float64
 	Total   float64
 	Missing bool
+	NoBad   bool
 }
 
 // Phase is the phase of one alert: inactive, pending (a window pair holds but not yet for its For)

@@ -262,7 +262,7 @@ rules: [rules/]
 	for warm := 0; ; warm++ {
 		empty := 0
 		for _, s := range d.slos {
-			if s.hist.End().IsZero() {
+			if s.stepper.History().End().IsZero() {
 				empty++
 			}
 		}
@@ -343,7 +343,7 @@ rules: [rules/]
 	b.ReportMetric(float64(rssBytes("VmHWM"))/(1<<20), "rss-peak-MiB")
 	var hist int
 	for _, s := range d.slos {
-		hist += s.hist.MemoryBytes()
+		hist += s.stepper.History().MemoryBytes()
 	}
 	b.ReportMetric(float64(hist)/float64(n), "history-B/SLO")
 	return benchMemory{n: n, anonRSS: rssSteady, heap: heap2}

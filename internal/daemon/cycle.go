@@ -1,19 +1,13 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math"
-	"net"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -21,69 +15,14 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/slod-dev/slod/internal/burnrate"
-	"github.com/slod-dev/slod/internal/notify"
-	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/sli"
-	"github.com/slod-dev/slod/internal/store"
 )
-
-// reasonNoData is the source-error reason of an SLO whose queries succeeded but returned nothing
-// usable (no series, or NaN) for the newest steps.
-const reasonNoData = "no_data"
-
-// historyWriteEvery spreads the writes of SLO histories over cycles: an SLO's history goes to the
-// store once every historyWriteEvery cycles (each SLO in its own turn, so every cycle writes a
-// tenth of them), and whenever its alert state changes. Rewriting every 24 KiB history every cycle
-// would make the commit, and the memory a cycle churns through, ten times larger, for nothing: the
-// alert state and the outbox, which must never disagree, are still written in the cycle that
-// changes them, and a restart refetches the steps a stored history lacks (at most this many),
-// exactly, from the source.
-const historyWriteEvery = 10
-
-// historyTurn reports whether the cycle numbered seq writes the history of SLO id.
-func historyTurn(id string, seq uint64) bool {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return uint64(h.Sum32())%historyWriteEvery == seq%historyWriteEvery
-}
 
 // backfillSteps is the number of steps per SLO above which a cycle counts as a backfill.
 const backfillSteps = 100
 
 // silenceRetention is how long an ended silence stays listed (for the postmortem of an incident).
 const silenceRetention = 7 * 24 * time.Hour
-
-// sloResult is what evaluating one SLO in a cycle produced; nothing of it is visible outside the
-// cycle until the store commit succeeded.
-// sourceReason classifies a failed fetch for slod_slo_source_errors_total: the transport class of
-// a failed query (timeout, 5xx, 4xx, network, ...), or "invalid" when no query was sent because
-// the SLI could not be turned into one.
-func sourceReason(err error) string {
-	var qe *promapi.QueryError
-	if errors.As(err, &qe) {
-		return qe.Reason
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return promapi.ReasonTimeout
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return promapi.ReasonNetwork
-	}
-	return "invalid"
-}
-
-type sloResult struct {
-	s           *sloState
-	st          burnrate.State
-	status      burnrate.Status
-	transitions []burnrate.Transition
-	record      store.SLORecord
-	sourceErr   string
-	dataUntil   time.Time
-	appended    int
-	err         error
-}
 
 // Cycle evaluates every SLO at the step boundary at or before now and commits the outcome in one
 // store transaction. It returns an error when nothing was committed (store failure, or ctx done
@@ -115,6 +54,11 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// cycle runs the four stages of an evaluation cycle: evaluate (every SLO against the source),
+// plan (pure: results in, store batch and notifications out), commit (one store transaction) and
+// publish (the committed state becomes what the API, the metrics and the dispatcher see). Until
+// the commit succeeded nothing of the cycle is visible; when it fails, the steppers (which hold
+// steps that are not committed) are read again from the store before the next cycle.
 func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) error {
 	if d.dirty {
 		if err := d.restore(); err != nil {
@@ -124,31 +68,13 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	d.mu.RLock()
 	rt, slos, prevAlerts := d.rt, d.slos, d.alerts
 	d.mu.RUnlock()
-	step := rt.cfg.Evaluation.Step.D()
-	t := sli.Align(now, step)
+	t := sli.Align(now, rt.cfg.Evaluation.Step.D())
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("slod.evaluation_time", t.Format(time.RFC3339)), attribute.Int("slod.slos", len(slos)))
 	log.Debug("evaluation cycle", "at", t, "slos", len(slos))
 
 	d.cycleSeq++
-	seq := d.cycleSeq
 	evalStart := time.Now()
-	results := make([]sloResult, len(slos))
-	sem := make(chan struct{}, max(rt.cfg.Evaluation.MaxConcurrency, 1))
-	var wg sync.WaitGroup
-	for i, s := range slos {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			results[i] = d.evalSLO(ctx, log, rt, s, t, historyTurn(s.slo.ID(), seq))
-		})
-	}
-	wg.Wait()
+	results := d.evaluateAll(ctx, log, rt, slos, t, d.cycleSeq)
 	evalTook := time.Since(evalStart)
 	if err := ctx.Err(); err != nil {
 		// Shutting down: histories may hold steps that are not committed; the store still has the
@@ -156,69 +82,26 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		d.dirty = true
 		return fmt.Errorf("abandoned at %s: %w", t.Format(time.RFC3339), err)
 	}
-
-	// Notifications: one per transition to or from firing, in SLO order, then reconciled with
-	// what was sent before, the silences and the resend intervals.
-	_, nspan := d.tracer.Start(ctx, "notify")
-	var changes []notify.Notification
-	cycle := store.Cycle{Meta: map[string][]byte{}}
 	for _, r := range results {
 		if r.err != nil {
-			nspan.End()
 			d.dirty = true
 			return r.err
 		}
-		if r.record.ID != "" {
-			cycle.SLOs = append(cycle.SLOs, r.record)
-		}
-		for _, tr := range r.transitions {
-			if n, ok := notify.FromTransition(r.s.slo, tr, r.status, rt.external); ok {
-				changes = append(changes, n)
-			}
-		}
 	}
-	known := map[string]bool{}
-	for _, s := range slos {
-		for _, k := range notify.AlertKeys(s.slo) {
-			known[k] = true
-		}
-	}
-	// Incidents of SLOs (or severities) removed by a reload are resolved, not left open.
-	changes = append(changes, notify.ResolveMissing(prevAlerts, func(k string) bool { return known[k] }, t)...)
-	rec := notify.Reconciler{Router: rt.router, Resend: rt.resend}
-	res := rec.Reconcile(prevAlerts, changes, d.silences.Active(t), t)
-	entries, err := notify.OutboxEntries(res.Enqueue)
-	if err != nil {
-		nspan.End()
-		return err
-	}
-	cycle.Outbox = entries
-	for _, e := range res.Enqueue {
-		log.Info("notification enqueued", "receiver", e.Receiver, "dedup_key", e.Key, "action", e.Notification.Action,
-			"slo", e.Notification.Service+"/"+e.Notification.SLO, "severity", e.Notification.Severity)
-	}
-	// Reconcile reports an unrouted alert at every cycle while it fires; say it once.
-	unrouted := make(map[string]bool, len(res.Unrouted))
-	for _, key := range res.Unrouted {
-		unrouted[key] = true
-		if !d.unrouted[key] {
-			log.Warn("no route matches a firing alert; it is not sent anywhere", "dedup_key", key)
-		}
-	}
-	alertsJSON, err := notify.EncodeAlertRecords(res.State)
-	if err != nil {
-		nspan.End()
-		return err
-	}
-	cycle.Meta[notify.MetaAlertRecords] = alertsJSON
-	tb, _ := t.MarshalText()
-	cycle.Meta[metaLastCycle] = tb
-	nspan.SetAttributes(attribute.Int("slod.transitions", len(changes)), attribute.Int("slod.enqueued", len(cycle.Outbox)))
+
+	_, nspan := d.tracer.Start(ctx, "notify")
+	p, err := plan(planInput{at: t, results: results, slos: slos, prev: prevAlerts, router: rt.router, resend: rt.resend,
+		silences: d.silences.Active(t), external: rt.external})
+	nspan.SetAttributes(attribute.Int("slod.transitions", len(p.changes)), attribute.Int("slod.enqueued", len(p.commit.Outbox)))
 	nspan.End()
+	if err != nil {
+		d.dirty = true
+		return err
+	}
 
 	_, cspan := d.tracer.Start(ctx, "commit")
 	commitStart := time.Now()
-	_, err = d.store.Commit(cycle)
+	_, err = d.store.Commit(p.commit)
 	commitTook := time.Since(commitStart)
 	cspan.End()
 	if err != nil {
@@ -226,39 +109,64 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		d.dirty = true
 		return fmt.Errorf("committing cycle: %w", err)
 	}
+	d.lastCommit.Store(int64(commitTook))
+	log.Debug("evaluation cycle committed", "at", t, "evaluate_seconds", evalTook.Seconds(), "commit_seconds", commitTook.Seconds(),
+		"outbox", len(p.commit.Outbox))
+	d.publish(ctx, log, t, slos, results, p)
+	return nil
+}
 
-	// Committed: the new state is now the state.
+// publish is the cycle's last stage: the committed state becomes the state (API, status page,
+// metrics), the dispatcher is woken for the new outbox entries, and what happened is logged.
+func (d *Daemon) publish(ctx context.Context, log *slog.Logger, t time.Time, slos []*sloState, results []sloResult, p cyclePlan) {
 	d.mu.Lock()
 	for _, r := range results {
 		r.s.st, r.s.status, r.s.evaluated, r.s.sourceErr, r.s.dataUntil = r.st, r.status, true, r.sourceErr, r.dataUntil
 		if r.record.ID != "" {
-			r.s.committed = r.record.State
+			r.s.committed, r.s.written = r.st.Alerts, true
 		}
 	}
-	d.alerts = res.State
-	d.unrouted = unrouted
+	d.alerts = p.reconciled.State
+	unrouted := d.unrouted
+	d.unrouted = make(map[string]bool, len(p.reconciled.Unrouted))
+	for _, key := range p.reconciled.Unrouted {
+		d.unrouted[key] = true
+	}
 	d.mu.Unlock()
-	d.nm.ObserveReconcile(res)
-	for _, sa := range res.Silenced {
+	for _, e := range p.reconciled.Enqueue {
+		log.Info("notification enqueued", "receiver", e.Receiver, "dedup_key", e.Key, "action", e.Notification.Action,
+			"slo", e.Notification.Service+"/"+e.Notification.SLO, "severity", e.Notification.Severity)
+	}
+	// Reconcile reports an unrouted alert at every cycle while it fires; say it once.
+	for _, key := range p.reconciled.Unrouted {
+		if !unrouted[key] {
+			log.Warn("no route matches a firing alert; it is not sent anywhere", "dedup_key", key)
+		}
+	}
+	d.nm.ObserveReconcile(p.reconciled)
+	for _, sa := range p.reconciled.Silenced {
 		log.Info("notification silenced", "receiver", sa.Receiver, "dedup_key", sa.Key, "silence", sa.SilenceID)
 	}
-	if len(cycle.Outbox) > 0 {
+	if len(p.commit.Outbox) > 0 {
 		d.dispatcher.Wake()
 	}
 	d.lastCycle.Store(t.UnixNano())
-	d.lastCommit.Store(int64(commitTook))
-	log.Debug("evaluation cycle committed", "at", t, "evaluate_seconds", evalTook.Seconds(), "commit_seconds", commitTook.Seconds(),
-		"outbox", len(cycle.Outbox))
 	d.m.lastSuccess.Set(float64(t.Unix()))
 	d.m.storeSize.Set(float64(d.store.Size()))
 	d.publishAll(slos)
+	d.afterCycle(ctx, log, t, results)
+}
+
+// afterCycle logs the cycle's transitions, returns a backfill's memory to the OS, expires old
+// silences and marks the daemon ready.
+func (d *Daemon) afterCycle(ctx context.Context, log *slog.Logger, t time.Time, results []sloResult) {
 	// A backfill decodes far more than a steady cycle keeps; hand that memory back to the OS
 	// instead of carrying it as RSS until the runtime scavenges it.
 	appended := 0
 	for _, r := range results {
 		appended += r.appended
 	}
-	if appended > backfillSteps*len(slos) {
+	if appended > backfillSteps*len(results) {
 		debug.FreeOSMemory()
 	}
 	for _, r := range results {
@@ -269,7 +177,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 				level = slog.LevelInfo
 			}
 			log.Log(ctx, level, "alert transition", "slo", r.s.slo.ID(), "severity", tr.Severity, "no_data", tr.NoData,
-				"from", tr.From, "to", tr.To, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
+				"from", tr.From, "to", tr.To, "at", tr.At, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
 		}
 	}
 	// Silences that ended a week ago are of no use to anyone; the store should not grow forever.
@@ -283,120 +191,6 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		log.Info("first evaluation cycle completed; ready", "at", t)
 	}
 	d.ready.Store(true)
-	return nil
-}
-
-// evalSLO fetches the steps missing since the SLO's history ends, appends them, evaluates, and
-// encodes the record to commit. Failures of the source are not errors: the SLO's burn-rate alerts
-// hold (Evaluate at a time after the history's end) and only the no-data alert is evaluated.
-func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time, writeHistory bool) sloResult {
-	slo := s.slo
-	ctx, span := d.tracer.Start(ctx, "slo", trace.WithAttributes(attribute.String("slod.slo", slo.ID())))
-	defer span.End()
-	step := rt.cfg.Evaluation.Step.D()
-	res := sloResult{s: s}
-	appended := 0
-
-	backfill := slo.MaxWindow()
-	if b := rt.cfg.Evaluation.Backfill.D(); b > 0 && b < backfill {
-		backfill = b
-	}
-	floor := t.Add(-backfill).Add(step)
-	start := floor
-	if end := s.hist.End(); !end.IsZero() && end.Add(step).After(floor) {
-		start = end.Add(step)
-	}
-	if !start.After(t) {
-		qctx, qspan := d.tracer.Start(ctx, "query", trace.WithAttributes(
-			attribute.String("slod.from", start.Format(time.RFC3339)), attribute.Int("slod.steps", int(t.Sub(start)/step)+1)))
-		qctx = promapi.ContextWithLogger(qctx, log.With("slo", slo.ID()))
-		lookback := rt.cfg.Evaluation.Lookback.D()
-		fine := sli.Options{Step: step, Lookback: lookback}
-		var (
-			incs []burnrate.Increment
-			err  error
-		)
-		if s.prep == nil || !s.prep.Matches(slo, rt.querier, fine) {
-			// Built once, not every cycle: parsing and rewriting the PromQL was most of slod's
-			// own CPU in a cycle, and garbage.
-			s.prep, err = sli.Prepare(slo, rt.querier, fine)
-		}
-		if err == nil {
-			incs, err = fetch(qctx, rt.querier, slo, s.prep, start, t, step, lookback, s.hist.End().IsZero())
-		}
-		if err != nil {
-			qspan.RecordError(err)
-			qspan.SetStatus(codes.Error, "source error")
-		}
-		qspan.End()
-		switch {
-		case err != nil && ctx.Err() != nil:
-			res.err = ctx.Err()
-			return res
-		case err != nil:
-			res.sourceErr = sourceReason(err)
-			log.Warn("source failed for SLO; holding its alert state", "slo", slo.ID(), "reason", res.sourceErr, "err", err)
-		default:
-			// Trailing Missing steps are not appended: they are asked for again next cycle, so a
-			// scrape or ingestion that lags, or a source outage, never reads as zero errors.
-			last := -1
-			for i, inc := range incs {
-				if !inc.Missing {
-					last = i
-				}
-			}
-			for _, inc := range incs[:last+1] {
-				if err := s.hist.Append(inc); err != nil {
-					res.err = fmt.Errorf("SLO %s: appending the step ending %s: %w", slo.ID(), inc.End.Format(time.RFC3339), err)
-					return res
-				}
-				appended++
-			}
-			if last < len(incs)-1 {
-				res.sourceErr = reasonNoData
-				log.Warn("no data for SLO; holding its alert state", "slo", slo.ID(), "reason", reasonNoData,
-					"missing_since", incs[last+1].End.Add(-step))
-			}
-		}
-		if res.sourceErr != "" {
-			d.m.sourceErrors.WithLabelValues(slo.Service, slo.Name, res.sourceErr).Inc()
-			span.SetStatus(codes.Error, res.sourceErr)
-		}
-	}
-
-	if t.Before(s.hist.End()) {
-		// The clock went back (or the store came from a host ahead of this one): evaluating
-		// before the history's end would misread it. Keep everything as it is until time
-		// catches up.
-		log.Warn("evaluation time before the end of the SLO's history; holding its state", "slo", slo.ID(), "history_end", s.hist.End())
-		res.st, res.status = s.st, s.status
-	} else {
-		_, espan := d.tracer.Start(ctx, "evaluate")
-		res.st, res.status, res.transitions = burnrate.Evaluate(slo.Policy(), s.hist, s.st, t)
-		espan.SetAttributes(attribute.Int("slod.transitions", len(res.transitions)))
-		espan.End()
-	}
-
-	st, err := json.Marshal(res.st)
-	if err != nil {
-		res.err = fmt.Errorf("SLO %s: encoding alert state: %w", slo.ID(), err)
-		return res
-	}
-	res.dataUntil = s.hist.End()
-	res.appended = appended
-	if !writeHistory && s.committed != nil && bytes.Equal(st, s.committed) {
-		// The alert state is as committed; the history is written in its turn (see
-		// historyWriteEvery). A restart refetches the few steps the stored history lacks.
-		return res
-	}
-	hist, err := s.hist.MarshalBinary()
-	if err != nil {
-		res.err = fmt.Errorf("SLO %s: encoding history: %w", slo.ID(), err)
-		return res
-	}
-	res.record = store.SLORecord{ID: slo.ID(), History: hist, State: st, UpdatedAt: t}
-	res.dataUntil = s.hist.End()
-	return res
 }
 
 // round keeps 6 significant digits so that logs and the API do not carry float noise.

@@ -31,6 +31,7 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/config"
+	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/rules"
@@ -77,25 +78,28 @@ type runtimeConfig struct {
 	external  string
 }
 
-// sloState is one SLO's model, history and alert state. It is touched by one cycle at a time (the
-// cycle mutex) and read by HTTP handlers through snapshots under Daemon.mu.
+// sloState is one SLO of the running rules: its evaluation (the Stepper, touched only by the
+// cycle, under cycleMu) and what the last committed cycle published about it, which HTTP handlers
+// and the metrics collector read under Daemon.mu.
 type sloState struct {
-	slo  *rules.SLO
-	hist *burnrate.History
-	st   burnrate.State
-	// status and sourceErr are what the last cycle saw, for the API and the status page.
-	status    burnrate.Status
-	evaluated bool
-	sourceErr string
-	// dataUntil is the end of the history as of the last commit; readers use it instead of
-	// hist.End(), since the cycle appends to hist without holding Daemon.mu.
-	dataUntil time.Time
-	// committed is the alert state (JSON) last written to the store; a cycle that appended
-	// nothing and left the state as it was does not rewrite the record. Nil forces a write.
-	committed []byte
+	slo     *rules.SLO
+	stepper *eval.Stepper
 	// prep is the SLO's per-step queries, built by the first cycle that needs them and kept
 	// (across reloads too) while they match the SLO, the step, the lookback and the source.
 	prep *sli.Prepared
+	// committed is the alert state last written to the store (the very slice: burnrate shares an
+	// unchanged state's slice, so an unchanged state is recognised by identity); written is false
+	// until the record was written once since the state or the history was replaced.
+	committed []burnrate.AlertState
+	written   bool
+
+	// Published by the last committed cycle.
+	st        burnrate.State
+	status    burnrate.Status
+	evaluated bool
+	sourceErr string
+	// dataUntil is the end of the history as of the last commit.
+	dataUntil time.Time
 }
 
 // Daemon is a running `slod run`.
@@ -319,7 +323,9 @@ func instanceName(external string) string {
 
 // carryOver builds the SLO states of a new rule set, keeping the history and alert state of every
 // SLO that keeps its id. A history is kept as is when its step is unchanged and its capacity still
-// covers the longest window; otherwise it starts over and the next cycle backfills it.
+// covers the longest window; otherwise it starts over and the next cycle backfills it. What was
+// committed is carried over too, so a reload that changes nothing writes nothing more than a cycle
+// would have.
 func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfig) []*sloState {
 	old := make(map[string]*sloState, len(prev))
 	for _, s := range prev {
@@ -328,22 +334,35 @@ func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfi
 	step := rt.cfg.Evaluation.Step.D()
 	out := make([]*sloState, 0, len(slos))
 	for _, slo := range slos {
-		s := &sloState{slo: slo, hist: burnrate.NewHistory(step, slo.MaxWindow())}
-		if o, ok := old[slo.ID()]; ok {
-			s.st = o.st
-			s.status, s.evaluated, s.sourceErr, s.dataUntil = o.status, o.evaluated, o.sourceErr, o.dataUntil
-			s.prep = o.prep // rebuilt by the next cycle unless it still matches
-			s.hist = adoptHistory(o.hist, step, slo.MaxWindow())
-			if !slices.EqualFunc(o.slo.Alerting.Windows, slo.Alerting.Windows, func(a, b burnrate.Window) bool { return a == b }) ||
-				!equalNoData(o.slo.Alerting.NoData, slo.Alerting.NoData) {
-				// The alerts of a changed policy are matched by severity by Evaluate; a pair index
-				// of the old policy means nothing in the new one, so its hold times restart.
-				s.st = resetPairs(s.st)
-			}
+		o, ok := old[slo.ID()]
+		if !ok {
+			s := &sloState{slo: slo}
+			s.stepper = newStepper(slo, rt, burnrate.NewHistory(step, slo.MaxWindow()), eval.Checkpoint{})
+			out = append(out, s)
+			continue
 		}
+		s := &sloState{slo: slo, prep: o.prep, committed: o.committed, written: o.written,
+			st: o.st, status: o.status, evaluated: o.evaluated, sourceErr: o.sourceErr, dataUntil: o.dataUntil}
+		hist := adoptHistory(o.stepper.History(), step, slo.MaxWindow())
+		cp := o.stepper.Checkpoint()
+		if hist != o.stepper.History() {
+			s.written = false
+		}
+		if !slices.EqualFunc(o.slo.Alerting.Windows, slo.Alerting.Windows, func(a, b burnrate.Window) bool { return a == b }) ||
+			!equalNoData(o.slo.Alerting.NoData, slo.Alerting.NoData) {
+			// The alerts of a changed policy are matched by severity by Evaluate; a pair index
+			// of the old policy means nothing in the new one, so its hold times restart.
+			cp.State = resetPairs(cp.State)
+		}
+		s.stepper = newStepper(slo, rt, hist, cp)
 		out = append(out, s)
 	}
 	return out
+}
+
+// newStepper returns the evaluation of slo under the runtime config rt.
+func newStepper(slo *rules.SLO, rt *runtimeConfig, hist *burnrate.History, cp eval.Checkpoint) *eval.Stepper {
+	return eval.NewStepper(burnrate.Compile(slo.Policy()), hist, cp, eval.StepperOptionsFor(slo, rt.cfg.Evaluation.Lookback.D()))
 }
 
 func equalNoData(a, b *burnrate.NoData) bool {
@@ -374,8 +393,9 @@ func adoptHistory(h *burnrate.History, step, maxWindow time.Duration) *burnrate.
 	}
 	// burnrate.History cannot grow its coarse tiers in place: start over, and the next cycle
 	// backfills the whole new window from the source (start = t − window), which also holds
-	// everything the old history had. Alert states are kept, and Evaluate holds them while
-	// the history is empty, so the switch causes neither a page nor a resolve by itself.
+	// everything the old history had. Alert states are kept, and the steps the backfill brings
+	// are at or before the last evaluation, so they are not evaluated again: the switch causes
+	// neither a page nor a resolve by itself.
 	return burnrate.NewHistory(step, maxWindow)
 }
 
@@ -396,8 +416,8 @@ func (d *Daemon) restore() error {
 	for _, s := range d.slos {
 		rec, ok := recs[s.slo.ID()]
 		if !ok {
-			s.hist, s.st = burnrate.NewHistory(step, s.slo.MaxWindow()), burnrate.State{}
-			s.dataUntil, s.committed = time.Time{}, nil
+			s.stepper = newStepper(s.slo, d.rt, burnrate.NewHistory(step, s.slo.MaxWindow()), eval.Checkpoint{})
+			s.st, s.dataUntil, s.committed, s.written = burnrate.State{}, time.Time{}, nil, false
 			continue
 		}
 		h := new(burnrate.History)
@@ -405,16 +425,13 @@ func (d *Daemon) restore() error {
 			d.log.Warn("discarding unreadable history; it will be backfilled", "slo", s.slo.ID(), "err", err)
 			h = burnrate.NewHistory(step, s.slo.MaxWindow())
 		}
-		s.hist = adoptHistory(h, step, s.slo.MaxWindow())
-		s.dataUntil = s.hist.End()
-		var st burnrate.State
-		if len(rec.State) > 0 {
-			if err := json.Unmarshal(rec.State, &st); err != nil {
-				return fmt.Errorf("reading alert state of %s: %w", s.slo.ID(), err)
-			}
+		h = adoptHistory(h, step, s.slo.MaxWindow())
+		cp, err := decodeCheckpoint(rec)
+		if err != nil {
+			return fmt.Errorf("reading alert state of %s: %w", s.slo.ID(), err)
 		}
-		s.st = st
-		s.committed = rec.State
+		s.stepper = newStepper(s.slo, d.rt, h, cp)
+		s.st, s.dataUntil, s.committed, s.written = cp.State, h.End(), cp.Alerts, true
 	}
 	b, err := d.store.Meta(notify.MetaAlertRecords)
 	if err != nil {
@@ -434,6 +451,22 @@ func (d *Daemon) restore() error {
 	}
 	d.dirty = false
 	return nil
+}
+
+// decodeCheckpoint reads the alert state and evaluation times of a stored record. A record
+// written before the times were stored has the time of its cycle as both: it had been evaluated
+// through then, and no step up to it is evaluated again.
+func decodeCheckpoint(rec store.SLORecord) (eval.Checkpoint, error) {
+	var cp eval.Checkpoint
+	if len(rec.State) > 0 {
+		if err := json.Unmarshal(rec.State, &cp); err != nil {
+			return cp, err
+		}
+	}
+	if cp.Evaluated.IsZero() && !rec.UpdatedAt.IsZero() {
+		cp.Evaluated, cp.Through = rec.UpdatedAt.UTC(), rec.UpdatedAt.UTC()
+	}
+	return cp, nil
 }
 
 // dropUnconfigured deletes the stored state of SLOs the rules no longer define (removed while

@@ -197,7 +197,7 @@ func (n *drillNode) snapshot() snapshot {
 	if sn.alerts, err = notify.EncodeAlertRecords(n.d.alerts); err != nil {
 		n.t.Fatal(err)
 	}
-	if sn.history, err = s.hist.MarshalBinary(); err != nil {
+	if sn.history, err = s.stepper.History().MarshalBinary(); err != nil {
 		n.t.Fatal(err)
 	}
 	return sn
@@ -426,7 +426,7 @@ func TestBackupRestoreDrill(t *testing.T) {
 	}
 	if !bytes.Equal(restored.history, stored.History) {
 		t.Errorf("history: restored %d bytes ending %v, stored %d bytes ending %v",
-			len(restored.history), b.d.slos[0].hist.End(), len(stored.History), storedHist.End())
+			len(restored.history), b.d.slos[0].stepper.History().End(), len(stored.History), storedHist.End())
 	}
 	for _, sev := range []string{"page", "ticket"} {
 		if got := b.phase(sev); got != "firing" {

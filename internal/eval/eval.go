@@ -142,62 +142,48 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 	if start.After(first) {
 		start = first
 	}
-	incs, err := sli.Increments(ctx, q, slo, start, last, sli.Options{Step: opt.Step, Lookback: opt.Lookback})
+	prep, err := sli.Prepare(slo, q, sli.Options{Step: opt.Step, Lookback: opt.Lookback})
 	if err != nil {
 		return res, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
 	}
-
-	policy := burnrate.Compile(slo.Policy())
-	h := burnrate.NewHistory(opt.Step, slo.MaxWindow())
-	var (
-		st      burnrate.State
-		status  burnrate.Status
-		started bool
-		open    = map[alertKey]int{} // index into res.Alerts of each firing alert's interval
-	)
-	for i, inc := range incs {
+	src := Source{Querier: q, SLO: slo, Prepared: prep}
+	incs, err := src.Fetch(ctx, start, last, false)
+	if err != nil {
+		return res, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
+	}
+	s := NewStepper(burnrate.Compile(slo.Policy()), burnrate.NewHistory(opt.Step, slo.MaxWindow()), Checkpoint{}, StepperOptionsFor(slo, opt.Lookback))
+	// The steps before the first evaluation time are the history the first evaluation starts
+	// with, as a daemon started at that time would have backfilled it.
+	n := 0
+	for n < len(incs) && !incs[n].End.After(first) {
+		n++
+	}
+	open := map[alertKey]int{} // index into res.Alerts of each firing alert's interval
+	at := func(t time.Time, batch []burnrate.Increment) error {
+		if _, err := s.Advance(ctx, batch, t, src); err != nil {
+			return fmt.Errorf("backtesting %s at %s: %w", slo.ID(), t.Format(time.RFC3339), err)
+		}
+		track(&res, open, s.State(), t)
+		if obs != nil {
+			obs(slo, t, s.State(), s.Status(t))
+		}
+		return nil
+	}
+	if err := at(first, incs[:n]); err != nil {
+		return res, err
+	}
+	for i, inc := range incs[n:] {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
 		}
-		// The history starts with the first step that has data: before it the recording had not
-		// begun, which is not the same as the SLI losing its data (a no-data alert would fire at
-		// every backtest's start otherwise).
-		if !started && inc.Missing {
-			if !inc.End.Before(first) && obs != nil {
-				obs(slo, inc.End, burnrate.State{}, burnrate.Status{At: inc.End})
-			}
-			continue
-		}
-		started = true
-		if err := h.Append(inc); err != nil {
-			return res, fmt.Errorf("backtesting %s at %s: %w", slo.ID(), inc.End.Format(time.RFC3339), err)
-		}
-		// The Status (burn rate over every window, budget) costs more than moving the alerts on;
-		// without an observer only the last step's is reported, and only the alerts advance.
-		if obs != nil {
-			st, status, _ = policy.Evaluate(h, st, inc.End)
-		} else {
-			st, _ = policy.Advance(h, st, inc.End)
-		}
-		if inc.End.Before(first) {
-			continue
-		}
-		res.HasData = true
-		track(&res, open, st, inc.End)
-		if obs != nil {
-			obs(slo, inc.End, st, status)
+		if err := at(inc.End, incs[n+i:n+i+1]); err != nil {
+			return res, err
 		}
 	}
-	switch {
-	case !started:
-		status = burnrate.Status{At: last}
-	case obs == nil:
-		// What Evaluate would have returned at the last step appended, where the history ends.
-		status = policy.Status(h, h.End())
-	}
-	res.Final = status
+	res.HasData = !s.History().LastData().Before(first)
+	res.Final = s.Status(last)
 	// Intervals are opened in time order; alerts opening at the same step are listed page first
 	// (severity names sort that way), no-data last.
 	sort.SliceStable(res.Alerts, func(i, j int) bool {
@@ -211,6 +197,16 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 		return a.Severity < b.Severity
 	})
 	return res, nil
+}
+
+// StepperOptionsFor returns the Stepper limits for slo: bridging over its longest alert window,
+// waiting for late data as long as the lookback.
+func StepperOptionsFor(slo *rules.SLO, lookback time.Duration) StepperOptions {
+	var longest time.Duration
+	for _, w := range slo.Alerting.Windows {
+		longest = max(longest, w.Long)
+	}
+	return StepperOptions{Reask: lookback, MaxBridge: longest}
 }
 
 // track opens an interval for every alert that fires at t without one, raises the peak burn rate of

@@ -17,7 +17,7 @@ import (
 
 var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
-func min(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+func minute(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 
 // testDB holds one sample a minute at every step boundary from t0 to lastSample: 600 requests a
 // minute on job "api", 120 of them (20%) errors in the steps ending at minutes 61 to 80. Without
@@ -37,7 +37,7 @@ func testDB(t *testing.T, lastSample int) *recorded.DB {
 				okV += 600
 			}
 		}
-		ts = append(ts, min(m).UnixMilli())
+		ts = append(ts, minute(m).UnixMilli())
 		ok = append(ok, okV)
 		bad = append(bad, badV)
 	}
@@ -136,8 +136,8 @@ func TestBacktest(t *testing.T) {
 			wantPeak: 200,
 		},
 		{
-			// The history before from is evaluated too, so an alert already firing at from is
-			// reported from the first evaluation time, not missed.
+			// The history before from is where the first evaluation starts from, so an alert whose
+			// windows already burn at from fires at the first evaluation time, not later.
 			name: "already firing at from", lastSample: 180, from: 70, to: 180,
 			want: map[string][]interval{
 				"avail": {{burnrate.Page, false, 70, 85}, {burnrate.Ticket, false, 70, 110}},
@@ -145,11 +145,12 @@ func TestBacktest(t *testing.T) {
 			wantPeak: 200,
 		},
 		{
-			// The last sample at 120 is found by the 10m lookback, (t-10m, t], until 129; no data is
-			// measured from there and fires 15 minutes later.
+			// The step ending at 120 holds the last sample; a step without a fresh sample has no
+			// data (however recent the last one), so no data is measured from 120 and fires 15
+			// minutes later.
 			name: "no data", lastSample: 120, from: 1, to: 180,
 			want: map[string][]interval{
-				"avail": {{burnrate.Ticket, false, 62, 110}, {burnrate.Page, false, 65, 85}, {burnrate.Ticket, true, 144, -1}},
+				"avail": {{burnrate.Ticket, false, 62, 110}, {burnrate.Page, false, 65, 85}, {burnrate.Ticket, true, 135, -1}},
 			},
 			wantPeak: 200,
 		},
@@ -165,7 +166,7 @@ func TestBacktest(t *testing.T) {
 				defer mu.Unlock()
 				observed[slo.Name] = append(observed[slo.Name], at)
 			}
-			res, err := Backtest(context.Background(), recorded.NewQuerier(db), slos, min(tc.from), min(tc.to), Options{Step: time.Minute, DataStart: t0}, obs)
+			res, err := Backtest(context.Background(), recorded.NewQuerier(db), slos, minute(tc.from), minute(tc.to), Options{Step: time.Minute, DataStart: t0}, obs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +175,7 @@ func TestBacktest(t *testing.T) {
 			}
 			// Without an observer only the alerts advance at every step (the Status is computed at
 			// the last): the results must be the very same.
-			resNil, err := Backtest(context.Background(), recorded.NewQuerier(db), slos, min(tc.from), min(tc.to), Options{Step: time.Minute, DataStart: t0}, nil)
+			resNil, err := Backtest(context.Background(), recorded.NewQuerier(db), slos, minute(tc.from), minute(tc.to), Options{Step: time.Minute, DataStart: t0}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,12 +199,12 @@ func TestBacktest(t *testing.T) {
 					t.Fatalf("%s: observed %d evaluation times, want %d", r.SLO.Name, len(times), tc.to-tc.from+1)
 				}
 				for j, at := range times {
-					if !at.Equal(min(tc.from + j)) {
-						t.Fatalf("%s: evaluation %d at %s, want %s", r.SLO.Name, j, at, min(tc.from+j))
+					if !at.Equal(minute(tc.from + j)) {
+						t.Fatalf("%s: evaluation %d at %s, want %s", r.SLO.Name, j, at, minute(tc.from+j))
 					}
 				}
-				if !r.Final.At.Equal(min(tc.to)) && r.HasData {
-					t.Errorf("%s: final status at %s, want %s", r.SLO.Name, r.Final.At, min(tc.to))
+				if !r.Final.At.Equal(minute(tc.to)) && r.HasData {
+					t.Errorf("%s: final status at %s, want %s", r.SLO.Name, r.Final.At, minute(tc.to))
 				}
 			}
 			for _, a := range res[0].Alerts {
@@ -226,9 +227,9 @@ func TestBacktestErrors(t *testing.T) {
 		from, to time.Time
 		opt      Options
 	}{
-		{"no evaluation time", min(10).Add(time.Second), min(10).Add(2 * time.Second), Options{}},
-		{"negative step", min(1), min(10), Options{Step: -time.Minute}},
-		{"lookback shorter than step", min(1), min(10), Options{Step: time.Minute, Lookback: time.Second}},
+		{"no evaluation time", minute(10).Add(time.Second), minute(10).Add(2 * time.Second), Options{}},
+		{"negative step", minute(1), minute(10), Options{Step: -time.Minute}},
+		{"lookback shorter than step", minute(1), minute(10), Options{Step: time.Minute, Lookback: time.Second}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -240,7 +241,7 @@ func TestBacktestErrors(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := Backtest(ctx, recorded.NewQuerier(db), slos, min(1), min(60), Options{}, nil); err == nil {
+		if _, err := Backtest(ctx, recorded.NewQuerier(db), slos, minute(1), minute(60), Options{}, nil); err == nil {
 			t.Fatal("no error from a cancelled context")
 		}
 	})

@@ -242,10 +242,12 @@ func TestCounterResets(t *testing.T) {
 	}
 }
 
-// TestScrapeGap: scrapes fail for 3 minutes while the counter keeps growing. The steps inside the
-// gap are 0 (not missing: the last sample is within the lookback) and the first step after the
-// gap gets all the growth. Staleness markers written for the failed scrapes change nothing. A gap
-// longer than the lookback makes steps Missing and loses the growth across it.
+// TestScrapeGap: scrapes fail while the counter keeps growing. The steps inside the gap have no
+// data (Missing: a step counts only where the counter has a fresh sample, so a gap never reads as
+// "no events") and the first step after the gap gets all the growth, read back through the
+// lookback. Staleness markers written for the failed scrapes change nothing. A gap longer than the
+// lookback loses the growth across it, unless it is bridged (Prepared.Bridge), which reads the
+// previous value back at the last step with data.
 func TestScrapeGap(t *testing.T) {
 	const interval = time.Minute
 	full := scrape(15*time.Second, interval, 60, func(i int) float64 { return float64(10 * i) })
@@ -271,15 +273,15 @@ func TestScrapeGap(t *testing.T) {
 		check    int
 		wantStep float64
 	}{
-		// Σ over the steps 5:00..50:00 is C(50:00) − C(4:00) = 490 − 30.
+		// Σ over the steps 5:00..50:00 is C(50:00) − C(4:00) = 490 − 30 = 460.
 		// Samples 20, 21, 22 (at 20:15, 21:15, 22:15) fail; 23:15 is the next. The 24:00 step sees
-		// 230 − 190 = 40 at once; steps 21:00..23:00 see 0.
-		{"gap_3m", without(20, 23, false), 0, 460, 24, 40},
-		{"gap_3m_stale_markers", without(20, 23, true), 0, 460, 24, 40},
-		// 15 failed scrapes: the last sample before the gap (19:15) leaves the 10m lookback after
-		// 29:00, so steps 30:00..35:00 have no current value (the next sample is at 35:15) and 36:00
-		// has no previous one: 7 missing steps, and the growth 350 − 190 across the gap is lost.
-		{"gap_15m_longer_than_lookback", without(20, 35, true), 7, 460 - 160, 37, 10},
+		// 230 − 190 = 40 at once; steps 21:00..23:00 have no data.
+		{"gap_3m", without(20, 23, false), 3, 460, 24, 40},
+		{"gap_3m_stale_markers", without(20, 23, true), 3, 460, 24, 40},
+		// 15 failed scrapes: steps 21:00..35:00 have no sample, and 36:00 (sample 35:15) no
+		// previous one within the 10m lookback (19:15 is 16 minutes back): 16 missing steps, and
+		// the growth 350 − 190 across the gap is lost to the plain step differences.
+		{"gap_15m_longer_than_lookback", without(20, 35, true), 16, 460 - 160, 37, 10},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -294,12 +296,24 @@ func TestScrapeGap(t *testing.T) {
 			if tot != c.wantTotal {
 				t.Errorf("Σ = %v, want %v", tot, c.wantTotal)
 			}
+			check := base.Add(time.Duration(c.check) * time.Minute)
 			for _, inc := range incs {
-				if inc.End.Equal(base.Add(time.Duration(c.check) * time.Minute)) {
-					if inc.Total != c.wantStep || inc.Missing {
-						t.Errorf("step %s: %+v, want total %v", inc.End, inc, c.wantStep)
-					}
+				if inc.End.Equal(check) && (inc.Total != c.wantStep || inc.Missing) {
+					t.Errorf("step %s: %+v, want total %v", inc.End, inc, c.wantStep)
 				}
+			}
+			// Bridged from the last step with data (20:00), the first step with data after the gap
+			// gets all the growth since: nothing is lost, whatever the gap's length.
+			prep, err := sli.Prepare(slo, recorded.NewQuerier(db), sli.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := prep.Bridge(context.Background(), recorded.NewQuerier(db), check, base.Add(20*time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := c.wantStep + 460 - c.wantTotal; b.Missing || b.Total != want || b.Bad != want || !b.End.Equal(check) {
+				t.Errorf("bridged step %s: %+v, want total %v", check, b, want)
 			}
 		})
 	}

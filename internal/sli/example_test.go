@@ -16,7 +16,7 @@ func ExampleRewrite() {
 	}
 	fmt.Println(q)
 	// Output:
-	// sum(((last_over_time(jobs_total{queue="mail"}[10m]) - last_over_time(jobs_total{queue="mail"}[10m] offset 1m)) >= 0 or (last_over_time(jobs_total{queue="mail"}[10m]) and (last_over_time(jobs_total{queue="mail"}[10m] offset 1m) > last_over_time(jobs_total{queue="mail"}[10m])))))
+	// sum(((last_over_time(jobs_total{queue="mail"}[1m]) - last_over_time(jobs_total{queue="mail"}[10m] offset 1m)) >= 0 or (last_over_time(jobs_total{queue="mail"}[1m]) and (last_over_time(jobs_total{queue="mail"}[10m] offset 1m) > last_over_time(jobs_total{queue="mail"}[1m])))))
 }
 
 func ExampleAlign() {

@@ -49,6 +49,7 @@ type Prepared struct {
 	opt      Options // with the defaults applied
 	subquery bool
 	queries  Queries
+	additive additivity
 }
 
 // Prepare builds the queries of slo for the step and lookback of opt, in the form for queriers
@@ -64,7 +65,8 @@ func Prepare(slo *rules.SLO, q Querier, opt Options) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{id: slo.ID(), sli: slo.SLI, asked: opt, opt: o, subquery: subquery, queries: queries}, nil
+	return &Prepared{id: slo.ID(), sli: slo.SLI, asked: opt, opt: o, subquery: subquery, queries: queries,
+		additive: additiveSLI(&slo.SLI)}, nil
 }
 
 // Matches reports whether p holds the queries Prepare(slo, q, opt) would build: same SLO id and
@@ -74,6 +76,9 @@ func (p *Prepared) Matches(slo *rules.SLO, q Querier, opt Options) bool {
 	_, subquery := q.(PrometheusEngine)
 	return p.asked == opt && p.subquery == subquery && p.sli == slo.SLI && p.id == slo.ID()
 }
+
+// Options are the options p was prepared with, defaults applied.
+func (p *Prepared) Options() Options { return p.opt }
 
 // Increments is the package's Increments with the prepared queries: the increments of every step
 // in [Align(start), Align(end)]. q should be of the kind given to Prepare (a PrometheusEngine or
@@ -96,35 +101,8 @@ func (p *Prepared) Increments(ctx context.Context, q Querier, start, end time.Ti
 	}
 	switch p.sli.Kind {
 	case rules.EventsSLI, rules.LatencySLI:
-		// The two queries are independent: run them side by side, which halves the wall time of
-		// a backtest on the embedded engine and of a cycle against a remote Prometheus.
-		var (
-			bad    []value
-			badErr error
-			done   = make(chan struct{})
-		)
-		go func() {
-			defer close(done)
-			bad, badErr = g.sum(ctx, q, queries.Bad)
-		}()
-		total, err := g.sum(ctx, q, queries.Total)
-		<-done
-		if err != nil {
-			return nil, fmt.Errorf("SLO %s: querying total events: %w", p.id, err)
-		}
-		if badErr != nil {
-			return nil, fmt.Errorf("SLO %s: querying bad events: %w", p.id, badErr)
-		}
-		for i := range incs {
-			t, b := total[i], bad[i]
-			if !t.ok || math.IsNaN(t.v) || (b.ok && math.IsNaN(b.v)) {
-				incs[i].Missing = true
-				continue
-			}
-			incs[i].Total = math.Max(t.v, 0)
-			if b.ok {
-				incs[i].Bad = math.Min(math.Max(b.v, 0), incs[i].Total)
-			}
+		if err := p.events(ctx, q, queries, g, incs); err != nil {
+			return nil, err
 		}
 	case rules.RatioSLI:
 		ratio, err := g.sum(ctx, q, queries.Value)
@@ -147,6 +125,43 @@ func (p *Prepared) Increments(ctx context.Context, q Querier, start, end time.Ti
 		return nil, fmt.Errorf("SLO %s: unknown SLI kind %q", p.id, p.sli.Kind)
 	}
 	return incs, nil
+}
+
+// events fills incs for an events or latency SLI from its bad and total queries over the grid g.
+func (p *Prepared) events(ctx context.Context, q Querier, queries Queries, g grid, incs []burnrate.Increment) error {
+	// The two queries are independent: run them side by side, which halves the wall time of a
+	// backtest on the embedded engine and of a cycle against a remote Prometheus.
+	var (
+		bad    []value
+		badErr error
+		done   = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		bad, badErr = g.sum(ctx, q, queries.Bad)
+	}()
+	total, err := g.sum(ctx, q, queries.Total)
+	<-done
+	if err != nil {
+		return fmt.Errorf("SLO %s: querying total events: %w", p.id, err)
+	}
+	if badErr != nil {
+		return fmt.Errorf("SLO %s: querying bad events: %w", p.id, badErr)
+	}
+	for i := range incs {
+		t, b := total[i], bad[i]
+		if !t.ok || math.IsNaN(t.v) || (b.ok && math.IsNaN(b.v)) {
+			incs[i].Missing = true
+			continue
+		}
+		incs[i].Total = math.Max(t.v, 0)
+		if b.ok {
+			incs[i].Bad = math.Min(math.Max(b.v, 0), incs[i].Total)
+		} else {
+			incs[i].NoBad = true
+		}
+	}
+	return nil
 }
 
 // timeslices fills incs for a time-slice SLI from one range query stepping from slice end to slice

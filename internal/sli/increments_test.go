@@ -304,12 +304,12 @@ func TestIncrementsForm(t *testing.T) {
 		want []string
 	}{
 		{"portable", &fakeQuerier{}, []string{
-			`sum((((last_over_time(e[10m]) - last_over_time(e[10m] offset 1m)) >= 0 or (last_over_time(e[10m]) and (last_over_time(e[10m] offset 1m) > last_over_time(e[10m])))) / 60))`,
-			`sum(((last_over_time(t[10m]) - last_over_time(t[10m] offset 1m)) >= 0 or (last_over_time(t[10m]) and (last_over_time(t[10m] offset 1m) > last_over_time(t[10m])))))`,
+			`sum((((last_over_time(e[1m]) - last_over_time(e[10m] offset 1m)) >= 0 or (last_over_time(e[1m]) and (last_over_time(e[10m] offset 1m) > last_over_time(e[1m])))) / 60))`,
+			`sum(((last_over_time(t[1m]) - last_over_time(t[10m] offset 1m)) >= 0 or (last_over_time(t[1m]) and (last_over_time(t[10m] offset 1m) > last_over_time(t[1m])))))`,
 		}},
 		{"subquery", &fakeQuerier{}, []string{
-			`sum((irate((last_over_time(t[10m]) * 60)[1m30s:1m]) >= 0))`,
-			`sum((irate(last_over_time(e[10m])[1m30s:1m]) >= 0))`,
+			`sum(((irate((last_over_time(t[10m]) * 60)[1m30s:1m]) >= 0) and count_over_time(t[1m])))`,
+			`sum(((irate(last_over_time(e[10m])[1m30s:1m]) >= 0) and count_over_time(e[1m])))`,
 		}},
 	}
 	for _, c := range cases {

@@ -46,7 +46,7 @@ func buildQueries(id string, def *rules.SLI, opt Options, subquery bool) (Querie
 		if *p.src == "" {
 			continue
 		}
-		if *p.dst, err = rewrite(*p.src, window, opt.Lookback, subquery); err != nil {
+		if *p.dst, err = rewrite(*p.src, rewriter{window: window, prev: window, lookback: opt.Lookback, subquery: subquery}); err != nil {
 			return Queries{}, fmt.Errorf("SLO %s: %w", id, err)
 		}
 	}

@@ -33,29 +33,47 @@ var promql = parser.NewParser(parser.Options{})
 
 // Rewrite turns an SLI query written with `{{.window}}` into a query for one step of length window
 // (DESIGN §2). Every rate, irate and increase over a `[{{.window}}]` range becomes the exact
-// difference of the counter between t-window and t, read with last_over_time over lookback:
+// difference of the counter between the end of the previous step and t, counted only where the
+// counter has a fresh sample in the step:
 //
-//	C  = last_over_time(S[lookback])
-//	C' = last_over_time(S[lookback] offset window)
-//	inc = (C - C') >= 0 or (C and (C' > C))
+//	F  = last_over_time(S[window])                    # the last sample in (t-window, t]
+//	C' = last_over_time(S[lookback] offset window)    # the last sample at or before t-window
+//	inc = (F - C') >= 0 or (F and (C' > F))
 //
 // so that increments of consecutive steps telescope to the true growth of the counter whatever the
-// scrape interval. rate and irate divide inc by the window in seconds. Any other use of the
-// placeholder (avg_over_time, subqueries, offsets) becomes the window itself.
+// scrape interval, and a step in which the counter was not scraped has no value (Missing when no
+// series of the query has one) instead of a 0 that would read as "no errors". The growth during
+// such a gap lands in the first step with a sample, as long as the last sample before the gap lies
+// within the lookback; RewriteBridge reaches further back. rate and irate divide inc by the window
+// in seconds. Any other use of the placeholder (avg_over_time, subqueries, offsets) becomes the
+// window itself.
 //
 // This is the portable form, which every engine evaluates alike (Prometheus 2 and 3,
-// VictoriaMetrics). Increments sends a Querier that implements PrometheusEngine the subquery form
-// instead (RewriteSubquery).
+// VictoriaMetrics; Prometheus 2's ranges also hold a sample exactly at t-window, so a sample
+// scraped exactly on a step boundary counts as fresh in both steps there). Increments sends a
+// Querier that implements PrometheusEngine the subquery form instead (RewriteSubquery).
 func Rewrite(query string, window, lookback time.Duration) (string, error) {
-	return rewrite(query, window, lookback, false)
+	return rewrite(query, rewriter{window: window, prev: window, lookback: lookback})
 }
 
-// RewriteSubquery is Rewrite with the subquery form of the step difference (DESIGN §2): C is read
-// once per step, by a subquery over the two grid points t-window and t, and irate takes their
-// difference with the same reset rule,
+// RewriteBridge is Rewrite with the previous value of each counter read at t-prev instead of
+// t-window: evaluated at t, the step ending at t gets the counter's growth since t-prev, i.e. across
+// a gap of prev-window without data before it (DESIGN §2, "scrape gaps"). prev must be at least the
+// window; with prev = window it is Rewrite.
+func RewriteBridge(query string, window, prev, lookback time.Duration) (string, error) {
+	if prev < window {
+		return "", fmt.Errorf("rewriting %q: the bridged span %s is shorter than the window %s", query, prev, window)
+	}
+	return rewrite(query, rewriter{window: window, prev: prev, lookback: lookback})
+}
+
+// RewriteSubquery is Rewrite with the subquery form of the step difference (DESIGN §2): C =
+// last_over_time(S[lookback]) is read once per step, by a subquery over the two grid points
+// t-window and t, irate takes their difference with the same reset rule, and the step counts only
+// where the counter has a fresh sample:
 //
-//	inc = irate(last_over_time(S[lookback])[1.5×window:window]) >= 0              (rate, irate)
-//	inc = irate((last_over_time(S[lookback]) * window)[1.5×window:window]) >= 0   (increase)
+//	inc = (irate(C[1.5×window:window]) >= 0) and count_over_time(S[window])              (rate, irate)
+//	inc = (irate((C * window)[1.5×window:window]) >= 0) and count_over_time(S[window])   (increase)
 //
 // The query must be evaluated at multiples of window (as Increments does), and a counter under a
 // subquery of the query's own keeps the portable form. Prometheus's engine evaluates it to the same
@@ -63,19 +81,18 @@ func Rewrite(query string, window, lookback time.Duration) (string, error) {
 // half the cost. VictoriaMetrics does not: its irate takes a small counter drop for jitter rather
 // than a reset, and yields 0 rather than nothing at the step a series leaves the lookback.
 func RewriteSubquery(query string, window, lookback time.Duration) (string, error) {
-	return rewrite(query, window, lookback, true)
+	return rewrite(query, rewriter{window: window, prev: window, lookback: lookback, subquery: true})
 }
 
-func rewrite(query string, window, lookback time.Duration, subquery bool) (string, error) {
-	if window <= 0 || lookback <= 0 {
-		return "", fmt.Errorf("rewriting %q: window %s and lookback %s must be positive", query, window, lookback)
+func rewrite(query string, rw rewriter) (string, error) {
+	if rw.window <= 0 || rw.lookback <= 0 {
+		return "", fmt.Errorf("rewriting %q: window %s and lookback %s must be positive", query, rw.window, rw.lookback)
 	}
 	text := windowPlaceholder.ReplaceAllLiteralString(query, sentinelText)
 	expr, err := promql.ParseExpr(text)
 	if err != nil {
 		return "", fmt.Errorf("parsing %q: %w", query, err)
 	}
-	rw := rewriter{window: window, lookback: lookback, subquery: subquery}
 	expr, err = rw.expr(expr)
 	if err != nil {
 		return "", fmt.Errorf("rewriting %q: %w", query, err)
@@ -93,7 +110,10 @@ func rewrite(query string, window, lookback time.Duration, subquery bool) (strin
 
 type rewriter struct {
 	window, lookback time.Duration
-	subquery         bool // the subquery form of the step difference
+	// prev is how far before t the previous value of a counter is read: the window, or more to
+	// bridge a gap (RewriteBridge; portable form only).
+	prev     time.Duration
+	subquery bool // the subquery form of the step difference
 }
 
 // dur substitutes the window for the sentinel.
@@ -214,25 +234,28 @@ func (rw rewriter) counterDiff(fn string, ms *parser.MatrixSelector) (parser.Exp
 	sel := bare.String()
 	lb := model.Duration(rw.lookback).String()
 	seconds := strconv.FormatFloat(rw.window.Seconds(), 'f', -1, 64)
-	c := "last_over_time(" + sel + "[" + lb + "]" + offsetText(offset) + ")"
+	fresh := "last_over_time(" + sel + "[" + model.Duration(rw.window).String() + "]" + offsetText(offset) + ")"
 	var inc string
-	if rw.subquery {
+	if rw.subquery && rw.prev == rw.window {
 		// The offset stays inside, so that the subquery's points stay on the step grid. irate of
 		// the two points C(t-window), C(t) is C(t) - C(t-window), or C(t) when that is smaller (a
 		// reset), divided by the window in seconds; nothing when either point is absent. For
 		// increase the points are C × window, so that the division gives back the difference
 		// exactly (for integer counters; irate(…) × window would be off by a rounding now and
-		// then). ">= 0" drops a NaN, as the portable form does.
+		// then). ">= 0" drops a NaN, as the portable form does. C(t) is the fresh sample F of the
+		// portable form wherever count_over_time finds one in the step.
+		c := "last_over_time(" + sel + "[" + lb + "]" + offsetText(offset) + ")"
 		if fn == "increase" {
 			c = "(" + c + " * " + seconds + ")"
 		}
-		inc = "(irate(" + c + "[" + model.Duration(pairRange(rw.window)).String() + ":" + model.Duration(rw.window).String() + "]) >= 0)"
+		inc = "((irate(" + c + "[" + model.Duration(pairRange(rw.window)).String() + ":" + model.Duration(rw.window).String() + "]) >= 0)" +
+			" and count_over_time(" + sel + "[" + model.Duration(rw.window).String() + "]" + offsetText(offset) + "))"
 	} else {
-		prev := "last_over_time(" + sel + "[" + lb + "]" + offsetText(offset+rw.window) + ")"
+		prev := "last_over_time(" + sel + "[" + lb + "]" + offsetText(offset+rw.prev) + ")"
 		// Normal growth, or after a counter reset the value since the reset. Where the previous
 		// boundary has no sample (a new series) both sides are empty: as PromQL, the first value
-		// of a new series is not counted.
-		inc = "((" + c + " - " + prev + ") >= 0 or (" + c + " and (" + prev + " > " + c + ")))"
+		// of a new series is not counted. Without a fresh sample both sides are empty too.
+		inc = "((" + fresh + " - " + prev + ") >= 0 or (" + fresh + " and (" + prev + " > " + fresh + ")))"
 		if fn != "increase" {
 			inc = "(" + inc + " / " + seconds + ")"
 		}

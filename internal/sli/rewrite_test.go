@@ -87,16 +87,16 @@ func TestRewrite(t *testing.T) {
 // difference or a vector selector of its own.
 func TestSimplifySubquery(t *testing.T) {
 	want := map[string]string{
-		"rate_sum":            "10m0s " + `sum((irate(http_requests_total{code=~"5..",job="chat-api"}[1m30s:1m])))`,
-		"increase_spaces":     "10m0s " + `sum by (code) ((irate((x_total * 60)[1m30s:1m])))`,
-		"irate_30s":           "5m0s " + `(irate(x_total[45s:30s]))`,
-		"offset":              "10m0s " + `(irate(x_total{a="b"} offset 5m[1m30s:1m]))`,
+		"rate_sum":            "10m0s " + `sum(((irate(http_requests_total{code=~"5..",job="chat-api"}[1m30s:1m])) and count_over_time(http_requests_total{code=~"5..",job="chat-api"}[1m])))`,
+		"increase_spaces":     "10m0s " + `sum by (code) (((irate((x_total * 60)[1m30s:1m])) and count_over_time(x_total[1m])))`,
+		"irate_30s":           "5m0s " + `((irate(x_total[45s:30s])) and count_over_time(x_total[30s]))`,
+		"offset":              "10m0s " + `((irate(x_total{a="b"} offset 5m[1m30s:1m])) and count_over_time(x_total{a="b"}[1m] offset 5m))`,
 		"avg_over_time":       "",
 		"subquery":            "",
-		"sloth_ratio":         "10m0s " + `(sum((irate(http_request_duration_seconds_count{code=~"(5..|429)",job="myservice"}[1m30s:1m])))) / (sum((irate(http_request_duration_seconds_count{job="myservice"}[1m30s:1m]))))`,
+		"sloth_ratio":         "10m0s " + `(sum(((irate(http_request_duration_seconds_count{code=~"(5..|429)",job="myservice"}[1m30s:1m])) and count_over_time(http_request_duration_seconds_count{code=~"(5..|429)",job="myservice"}[1m])))) / (sum(((irate(http_request_duration_seconds_count{job="myservice"}[1m30s:1m])) and count_over_time(http_request_duration_seconds_count{job="myservice"}[1m]))))`,
 		"no_placeholder":      "",
-		"rate_5m_untouched":   "10m0s " + `rate(x_total[5m]) + (irate(x_total[1m30s:1m]))`,
-		"rate_under_subquery": "10m0s " + `max_over_time(sum((((last_over_time(x_total[10m]) - last_over_time(x_total[10m] offset 1m)) >= 0 or (last_over_time(x_total[10m]) and (last_over_time(x_total[10m] offset 1m) > last_over_time(x_total[10m])))) / 60))[5m:30s]) + sum((irate((y_total * 60)[1m30s:1m])))`,
+		"rate_5m_untouched":   "10m0s " + `rate(x_total[5m]) + ((irate(x_total[1m30s:1m])) and count_over_time(x_total[1m]))`,
+		"rate_under_subquery": "10m0s " + `max_over_time(sum((((last_over_time(x_total[1m]) - last_over_time(x_total[10m] offset 1m)) >= 0 or (last_over_time(x_total[1m]) and (last_over_time(x_total[10m] offset 1m) > last_over_time(x_total[1m])))) / 60))[5m:30s]) + sum(((irate((y_total * 60)[1m30s:1m])) and count_over_time(y_total[1m])))`,
 	}
 	clean := func([]*labels.Matcher, float64) (bool, bool) { return true, true }
 	for _, c := range rewriteCases {

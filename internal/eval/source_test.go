@@ -1,4 +1,4 @@
-package daemon
+package eval
 
 import (
 	"context"
@@ -52,34 +52,6 @@ func TestBackfillPlanIsContiguous(t *testing.T) {
 			}
 			t.Logf("%d points for %s", points, tc.span)
 		})
-	}
-}
-
-func TestCoarseBackfill(t *testing.T) {
-	cases := []struct {
-		name          string
-		errQ, totalQ  string
-		ok, perSecond bool
-	}{
-		{"rate", `sum(rate(r{code="5"}[{{.window}}]))`, `sum(rate(r[{{.window}}]))`, true, true},
-		{"increase", `sum(increase(r{code="5"}[{{.window}}]))`, `sum(increase(r[{{.window}}]))`, true, false},
-		{"mixed", `sum(increase(r{code="5"}[{{.window}}]))`, `sum(rate(r[{{.window}}]))`, false, false},
-		{"other range function", `sum(rate(r{code="5"}[{{.window}}]))`, `sum(avg_over_time(g[{{.window}}]))`, false, false},
-		{"subquery", `sum(rate(r{code="5"}[{{.window}}]))`, `max_over_time(sum(rate(r[1m]))[{{.window}}:1m])`, false, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			slo := &rules.SLO{SLI: rules.SLI{Kind: rules.EventsSLI, ErrorQuery: tc.errQ, TotalQuery: tc.totalQ}}
-			ok, ps := coarseBackfill(slo)
-			if ok != tc.ok || (ok && ps != tc.perSecond) {
-				t.Errorf("got ok=%v perSecond=%v, want %v %v", ok, ps, tc.ok, tc.perSecond)
-			}
-		})
-	}
-	for _, k := range []rules.SLIKind{rules.TimesliceSLI, rules.RatioSLI} {
-		if ok, _ := coarseBackfill(&rules.SLO{SLI: rules.SLI{Kind: k}}); ok {
-			t.Errorf("%s SLIs backfilled coarsely", k)
-		}
 	}
 }
 
@@ -154,7 +126,7 @@ slos:
 					if err != nil {
 						t.Fatal(err)
 					}
-					incs, err := fetch(context.Background(), q, slo, prep, start, now, step, 10*time.Minute, initial)
+					incs, err := Source{Querier: q, SLO: slo, Prepared: prep}.Fetch(context.Background(), start, now, initial)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -194,5 +166,3 @@ func rel(a, b float64) float64 {
 	}
 	return math.Abs(a-b) / math.Max(math.Abs(a), math.Abs(b))
 }
-
-var _ sli.Querier = (*fakeSource)(nil)

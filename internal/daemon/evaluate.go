@@ -1,0 +1,235 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/sli"
+	"github.com/slod-dev/slod/internal/store"
+)
+
+// The source-error reasons that are not a failed query (promapi's reasons are those): the SLI's
+// queries answered but had no data for the newest step, or slod could not use what they said.
+const (
+	reasonNoData  = "no_data"
+	reasonInvalid = "invalid"
+)
+
+// historyWriteEvery spreads the writes of SLO histories over cycles: an SLO's history goes to the
+// store once every historyWriteEvery cycles (each SLO in its own turn, so every cycle writes a
+// tenth of them), and whenever its alert state changes. Rewriting every 24 KiB history every cycle
+// would make the commit, and the memory a cycle churns through, ten times larger, for nothing: the
+// alert state and the outbox, which must never disagree, are still written in the cycle that
+// changes them, and a restart refetches the steps a stored history lacks (at most this many),
+// exactly, from the source, without evaluating again those it had evaluated (eval.Checkpoint).
+const historyWriteEvery = 10
+
+// historyTurn reports whether the cycle numbered seq writes the history of SLO id.
+func historyTurn(id string, seq uint64) bool {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return uint64(h.Sum32())%historyWriteEvery == seq%historyWriteEvery
+}
+
+// sourceReason classifies a failed fetch for slod_slo_source_errors_total: the transport class of
+// a failed query (timeout, 5xx, 4xx, network, ...), or "invalid" when no query was sent because
+// the SLI could not be turned into one.
+func sourceReason(err error) string {
+	var qe *promapi.QueryError
+	if errors.As(err, &qe) {
+		return qe.Reason
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return promapi.ReasonTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return promapi.ReasonNetwork
+	}
+	return reasonInvalid
+}
+
+// sloResult is what evaluating one SLO in a cycle produced; nothing of it is visible outside the
+// cycle until the store commit succeeded.
+type sloResult struct {
+	s           *sloState
+	st          burnrate.State
+	status      burnrate.Status
+	transitions []burnrate.Transition
+	// record is the SLO's record to write (ID empty: nothing to write this cycle).
+	record    store.SLORecord
+	sourceErr string
+	dataUntil time.Time
+	appended  int
+	// err is an error of the cycle (the context ended), not of the SLO.
+	err error
+}
+
+// evaluateAll is the cycle's first stage: every SLO fetches its new steps and is evaluated at t,
+// at most MaxConcurrency at once. It touches the SLOs' steppers and nothing else.
+func (d *Daemon) evaluateAll(ctx context.Context, log *slog.Logger, rt *runtimeConfig, slos []*sloState, t time.Time, seq uint64) []sloResult {
+	results := make([]sloResult, len(slos))
+	sem := make(chan struct{}, max(rt.cfg.Evaluation.MaxConcurrency, 1))
+	var wg sync.WaitGroup
+	for i, s := range slos {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i] = d.evalSLO(ctx, log, rt, s, t, historyTurn(s.slo.ID(), seq))
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// evalSLO fetches the steps the SLO's stepper needs up to t, advances it to t and encodes the
+// record to commit. Failures of the source are not errors: the stepper holds the SLO's burn-rate
+// alerts and evaluates its no-data alert only, and the failure is the SLO's source error.
+func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time, writeHistory bool) sloResult {
+	slo := s.slo
+	ctx, span := d.tracer.Start(ctx, "slo", trace.WithAttributes(attribute.String("slod.slo", slo.ID())))
+	defer span.End()
+	res := sloResult{s: s}
+	log = log.With("slo", slo.ID())
+
+	src, incs, err := d.fetch(ctx, log, rt, s, t)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		res.err = ctx.Err()
+		return res
+	case err != nil:
+		res.sourceErr = sourceReason(err)
+		log.Warn("source failed for SLO; holding its alert state", "reason", res.sourceErr, "err", err)
+	}
+
+	_, espan := d.tracer.Start(ctx, "evaluate")
+	var bridge eval.Bridger
+	if src != nil {
+		bridge = src
+	}
+	out, err := s.stepper.Advance(ctx, incs, t, bridge)
+	espan.SetAttributes(attribute.Int("slod.transitions", len(out.Transitions)))
+	espan.End()
+	if err != nil && ctx.Err() != nil {
+		res.err = ctx.Err()
+		return res
+	}
+	res.noteOutcome(log, out, err, t)
+	if res.sourceErr != "" {
+		d.m.sourceErrors.WithLabelValues(slo.Service, slo.Name, res.sourceErr).Inc()
+		span.SetStatus(codes.Error, res.sourceErr)
+	}
+	res.st, res.status, res.transitions = s.stepper.State(), s.stepper.Status(t), out.Transitions
+	res.dataUntil, res.appended = s.stepper.History().End(), out.Appended
+	res.err = res.encode(s, t, writeHistory)
+	return res
+}
+
+// noteOutcome records (and logs) why the SLO has no data at t, if it has none.
+func (r *sloResult) noteOutcome(log *slog.Logger, out eval.Outcome, err error, t time.Time) {
+	var invalid *eval.InvalidError
+	switch {
+	case out.Behind:
+		// The clock went back (or the store came from a host ahead of this one): evaluating
+		// before the history's end would misread it; the stepper keeps everything as it is.
+		log.Warn("evaluation time before the end of the SLO's history; holding its state", "history_end", r.s.stepper.History().End())
+	case errors.As(err, &invalid):
+		r.sourceErr = reasonInvalid
+		log.Warn("the source returned a value slod cannot count; holding the SLO's alert state", "reason", reasonInvalid, "err", err)
+	case err != nil && r.sourceErr == "":
+		r.sourceErr = sourceReason(err)
+		log.Warn("source failed for SLO; holding its alert state", "reason", r.sourceErr, "err", err)
+	case r.sourceErr == "" && out.NoBad:
+		r.sourceErr = reasonNoData
+		log.Warn("the error query returned nothing while an alert fires; holding its alert state", "reason", reasonNoData,
+			"missing_since", out.LastData)
+	case r.sourceErr == "" && out.Missing:
+		r.sourceErr = reasonNoData
+		log.Warn("no data for SLO; holding its alert state", "reason", reasonNoData, "missing_since", out.LastData)
+	}
+}
+
+// encode sets the record to commit: the SLO's checkpoint and history, when the alert state
+// changed, in the SLO's history turn, or when nothing was written yet.
+func (r *sloResult) encode(s *sloState, t time.Time, writeHistory bool) error {
+	if s.written && !writeHistory && sameAlerts(r.st.Alerts, s.committed) {
+		// The alert state is as committed; the history is written in its turn (see
+		// historyWriteEvery). A restart refetches the few steps the stored history lacks.
+		return nil
+	}
+	cp, err := json.Marshal(s.stepper.Checkpoint())
+	if err != nil {
+		return fmt.Errorf("SLO %s: encoding alert state: %w", s.slo.ID(), err)
+	}
+	hist, err := s.stepper.History().MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("SLO %s: encoding history: %w", s.slo.ID(), err)
+	}
+	r.record = store.SLORecord{ID: s.slo.ID(), History: hist, State: cp, UpdatedAt: t}
+	return nil
+}
+
+// sameAlerts reports whether a is the alert state b, unchanged: burnrate hands back the very
+// slice of an evaluation that changed nothing.
+func sameAlerts(a, b []burnrate.AlertState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return len(a) == 0 || &a[0] == &b[0]
+}
+
+// fetch returns the SLO's source and the increments of the steps its stepper needs up to t
+// (none when there is nothing to fetch).
+func (d *Daemon) fetch(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time) (*eval.Source, []burnrate.Increment, error) {
+	step := rt.cfg.Evaluation.Step.D()
+	lookback := rt.cfg.Evaluation.Lookback.D()
+	fine := sli.Options{Step: step, Lookback: lookback}
+	if s.prep == nil || !s.prep.Matches(s.slo, rt.querier, fine) {
+		// Built once, not every cycle: parsing and rewriting the PromQL was most of slod's own
+		// CPU in a cycle, and garbage.
+		prep, err := sli.Prepare(s.slo, rt.querier, fine)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.prep = prep
+	}
+	src := &eval.Source{Querier: rt.querier, SLO: s.slo, Prepared: s.prep}
+	backfill := s.slo.MaxWindow()
+	if b := rt.cfg.Evaluation.Backfill.D(); b > 0 && b < backfill {
+		backfill = b
+	}
+	start := s.stepper.From(t.Add(-backfill).Add(step))
+	if start.After(t) {
+		return src, nil, nil
+	}
+	qctx, qspan := d.tracer.Start(ctx, "query", trace.WithAttributes(
+		attribute.String("slod.from", start.Format(time.RFC3339)), attribute.Int("slod.steps", int(t.Sub(start)/step)+1)))
+	defer qspan.End()
+	qctx = promapi.ContextWithLogger(qctx, log)
+	incs, err := src.Fetch(qctx, start, t, s.stepper.History().End().IsZero())
+	if err != nil {
+		qspan.RecordError(err)
+		qspan.SetStatus(codes.Error, "source error")
+	}
+	return src, incs, err
+}

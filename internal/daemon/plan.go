@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/store"
+)
+
+// planInput is what the cycle's plan stage decides from: the evaluated SLOs and the notification
+// state, routes and silences as they were before the cycle.
+type planInput struct {
+	at      time.Time
+	results []sloResult
+	// slos are every configured SLO (their alerts are the known dedup keys; an incident of any
+	// other is resolved).
+	slos     []*sloState
+	prev     map[string]notify.AlertRecord
+	router   *notify.Router
+	resend   map[string]time.Duration
+	silences []notify.Silence
+	external string
+}
+
+// cyclePlan is what the plan stage decided: the store batch to commit, and what the publish stage
+// tells the world once it is committed.
+type cyclePlan struct {
+	commit store.Cycle
+	// changes are the notifications of this cycle's transitions, before reconciliation.
+	changes []notify.Notification
+	// reconciled is the notification state after the cycle and what it enqueues.
+	reconciled notify.ReconcileResult
+}
+
+// plan is the cycle's second stage, pure: from the SLOs' results it builds the records to write,
+// the notifications of their transitions (one per transition to or from firing, in SLO order),
+// reconciled with what was sent before, the silences and the resend intervals, and the outbox
+// entries and notification state that go into the same transaction. It reads no clock and
+// touches no store.
+func plan(in planInput) (cyclePlan, error) {
+	p := cyclePlan{commit: store.Cycle{Meta: map[string][]byte{}}}
+	for _, r := range in.results {
+		if r.record.ID != "" {
+			p.commit.SLOs = append(p.commit.SLOs, r.record)
+		}
+		for _, tr := range r.transitions {
+			if n, ok := notify.FromTransition(r.s.slo, tr, r.status, in.external); ok {
+				p.changes = append(p.changes, n)
+			}
+		}
+	}
+	known := map[string]bool{}
+	for _, s := range in.slos {
+		for _, k := range notify.AlertKeys(s.slo) {
+			known[k] = true
+		}
+	}
+	// Incidents of SLOs (or severities) removed by a reload are resolved, not left open.
+	changes := append(p.changes, notify.ResolveMissing(in.prev, func(k string) bool { return known[k] }, in.at)...)
+	rec := notify.Reconciler{Router: in.router, Resend: in.resend}
+	p.reconciled = rec.Reconcile(in.prev, changes, in.silences, in.at)
+	entries, err := notify.OutboxEntries(p.reconciled.Enqueue)
+	if err != nil {
+		return p, err
+	}
+	p.commit.Outbox = entries
+	alerts, err := notify.EncodeAlertRecords(p.reconciled.State)
+	if err != nil {
+		return p, err
+	}
+	p.commit.Meta[notify.MetaAlertRecords] = alerts
+	tb, err := in.at.MarshalText()
+	if err != nil {
+		return p, err
+	}
+	p.commit.Meta[metaLastCycle] = tb
+	return p, nil
+}

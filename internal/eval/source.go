@@ -1,0 +1,124 @@
+package eval
+
+import (
+	"context"
+	"time"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/sli"
+)
+
+// The spans and resolutions of burnrate.History's tiers, in steps (DESIGN §3): the newest 360 steps
+// are held one by one, the next ones up to 4,320 steps back in buckets of 10 steps, older ones in
+// buckets of 60. Increments older than a tier's span are only ever seen through its buckets, so
+// the initial backfill can fetch them at the bucket's resolution without losing anything.
+const (
+	fineSteps = 360
+	midSteps  = 4320
+	midRes    = 10
+	coarseRes = 60
+)
+
+// segment is one range query of a backfill: increments ending at every multiple of step in
+// [from, to].
+type segment struct {
+	from, to time.Time
+	step     time.Duration
+}
+
+// backfillPlan splits the fetch of the steps ending in [start, t] into segments at the History's
+// tier resolutions: 60 steps where only the coarsest tier holds them, 10 steps where the middle
+// tier does, single steps for the newest 360. Consecutive segments are contiguous: each covers
+// exactly the time after the previous one's last end. The first segment may start up to one
+// bucket before start, which only means a little more history.
+//
+// For a 30d window at 1m this is about 1,400 points instead of 43,200.
+func backfillPlan(start, t time.Time, step time.Duration) []segment {
+	mid, coarse := midRes*step, coarseRes*step
+	fineFrom := sli.Align(t.Add(-fineSteps*step), mid) // the fine segment covers (fineFrom, t]
+	if !start.Before(fineFrom) {
+		return []segment{{from: start, to: t, step: step}}
+	}
+	var segs []segment
+	midFirst := ceilAlign(start, mid)
+	if midFrom := sli.Align(t.Add(-midSteps*step), coarse); start.Before(midFrom) {
+		segs = append(segs, segment{from: ceilAlign(start, coarse), to: midFrom, step: coarse})
+		midFirst = midFrom.Add(mid)
+	}
+	if !midFirst.After(fineFrom) {
+		segs = append(segs, segment{from: midFirst, to: fineFrom, step: mid})
+	}
+	return append(segs, segment{from: fineFrom.Add(step), to: t, step: step})
+}
+
+// ceilAlign returns the first multiple of d since the Unix epoch at or after t.
+func ceilAlign(t time.Time, d time.Duration) time.Time {
+	a := sli.Align(t, d)
+	if a.Before(t) {
+		a = a.Add(d)
+	}
+	return a
+}
+
+// Source is where the increments of one SLO come from: a Querier and the SLO's queries prepared for
+// the evaluation step and lookback (sli.Prepare with that Querier). It is the SLO's Bridger too.
+// The daemon and Backtest fetch through it alike.
+type Source struct {
+	Querier  sli.Querier
+	SLO      *rules.SLO
+	Prepared *sli.Prepared
+}
+
+// Fetch returns the increments of the steps ending in [start, t]. A backfill (an SLO without
+// history) of an additive SLI (sli.Additive) longer than the finest tier is fetched segment by
+// segment at the tiers' resolutions (backfillPlan); everything else at the evaluation step with the
+// prepared queries, which is at most two queries (split under the server's point limit by the
+// querier).
+func (s Source) Fetch(ctx context.Context, start, t time.Time, backfill bool) ([]burnrate.Increment, error) {
+	opt := s.Prepared.Options()
+	step := opt.Step
+	if !backfill || t.Sub(start) < fineSteps*step {
+		return s.Prepared.Increments(ctx, s.Querier, start, t)
+	}
+	ok, perSecond := s.Prepared.Additive()
+	if !ok {
+		return s.Prepared.Increments(ctx, s.Querier, start, t)
+	}
+	plan := backfillPlan(start, t, step)
+	n := 0
+	for _, seg := range plan {
+		n += int(seg.to.Sub(seg.from)/seg.step) + 1
+	}
+	out := make([]burnrate.Increment, 0, n)
+	for _, seg := range plan {
+		// sli needs the lookback to span a step; a counter sample within the coarse step is
+		// what an exact difference between its two ends needs anyway.
+		var (
+			incs []burnrate.Increment
+			err  error
+		)
+		if seg.step == step {
+			incs, err = s.Prepared.Increments(ctx, s.Querier, seg.from, seg.to)
+		} else {
+			incs, err = sli.Increments(ctx, s.Querier, s.SLO, seg.from, seg.to, sli.Options{Step: seg.step, Lookback: max(opt.Lookback, seg.step)})
+		}
+		if err != nil {
+			return nil, err
+		}
+		if seg.step != step && perSecond {
+			scale := float64(seg.step / step)
+			for i := range incs {
+				incs[i].Bad *= scale
+				incs[i].Total *= scale
+			}
+		}
+		out = append(out, incs...)
+	}
+	return out, nil
+}
+
+// Bridge is the Bridger of the SLO: sli.Prepared.Bridge over the Querier.
+func (s Source) Bridge(ctx context.Context, end, since time.Time) (burnrate.Increment, error) {
+	return s.Prepared.Bridge(ctx, s.Querier, end, since)
+}
