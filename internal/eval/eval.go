@@ -199,14 +199,16 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 	return res, nil
 }
 
-// StepperOptionsFor returns the Stepper limits for slo: bridging over its longest alert window,
-// waiting for late data as long as the lookback.
+// StepperOptionsFor returns the Stepper limits for slo: gaps bridged over its longest alert window
+// when its SLI is a sum of counters (sli.Additive), late data waited for as long as the lookback.
 func StepperOptionsFor(slo *rules.SLO, lookback time.Duration) StepperOptions {
-	var longest time.Duration
-	for _, w := range slo.Alerting.Windows {
-		longest = max(longest, w.Long)
+	opt := StepperOptions{Reask: lookback}
+	if ok, _ := sli.Additive(slo); ok {
+		for _, w := range slo.Alerting.Windows {
+			opt.MaxBridge = max(opt.MaxBridge, w.Long)
+		}
 	}
-	return StepperOptions{Reask: lookback, MaxBridge: longest}
+	return opt
 }
 
 // track opens an interval for every alert that fires at t without one, raises the peak burn rate of
