@@ -58,7 +58,7 @@ func TestTestWrongExpectation(t *testing.T) {
 	if n := strings.Count(out, "FAILED: alert_test"); n != 1 {
 		t.Errorf("%d failed assertions reported, want exactly 1:\n%s", n, out)
 	}
-	if !strings.Contains(out, "\nFAILED: 1 of 4 tests, 1 of ") {
+	if !strings.Contains(out, "\nFAILED: 1 of 5 tests, 1 of ") {
 		t.Errorf("summary missing or wrong:\n%s", out)
 	}
 }
@@ -93,7 +93,7 @@ func TestTestUsage(t *testing.T) {
 // and that --run selects tests by name.
 func TestTestFlagsAfterFiles(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"test", "../../rules/tests/model-gateway.yaml", "--lookback", "10m", "--run", "no-data"}, &stdout, &stderr)
+	code := run([]string{"test", "../../rules/tests/model-gateway.yaml", "--lookback", "10m", "--run", "metrics that vanish"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}

@@ -202,7 +202,7 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 // StepperOptionsFor returns the Stepper limits for slo: gaps bridged over its longest alert window
 // when its SLI is a sum of counters (sli.Additive), late data waited for as long as the lookback.
 func StepperOptionsFor(slo *rules.SLO, lookback time.Duration) StepperOptions {
-	opt := StepperOptions{Reask: lookback}
+	opt := StepperOptions{Reask: lookback, Lookback: lookback}
 	if ok, _ := sli.Additive(slo); ok {
 		for _, w := range slo.Alerting.Windows {
 			opt.MaxBridge = max(opt.MaxBridge, w.Long)

@@ -43,8 +43,13 @@ type StepperOptions struct {
 	// into the first step with data. Default: sli.DefaultLookback.
 	Reask time.Duration
 	// MaxBridge is the longest gap over which counters' growth is bridged: the SLO's longest
-	// alert window (older growth could not change an alert). Zero: no bridging.
+	// alert window (growth older than that could not change an alert; after a longer gap the
+	// history starts again). Zero: no bridging.
 	MaxBridge time.Duration
+	// Lookback is the lookback of the SLI's step differences (sli.Options): within it a step's
+	// own increment reaches the counter's value before a gap, beyond it only a bridge does.
+	// Default: sli.DefaultLookback.
+	Lookback time.Duration
 	// MaxCatchUp: see DefaultMaxCatchUp.
 	MaxCatchUp time.Duration
 }
@@ -87,6 +92,9 @@ type Stepper struct {
 func NewStepper(policy *burnrate.Compiled, hist *burnrate.History, cp Checkpoint, opt StepperOptions) *Stepper {
 	if opt.Reask <= 0 {
 		opt.Reask = defaultReask
+	}
+	if opt.Lookback <= 0 {
+		opt.Lookback = defaultReask
 	}
 	if opt.MaxCatchUp <= 0 {
 		opt.MaxCatchUp = DefaultMaxCatchUp
@@ -177,22 +185,28 @@ func (s *Stepper) Advance(ctx context.Context, incs []burnrate.Increment, now ti
 		if !inc.End.After(s.hist.End()) || inc.End.After(now) {
 			continue // already held, or not yet due
 		}
+		// A step is evaluated when it is new: with data, after the last step evaluated with data;
+		// without, after the last evaluation (a step waited for is not evaluated twice).
+		fresh := inc.End.After(s.cp.Through)
+		if inc.Missing {
+			fresh = inc.End.After(s.cp.Evaluated)
+		}
+		fresh = fresh && inc.End.After(catchUp)
+		if fresh {
+			if inc, err = s.bridged(ctx, inc, bridge); err != nil {
+				break
+			}
+		}
 		missing := inc.Missing
 		if !missing && inc.NoBad && s.firing() {
 			missing, out.NoBad = true, true
 		}
 		if missing {
 			s.skip(inc.End, now)
-			if inc.End.After(s.cp.Evaluated) && inc.End.After(catchUp) {
+			if fresh {
 				s.evaluate(&out, inc.End)
 			}
 			continue
-		}
-		evaluated := inc.End.After(s.cp.Through) && inc.End.After(catchUp)
-		if evaluated {
-			if inc, err = s.bridged(ctx, inc, bridge); err != nil {
-				break
-			}
 		}
 		if aerr := s.hist.Append(inc); aerr != nil {
 			// A value no counter can have (an exporter exposing +Inf): this step is the SLO's
@@ -205,7 +219,7 @@ func (s *Stepper) Advance(ctx context.Context, incs []burnrate.Increment, now ti
 		}
 		out.Appended++
 		s.waiting, s.consumed = time.Time{}, inc.End
-		if evaluated {
+		if fresh {
 			s.evaluate(&out, inc.End)
 		}
 		if inc.End.After(s.cp.Through) {
@@ -250,19 +264,20 @@ func (s *Stepper) skip(end, now time.Time) {
 }
 
 // bridged returns inc, a step about to be evaluated, with the growth across the gap before it when
-// there is one to bridge: inc follows steps without data, and the SLI can be bridged. (Steps that
-// are history only, a backfill, are not bridged: their gaps may be nothing but the limit of what
-// was fetched.)
+// there is one to bridge and the SLI can be bridged: a step with data right after steps without,
+// or a step without data whose gap is longer than the lookback (a counter scraped again after such
+// a gap has no previous value within the lookback, so its own increment is missing although its
+// sample is fresh). (Steps that are history only, a backfill, are not bridged: their gaps may be
+// nothing but the limit of what was fetched.)
 func (s *Stepper) bridged(ctx context.Context, inc burnrate.Increment, bridge Bridger) (burnrate.Increment, error) {
 	last := s.hist.LastData()
 	if bridge == nil || s.opt.MaxBridge <= 0 || last.IsZero() {
 		return inc, nil
 	}
 	span := inc.End.Sub(last)
-	if span <= s.hist.Step() {
+	if span <= s.hist.Step() || (inc.Missing && span <= s.opt.Lookback) || span > s.opt.MaxBridge {
 		return inc, nil
 	}
-	span = min(span, s.opt.MaxBridge.Truncate(s.hist.Step()))
 	b, err := bridge.Bridge(ctx, inc.End, inc.End.Add(-span))
 	if err != nil {
 		return inc, fmt.Errorf("bridging the gap before %s: %w", inc.End.UTC().Format(time.RFC3339), err)

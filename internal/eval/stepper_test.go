@@ -169,10 +169,12 @@ func TestStepperNoBad(t *testing.T) {
 	}
 }
 
-// truthBridge bridges from a table of the true per-minute increments: what a source that had the
-// samples all along would say.
+// truthBridge bridges from a table of the true per-minute increments: what a source whose
+// counters kept counting through the gap says, once it has a sample again (none at the steps in
+// dark).
 type truthBridge struct {
 	truth map[time.Time]burnrate.Increment
+	dark  func(m int) bool
 	calls int
 	err   error
 }
@@ -181,6 +183,9 @@ func (b *truthBridge) Bridge(_ context.Context, end, since time.Time) (burnrate.
 	b.calls++
 	if b.err != nil {
 		return burnrate.Increment{}, b.err
+	}
+	if b.dark(int(end.Sub(s0) / time.Minute)) {
+		return burnrate.Increment{End: end, Missing: true}, nil
 	}
 	out := burnrate.Increment{End: end}
 	for t := since.Add(time.Minute); !t.After(end); t = t.Add(time.Minute) {
@@ -204,16 +209,25 @@ func TestStepperBridgesAGap(t *testing.T) {
 	for _, inc := range steps(1, 60, bad, nil) {
 		truth[inc.End] = inc
 	}
-	b := &truthBridge{truth: truth}
+	b := &truthBridge{truth: truth, dark: gap}
 	s := newTestStepper(StepperOptions{MaxBridge: 30 * time.Minute})
 	got := run(t, s, steps(1, 60, bad, gap), 1, 60, b)
 	want := []edge{{burnrate.Ticket, true, true, 24}, {burnrate.Page, false, true, 35}, {burnrate.Ticket, true, false, 35}}
-	if fmt.Sprint(got) != fmt.Sprint(want) || b.calls != 1 {
-		t.Errorf("transitions %v (%d bridges), want %v (1)", got, b.calls, want)
+	// Bridges: at the missing steps 25..34, whose gap is longer than the 10m lookback (a sample
+	// there would have no previous value within reach), and at 35.
+	if fmt.Sprint(got) != fmt.Sprint(want) || b.calls != 11 {
+		t.Errorf("transitions %v (%d bridges), want %v (11)", got, b.calls, want)
 	}
 	bad5, total5 := s.History().Sum(60 * time.Minute)
 	if wb, wt := 300.0*41, 1000.0*60; bad5 != wb || total5 != wt {
 		t.Errorf("the last hour holds %v/%v, want %v/%v: the gap's growth is lost", bad5, total5, wb, wt)
+	}
+	// After a gap longer than the lookback the first scrape has no previous value within reach: its
+	// own increment is missing too (35 here), and only the bridge finds the growth.
+	b = &truthBridge{truth: truth, dark: gap}
+	got = run(t, newTestStepper(StepperOptions{MaxBridge: 30 * time.Minute}), steps(1, 60, bad, func(m int) bool { return gap(m) || m == 35 }), 1, 60, b)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("first step after the gap missing: transitions %v, want %v", got, want)
 	}
 	// A bridge that fails stops at that step: it is asked for again.
 	s = newTestStepper(StepperOptions{MaxBridge: 30 * time.Minute})

@@ -18,8 +18,10 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/check"
+	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/examplegen"
+	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/recorded"
 	"github.com/slod-dev/slod/internal/rules"
 )
@@ -123,6 +125,19 @@ func scenarios() []scenario {
 			want:      []burnrate.Severity{burnrate.Page, burnrate.Ticket},
 		},
 		{
+			// The target cannot be scraped from 4:00 to 4:15, and the outage starts in the dark,
+			// at 4:05. When the scrapes return, Prometheus's rate over the windows sees the
+			// counters' growth across the gap and pages at once; slod bridges the gap (the growth
+			// lands in the first step after it) and must page within two minutes of it.
+			name: "gap-hides-start",
+			job: examplegen.Job{Scrape: 15 * time.Second, Offset: 4 * time.Second,
+				HTTP: httpJob(10, examplegen.Incident(base, examplegen.Span{Start: at(4, 5), End: at(4, 35)}, 0, examplegen.Const(0.2))),
+				Gaps: []examplegen.Span{{Start: at(4, 0), End: at(4, 15)}}},
+			sli:       eventsSLI,
+			objective: 99.9,
+			want:      []burnrate.Severity{burnrate.Page, burnrate.Ticket},
+		},
+		{
 			// The median latency jumps from 0.2 s to 1.5 s for 40 minutes: most requests miss the
 			// 1 s threshold of a 99% latency SLO.
 			name: "latency",
@@ -217,6 +232,16 @@ func TestFidelityAgainstPrometheus(t *testing.T) {
 	}
 
 	prom := StartOnRecording(t, file)
+	// The same backtest over the HTTP API of the Prometheus that holds the recording: the portable
+	// form of the queries and the bridges, as slod run sends them.
+	remote, err := promapi.New(config.PrometheusConfig{URL: prom.URL}, promapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overHTTP, err := eval.Backtest(ctx, remote, slos, first, last, eval.Options{Step: step, DataStart: scenarioStart}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	client, err := api.NewClient(api.Config{Address: prom.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -251,15 +276,13 @@ func TestFidelityAgainstPrometheus(t *testing.T) {
 			}
 			for _, sev := range []burnrate.Severity{burnrate.Page, burnrate.Ticket} {
 				want := intervals(firing[sev], first, last)
-				var got []span
-				for _, a := range results[i].Alerts {
-					if a.Severity == sev && !a.NoData {
-						got = append(got, span{a.Start, a.End})
-					}
-				}
-				t.Logf("%s: prometheus %v, slod %v", sev, want, got)
+				got, remote := spans(results[i].Alerts, sev), spans(overHTTP[i].Alerts, sev)
+				t.Logf("%s: prometheus %v, slod %v, slod over HTTP %v", sev, want, got, remote)
 				if !sameIntervals(got, want, step) {
 					t.Errorf("%s intervals differ beyond one step:\n  prometheus %v\n  slod       %v", sev, want, got)
+				}
+				if !sameIntervals(remote, want, step) {
+					t.Errorf("%s intervals over the HTTP API differ beyond one step:\n  prometheus %v\n  slod       %v", sev, want, remote)
 				}
 			}
 			for _, sev := range sc.want {
@@ -269,6 +292,17 @@ func TestFidelityAgainstPrometheus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// spans are the intervals of the burn-rate alert of sev.
+func spans(alerts []eval.AlertInterval, sev burnrate.Severity) []span {
+	var out []span
+	for _, a := range alerts {
+		if a.Severity == sev && !a.NoData {
+			out = append(out, span{a.Start, a.End})
+		}
+	}
+	return out
 }
 
 // queryRange asks Prometheus for expr at every step in [start, end] and returns the single result
