@@ -224,11 +224,11 @@ func TestPagerDutyRateLimitPerRoutingKey(t *testing.T) {
 	for i := 0; i < 1200; i++ {
 		name := []string{"a", "b"}[i%2]
 		retry, err := ns[name].Notify(context.Background(), sampleNotification(Trigger))
-		var ra *RetryAfterError
+		var rl *RateLimitError
 		switch {
 		case err == nil:
 			sent[i/600]++
-		case retry && errors.As(err, &ra) && ra.After > 0:
+		case retry && errors.As(err, &rl) && rl.After > 0:
 			limited++
 		default:
 			t.Fatalf("event %d: retry=%v err=%v", i, retry, err)
@@ -284,8 +284,8 @@ func TestPagerDutyRateLimitSurvivesReload(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = second["a"].Notify(context.Background(), sampleNotification(Trigger))
-			var ra *RetryAfterError
-			if limited := errors.As(err, &ra); limited != c.wantLimited {
+			var rl *RateLimitError
+			if limited := errors.As(err, &rl); limited != c.wantLimited {
 				t.Errorf("second event limited = %v (err %v), want %v", limited, err, c.wantLimited)
 			}
 		})
