@@ -30,7 +30,7 @@ const (
 	// DefaultRepeatInterval is how often a notification the receiver rejected (a 4xx other than
 	// 408 and 429) is sent again while it is pending: a proxy or WAF that answers 400 for a
 	// while must not cost the page of an alert that keeps firing.
-	DefaultRepeatInterval = time.Minute
+	DefaultRepeatInterval = 30 * time.Second
 )
 
 // ReceiverConfig is one entry of the daemon config's `receivers:` list (SPEC §3). Exactly one of
@@ -41,7 +41,7 @@ type ReceiverConfig struct {
 	// (default 2m); the receiver is asked again after that.
 	MaxRetryAfter model.Duration `yaml:"max_retry_after,omitempty" json:"max_retry_after,omitempty"`
 	// RepeatInterval is how often a notification the receiver rejected is sent again while it
-	// is pending (default 1m): a trigger until it is accepted or its alert resolves, a resolve
+	// is pending (default 30s): a trigger until it is accepted or its alert resolves, a resolve
 	// until it is accepted or its alert fires again.
 	RepeatInterval model.Duration      `yaml:"repeat_interval,omitempty" json:"repeat_interval,omitempty"`
 	PagerDuty      *PagerDutyConfig    `yaml:"pagerduty,omitempty" json:"pagerduty,omitempty"`
