@@ -111,8 +111,8 @@ func TestHTTPReceiversClassifyStatus(t *testing.T) {
 	}{
 		{"200", 200, "", false, false, 0},
 		{"202", 202, "", false, false, 0},
-		{"400 dropped", 400, "", true, false, 0},
-		{"404 dropped", 404, "", true, false, 0},
+		{"400 rejected", 400, "", true, false, 0},
+		{"404 rejected", 404, "", true, false, 0},
 		{"408 retried", 408, "", true, true, 0},
 		{"302 retried", 302, "", true, true, 0},
 		{"429 retried with Retry-After", 429, "9", true, true, 9 * time.Second},

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -488,4 +489,37 @@ func histogramCount(t *testing.T, o prometheus.Observer) uint64 {
 		t.Fatal(err)
 	}
 	return m.GetHistogram().GetSampleCount()
+}
+
+func TestFailureReason(t *testing.T) {
+	refused := func() error {
+		// A closed port: what a receiver that is down answers.
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		_, err := http.Get(url)
+		return err
+	}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"400", &HTTPError{Status: 400, Err: errors.New("x")}, Reason4xx},
+		{"404 behind Retry-After", &RetryAfterError{After: time.Second, Err: &HTTPError{Status: 404, Err: errors.New("x")}}, Reason4xx},
+		{"408", &HTTPError{Status: 408, Err: errors.New("x")}, ReasonTimeout},
+		{"429", fmt.Errorf("wrapped: %w", &HTTPError{Status: 429, Err: errors.New("x")}), Reason429},
+		{"503", &HTTPError{Status: 503, Err: errors.New("x")}, Reason5xx},
+		{"302", &HTTPError{Status: 302, Err: errors.New("x")}, ReasonOther},
+		{"deadline", fmt.Errorf("sending: %w", context.DeadlineExceeded), ReasonTimeout},
+		{"connection refused", refused(), ReasonNetwork},
+		{"anything else", errors.New("encoding"), ReasonOther},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := failureReason(c.err); got != c.want {
+				t.Errorf("failureReason(%v) = %q, want %q", c.err, got, c.want)
+			}
+		})
+	}
 }

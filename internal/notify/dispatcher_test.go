@@ -181,20 +181,8 @@ func (d *deliveredAt) observe() {
 // sent), one for the alert still firing, delivered within the documented bound of the recovery,
 // and its resolve afterwards. During the outage the receiver is asked at least every two minutes.
 func TestDispatcherOutageThenRecovery(t *testing.T) {
-	cases := []struct {
-		name       string
-		status     int
-		retryAfter string
-		reason     string
-	}{
-		{"5xx for two hours", 503, "", Reason5xx},
-		{"429 for two hours", 429, "", Reason429},
-		{"429 with Retry-After for two hours", 429, "120", Reason429},
-		{"502 with Retry-After for two hours", 502, "30", Reason5xx},
-		{"connection reset for two hours", resetConn, "", ReasonNetwork},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+	for _, c := range retryModes {
+		t.Run(c.name+" for two hours", func(t *testing.T) {
 			f := newFakePagerDuty(t)
 			clk := clock.NewMock()
 			clk.Set(t0)
@@ -251,39 +239,47 @@ func TestDispatcherOutageThenRecovery(t *testing.T) {
 			o.add(t, "oncall", notificationFor("memory", Resolve), clk.Now())
 			drain(t, d, clk, 10, nil)
 
-			acc, rejected, incidents := f.snapshot()
-			if len(rejected) > 0 {
-				t.Errorf("server rejected events: %v", rejected)
-			}
-			got := eventsByKey(acc)
-			for _, name := range names {
-				key := DedupKey("chat-api", name, "page", false)
-				want, wantIncidents := "resolve", 0
-				if key == firing {
-					want, wantIncidents = "trigger,resolve", 1
-				}
-				if strings.Join(got[key], ",") != want {
-					t.Errorf("%s: events %v, want %s", key, got[key], want)
-				}
-				if inc := incidents[key]; len(inc) != wantIncidents || (len(inc) == 1 && !inc[0].Resolved) {
-					t.Errorf("%s: incidents %+v, want %d, resolved", key, inc, wantIncidents)
-				}
-			}
-			if o.len() != 0 {
-				t.Errorf("%d entries left in the outbox", o.len())
-			}
-			for outcome, want := range map[string]float64{OutcomeSuccess: 4, OutcomeSuperseded: 2} {
-				if got := metricValue(t, m.notifications.WithLabelValues("oncall", outcome)); got != want {
-					t.Errorf("%s count = %v, want %v", outcome, got, want)
-				}
-			}
-			if got := metricValue(t, m.failures.WithLabelValues("oncall", c.reason)); got < 10 {
-				t.Errorf("failures{reason=%q} = %v, want many", c.reason, got)
-			}
-			if got := metricValue(t, m.pending); got != 0 {
-				t.Errorf("slod_outbox_pending = %v, want 0", got)
-			}
+			checkOutageEnd(t, f, o, m, names, firing, c.reason)
 		})
+	}
+}
+
+// checkOutageEnd checks what TestDispatcherOutageThenRecovery left: the alerts that ended during
+// the outage got their resolve alone (no incident), the one still firing an incident, resolved
+// later; the counts of outcomes and failures.
+func checkOutageEnd(t *testing.T, f *fakePagerDuty, o *memOutbox, m *Metrics, names []string, firing, reason string) {
+	t.Helper()
+	acc, rejected, incidents := f.snapshot()
+	if len(rejected) > 0 {
+		t.Errorf("server rejected events: %v", rejected)
+	}
+	got := eventsByKey(acc)
+	for _, name := range names {
+		key := DedupKey("chat-api", name, "page", false)
+		want, wantIncidents := "resolve", 0
+		if key == firing {
+			want, wantIncidents = "trigger,resolve", 1
+		}
+		if strings.Join(got[key], ",") != want {
+			t.Errorf("%s: events %v, want %s", key, got[key], want)
+		}
+		if inc := incidents[key]; len(inc) != wantIncidents || (len(inc) == 1 && !inc[0].Resolved) {
+			t.Errorf("%s: incidents %+v, want %d, resolved", key, inc, wantIncidents)
+		}
+	}
+	if o.len() != 0 {
+		t.Errorf("%d entries left in the outbox", o.len())
+	}
+	for outcome, want := range map[string]float64{OutcomeSuccess: 4, OutcomeSuperseded: 2} {
+		if got := metricValue(t, m.notifications.WithLabelValues("oncall", outcome)); got != want {
+			t.Errorf("%s count = %v, want %v", outcome, got, want)
+		}
+	}
+	if got := metricValue(t, m.failures.WithLabelValues("oncall", reason)); got < 10 {
+		t.Errorf("failures{reason=%q} = %v, want many", reason, got)
+	}
+	if got := metricValue(t, m.pending); got != 0 {
+		t.Errorf("slod_outbox_pending = %v, want 0", got)
 	}
 }
 

@@ -163,11 +163,11 @@ func TestPagerDutyClassifiesErrors(t *testing.T) {
 		wantAfter  time.Duration
 		wantInErr  string
 	}{
-		{"400 is not retried", 0, "", "short", false, false, 0, "routing_key must be 32 characters"},
+		{"400 is a rejection", 0, "", "short", false, false, 0, "routing_key must be 32 characters"},
 		{"429 is retried after Retry-After", 429, "17", testKey, false, true, 17 * time.Second, "HTTP 429"},
 		{"500 is retried", 500, "", testKey, false, true, 0, "HTTP 500"},
 		{"503 with Retry-After", 503, "3", testKey, false, true, 3 * time.Second, "HTTP 503"},
-		{"413 is not retried", 413, "", testKey, false, false, 0, "HTTP 413"},
+		{"413 is a rejection", 413, "", testKey, false, false, 0, "HTTP 413"},
 		{"network error is retried", 0, "", testKey, true, true, 0, "sending to PagerDuty"},
 	}
 	for _, c := range cases {
