@@ -82,6 +82,7 @@ func TestParseErrors(t *testing.T) {
 		{"reserved header", "prometheus: {url: http://p, headers: {Authorization: x}}\nrules: [r]\n", []string{"f.yml:1:39: prometheus.headers: Authorization is set by slod"}},
 		{"step below lookback and not whole seconds", "prometheus: {url: http://p}\nevaluation: {step: 1500ms}\nrules: [r]\n", []string{"evaluation.step: must be a whole number of seconds"}},
 		{"receiver duration without a line from its decoder", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    alertmanager: {url: \"http://x\", resend_interval: foo}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:54: not a valid duration"}},
+		{"receiver delivery duration", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    max_retry_after: soon\n    webhook: {url: http://h}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:22: not a valid duration"}},
 		{"syntax error", "prometheus: {url: http://p\nrules: [r]\n", []string{"f.yml:"}},
 	}
 	for _, tc := range cases {

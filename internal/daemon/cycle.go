@@ -104,6 +104,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	_, err = d.store.Commit(p.commit)
 	commitTook := time.Since(commitStart)
 	cspan.End()
+	d.health.observe(storeWrite, err)
 	if err != nil {
 		d.m.storeErrors.Inc()
 		d.dirty = true

@@ -136,6 +136,8 @@ type Daemon struct {
 	// cycleSeq numbers cycles since start, for historyTurn.
 	cycleSeq uint64
 
+	// health is whether the store takes writes and reads (part of readiness).
+	health    *storeHealth
 	ready     atomic.Bool
 	lastCycle atomic.Int64 // unix nanoseconds of the last committed evaluation time
 	// lastCommit is how long the last store commit took (for the benchmark's breakdown).
@@ -192,6 +194,7 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 		nm:       notify.NewMetrics(opt.Registry),
 		shutdown: func(context.Context) error { return nil },
 		limiters: notify.NewLimiters(),
+		health:   newStoreHealth(opt.Logger.With("component", "store"), opt.Clock),
 	}
 	if opt.Tracer != nil {
 		d.tracer = opt.Tracer
@@ -227,7 +230,8 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.dropUnconfigured()
-	d.dispatcher = notify.NewDispatcher(notify.NewStoreOutbox(st), rt.notifiers, notify.DispatcherOptions{
+	outbox := healthOutbox{Outbox: notify.NewStoreOutbox(st), health: d.health, errors: d.m.storeErrors}
+	d.dispatcher = notify.NewDispatcher(outbox, rt.notifiers, notify.DispatcherOptions{
 		Clock: d.clock, Logger: d.log.With("component", "notify"), Metrics: d.nm,
 	})
 	d.m.reloadSuccessful.Set(1)
@@ -539,8 +543,16 @@ func (d *Daemon) Reload() error {
 	return nil
 }
 
-// Ready reports whether a cycle has completed since start.
-func (d *Daemon) Ready() bool { return d.ready.Load() }
+// Ready reports whether a cycle has completed since start and the store takes writes and reads.
+func (d *Daemon) Ready() bool { return d.notReady() == "" }
+
+// notReady says why slod is not ready, or is "" when it is.
+func (d *Daemon) notReady() string {
+	if !d.ready.Load() {
+		return "no evaluation cycle has completed yet"
+	}
+	return d.health.problem()
+}
 
 // Run runs the daemon until ctx is done, then stops every actor, waits for the cycle in progress
 // (which abandons its work when ctx is done), stops the dispatcher and closes the store.

@@ -509,7 +509,7 @@ func TestHTTPSurface(t *testing.T) {
 		`slod_slo_objective{service="shop",slo="availability"} 0.99`,
 		`slod_evaluation_cycles_total{result="success"} 1`,
 		`slod_alert_state{service="shop",severity="page",slo="availability"} 0`,
-		`slod_slos{state="`, `slod_build_info{`, `slod_store_size_bytes`,
+		`slod_slos{state="`, `slod_build_info{`, `slod_store_size_bytes`, `slod_outbox_oldest_pending_age_seconds 0`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -25,8 +25,8 @@ func (d *Daemon) Handler() http.Handler {
 		w.Write([]byte("slod is healthy.\n"))
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.Ready() {
-			http.Error(w, "slod is not ready: no evaluation cycle has completed yet.", http.StatusServiceUnavailable)
+		if why := d.notReady(); why != "" {
+			http.Error(w, "slod is not ready: "+why+".", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("slod is ready.\n"))
@@ -157,10 +157,11 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 
 func (d *Daemon) statusPage(w http.ResponseWriter, _ *http.Request) {
 	data := struct {
-		Ready     bool
+		NotReady  string
+		Store     string
 		LastCycle *time.Time
 		SLOs      []sloView
-	}{Ready: d.Ready(), SLOs: d.sloViews()}
+	}{NotReady: d.notReady(), Store: d.health.problem(), SLOs: d.sloViews()}
 	if n := d.lastCycle.Load(); n != 0 {
 		data.LastCycle = timePtr(time.Unix(0, n))
 	}

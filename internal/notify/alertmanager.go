@@ -17,6 +17,7 @@ import (
 // re-sent before that (Reconcile does, see Resender); a resolved one carries endsAt = the time
 // it resolved.
 type Alertmanager struct {
+	delivery
 	name   string
 	target string
 	resend time.Duration

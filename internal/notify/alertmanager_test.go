@@ -111,8 +111,8 @@ func TestHTTPReceiversClassifyStatus(t *testing.T) {
 	}{
 		{"200", 200, "", false, false, 0},
 		{"202", 202, "", false, false, 0},
-		{"400 dropped", 400, "", true, false, 0},
-		{"404 dropped", 404, "", true, false, 0},
+		{"400 rejected", 400, "", true, false, 0},
+		{"404 rejected", 404, "", true, false, 0},
 		{"408 retried", 408, "", true, true, 0},
 		{"302 retried", 302, "", true, true, 0},
 		{"429 retried with Retry-After", 429, "9", true, true, 9 * time.Second},
@@ -239,6 +239,12 @@ func freePort(t *testing.T) int {
 // startAlertmanager runs a real Alertmanager on a free 127.0.0.1 port and returns its URL.
 func startAlertmanager(t *testing.T) string {
 	t.Helper()
+	return startAlertmanagerWith(t, freePort(t), "route: {receiver: blackhole, group_wait: 1h}\nreceivers: [{name: blackhole}]\n")
+}
+
+// startAlertmanagerWith runs a real Alertmanager with config cfg on port and returns its URL.
+func startAlertmanagerWith(t *testing.T, port int, cfg string) string {
+	t.Helper()
 	if _, err := os.Stat(alertmanagerBinary); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is required under CI: %v", alertmanagerBinary, err)
@@ -246,14 +252,13 @@ func startAlertmanager(t *testing.T) string {
 		t.Skipf("%s not installed (apt-get install prometheus-alertmanager); set CI=true to make this a failure", alertmanagerBinary)
 	}
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte("route: {receiver: blackhole, group_wait: 1h}\nreceivers: [{name: blackhole}]\n"), 0o600); err != nil {
+	cfgFile := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, alertmanagerBinary, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
+	cmd := exec.CommandContext(ctx, alertmanagerBinary, "--config.file="+cfgFile, "--storage.path="+filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--cluster.listen-address=")
 	logs := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs

@@ -24,15 +24,29 @@ const (
 	// DefaultPagerDutyEventsPerMinute is PagerDuty's documented Events API v2 rate limit per
 	// routing key (about 120 events per minute).
 	DefaultPagerDutyEventsPerMinute = 120
+	// DefaultMaxRetryAfter caps a receiver's Retry-After: a proxy in maintenance asking for an
+	// hour must not hold a page for an hour when the receiver may be back in seconds.
+	DefaultMaxRetryAfter = 2 * time.Minute
+	// DefaultRepeatInterval is how often a notification the receiver rejected (a 4xx other than
+	// 408 and 429) is sent again while it is pending: a proxy or WAF that answers 400 for a
+	// while must not cost the page of an alert that keeps firing.
+	DefaultRepeatInterval = 30 * time.Second
 )
 
 // ReceiverConfig is one entry of the daemon config's `receivers:` list (SPEC §3). Exactly one of
 // PagerDuty, Alertmanager and Webhook is set.
 type ReceiverConfig struct {
-	Name         string              `yaml:"name" json:"name"`
-	PagerDuty    *PagerDutyConfig    `yaml:"pagerduty,omitempty" json:"pagerduty,omitempty"`
-	Alertmanager *AlertmanagerConfig `yaml:"alertmanager,omitempty" json:"alertmanager,omitempty"`
-	Webhook      *WebhookConfig      `yaml:"webhook,omitempty" json:"webhook,omitempty"`
+	Name string `yaml:"name" json:"name"`
+	// MaxRetryAfter caps how long the receiver's Retry-After may hold a notification back
+	// (default 2m); the receiver is asked again after that.
+	MaxRetryAfter model.Duration `yaml:"max_retry_after,omitempty" json:"max_retry_after,omitempty"`
+	// RepeatInterval is how often a notification the receiver rejected is sent again while it
+	// is pending (default 30s): a trigger until it is accepted or its alert resolves, a resolve
+	// until it is accepted or its alert fires again.
+	RepeatInterval model.Duration      `yaml:"repeat_interval,omitempty" json:"repeat_interval,omitempty"`
+	PagerDuty      *PagerDutyConfig    `yaml:"pagerduty,omitempty" json:"pagerduty,omitempty"`
+	Alertmanager   *AlertmanagerConfig `yaml:"alertmanager,omitempty" json:"alertmanager,omitempty"`
+	Webhook        *WebhookConfig      `yaml:"webhook,omitempty" json:"webhook,omitempty"`
 }
 
 // PagerDutyConfig configures a PagerDuty Events API v2 receiver.
@@ -127,6 +141,8 @@ func Validate(receivers []ReceiverConfig, routes []Route) error {
 			add(p+".name", "duplicate receiver %q", r.Name)
 		}
 		names[r.Name] = true
+		validateTimeout(p+".max_retry_after", r.MaxRetryAfter, add)
+		validateTimeout(p+".repeat_interval", r.RepeatInterval, add)
 		n := 0
 		if r.PagerDuty != nil {
 			n++
@@ -195,6 +211,7 @@ func validatePagerDuty(p string, c *PagerDutyConfig, add func(string, string, ..
 	validateTimeout(p+".timeout", c.Timeout, add)
 }
 
+// validateTimeout checks a duration field that must not be negative (zero means its default).
 func validateTimeout(field string, d model.Duration, add func(string, string, ...any)) {
 	if d < 0 {
 		add(field, "must be positive")
@@ -259,6 +276,14 @@ next:
 		return rt.Receiver, true
 	}
 	return "", false
+}
+
+// policy is the receiver's DeliveryPolicy, defaults applied.
+func (c ReceiverConfig) policy() DeliveryPolicy {
+	return DeliveryPolicy{
+		MaxRetryAfter:  durationOr(c.MaxRetryAfter, DefaultMaxRetryAfter),
+		RepeatInterval: durationOr(c.RepeatInterval, DefaultRepeatInterval),
+	}
 }
 
 func durationOr(d model.Duration, def time.Duration) time.Duration {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,8 @@ import (
 const fullConfig = `
 receivers:
   - name: oncall
+    max_retry_after: 45s
+    repeat_interval: 10s
     pagerduty:
       routing_key: R0UT1NGK3Y0123456789abcdefSECRET
       url: https://events.pagerduty.com
@@ -61,6 +64,19 @@ func TestConfigDecodeAndRoute(t *testing.T) {
 	}
 	if c.Receivers[0].PagerDuty.RoutingKey.Reveal() != testKey || c.Receivers[1].Alertmanager.ResendInterval.String() != "2m" {
 		t.Errorf("decoded %+v", c.Receivers)
+	}
+	ns, err := NewNotifiers(c.Receivers, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]DeliveryPolicy{
+		"oncall":  {MaxRetryAfter: 45 * time.Second, RepeatInterval: 10 * time.Second},
+		"tickets": {MaxRetryAfter: DefaultMaxRetryAfter, RepeatInterval: DefaultRepeatInterval},
+	}
+	for name, w := range want {
+		if got := policyOf(ns[name]); got != w {
+			t.Errorf("%s: delivery policy %+v, want %+v", name, got, w)
+		}
 	}
 	r := NewRouter(c.Routes)
 	cases := []struct {
@@ -108,6 +124,7 @@ func TestValidate(t *testing.T) {
 		{"webhook bad header", []ReceiverConfig{{Name: "a", Webhook: &WebhookConfig{URL: "http://x", Headers: map[string]Secret{"Bad Header": "v"}}}}, nil, []string{"receivers[0].webhook.headers"}},
 		{"unknown route receiver", []ReceiverConfig{{Name: "a", PagerDuty: pd()}}, []Route{{Receiver: "b"}}, []string{"routes[0].receiver"}},
 		{"bad match label", []ReceiverConfig{{Name: "a", PagerDuty: pd()}}, []Route{{Receiver: "a", Match: map[string]string{"a-b": "x"}}}, []string{"routes[0].match"}},
+		{"negative delivery durations", []ReceiverConfig{{Name: "a", PagerDuty: pd(), MaxRetryAfter: -1, RepeatInterval: -1}}, nil, []string{"receivers[0].max_retry_after", "receivers[0].repeat_interval"}},
 		{"every error at once", []ReceiverConfig{{Name: "a", Alertmanager: &AlertmanagerConfig{}}}, []Route{{}}, []string{"receivers[0].alertmanager.url", "routes[0].receiver"}},
 	}
 	for _, c := range cases {

@@ -20,8 +20,8 @@ type Entry struct {
 	// Seq orders entries; Pending returns them by ascending Seq.
 	Seq      uint64
 	Receiver string
-	// Key is the notification's dedup key: entries of one (Receiver, Key) go out strictly in Seq
-	// order, so a resolve never overtakes its trigger.
+	// Key is the notification's dedup key: of the pending entries of one (Receiver, Key) only the
+	// newest is sent, so an older one never overtakes it and the receiver ends in its state.
 	Key          string
 	Notification Notification
 	Created      time.Time
@@ -46,13 +46,14 @@ type Outbox interface {
 	Update(e Entry) error
 }
 
-// Backoff defaults: a receiver that is down is retried after 1s, 2s, 4s, … up to 5m, forever.
+// Backoff defaults: a receiver that is down is asked again after 1s, 2s, 4s, … up to 1m, forever.
+// The cap is Alertmanager's (its backoff's default maximum interval): while a receiver is down
+// only one notification at a time is tried, so asking once a minute costs one request a minute,
+// and it bounds how late a page goes out once the receiver is back.
 const (
 	DefaultMinBackoff = time.Second
-	DefaultMaxBackoff = 5 * time.Minute
-	// maxRetryAfter bounds how long a receiver's Retry-After can hold a page back.
-	maxRetryAfter = time.Hour
-	// storeRetry is how soon a pass that could not read the outbox is retried.
+	DefaultMaxBackoff = time.Minute
+	// storeRetry is how soon a pass that could not read or write the outbox is retried.
 	storeRetry = 5 * time.Second
 )
 
@@ -68,11 +69,29 @@ type DispatcherOptions struct {
 	Jitter func() float64
 }
 
-// Dispatcher drains an Outbox into Notifiers: in Seq order per (receiver, dedup key), removing an
-// entry only after the receiver accepted it (or rejected it for good), retrying failures with
-// exponential backoff and jitter forever. It is safe to re-create over the same Outbox after a
-// crash: what was written and not acknowledged is sent again (at least once), and PagerDuty and
+// Dispatcher drains an Outbox into Notifiers, removing an entry only after the receiver accepted
+// it, and retrying failures forever. It is safe to re-create over the same Outbox after a crash:
+// what was written and not acknowledged is sent again (at least once), and PagerDuty and
 // Alertmanager both fold a repeated event into the same incident/alert by its key.
+//
+// Per receiver, each pass:
+//   - collapses the backlog per dedup key to its newest entry, which alone leaves the receiver in
+//     the right state (a trigger, resolve, trigger backlog sends one trigger; trigger, resolve
+//     sends the resolve, which closes the incident if the trigger got through and is a no-op if
+//     it did not), so a receiver back from an outage never opens and closes an incident at once;
+//   - sends the entries that are due, in the order their keys entered the outbox;
+//   - after a failure (429, 5xx, timeout, network error) holds the receiver back for an
+//     exponential backoff (1s doubling to MaxBackoff) while the entry itself waits its own
+//     backoff, or its Retry-After capped by the receiver's max_retry_after, so one entry's
+//     Retry-After does not hold the other dedup keys;
+//   - keeps an entry the receiver rejected (4xx) and sends it again every repeat_interval until
+//     it is accepted or superseded;
+//   - when the receiver accepts a notification, sends every other pending entry of it at once,
+//     whatever its own backoff.
+//
+// So a pending notification goes out at most max(MaxBackoff, max_retry_after, repeat_interval)
+// (2 minutes by default) after its receiver is able to accept it again, plus the time of the
+// attempts ahead of it and the receiver's rate limit.
 type Dispatcher struct {
 	outbox Outbox
 	opt    DispatcherOptions
@@ -80,6 +99,20 @@ type Dispatcher struct {
 
 	mu        sync.Mutex
 	notifiers map[string]Notifier
+	receivers map[string]*receiverState
+	// readErr is the last outbox read failure logged (logged again only when it changes).
+	readErr string
+}
+
+// receiverState is what the Dispatcher remembers of a receiver between passes (in memory: after a
+// restart the entries' own NextAttempt still spaces the retries).
+type receiverState struct {
+	// failures counts the attempts that failed since the receiver last accepted one.
+	failures int
+	// holdUntil is when the receiver may be tried again after a failure.
+	holdUntil time.Time
+	// lastErr is the last failure logged, so that a repeated one is not logged again.
+	lastErr string
 }
 
 // NewDispatcher returns a Dispatcher over outbox delivering through notifiers (by receiver name).
@@ -99,10 +132,13 @@ func NewDispatcher(outbox Outbox, notifiers map[string]Notifier, opt DispatcherO
 	if opt.Jitter == nil {
 		opt.Jitter = rand.Float64
 	}
-	return &Dispatcher{outbox: outbox, opt: opt, wake: make(chan struct{}, 1), notifiers: notifiers}
+	opt.Metrics.useClock(opt.Clock)
+	return &Dispatcher{outbox: outbox, opt: opt, wake: make(chan struct{}, 1), notifiers: notifiers,
+		receivers: map[string]*receiverState{}}
 }
 
-// SetNotifiers swaps the receivers after a config reload; pending entries keep their receiver name.
+// SetNotifiers swaps the receivers after a config reload; pending entries keep their receiver
+// name, and receivers keep their backoff state by name.
 func (d *Dispatcher) SetNotifiers(n map[string]Notifier) {
 	d.mu.Lock()
 	d.notifiers = n
@@ -126,8 +162,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		}
 		now := d.opt.Clock.Now()
+		d.logRead(err)
 		if err != nil {
-			d.opt.Logger.Error("reading the outbox failed", "err", err)
 			next = now.Add(storeRetry)
 		}
 		var timer *clock.Timer
@@ -150,19 +186,34 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// DispatchOnce makes one pass over the outbox: every entry that is due and not behind an earlier
-// entry of its (receiver, key) is attempted once. Receivers are served concurrently, each in Seq
-// order, so one that times out does not hold back the others. It returns when the next attempt
-// is due (zero when nothing is pending).
+// logRead logs a failure to read the outbox when it differs from the last one, and the
+// recovery, instead of every few seconds while the store fails.
+func (d *Dispatcher) logRead(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	d.mu.Lock()
+	prev := d.readErr
+	d.readErr = msg
+	d.mu.Unlock()
+	switch {
+	case msg == prev:
+	case err != nil:
+		d.opt.Logger.Error("reading the outbox failed; nothing is delivered until it can be read", "err", err)
+	default:
+		d.opt.Logger.Info("reading the outbox works again")
+	}
+}
+
+// DispatchOnce makes one pass over the outbox (see Dispatcher). Receivers are served
+// concurrently, so one that times out does not hold back the others. It returns when the next
+// attempt is due (zero when nothing is pending).
 func (d *Dispatcher) DispatchOnce(ctx context.Context) (time.Time, error) {
 	entries, err := d.outbox.Pending()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading outbox: %w", err)
 	}
-	d.mu.Lock()
-	notifiers := d.notifiers
-	d.mu.Unlock()
-
 	byReceiver := map[string][]Entry{}
 	var order []string
 	for _, e := range entries {
@@ -171,147 +222,57 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (time.Time, error) {
 		}
 		byReceiver[e.Receiver] = append(byReceiver[e.Receiver], e)
 	}
-	type result struct {
-		next  time.Time
-		acked int
-	}
-	results := make([]result, len(order))
-	var wg sync.WaitGroup
+	passes := make([]*receiverPass, len(order))
+	d.mu.Lock()
 	for i, r := range order {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, ok := notifiers[r]
-			results[i].next, results[i].acked = d.dispatchReceiver(ctx, n, ok, byReceiver[r])
-		}()
+		n, known := d.notifiers[r]
+		rs := d.receivers[r]
+		if rs == nil {
+			rs = &receiverState{}
+			d.receivers[r] = rs
+		}
+		passes[i] = &receiverPass{d: d, ctx: ctx, name: r, n: n, known: known, rs: rs}
+	}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for i, p := range passes {
+		wg.Go(func() { p.run(byReceiver[order[i]]) })
 	}
 	wg.Wait()
-	var next time.Time
-	pending := len(entries)
-	for _, r := range results {
-		pending -= r.acked
-		if !r.next.IsZero() && (next.IsZero() || r.next.Before(next)) {
-			next = r.next
-		}
+	var next, oldest time.Time
+	pending := 0
+	for _, p := range passes {
+		next, oldest = earliest(next, p.next), earliest(oldest, p.oldest)
+		pending += p.pending
 	}
-	d.opt.Metrics.SetPending(pending)
+	d.opt.Metrics.SetPending(pending, oldest)
 	return next, nil
 }
 
-// dispatchReceiver attempts the due entries of one receiver, in Seq order; it returns when its
-// next attempt is due and how many entries it removed.
-func (d *Dispatcher) dispatchReceiver(ctx context.Context, n Notifier, known bool, entries []Entry) (next time.Time, acked int) {
-	// later[i] is the index of the next entry of the same key, or -1.
-	later := make([]int, len(entries))
-	lastOf := map[string]int{}
-	for i := len(entries) - 1; i >= 0; i-- {
-		later[i] = -1
-		if j, ok := lastOf[entries[i].Key]; ok {
-			later[i] = j
-		}
-		lastOf[entries[i].Key] = i
-	}
-	wakeAt := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
-	blocked := map[string]bool{} // keys with an earlier entry still pending
-	var downUntil time.Time      // set once the receiver failed in this pass
-	for i, e := range entries {
-		if ctx.Err() != nil {
-			break
-		}
-		k := e.Key
-		if blocked[k] {
-			continue
-		}
-		log := d.opt.Logger.With("id", fmt.Sprintf("%d/%s", e.Seq, e.Key), "receiver", e.Receiver)
-		ack := func() bool {
-			if err := d.outbox.Ack(e.Seq); err != nil {
-				// Still in the outbox: it will be attempted again, which the receivers fold into
-				// the same incident by its key.
-				log.Error("removing notification from the outbox failed", "err", err)
-				blocked[k] = true
-				return false
-			}
-			acked++
-			return true
-		}
-		drop := func(reason string, err error) {
-			if ack() {
-				d.opt.Metrics.Count(e.Receiver, OutcomeFailed)
-				log.Error("notification dropped", "reason", reason, "err", err, "attempts", e.Attempts+1)
-			}
-		}
-		if e.invalid != nil {
-			drop("undecodable outbox entry", e.invalid)
-			continue
-		}
-		if !known {
-			drop("no receiver of that name in the current config", errors.New("unknown receiver"))
-			continue
-		}
-		if !downUntil.IsZero() {
-			blocked[k] = true
-			wakeAt(maxTime(downUntil, e.NextAttempt))
-			continue
-		}
-		now := d.opt.Clock.Now()
-		if e.NextAttempt.After(now) {
-			blocked[k] = true
-			wakeAt(e.NextAttempt)
-			continue
-		}
-		// A firing alert re-sent before the previous send got through (Alertmanager resends
-		// while it was down) says nothing the newer entry does not: send only the newer one.
-		if j := later[i]; j >= 0 && e.Notification.Action == Trigger && entries[j].Notification.Action == Trigger && entries[j].invalid == nil {
-			if ack() {
-				log.Debug("notification superseded by a newer one for the same alert")
-			}
-			continue
-		}
-		retry, err := n.Notify(ctx, e.Notification)
-		if err == nil {
-			if ack() {
-				d.opt.Metrics.Count(e.Receiver, OutcomeSuccess)
-				log.Info("notification delivered", "action", string(e.Notification.Action), "attempts", e.Attempts+1)
-			}
-			continue
-		}
-		if !retry {
-			drop("rejected by the receiver", err)
-			continue
-		}
-		if ctx.Err() != nil {
-			// Shutting down: the attempt was interrupted, not failed.
-			break
-		}
-		blocked[k] = true
-		e.Attempts++
-		e.LastError = err.Error()
-		e.NextAttempt = now.Add(d.delay(e.Attempts, err))
-		downUntil = e.NextAttempt
-		wakeAt(e.NextAttempt)
-		d.opt.Metrics.Count(e.Receiver, OutcomeRetry)
-		log.Warn("notification delivery failed, will retry", "err", err, "attempts", e.Attempts, "next_attempt", e.NextAttempt)
-		if uerr := d.outbox.Update(e); uerr != nil {
-			log.Error("recording the failed attempt failed", "err", uerr)
-		}
-	}
-	return next, acked
-}
-
-// delay is how long to wait before attempt number attempts+1: the receiver's Retry-After when it
-// gave one, else exponential backoff with jitter between MinBackoff and MaxBackoff.
-func (d *Dispatcher) delay(attempts int, err error) time.Duration {
-	var ra *RetryAfterError
-	if errors.As(err, &ra) && ra.After > 0 {
-		return min(ra.After, maxRetryAfter)
-	}
-	b := float64(d.opt.MinBackoff) * math.Pow(2, float64(min(attempts-1, 30)))
+// backoff is the delay after the n-th consecutive failure: MinBackoff doubling up to MaxBackoff,
+// with jitter.
+func (d *Dispatcher) backoff(n int) time.Duration {
+	b := float64(d.opt.MinBackoff) * math.Pow(2, float64(min(max(n, 1)-1, 30)))
 	b = min(b, float64(d.opt.MaxBackoff))
 	return time.Duration(b/2 + d.opt.Jitter()*b/2)
+}
+
+// retryDelay is how long an entry waits after its attempts-th failed attempt: the receiver's
+// Retry-After when it gave one, capped by the policy's MaxRetryAfter, else backoff.
+func (d *Dispatcher) retryDelay(attempts int, err error, p DeliveryPolicy) time.Duration {
+	var ra *RetryAfterError
+	if errors.As(err, &ra) && ra.After > 0 {
+		return min(ra.After, p.MaxRetryAfter)
+	}
+	return d.backoff(attempts)
+}
+
+// earliest is the earlier of two times, a zero time meaning "none".
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -134,128 +134,190 @@ func eventsByKey(evs []pdEvent) map[string][]string {
 
 func newPDDispatcher(t *testing.T, f *fakePagerDuty, o Outbox, clk *clock.Mock, m *Metrics) (*Dispatcher, *logBuffer) {
 	t.Helper()
-	ns, err := NewNotifiers([]ReceiverConfig{{Name: "oncall", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}}}, Options{Clock: clk})
+	return newPDDispatcherWith(t, f, o, clk, ReceiverConfig{}, DispatcherOptions{Metrics: m})
+}
+
+// newPDDispatcherWith is newPDDispatcher for the receiver "oncall" with rc's delivery fields, and
+// opt (its Clock and Logger are set here).
+func newPDDispatcherWith(t *testing.T, f *fakePagerDuty, o Outbox, clk *clock.Mock, rc ReceiverConfig, opt DispatcherOptions) (*Dispatcher, *logBuffer) {
+	t.Helper()
+	rc.Name, rc.PagerDuty = "oncall", &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}
+	ns, err := NewNotifiers([]ReceiverConfig{rc}, Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger, buf := newTestLogger(t)
-	return NewDispatcher(o, ns, DispatcherOptions{Clock: clk, Logger: logger, Metrics: m}), buf
+	opt.Clock, opt.Logger = clk, logger
+	return NewDispatcher(o, ns, opt), buf
 }
 
-func TestDispatcherOutageThenRecovery(t *testing.T) {
-	cases := []struct {
-		name       string
-		status     int
-		retryAfter string
-	}{
-		{"5xx for two hours", 503, ""},
-		{"429 for two hours", 429, ""},
-		{"429 with Retry-After for two hours", 429, "120"},
-		{"502 with Retry-After for two hours", 502, "30"},
+// worstJitter makes every backoff its full length, the worst case for delivery delays.
+func worstJitter() float64 { return 1 }
+
+// recoveryBound is the documented worst-case delay from a receiver's recovery to the delivery of
+// a pending page with the default policy (internal/notify/README.md).
+const recoveryBound = 2 * time.Minute
+
+// deliveredAt records, on the mock clock, when the server first accepted an event for a key.
+type deliveredAt struct {
+	f   *fakePagerDuty
+	clk *clock.Mock
+	at  map[string]time.Time
+}
+
+func (d *deliveredAt) observe() {
+	acc, _, _ := d.f.snapshot()
+	for _, e := range acc {
+		k := e.DedupKey + " " + e.Action
+		if _, ok := d.at[k]; !ok {
+			d.at[k] = d.clk.Now()
+		}
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+}
+
+// TestDispatcherOutageThenRecovery: PagerDuty fails for two hours, in each retry mode. Three
+// alerts fire at the start; two resolve during the outage, one keeps firing. PagerDuty must end in
+// the alerts' state without flapping: no incident for the two that ended (their resolve alone is
+// sent), one for the alert still firing, delivered within the documented bound of the recovery,
+// and its resolve afterwards. During the outage the receiver is asked at least every two minutes.
+func TestDispatcherOutageThenRecovery(t *testing.T) {
+	for _, c := range retryModes {
+		t.Run(c.name+" for two hours", func(t *testing.T) {
 			f := newFakePagerDuty(t)
 			clk := clock.NewMock()
 			clk.Set(t0)
 			o := &memOutbox{}
-			reg := prometheus.NewRegistry()
-			m := NewMetrics(reg)
-			d, _ := newPDDispatcher(t, f, o, clk, m)
+			m := NewMetrics(prometheus.NewRegistry())
+			d, _ := newPDDispatcherWith(t, f, o, clk, ReceiverConfig{}, DispatcherOptions{Metrics: m, Jitter: worstJitter})
 
 			names := []string{"availability", "latency", "memory"}
 			for _, name := range names {
 				o.add(t, "oncall", notificationFor(name, Trigger), clk.Now())
 			}
-			f.setFailAll(c.status, c.retryAfter)
 			recoverAt := t0.Add(2 * time.Hour)
+			f.setFailFn(func() (int, string) {
+				if clk.Now().Before(recoverAt) {
+					return c.status, c.retryAfter
+				}
+				return 0, ""
+			})
+			seen := &deliveredAt{f: f, clk: clk, at: map[string]time.Time{}}
 			resolvedWritten := false
 			var lastAttempt time.Time
-			maxGap := time.Duration(0)
-			attempts := 0
+			maxGap, attempts := time.Duration(0), 0
 			drain(t, d, clk, 10000, func() {
+				seen.observe()
 				f.mu.Lock()
 				if f.requests != attempts {
-					if !lastAttempt.IsZero() && clk.Now().Sub(lastAttempt) > maxGap && clk.Now().Before(recoverAt) {
-						maxGap = clk.Now().Sub(lastAttempt)
+					if !lastAttempt.IsZero() && clk.Now().Before(recoverAt) {
+						maxGap = max(maxGap, clk.Now().Sub(lastAttempt))
 					}
 					attempts, lastAttempt = f.requests, clk.Now()
 				}
 				f.mu.Unlock()
-				// The incidents end during the outage: the resolves queue behind the triggers.
+				// Two of the alerts end during the outage: their resolves queue behind the triggers.
 				if !resolvedWritten && clk.Now().After(t0.Add(30*time.Minute)) {
-					for _, name := range names {
+					for _, name := range names[:2] {
 						o.add(t, "oncall", notificationFor(name, Resolve), clk.Now())
 					}
 					resolvedWritten = true
 				}
-				if !clk.Now().Before(recoverAt) {
-					f.setFailAll(0, "")
-				}
 			})
-			acc, rejected, incidents := f.snapshot()
-			if len(rejected) > 0 {
-				t.Errorf("server rejected events: %v", rejected)
+			seen.observe() // drain returns after the pass that emptied the outbox
+			firing := DedupKey("chat-api", "memory", "page", false)
+			t.Logf("page delivered at recovery + %s; %d requests during the outage, longest gap %s",
+				seen.at[firing+" trigger"].Sub(recoverAt), attempts, maxGap)
+			if at, ok := seen.at[firing+" trigger"]; !ok || at.Sub(recoverAt) > recoveryBound {
+				t.Errorf("page of the alert still firing delivered at recovery + %s, want ≤ %s", at.Sub(recoverAt), recoveryBound)
 			}
-			got := eventsByKey(acc)
-			for _, name := range names {
-				key := DedupKey("chat-api", name, "page", false)
-				if strings.Join(got[key], ",") != "trigger,resolve" {
-					t.Errorf("%s: events %v, want exactly trigger then resolve", key, got[key])
-				}
-				if inc := incidents[key]; len(inc) != 1 || !inc[0].Resolved {
-					t.Errorf("%s: incidents %+v, want one, resolved", key, inc)
-				}
+			if maxGap > recoveryBound {
+				t.Errorf("longest gap between attempts during the outage = %s, want ≤ %s", maxGap, recoveryBound)
 			}
-			if o.len() != 0 {
-				t.Errorf("%d entries left in the outbox", o.len())
+			if attempts > 2*60+20 {
+				t.Errorf("%d requests during a two-hour outage; one receiver should be asked about once a minute", attempts)
 			}
-			if maxGap > DefaultMaxBackoff+time.Minute {
-				t.Errorf("longest gap between attempts during the outage = %s, want ≤ backoff cap", maxGap)
-			}
-			if got := metricValue(t, m.notifications.WithLabelValues("oncall", OutcomeSuccess)); got != 6 {
-				t.Errorf("success count = %v, want 6", got)
-			}
-			if got := metricValue(t, m.notifications.WithLabelValues("oncall", OutcomeRetry)); got < 10 {
-				t.Errorf("retry count = %v, want many", got)
-			}
-			if got := metricValue(t, m.pending); got != 0 {
-				t.Errorf("slod_outbox_pending = %v, want 0", got)
-			}
+			o.add(t, "oncall", notificationFor("memory", Resolve), clk.Now())
+			drain(t, d, clk, 10, nil)
+
+			checkOutageEnd(t, f, o, m, names, firing, c.reason)
 		})
 	}
 }
 
+// checkOutageEnd checks what TestDispatcherOutageThenRecovery left: the alerts that ended during
+// the outage got their resolve alone (no incident), the one still firing an incident, resolved
+// later; the counts of outcomes and failures.
+func checkOutageEnd(t *testing.T, f *fakePagerDuty, o *memOutbox, m *Metrics, names []string, firing, reason string) {
+	t.Helper()
+	acc, rejected, incidents := f.snapshot()
+	if len(rejected) > 0 {
+		t.Errorf("server rejected events: %v", rejected)
+	}
+	got := eventsByKey(acc)
+	for _, name := range names {
+		key := DedupKey("chat-api", name, "page", false)
+		want, wantIncidents := "resolve", 0
+		if key == firing {
+			want, wantIncidents = "trigger,resolve", 1
+		}
+		if strings.Join(got[key], ",") != want {
+			t.Errorf("%s: events %v, want %s", key, got[key], want)
+		}
+		if inc := incidents[key]; len(inc) != wantIncidents || (len(inc) == 1 && !inc[0].Resolved) {
+			t.Errorf("%s: incidents %+v, want %d, resolved", key, inc, wantIncidents)
+		}
+	}
+	if o.len() != 0 {
+		t.Errorf("%d entries left in the outbox", o.len())
+	}
+	for outcome, want := range map[string]float64{OutcomeSuccess: 4, OutcomeSuperseded: 2} {
+		if got := metricValue(t, m.notifications.WithLabelValues("oncall", outcome)); got != want {
+			t.Errorf("%s count = %v, want %v", outcome, got, want)
+		}
+	}
+	if got := metricValue(t, m.failures.WithLabelValues("oncall", reason)); got < 10 {
+		t.Errorf("failures{reason=%q} = %v, want many", reason, got)
+	}
+	if got := metricValue(t, m.pending); got != 0 {
+		t.Errorf("slod_outbox_pending = %v, want 0", got)
+	}
+}
+
+// TestDispatcherCrashRecovery kills slod (a dispatcher abandoned, a new one over the same outbox)
+// at each point of a delivery: PagerDuty may see an event twice, and always ends with one
+// incident, resolved.
 func TestDispatcherCrashRecovery(t *testing.T) {
+	resolve := func(t *testing.T, o *memOutbox) { o.add(t, "oncall", sampleNotification(Resolve), t0) }
+	once := func(t *testing.T, d *Dispatcher) {
+		if _, err := d.DispatchOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cases := []struct {
 		name string
-		// crash runs the first dispatcher up to the simulated kill.
+		// crash runs the first dispatcher up to the simulated kill; it may write the resolve.
 		crash func(t *testing.T, d *Dispatcher, o *memOutbox)
+		want  string
 	}{
-		{"killed between write and send", func(t *testing.T, d *Dispatcher, o *memOutbox) {}},
+		{"killed between write and send", func(t *testing.T, d *Dispatcher, o *memOutbox) {}, "trigger,resolve"},
 		{"killed between send and ack of the trigger", func(t *testing.T, d *Dispatcher, o *memOutbox) {
 			o.ackFailures = 1
-			if _, err := d.DispatchOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}},
+			once(t, d)
+		}, "trigger,trigger,resolve"},
+		{"killed between send and ack of the trigger, resolved meanwhile", func(t *testing.T, d *Dispatcher, o *memOutbox) {
+			o.ackFailures = 1
+			once(t, d)
+			resolve(t, o)
+		}, "trigger,resolve"},
 		{"killed between send and ack of the resolve", func(t *testing.T, d *Dispatcher, o *memOutbox) {
+			once(t, d)
+			resolve(t, o)
 			o.failAckSeq = map[uint64]bool{2: true}
-			if _, err := d.DispatchOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			once(t, d)
 			if o.len() != 1 {
 				t.Fatalf("%d entries left after the simulated kill, want the resolve", o.len())
 			}
-		}},
-		{"killed between send and ack of both", func(t *testing.T, d *Dispatcher, o *memOutbox) {
-			o.ackFailures = 2
-			for i := 0; i < 2; i++ {
-				if _, err := d.DispatchOnce(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}},
+		}, "trigger,resolve,resolve"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -264,13 +326,16 @@ func TestDispatcherCrashRecovery(t *testing.T) {
 			clk.Set(t0)
 			o := &memOutbox{}
 			o.add(t, "oncall", sampleNotification(Trigger), clk.Now())
-			o.add(t, "oncall", sampleNotification(Resolve), clk.Now())
 			first, _ := newPDDispatcher(t, f, o, clk, nil)
 			c.crash(t, first, o)
 
 			// Restart: a new dispatcher (new notifiers, new limiter) over the same outbox.
 			second, _ := newPDDispatcher(t, f, o, clk, nil)
 			drain(t, second, clk, 100, nil)
+			if acc, _, _ := f.snapshot(); eventsByKey(acc)[sampleNotification(Trigger).DedupKey][len(acc)-1] == "trigger" {
+				resolve(t, o)
+				drain(t, second, clk, 100, nil)
+			}
 			// And once more, as a restart after a clean run must send nothing.
 			third, _ := newPDDispatcher(t, f, o, clk, nil)
 			drain(t, third, clk, 100, nil)
@@ -280,9 +345,8 @@ func TestDispatcherCrashRecovery(t *testing.T) {
 			if inc := incidents[key]; len(inc) != 1 || !inc[0].Resolved {
 				t.Errorf("incidents = %+v, want exactly one, resolved", inc)
 			}
-			acts := eventsByKey(acc)[key]
-			if len(acts) == 0 || acts[len(acts)-1] != "resolve" || acts[0] != "trigger" {
-				t.Errorf("events %v: want triggers first, resolve last", acts)
+			if got := strings.Join(eventsByKey(acc)[key], ","); got != c.want {
+				t.Errorf("events %s, want %s", got, c.want)
 			}
 			if o.len() != 0 {
 				t.Errorf("%d entries left", o.len())
@@ -326,19 +390,19 @@ func TestDispatcherOrderAndDrops(t *testing.T) {
 		wantCount map[string]float64
 	}{
 		{
-			name:    "resolve waits for its failing trigger",
+			name:    "trigger superseded by its resolve while the receiver fails",
 			answers: []error{errDown, errDown}, retry: true,
 			entries: []Notification{notificationFor("a", Trigger), notificationFor("a", Resolve)},
-			wantGot: []string{"a/page trigger", "a/page resolve"}, wantLog: `"id":"1/slod/chat-api/a/page"`,
-			wantCount: map[string]float64{OutcomeSuccess: 2, OutcomeRetry: 2},
+			wantGot: []string{"a/page resolve"}, wantLog: `"id":"1/slod/chat-api/a/page"`,
+			wantCount: map[string]float64{OutcomeSuccess: 1, OutcomeRetry: 2, OutcomeSuperseded: 1},
 		},
 		{
-			name:    "rejected notification is dropped and counted",
-			answers: []error{errors.New("HTTP 400: invalid event")}, retry: false,
+			name:    "rejected notification is sent again after the repeat interval",
+			answers: []error{&HTTPError{Status: 400, Err: errors.New("HTTP 400: invalid event")}}, retry: false,
 			entries:   []Notification{notificationFor("a", Trigger), notificationFor("b", Trigger)},
-			wantGot:   []string{"b/page trigger"},
+			wantGot:   []string{"b/page trigger", "a/page trigger"},
 			wantLog:   `invalid event`,
-			wantCount: map[string]float64{OutcomeSuccess: 1, OutcomeFailed: 1},
+			wantCount: map[string]float64{OutcomeSuccess: 2, OutcomeFailed: 1},
 		},
 		{
 			name:      "unknown receiver is dropped",
@@ -349,9 +413,15 @@ func TestDispatcherOrderAndDrops(t *testing.T) {
 		},
 		{
 			name:    "repeated trigger superseded by the newer one",
-			entries: []Notification{notificationFor("a", Trigger), notificationFor("a", Trigger), notificationFor("a", Resolve)},
-			wantGot: []string{"a/page trigger", "a/page resolve"}, wantLog: "superseded",
-			wantCount: map[string]float64{OutcomeSuccess: 2},
+			entries: []Notification{notificationFor("a", Trigger), notificationFor("a", Trigger)},
+			wantGot: []string{"a/page trigger"}, wantLog: "superseded",
+			wantCount: map[string]float64{OutcomeSuccess: 1, OutcomeSuperseded: 1},
+		},
+		{
+			name:    "trigger, resolve, trigger: one trigger",
+			entries: []Notification{notificationFor("a", Trigger), notificationFor("a", Resolve), notificationFor("a", Trigger), notificationFor("b", Trigger)},
+			wantGot: []string{"a/page trigger", "b/page trigger"}, wantLog: "its incident stays open",
+			wantCount: map[string]float64{OutcomeSuccess: 2, OutcomeSuperseded: 2},
 		},
 	}
 	for _, c := range cases {
@@ -395,25 +465,28 @@ func TestDispatcherOrderAndDrops(t *testing.T) {
 }
 
 func TestDispatcherBackoff(t *testing.T) {
+	capped := DeliveryPolicy{MaxRetryAfter: 30 * time.Second}.withDefaults()
 	cases := []struct {
 		name     string
 		attempts int
 		jitter   float64
 		err      error
+		policy   DeliveryPolicy
 		want     time.Duration
 	}{
-		{"first retry, no jitter", 1, 0, errors.New("x"), 500 * time.Millisecond},
-		{"first retry, full jitter", 1, 1, errors.New("x"), time.Second},
-		{"fifth retry", 5, 0.5, errors.New("x"), 12 * time.Second},
-		{"capped at 5m", 40, 1, errors.New("x"), 5 * time.Minute},
-		{"capped, low jitter", 40, 0, errors.New("x"), 150 * time.Second},
-		{"Retry-After honoured", 3, 0.5, &RetryAfterError{After: 42 * time.Second, Err: errors.New("x")}, 42 * time.Second},
-		{"Retry-After bounded", 3, 0.5, &RetryAfterError{After: 48 * time.Hour, Err: errors.New("x")}, time.Hour},
+		{"first retry, no jitter", 1, 0, errors.New("x"), DeliveryPolicy{}, 500 * time.Millisecond},
+		{"first retry, full jitter", 1, 1, errors.New("x"), DeliveryPolicy{}, time.Second},
+		{"fifth retry", 5, 0.5, errors.New("x"), DeliveryPolicy{}, 12 * time.Second},
+		{"capped at 1m", 40, 1, errors.New("x"), DeliveryPolicy{}, time.Minute},
+		{"capped, low jitter", 40, 0, errors.New("x"), DeliveryPolicy{}, 30 * time.Second},
+		{"Retry-After honoured", 3, 0.5, &RetryAfterError{After: 42 * time.Second, Err: errors.New("x")}, DeliveryPolicy{}, 42 * time.Second},
+		{"Retry-After capped at the 2m default", 3, 0.5, &RetryAfterError{After: time.Hour, Err: errors.New("x")}, DeliveryPolicy{}, 2 * time.Minute},
+		{"Retry-After capped by the receiver's max_retry_after", 3, 0.5, &RetryAfterError{After: time.Hour, Err: errors.New("x")}, capped, 30 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := NewDispatcher(&memOutbox{}, nil, DispatcherOptions{Clock: clock.NewMock(), Jitter: func() float64 { return c.jitter }})
-			if got := d.delay(c.attempts, c.err); got != c.want {
+			if got := d.retryDelay(c.attempts, c.err, c.policy.withDefaults()); got != c.want {
 				t.Errorf("delay = %s, want %s", got, c.want)
 			}
 		})

@@ -13,12 +13,13 @@
 //     Alertmanager receivers get firing alerts again every resend interval.
 //   - The caller commits the entries (OutboxEntries) and the new records (EncodeAlertRecords under
 //     MetaAlertRecords) in the same store transaction as the alert state, so a transition is
-//     never recorded without its notification, and a restart never sends anything twice.
+//     never recorded without its notification, and a restart never enqueues anything twice.
 //   - Dispatcher drains the outbox (StoreOutbox over *store.Store) through the Notifiers built by
-//     NewNotifiers: in order per (receiver, dedup key), acknowledging an entry only once the
-//     receiver accepted it, retrying 429, 5xx, timeouts and network errors forever with
-//     exponential backoff and jitter (or the receiver's Retry-After), and dropping, with a log
-//     line and a "failed" count, what the receiver rejects as invalid.
+//     NewNotifiers: only the newest entry per (receiver, dedup key), acknowledging an entry only
+//     once the receiver accepted it, retrying 429, 5xx, timeouts and network errors forever with
+//     exponential backoff and jitter (or the receiver's Retry-After, capped), sending what the
+//     receiver rejects again every repeat interval, and everything pending at once when a
+//     receiver accepts again.
 //
 // A daemon cycle, in short:
 //
@@ -38,9 +39,9 @@
 // and Alertmanager merges alerts with equal labels, so the receivers see one incident; a webhook
 // consumer should deduplicate on dedup_key + action + starts_at.
 //
-// The Dispatcher sends one entry at a time. A receiver that fails is skipped for the rest of the
-// pass and retried when its backoff ends, so an unreachable receiver delays the others by at most
-// one timeout (10s by default) per pass.
+// The Dispatcher serves receivers concurrently, and each receiver one entry at a time. A receiver
+// that fails is skipped for the rest of the pass and tried again when its backoff ends, so an
+// unreachable receiver costs one timeout (10s by default) per attempt and delays no other.
 //
 // Secrets (routing keys, webhook header values) are of type Secret, which prints, logs and
 // marshals as "<secret>"; URLs in errors keep only scheme and host.

@@ -20,13 +20,17 @@ type fakePagerDuty struct {
 	// fail, when non-empty, is popped for every request: the status to answer instead of
 	// processing it (0 = process normally).
 	fail []int
-	// failAll answers every request with this status while non-zero.
+	// failAll answers every request with this status while non-zero; resetConn closes the
+	// connection without an answer instead (a network error).
 	failAll    int
 	retryAfter string
-	accepted   []pdEvent
-	rejected   []string // reasons of 400s
-	requests   int
-	incidents  map[string][]*pdIncident
+	// failFn, when set, decides instead of failAll, per request (for failures that follow a
+	// mock clock): the status (0 = process normally, resetConn = no answer) and Retry-After.
+	failFn    func() (status int, retryAfter string)
+	accepted  []pdEvent
+	rejected  []string // reasons of 400s
+	requests  int
+	incidents map[string][]*pdIncident
 }
 
 type pdEvent struct {
@@ -56,6 +60,9 @@ type pdIncident struct {
 	Resolved bool
 }
 
+// resetConn, as a fakePagerDuty status, closes the connection without an answer.
+const resetConn = -1
+
 // pdMaxBody is PagerDuty's limit on one event.
 const pdMaxBody = 512 * 1024
 
@@ -75,13 +82,22 @@ func (f *fakePagerDuty) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	status := f.failAll
+	status, retryAfter := f.failAll, f.retryAfter
+	if f.failFn != nil {
+		status, retryAfter = f.failFn()
+	}
 	if len(f.fail) > 0 {
 		status, f.fail = f.fail[0], f.fail[1:]
 	}
+	if status == resetConn {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
 	if status != 0 {
-		if f.retryAfter != "" {
-			w.Header().Set("Retry-After", f.retryAfter)
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -166,6 +182,13 @@ func (f *fakePagerDuty) reject(w http.ResponseWriter, reason string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
 	json.NewEncoder(w).Encode(map[string]any{"status": "invalid event", "message": "Event object is invalid", "errors": []string{reason}})
+}
+
+// setFailFn installs failFn (see fakePagerDuty).
+func (f *fakePagerDuty) setFailFn(fn func() (int, string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failFn = fn
 }
 
 func (f *fakePagerDuty) setFailAll(status int, retryAfter string) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,9 +19,11 @@ import (
 )
 
 // Notifier delivers one notification to one receiver. retry says whether a failed delivery may
-// succeed later (429, 5xx, timeouts, network errors) or never will (the receiver rejected the
-// message as invalid), like Alertmanager's notify.Notifier. An error may be a *RetryAfterError
-// when the receiver said when to come back.
+// succeed at once (429, 5xx, timeouts, network errors: retried with backoff) or the receiver
+// rejected this message (4xx: sent again only after the receiver's repeat interval), like
+// Alertmanager's notify.Notifier. An error may be a *RetryAfterError when the receiver said when
+// to come back, a *RateLimitError when slod's own limiter held the message back unsent, and
+// wraps an *HTTPError when the receiver answered.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) (retry bool, err error)
 }
@@ -31,8 +34,107 @@ type Resender interface {
 	ResendInterval() time.Duration
 }
 
+// DeliveryPolicy is how the Dispatcher treats one receiver's failures (ReceiverConfig's
+// max_retry_after and repeat_interval). Zero fields get the defaults.
+type DeliveryPolicy struct {
+	// MaxRetryAfter caps the wait a receiver's Retry-After asks for.
+	MaxRetryAfter time.Duration
+	// RepeatInterval is how often a notification the receiver rejected is sent again.
+	RepeatInterval time.Duration
+}
+
+func (p DeliveryPolicy) withDefaults() DeliveryPolicy {
+	if p.MaxRetryAfter <= 0 {
+		p.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if p.RepeatInterval <= 0 {
+		p.RepeatInterval = DefaultRepeatInterval
+	}
+	return p
+}
+
+// delivery carries a receiver's DeliveryPolicy; the receiver types embed it and NewNotifiers
+// sets it from the receiver's config.
+type delivery struct{ policy DeliveryPolicy }
+
+// DeliveryPolicy returns the receiver's policy, defaults applied.
+func (d *delivery) DeliveryPolicy() DeliveryPolicy { return d.policy.withDefaults() }
+
+func (d *delivery) setPolicy(p DeliveryPolicy) { d.policy = p }
+
+// policyOf is n's DeliveryPolicy, or the defaults for a Notifier that has none.
+func policyOf(n Notifier) DeliveryPolicy {
+	if p, ok := n.(interface{ DeliveryPolicy() DeliveryPolicy }); ok {
+		return p.DeliveryPolicy()
+	}
+	return DeliveryPolicy{}.withDefaults()
+}
+
+// HTTPError is a receiver's answer other than 2xx; Status classifies the failure in
+// slod_notification_failures_total.
+type HTTPError struct {
+	Status int
+	Err    error
+}
+
+func (e *HTTPError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+// RateLimitError says that slod's own rate limiter for the receiver (PagerDuty's limit per
+// routing key) has no token left: nothing was sent, and nothing failed.
+type RateLimitError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%v (next token in %s)", e.Err, e.After)
+}
+
+// Unwrap returns the underlying error.
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// Failure reasons of slod_notification_failures_total.
+const (
+	Reason4xx     = "4xx"
+	Reason429     = "429"
+	Reason5xx     = "5xx"
+	ReasonTimeout = "timeout"
+	ReasonNetwork = "network"
+	ReasonOther   = "other"
+)
+
+// failureReason classifies a failed delivery attempt: the receiver's status class (429 apart,
+// since it is retried and says "slow down", and 408 counted as a timeout), a timeout, a network
+// error, or other (a 1xx/3xx answer, an encoding error).
+func failureReason(err error) string {
+	var he *HTTPError
+	var ne net.Error
+	switch {
+	case errors.As(err, &he):
+		switch {
+		case he.Status == http.StatusTooManyRequests:
+			return Reason429
+		case he.Status == http.StatusRequestTimeout:
+			return ReasonTimeout
+		case he.Status/100 == 4:
+			return Reason4xx
+		case he.Status/100 == 5:
+			return Reason5xx
+		}
+		return ReasonOther
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return ReasonTimeout
+	case errors.As(err, &ne):
+		return ReasonNetwork
+	}
+	return ReasonOther
+}
+
 // RetryAfterError is a retryable failure with the delay the receiver asked for (HTTP
-// Retry-After, or the time until the rate limiter has a token again).
+// Retry-After).
 type RetryAfterError struct {
 	After time.Duration
 	Err   error
@@ -95,6 +197,9 @@ func NewNotifiers(cfgs []ReceiverConfig, opt Options) (map[string]Notifier, erro
 		}
 		if err != nil {
 			return nil, fmt.Errorf("receiver %q: %w", c.Name, err)
+		}
+		if p, ok := n.(interface{ setPolicy(DeliveryPolicy) }); ok {
+			p.setPolicy(c.policy())
 		}
 		out[c.Name] = n
 	}
@@ -187,17 +292,18 @@ func postJSON(ctx context.Context, client *http.Client, now time.Time, target st
 }
 
 // classifyStatus applies the retry policy of the Alertmanager and webhook receivers: 2xx is
-// delivered; a 4xx other than 408 and 429 rejects this message, and a retry would only repeat
-// the rejection; everything else (408, 429, 5xx, an unexpected 1xx or 3xx) is retried.
+// delivered; a 4xx other than 408 and 429 rejects this message (retry false: an immediate retry
+// would only repeat the rejection, so the Dispatcher sends it again after the receiver's repeat
+// interval); everything else (408, 429, 5xx, an unexpected 1xx or 3xx) is retried with backoff.
 func classifyStatus(receiver string, r httpResult) (retry bool, err error) {
 	body := truncateRunes(r.Body, 512)
 	switch {
 	case r.Status/100 == 2:
 		return false, nil
 	case r.Status/100 == 4 && r.Status != http.StatusRequestTimeout && r.Status != http.StatusTooManyRequests:
-		return false, fmt.Errorf("receiver %q rejected the notification: HTTP %d: %s", receiver, r.Status, body)
+		return false, &HTTPError{Status: r.Status, Err: fmt.Errorf("receiver %q rejected the notification: HTTP %d: %s", receiver, r.Status, body)}
 	}
-	err = fmt.Errorf("receiver %q: HTTP %d: %s", receiver, r.Status, body)
+	err = &HTTPError{Status: r.Status, Err: fmt.Errorf("receiver %q: HTTP %d: %s", receiver, r.Status, body)}
 	if r.RetryAfter > 0 {
 		err = &RetryAfterError{After: r.RetryAfter, Err: err}
 	}

@@ -21,6 +21,7 @@ const maxSummaryRunes = 1024
 // alert starts firing, resolve when it stops, both on the alert's dedup key, so PagerDuty keeps
 // one incident per alert however often (or by however many replicas) it is sent.
 type PagerDuty struct {
+	delivery
 	name     string
 	key      Secret
 	baseURL  string
@@ -77,10 +78,10 @@ func NewPagerDuty(name string, c *PagerDutyConfig, opt Options) (*PagerDuty, err
 }
 
 // Notify sends one event. It waits for a token of the routing key's rate limiter without
-// blocking: when none is left it returns a *RetryAfterError and the dispatcher comes back later.
+// blocking: when none is left it returns a *RateLimitError and the dispatcher comes back later.
 func (p *PagerDuty) Notify(ctx context.Context, n Notification) (bool, error) {
 	if ok, wait := p.limiter.take(); !ok {
-		return true, &RetryAfterError{After: wait, Err: fmt.Errorf("receiver %q: PagerDuty rate limit of the routing key reached", p.name)}
+		return true, &RateLimitError{After: wait, Err: fmt.Errorf("receiver %q: PagerDuty rate limit of the routing key reached", p.name)}
 	}
 	ev := p.Event(n)
 	capt := &capture{now: p.clock.Now()}
@@ -107,9 +108,9 @@ func (p *PagerDuty) Notify(ctx context.Context, n Notification) (bool, error) {
 	reason := p.scrubString(capt.reason())
 	switch ae.StatusCode {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		return false, fmt.Errorf("receiver %q: PagerDuty rejected the event (HTTP %d): %s", p.name, ae.StatusCode, reason)
+		return false, &HTTPError{Status: ae.StatusCode, Err: fmt.Errorf("receiver %q: PagerDuty rejected the event (HTTP %d): %s", p.name, ae.StatusCode, reason)}
 	}
-	err = fmt.Errorf("receiver %q: PagerDuty HTTP %d: %s", p.name, ae.StatusCode, reason)
+	err = &HTTPError{Status: ae.StatusCode, Err: fmt.Errorf("receiver %q: PagerDuty HTTP %d: %s", p.name, ae.StatusCode, reason)}
 	if capt.retryAfter > 0 {
 		err = &RetryAfterError{After: capt.retryAfter, Err: err}
 	}

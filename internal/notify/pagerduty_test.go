@@ -163,11 +163,11 @@ func TestPagerDutyClassifiesErrors(t *testing.T) {
 		wantAfter  time.Duration
 		wantInErr  string
 	}{
-		{"400 is not retried", 0, "", "short", false, false, 0, "routing_key must be 32 characters"},
+		{"400 is a rejection", 0, "", "short", false, false, 0, "routing_key must be 32 characters"},
 		{"429 is retried after Retry-After", 429, "17", testKey, false, true, 17 * time.Second, "HTTP 429"},
 		{"500 is retried", 500, "", testKey, false, true, 0, "HTTP 500"},
 		{"503 with Retry-After", 503, "3", testKey, false, true, 3 * time.Second, "HTTP 503"},
-		{"413 is not retried", 413, "", testKey, false, false, 0, "HTTP 413"},
+		{"413 is a rejection", 413, "", testKey, false, false, 0, "HTTP 413"},
 		{"network error is retried", 0, "", testKey, true, true, 0, "sending to PagerDuty"},
 	}
 	for _, c := range cases {
@@ -224,11 +224,11 @@ func TestPagerDutyRateLimitPerRoutingKey(t *testing.T) {
 	for i := 0; i < 1200; i++ {
 		name := []string{"a", "b"}[i%2]
 		retry, err := ns[name].Notify(context.Background(), sampleNotification(Trigger))
-		var ra *RetryAfterError
+		var rl *RateLimitError
 		switch {
 		case err == nil:
 			sent[i/600]++
-		case retry && errors.As(err, &ra) && ra.After > 0:
+		case retry && errors.As(err, &rl) && rl.After > 0:
 			limited++
 		default:
 			t.Fatalf("event %d: retry=%v err=%v", i, retry, err)
@@ -284,8 +284,8 @@ func TestPagerDutyRateLimitSurvivesReload(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = second["a"].Notify(context.Background(), sampleNotification(Trigger))
-			var ra *RetryAfterError
-			if limited := errors.As(err, &ra); limited != c.wantLimited {
+			var rl *RateLimitError
+			if limited := errors.As(err, &rl); limited != c.wantLimited {
 				t.Errorf("second event limited = %v (err %v), want %v", limited, err, c.wantLimited)
 			}
 		})

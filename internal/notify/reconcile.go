@@ -8,7 +8,7 @@ import (
 
 // AlertRecord is the delivery state of one alert (one dedup key) while it fires. The caller
 // persists the map Reconcile returns in the same store transaction as the entries it enqueues, so
-// that after a restart nothing is sent twice and nothing is forgotten.
+// that after a restart nothing is enqueued twice and nothing is forgotten.
 type AlertRecord struct {
 	// Want is the latest trigger of the alert (it fires while the record exists).
 	Want Notification `json:"want"`

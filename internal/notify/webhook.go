@@ -37,6 +37,7 @@ type WebhookMessage struct {
 
 // Webhook POSTs a WebhookMessage to a URL.
 type Webhook struct {
+	delivery
 	name    string
 	target  string
 	headers map[string]Secret
