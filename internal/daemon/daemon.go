@@ -65,6 +65,11 @@ type Options struct {
 	Reload <-chan struct{}
 	// Tracer traces cycles (default: from OTEL_EXPORTER_OTLP_ENDPOINT, else a no-op tracer).
 	Tracer trace.Tracer
+	// Web configures the HTTP server: TLS and authentication, the endpoints that change state,
+	// timeouts and the connection cap.
+	Web WebOptions
+	// Silences bounds the silences API (notify.DefaultSilenceLimits where zero).
+	Silences notify.SilenceLimits
 }
 
 // runtime is everything derived from one config file: swapped as a whole by a reload.
@@ -180,6 +185,10 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 	if opt.Registry == nil {
 		opt.Registry = prometheus.NewRegistry()
 	}
+	opt.Web = opt.Web.withDefaults()
+	if err := validateWebConfig(opt.Web.ConfigFile); err != nil {
+		return nil, err
+	}
 	if opt.NewQuerier == nil {
 		opt.NewQuerier = func(cfg config.PrometheusConfig, o promapi.Options) (sli.Querier, error) { return promapi.New(cfg, o) }
 	}
@@ -220,6 +229,7 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 		st.Close()
 		return nil, err
 	}
+	d.silences.SetLimits(opt.Silences)
 	d.rt = rt
 	d.slos = d.carryOver(nil, set.SLOs, rt)
 	if err := d.restore(); err != nil {
@@ -550,7 +560,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", d.opt.ListenAddress, err)
 	}
-	d.log.Info("listening", "address", ln.Addr().String())
 	return d.serve(ctx, ln)
 }
 
@@ -584,9 +593,9 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 		}, func(error) { dcancel() })
 	}
 	{
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv := d.newServer()
 		g.Add(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			if err := d.serveHTTP(srv, ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http server: %w", err)
 			}
 			return nil
