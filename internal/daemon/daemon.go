@@ -70,6 +70,9 @@ type Options struct {
 	Web WebOptions
 	// Silences bounds the silences API (notify.DefaultSilenceLimits where zero).
 	Silences notify.SilenceLimits
+	// AutoReload, when positive, is how often the config and rule files are checked for changes,
+	// which reload them (--config.auto-reload-interval).
+	AutoReload time.Duration
 }
 
 // runtime is everything derived from one config file: swapped as a whole by a reload.
@@ -148,6 +151,9 @@ type Daemon struct {
 	// limiters are the PagerDuty rate limiters per routing key, kept for the daemon's life so
 	// that a reload does not refill the buckets (PagerDuty counts per key, not per config).
 	limiters *notify.Limiters
+	// loadedChecksum is configChecksum taken just before New loaded the files, where the
+	// auto-reload watcher starts from.
+	loadedChecksum string
 }
 
 // defaultGCPercent is the garbage collector's target (GOGC) slod runs with unless the GOGC
@@ -210,6 +216,10 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 			return nil, err
 		}
 		d.tracer, d.shutdown = tracer, shutdown
+	}
+	if opt.AutoReload > 0 {
+		// Before loading: a change in between makes the first check reload once more, never miss it.
+		d.loadedChecksum = configChecksum(opt.ConfigFile)
 	}
 	cfg, set, err := d.load()
 	if err != nil {
@@ -604,6 +614,10 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 			defer scancel()
 			_ = srv.Shutdown(sctx)
 		})
+	}
+	if d.opt.AutoReload > 0 {
+		wctx, wcancel := context.WithCancel(context.Background())
+		g.Add(func() error { return d.watchConfig(wctx, d.opt.AutoReload) }, func(error) { wcancel() })
 	}
 	if d.opt.Reload != nil {
 		rctx, rcancel := context.WithCancel(context.Background())
