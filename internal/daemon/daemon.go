@@ -230,9 +230,9 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(opt.StoragePath)
+	st, err := openStore(opt.StoragePath, d.log)
 	if err != nil {
-		return nil, fmt.Errorf("opening the store: %w", err)
+		return nil, err
 	}
 	d.store = st
 	if d.silences, err = notify.NewSilenceSet(st, d.clock); err != nil {
