@@ -284,3 +284,48 @@ func TestPrometheusFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestReceiverEchoKeepsSecrets: a webhook that echoes the request's headers in its 500 body
+// (as some proxies do) gets the configured Authorization header with every attempt; the value
+// reaches neither the log, nor the outbox entry's stored LastError, nor a backup of the store.
+func TestReceiverEchoKeepsSecrets(t *testing.T) {
+	const secret = "Bearer hook-t0ken-do-not-leak"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "upstream failed; request headers were: %v", r.Header)
+	}))
+	defer echo.Close()
+	h := newHarness(t)
+	cfg := strings.Replace(fmt.Sprintf(testConfig, testBearer, testRoutingKey),
+		`webhook: {url: "http://127.0.0.1:1/hook"}`, `webhook: {url: "`+echo.URL+`/hook", headers: {Authorization: "`+secret+`"}}`, 1)
+	writeFile(t, filepath.Join(h.dir, "slod.yml"), cfg)
+	h.restart()
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	h.cycle(t0)
+	if _, err := h.d.dispatcher.DispatchOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	es, err := h.d.store.Outbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || !strings.Contains(es[0].LastError, "<secret>") {
+		var errs []string
+		for _, e := range es {
+			errs = append(errs, e.LastError)
+		}
+		t.Fatalf("%d outbox entries, last errors %q: want the page pending with its last error, the echo scrubbed", len(es), errs)
+	}
+	var backup strings.Builder
+	if _, err := h.d.store.Backup(&backup); err != nil {
+		t.Fatal(err)
+	}
+	for where, text := range map[string]string{"log": h.logs.String(), "LastError": es[0].LastError, "backup": backup.String()} {
+		if strings.Contains(text, "hook-t0ken-do-not-leak") {
+			t.Errorf("the %s holds the webhook's Authorization value", where)
+		}
+	}
+	if !strings.Contains(h.logs.String(), "will retry") {
+		t.Error("the failed delivery is not logged")
+	}
+}
