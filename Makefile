@@ -4,6 +4,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 PKGS     := ./...
+# The image deploy/kubernetes pulls: `make image VERSION=v0.1.0` on the release tag builds the tag
+# the manifests name (deploy/deploy_test.go holds them to it).
+IMAGE    ?= ghcr.io/slod-dev/slod
 
 .PHONY: help build test lint bench fuzz image sbom release clean
 
@@ -41,8 +44,8 @@ lint: ## gofmt and go vet
 bench: ## benchmarks (go test -bench), figures for the issues' targets; SLOD_BENCH_SLOS=100,1000,10000 adds 10,000 SLOs to the daemon's (~6 min more)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
 
-image: ## docker image from deploy/Dockerfile (needs a Docker engine)
-	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t slod:$(VERSION) .
+image: ## docker image $(IMAGE):$(VERSION) from deploy/Dockerfile (needs a Docker engine)
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMAGE):$(VERSION) .
 
 sbom: build ## CycloneDX SBOM of the modules linked into bin/slod → bin/slod.cdx.json
 	$(GO) run $(SBOM_TOOL) bin -json -version $(VERSION) -output bin/slod.cdx.json bin/slod

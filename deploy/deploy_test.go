@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slod-dev/slod/internal/config"
 )
 
 // manifest is one YAML document of deploy/kubernetes, decoded loosely: these are Kubernetes
@@ -96,7 +99,7 @@ func TestManifestsHaveRequiredFields(t *testing.T) {
 			t.Errorf("%s: a %q object lacks apiVersion, kind or metadata.name", m.file, kind)
 		}
 	}
-	for _, k := range []string{"Deployment", "ConfigMap", "Secret", "Service", "ServiceMonitor", "PersistentVolumeClaim", "ServiceAccount"} {
+	for _, k := range []string{"Deployment", "ConfigMap", "Secret", "Service", "ServiceMonitor", "PersistentVolumeClaim", "ServiceAccount", "Namespace", "NetworkPolicy"} {
 		if kinds[k] == 0 {
 			t.Errorf("deploy/kubernetes has no %s", k)
 		}
@@ -355,5 +358,231 @@ func TestAlertRulesWithPromtool(t *testing.T) {
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// slodContainers returns every slod container of the manifests (the Deployment's and the sidecar
+// example's) with the volumes of its pod, by name.
+func slodContainers(t *testing.T) (containers []any, names []string, podVolumes []map[string]any) {
+	t.Helper()
+	for _, m := range loadManifests(t) {
+		if str(m.obj, "kind") != "Deployment" {
+			continue
+		}
+		spec := get(m.obj, "spec", "template", "spec")
+		volumes := map[string]any{}
+		for _, v := range list(spec, "volumes") {
+			volumes[str(v, "name")] = v
+		}
+		for _, c := range list(spec, "containers") {
+			if strings.Contains(str(c, "image"), "slod") {
+				containers = append(containers, c)
+				names = append(names, m.file+": container "+str(c, "name"))
+				podVolumes = append(podVolumes, volumes)
+			}
+		}
+	}
+	return containers, names, podVolumes
+}
+
+func flagValue(c any, name string) (string, bool) {
+	for _, a := range list(c, "args") {
+		if v, ok := strings.CutPrefix(a.(string), "--"+name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// TestConfigMapsReachSlod: config and rules are mounted as directories (kubelet never updates a
+// subPath mount), and slod checks them for changes (--config.auto-reload-interval), since the
+// distroless image has no shell to send SIGHUP from and the lifecycle API is off.
+func TestConfigMapsReachSlod(t *testing.T) {
+	containers, names, podVolumes := slodContainers(t)
+	for i, c := range containers {
+		configFile, ok := flagValue(c, "config.file")
+		if !ok {
+			t.Errorf("%s: no --config.file", names[i])
+		}
+		if v, ok := flagValue(c, "config.auto-reload-interval"); !ok || v == "0s" {
+			t.Errorf("%s: no --config.auto-reload-interval: a changed ConfigMap would never be loaded", names[i])
+		}
+		configMounted := false
+		for _, vm := range list(c, "volumeMounts") {
+			vol := podVolumes[i][str(vm, "name")]
+			if get(vol, "configMap") == nil && get(vol, "secret") == nil {
+				continue
+			}
+			if str(vm, "subPath") != "" {
+				t.Errorf("%s: %s is mounted with subPath, which kubelet never updates", names[i], str(vm, "mountPath"))
+			}
+			if filepath.Dir(configFile) == str(vm, "mountPath") && get(vol, "configMap") != nil {
+				configMounted = true
+			}
+		}
+		if !configMounted {
+			t.Errorf("%s: --config.file %s is not in a ConfigMap directory mount", names[i], configFile)
+		}
+	}
+}
+
+// TestShippedConfigIsValid parses the ConfigMap's slod.yml as slod does, and requires
+// web.external_url, without which every notification links to the pod's hostname.
+func TestShippedConfigIsValid(t *testing.T) {
+	for _, m := range loadManifests(t) {
+		if str(m.obj, "kind") != "ConfigMap" || str(m.obj, "metadata", "name") != "slod-config" {
+			continue
+		}
+		cfg, err := config.Parse("/etc/slod/config/slod.yml", []byte(str(m.obj, "data", "slod.yml")))
+		if err != nil {
+			t.Fatalf("%s: slod.yml does not load:\n%v", m.file, err)
+		}
+		if cfg.Web.ExternalURL == "" {
+			t.Errorf("%s: slod.yml has no web.external_url: PagerDuty links and Alertmanager generatorURL would name the pod", m.file)
+		}
+		return
+	}
+	t.Fatal("no ConfigMap slod-config")
+}
+
+// TestDocsShowExternalURL: the README's daemon section shows web.external_url, as the shipped
+// ConfigMap has it.
+func TestDocsShowExternalURL(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, daemon, ok := strings.Cut(string(readme), "## Running the daemon")
+	if !ok {
+		t.Fatal("README.md has no \"## Running the daemon\" section")
+	}
+	daemon, _, _ = strings.Cut(daemon, "\n## ")
+	if !regexp.MustCompile(`(?m)^\s*external_url: https?://`).MatchString(daemon) {
+		t.Error("the README's daemon section does not show web.external_url")
+	}
+}
+
+// TestNamespaceIsCreated: the namespace kustomization.yaml puts everything in is one of its
+// resources.
+func TestNamespaceIsCreated(t *testing.T) {
+	var ns string
+	created := map[string]bool{}
+	for _, m := range loadManifests(t) {
+		switch str(m.obj, "kind") {
+		case "Kustomization":
+			ns = str(m.obj, "namespace")
+		case "Namespace":
+			created[str(m.obj, "metadata", "name")] = true
+		}
+	}
+	if ns == "" || !created[ns] {
+		t.Errorf("kustomization.yaml puts everything in namespace %q, which no manifest creates (%v)", ns, keys(created))
+	}
+}
+
+// TestServiceMonitorIsSelected: the ServiceMonitor carries the `release` label kube-prometheus-stack
+// selects on, and the runbook says how to match another install's selector.
+func TestServiceMonitorIsSelected(t *testing.T) {
+	for _, m := range loadManifests(t) {
+		if str(m.obj, "kind") != "ServiceMonitor" {
+			continue
+		}
+		if str(m.obj, "metadata", "labels", "release") == "" {
+			t.Errorf("%s: no release label: a kube-prometheus-stack Prometheus would not select it", m.file)
+		}
+	}
+	runbook, err := os.ReadFile("../docs/runbook.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(runbook), "serviceMonitorSelector") {
+		t.Error("docs/runbook.md does not explain the ServiceMonitor's release label (serviceMonitorSelector)")
+	}
+}
+
+// TestNetworkPolicy: slod's pods admit Prometheus and their own namespace on the HTTP port, and
+// nobody else (no rule without a from, which Kubernetes reads as everyone).
+func TestNetworkPolicy(t *testing.T) {
+	found := false
+	for _, m := range loadManifests(t) {
+		if str(m.obj, "kind") != "NetworkPolicy" {
+			continue
+		}
+		found = true
+		if str(m.obj, "spec", "podSelector", "matchLabels", "app.kubernetes.io/name") != "slod" {
+			t.Errorf("%s: does not select slod's pods", m.file)
+		}
+		types := fmt.Sprint(list(m.obj, "spec", "policyTypes"))
+		if !strings.Contains(types, "Ingress") {
+			t.Errorf("%s: policyTypes %s lacks Ingress", m.file, types)
+		}
+		prometheus, namespace := false, false
+		for i, r := range list(m.obj, "spec", "ingress") {
+			from := list(r, "from")
+			if len(from) == 0 {
+				t.Errorf("%s: ingress[%d] has no from: it admits everyone", m.file, i)
+			}
+			for _, p := range list(r, "ports") {
+				if port := fmt.Sprint(get(p, "port")); port != "http" && port != "9099" {
+					t.Errorf("%s: ingress[%d] opens port %s", m.file, i, port)
+				}
+			}
+			for _, f := range from {
+				switch {
+				case str(f, "podSelector", "matchLabels", "app.kubernetes.io/name") == "prometheus":
+					prometheus = true
+				case get(f, "namespaceSelector") == nil && get(f, "podSelector") != nil && len(get(f, "podSelector").(map[string]any)) == 0:
+					namespace = true
+				}
+			}
+		}
+		if !prometheus || !namespace {
+			t.Errorf("%s: admits Prometheus: %v, slod's namespace: %v; want both", m.file, prometheus, namespace)
+		}
+	}
+	if !found {
+		t.Error("deploy/kubernetes has no NetworkPolicy")
+	}
+}
+
+// TestImageTagsAreReleases: every slod image named in the manifests and the runbook is the
+// Makefile's IMAGE at one release version, the tag `make image VERSION=vX.Y.Z` builds.
+func TestImageTagsAreReleases(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := regexp.MustCompile(`(?m)^IMAGE\s*\?=\s*(\S+)$`).FindSubmatch(mk)
+	if im == nil {
+		t.Fatal("the Makefile sets no IMAGE")
+	}
+	image := string(im[1])
+	if !strings.Contains(string(mk), "-t $(IMAGE):$(VERSION)") {
+		t.Error("make image does not tag $(IMAGE):$(VERSION)")
+	}
+	ref := regexp.MustCompile(`[\w./-]*slod-dev/slod:[\w.-]+`)
+	var refs []string
+	tags := map[string]bool{}
+	files, _ := filepath.Glob("kubernetes/*.yaml")
+	files = append(files, "../docs/runbook.md", "../README.md")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ref.FindAllString(string(b), -1) {
+			refs = append(refs, f+": "+r)
+			tag, ok := strings.CutPrefix(r, image+":")
+			if !ok || !regexp.MustCompile(`^v\d+\.\d+\.\d+$`).MatchString(tag) {
+				t.Errorf("%s names image %s, not %s:vX.Y.Z (a release tag)", f, r, image)
+			}
+			tags[tag] = true
+		}
+	}
+	if len(tags) > 1 {
+		t.Errorf("the slod images name %d different tags: %v", len(tags), refs)
+	}
+	if len(refs) < 3 {
+		t.Errorf("found %d slod image references, want the Deployment's, the sidecar's and the runbook's: %v", len(refs), refs)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
+	promconfig "github.com/prometheus/common/config"
+
 	"github.com/slod-dev/slod/internal/store"
 )
 
@@ -21,7 +23,7 @@ func init() {
 	register("backup", "write a consistent snapshot of the state store (also while slod runs)", runBackup)
 }
 
-const backupUsage = `usage: slod backup [--storage.path DIR] -o FILE [--web.url URL]
+const backupUsage = `usage: slod backup [--storage.path DIR] -o FILE [--web.url URL] [--http.config.file FILE]
 
 Writes a consistent snapshot of the state store DIR/slod.db (SLI history, alert state, outbox,
 silences) to FILE ("-" for standard output). When no slod is running, the store is read directly.
@@ -30,6 +32,13 @@ GET --web.url/api/v1/admin/backup; so it is too when --web.url is given and DIR 
 machine (slod runs elsewhere, e.g. behind kubectl port-forward). Either way the snapshot is verified (it opens, its records
 decode, bbolt's consistency check passes) before FILE is written, through a temporary file and a
 rename, so FILE is never a partial copy.
+
+The running slod serves the snapshot only with --web.enable-admin-api. When it is behind a web
+config (TLS, basic auth: slod run --web.config.file), give --http.config.file: a YAML file in
+Prometheus's HTTP client format, as promtool's, e.g.
+
+  basic_auth: {username: backup, password_file: /etc/slod/backup-password}
+  tls_config: {ca_file: /etc/slod/ca.pem}
 
 Restore it with: slod restore -i FILE --storage.path DIR
 
@@ -50,6 +59,8 @@ type backupArgs struct {
 	// runs elsewhere, e.g. in a pod) is read through that slod too.
 	webURLSet bool
 	timeout   time.Duration
+	// httpConfig is a prometheus/common HTTP client config file (basic auth, TLS) for --web.url.
+	httpConfig string
 }
 
 func parseBackupArgs(args []string, stderr io.Writer) (backupArgs, error) {
@@ -59,6 +70,7 @@ func parseBackupArgs(args []string, stderr io.Writer) (backupArgs, error) {
 	fs.StringVar(&a.output, "o", "", `output file, "-" for standard output (required)`)
 	fs.StringVar(&a.webURL, "web.url", backupDefaultWebURL, "base URL of the running slod, used when it holds the store (or, when given, when DIR is not here)")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Minute, "give up on the running slod's snapshot after this long")
+	fs.StringVar(&a.httpConfig, "http.config.file", "", "HTTP client config (basic_auth, authorization, tls_config) for --web.url, in Prometheus's format")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return a, err
 	}
@@ -131,7 +143,7 @@ func backup(ctx context.Context, a backupArgs, stdout io.Writer) (string, error)
 			why = storePath + " is not on this machine"
 		}
 		var from string
-		from, err = backupFromDaemon(ctx, a.webURL, tmp)
+		from, err = backupFromDaemon(ctx, a, tmp)
 		if err != nil {
 			err = fmt.Errorf("%s, and asking the slod at --web.url for the snapshot failed: %w", why, err)
 		}
@@ -184,10 +196,31 @@ func backupTempFile(output string) (*os.File, error) {
 	return f, nil
 }
 
+// backupClient is the HTTP client for --web.url: http.DefaultClient, or the one --http.config.file
+// describes.
+func backupClient(file string) (*http.Client, error) {
+	if file == "" {
+		return http.DefaultClient, nil
+	}
+	cfg, _, err := promconfig.LoadHTTPConfigFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--http.config.file %s: %w", file, err)
+	}
+	c, err := promconfig.NewClientFromConfig(*cfg, "slod-backup")
+	if err != nil {
+		return nil, fmt.Errorf("--http.config.file %s: %w", file, err)
+	}
+	return c, nil
+}
+
 // backupFromDaemon streams the running slod's snapshot into w and returns the URL it used
 // (without any password). The handler sends the exact Content-Length, so a cut-off transfer is an error here.
-func backupFromDaemon(ctx context.Context, webURL string, w io.Writer) (string, error) {
-	u, err := url.JoinPath(webURL, backupPath)
+func backupFromDaemon(ctx context.Context, a backupArgs, w io.Writer) (string, error) {
+	client, err := backupClient(a.httpConfig)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.JoinPath(a.webURL, backupPath)
 	if err != nil {
 		return "", fmt.Errorf("building the backup URL from --web.url: %w", err)
 	}
@@ -196,7 +229,7 @@ func backupFromDaemon(ctx context.Context, webURL string, w io.Writer) (string, 
 		return "", fmt.Errorf("building the backup request: %w", err)
 	}
 	shown := req.URL.Redacted()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("requesting the snapshot: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/slod-dev/slod/internal/daemon"
 	"github.com/slod-dev/slod/internal/store"
 )
 
@@ -18,8 +19,9 @@ const restoreUsage = `usage: slod restore -i FILE [--storage.path DIR] [--force]
 
 Installs the snapshot FILE ("-" for standard input), as written by slod backup, as the state store
 DIR/slod.db. The snapshot is verified first (it opens, its schema is one this slod reads, its
-records decode, bbolt's consistency check passes) and moved into place with a rename, so the store
-is either the old one or the whole new one. It refuses while a slod holds the store, and refuses to
+records decode as slod run reads them, bbolt's consistency check passes) and moved into place
+with a rename, so the store is either the old one or the whole new one. A record slod run would
+repair (an SLI history it refetches, an outbox entry it drops) is reported as a warning. It refuses while a slod holds the store, and refuses to
 replace an existing store unless --force is given. Stop slod, restore, start slod.
 
 Flags:
@@ -62,7 +64,15 @@ func runRestore(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in, name = f, a.input
 	}
-	st, err := store.RestoreWithOptions(in, a.storagePath, store.RestoreOptions{Force: a.force})
+	// The same check slod run makes at start: restore accepts what run starts with.
+	check := func(s *store.Store) error {
+		warnings, err := daemon.CheckStore(s)
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "slod restore: warning: %s\n", w)
+		}
+		return err
+	}
+	st, err := store.RestoreWithOptions(in, a.storagePath, store.RestoreOptions{Force: a.force, Check: check})
 	if err != nil {
 		hint := ""
 		if errors.Is(err, store.ErrExists) {

@@ -158,7 +158,7 @@ routes:
 	}()
 
 	start := func(storage string) *slodProcess {
-		return startSlod(t, filepath.Join(dir, "slod.yml"), storage, logPath)
+		return startSlod(t, filepath.Join(dir, "slod.yml"), storage, logPath, "--web.enable-admin-api")
 	}
 	wait := func(what string, cond func() bool) { waitUntil(t, what, 30*time.Second, cond) }
 	type alert struct {

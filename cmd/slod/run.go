@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,14 +11,17 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/slod-dev/slod/internal/daemon"
+	"github.com/slod-dev/slod/internal/notify"
 )
 
 const runUsage = `usage: slod run --config.file slod.yml [flags]
 
 Evaluate the SLOs of the config's rule files against Prometheus on a schedule and page on
-multiwindow multi-burn-rate alerts. SIGHUP or POST /-/reload re-reads config and rules.
+multiwindow multi-burn-rate alerts. SIGHUP, POST /-/reload (with --web.enable-lifecycle) or a
+change seen by --config.auto-reload-interval re-reads config and rules.
 
 Flags:
 `
@@ -32,6 +37,9 @@ type runArgs struct {
 	logLevel      string
 	logFormat     string
 	externalURL   string
+	web           daemon.WebOptions
+	silences      notify.SilenceLimits
+	autoReload    time.Duration
 }
 
 func parseRunArgs(args []string, stderr io.Writer) (runArgs, error) {
@@ -43,8 +51,12 @@ func parseRunArgs(args []string, stderr io.Writer) (runArgs, error) {
 	fs.StringVar(&a.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&a.logFormat, "log.format", "logfmt", "log format: logfmt or json")
 	fs.StringVar(&a.externalURL, "web.external-url", "", "URL under which slod is reachable (links in notifications); overrides web.external_url")
+	addWebFlags(fs, &a)
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return a, err
+	}
+	if err := checkWebFlags(a); err != nil {
+		return a, usageError(fs, err)
 	}
 	if a.logFormat != "logfmt" && a.logFormat != "json" {
 		return a, usageError(fs, fmt.Errorf("--log.format must be logfmt or json, not %q", a.logFormat))
@@ -53,6 +65,44 @@ func parseRunArgs(args []string, stderr io.Writer) (runArgs, error) {
 		return a, usageError(fs, err)
 	}
 	return a, nil
+}
+
+// addWebFlags defines the flags of the HTTP server, named and defaulted as Prometheus's where it
+// has one, and of the silences API's bounds.
+func addWebFlags(fs *flag.FlagSet, a *runArgs) {
+	a.web = daemon.WebOptions{ReadTimeout: daemon.DefaultWebReadTimeout, WriteTimeout: daemon.DefaultWebWriteTimeout,
+		IdleTimeout: daemon.DefaultWebIdleTimeout, MaxConnections: daemon.DefaultWebMaxConnections}
+	a.silences = notify.DefaultSilenceLimits
+	fs.StringVar(&a.web.ConfigFile, "web.config.file", "", "web config file (exporter-toolkit format, as Prometheus's) enabling TLS and basic auth on every endpoint")
+	fs.BoolVar(&a.web.EnableLifecycle, "web.enable-lifecycle", false, "enable POST /-/reload")
+	fs.BoolVar(&a.web.EnableAdminAPI, "web.enable-admin-api", false, "enable the admin endpoints (GET /api/v1/admin/backup: the whole store)")
+	fs.Var(promDurationValue{&a.web.ReadTimeout}, "web.read-timeout", "maximum time to read a request, body included")
+	fs.Var(promDurationValue{&a.web.WriteTimeout}, "web.write-timeout", "maximum time to write a response (the backup is exempt)")
+	fs.Var(promDurationValue{&a.web.IdleTimeout}, "web.idle-timeout", "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&a.web.MaxConnections, "web.max-connections", a.web.MaxConnections, "maximum number of simultaneous connections")
+	fs.IntVar(&a.silences.MaxSilences, "silences.max-silences", a.silences.MaxSilences, "maximum number of active and pending silences")
+	fs.Var(promDurationValue{&a.silences.MaxAhead}, "silences.max-ahead", "latest end a silence may have, from now")
+	fs.Var(promDurationValue{&a.autoReload}, "config.auto-reload-interval", "check the config and rule files this often and reload when they change (0: never)")
+}
+
+func checkWebFlags(a runArgs) error {
+	for name, d := range map[string]time.Duration{"web.read-timeout": a.web.ReadTimeout, "web.write-timeout": a.web.WriteTimeout,
+		"web.idle-timeout": a.web.IdleTimeout, "silences.max-ahead": a.silences.MaxAhead} {
+		if d <= 0 {
+			return fmt.Errorf("--%s must be positive", name)
+		}
+	}
+	switch {
+	case a.web.MaxConnections <= 0:
+		return errors.New("--web.max-connections must be positive")
+	case a.silences.MaxSilences <= 0:
+		return errors.New("--silences.max-silences must be positive")
+	case a.autoReload < 0:
+		return errors.New("--config.auto-reload-interval must not be negative")
+	case a.autoReload > 0 && a.autoReload < time.Second:
+		return errors.New("--config.auto-reload-interval must be at least 1s")
+	}
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -106,6 +156,9 @@ func runRun(args []string, _, stderr io.Writer) int {
 		ListenAddress: a.listenAddress,
 		StoragePath:   a.storagePath,
 		ExternalURL:   a.externalURL,
+		Web:           a.web,
+		Silences:      a.silences,
+		AutoReload:    a.autoReload,
 		Logger:        log,
 		Version:       version,
 		Revision:      revision,

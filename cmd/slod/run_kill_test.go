@@ -42,9 +42,9 @@ type slodProcess struct {
 	done chan struct{}
 }
 
-// startSlod starts `slod run --config.file config --storage.path storage` on a free loopback
-// port, its output appended to logPath; the test's cleanup kills it.
-func startSlod(t *testing.T, config, storage, logPath string) *slodProcess {
+// startSlod starts `slod run --config.file config --storage.path storage [extra...]` on a free
+// loopback port, its output appended to logPath; the test's cleanup kills it.
+func startSlod(t *testing.T, config, storage, logPath string, extra ...string) *slodProcess {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,9 +56,9 @@ func startSlod(t *testing.T, config, storage, logPath string) *slodProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSlodProcess$", "--", "run",
-		"--config.file", config, "--storage.path", storage,
-		"--web.listen-address", addr, "--log.level", "debug")
+	args := append([]string{"-test.run=^TestHelperSlodProcess$", "--", "run", "--config.file", config, "--storage.path", storage,
+		"--web.listen-address", addr, "--log.level", "debug"}, extra...)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SLOD_HELPER_PROCESS=1")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

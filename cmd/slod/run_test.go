@@ -29,6 +29,12 @@ func TestRunFlags(t *testing.T) {
 		{"bad log level", []string{"--log.level", "loud"}, 2, "--log.level must be"},
 		{"stray argument", []string{"extra"}, 2, `unexpected argument "extra"`},
 		{"missing config", []string{"--config.file", filepath.Join(t.TempDir(), "nope.yml"), "--storage.path", t.TempDir()}, 1, "nope.yml"},
+		{"zero read timeout", []string{"--web.read-timeout", "0s"}, 2, "--web.read-timeout must be positive"},
+		{"no connections", []string{"--web.max-connections", "0"}, 2, "--web.max-connections must be positive"},
+		{"no silences", []string{"--silences.max-silences", "-1"}, 2, "--silences.max-silences must be positive"},
+		{"silly reload interval", []string{"--config.auto-reload-interval", "10ms"}, 2, "at least 1s"},
+		{"bad duration", []string{"--silences.max-ahead", "soon"}, 2, `not a duration: "soon"`},
+		{"missing web config", []string{"--web.config.file", filepath.Join(t.TempDir(), "web.yml"), "--config.file", "testdata/none.yml"}, 1, "web.yml"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/robfig/cron/v3"
 	"github.com/slod-dev/slod/internal/notify"
+	"golang.org/x/net/http/httpguts"
 	"gopkg.in/yaml.v3"
 )
 
@@ -335,11 +336,14 @@ func (c *Config) validate(v *validator) {
 	} else if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add([]string{"prometheus", "url"}, "prometheus.url", "must be an absolute http or https URL")
 	}
-	for name := range p.Headers {
-		if !headerName.MatchString(name) {
+	for name, value := range p.Headers {
+		switch {
+		case !headerName.MatchString(name):
 			v.add([]string{"prometheus", "headers", name}, "prometheus.headers", fmt.Sprintf("%q is not a valid header name", name))
-		} else if reservedHeaders[strings.ToLower(name)] {
+		case reservedHeaders[strings.ToLower(name)]:
 			v.add([]string{"prometheus", "headers", name}, "prometheus.headers", fmt.Sprintf("%s is set by slod itself (use bearer_token_file or basic_auth)", name))
+		case !httpguts.ValidHeaderFieldValue(value):
+			v.add([]string{"prometheus", "headers", name}, "prometheus.headers."+name, "the value holds a control character (a newline?), which HTTP does not allow")
 		}
 	}
 	if p.BearerToken != "" && p.BearerTokenFile != "" {

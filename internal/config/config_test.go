@@ -84,6 +84,10 @@ func TestParseErrors(t *testing.T) {
 		{"receiver duration without a line from its decoder", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    alertmanager: {url: \"http://x\", resend_interval: foo}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:54: not a valid duration"}},
 		{"receiver delivery duration", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    max_retry_after: soon\n    webhook: {url: http://h}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:22: not a valid duration"}},
 		{"syntax error", "prometheus: {url: http://p\nrules: [r]\n", []string{"f.yml:"}},
+		{"control character in a webhook header", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook:\n      url: http://h\n      headers:\n        Authorization: \"Bearer s3cret\\r\\nX-Evil: 1\"\nroutes: [{receiver: a}]\n",
+			[]string{"f.yml:8:9: receivers[0].webhook.headers.Authorization: the value holds a control character"}},
+		{"control character in a Prometheus header", "prometheus:\n  url: http://p\n  headers: {X-Scope-OrgID: \"team\\na\"}\nrules: [r]\n",
+			[]string{"f.yml:3:13: prometheus.headers.X-Scope-OrgID: the value holds a control character"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +96,9 @@ func TestParseErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 			msg := err.Error()
+			if strings.Contains(msg, "s3cret") {
+				t.Errorf("the error reveals a header value: %s", msg)
+			}
 			rest := msg
 			for _, w := range tc.want {
 				i := strings.Index(rest, w)

@@ -65,6 +65,14 @@ type Options struct {
 	Reload <-chan struct{}
 	// Tracer traces cycles (default: from OTEL_EXPORTER_OTLP_ENDPOINT, else a no-op tracer).
 	Tracer trace.Tracer
+	// Web configures the HTTP server: TLS and authentication, the endpoints that change state,
+	// timeouts and the connection cap.
+	Web WebOptions
+	// Silences bounds the silences API (notify.DefaultSilenceLimits where zero).
+	Silences notify.SilenceLimits
+	// AutoReload, when positive, is how often the config and rule files are checked for changes,
+	// which reload them (--config.auto-reload-interval).
+	AutoReload time.Duration
 }
 
 // runtime is everything derived from one config file: swapped as a whole by a reload.
@@ -145,6 +153,9 @@ type Daemon struct {
 	// limiters are the PagerDuty rate limiters per routing key, kept for the daemon's life so
 	// that a reload does not refill the buckets (PagerDuty counts per key, not per config).
 	limiters *notify.Limiters
+	// loadedChecksum is configChecksum taken just before New loaded the files, where the
+	// auto-reload watcher starts from.
+	loadedChecksum string
 }
 
 // defaultGCPercent is the garbage collector's target (GOGC) slod runs with unless the GOGC
@@ -182,6 +193,10 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 	if opt.Registry == nil {
 		opt.Registry = prometheus.NewRegistry()
 	}
+	opt.Web = opt.Web.withDefaults()
+	if err := validateWebConfig(opt.Web.ConfigFile); err != nil {
+		return nil, err
+	}
 	if opt.NewQuerier == nil {
 		opt.NewQuerier = func(cfg config.PrometheusConfig, o promapi.Options) (sli.Querier, error) { return promapi.New(cfg, o) }
 	}
@@ -205,6 +220,10 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 		}
 		d.tracer, d.shutdown = tracer, shutdown
 	}
+	if opt.AutoReload > 0 {
+		// Before loading: a change in between makes the first check reload once more, never miss it.
+		d.loadedChecksum = configChecksum(opt.ConfigFile)
+	}
 	cfg, set, err := d.load()
 	if err != nil {
 		d.m.reloadSuccessful.Set(0)
@@ -214,15 +233,16 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(opt.StoragePath)
+	st, err := openStore(opt.StoragePath, d.log)
 	if err != nil {
-		return nil, fmt.Errorf("opening the store: %w", err)
+		return nil, err
 	}
 	d.store = st
 	if d.silences, err = notify.NewSilenceSet(st, d.clock); err != nil {
 		st.Close()
 		return nil, err
 	}
+	d.silences.SetLimits(opt.Silences)
 	d.rt = rt
 	d.slos = d.carryOver(nil, set.SLOs, rt)
 	if err := d.restore(); err != nil {
@@ -562,7 +582,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", d.opt.ListenAddress, err)
 	}
-	d.log.Info("listening", "address", ln.Addr().String())
 	return d.serve(ctx, ln)
 }
 
@@ -596,9 +615,9 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 		}, func(error) { dcancel() })
 	}
 	{
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv := d.newServer()
 		g.Add(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			if err := d.serveHTTP(srv, ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http server: %w", err)
 			}
 			return nil
@@ -607,6 +626,10 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 			defer scancel()
 			_ = srv.Shutdown(sctx)
 		})
+	}
+	if d.opt.AutoReload > 0 {
+		wctx, wcancel := context.WithCancel(context.Background())
+		g.Add(func() error { return d.watchConfig(wctx, d.opt.AutoReload) }, func(error) { wcancel() })
 	}
 	if d.opt.Reload != nil {
 		rctx, rcancel := context.WithCancel(context.Background())

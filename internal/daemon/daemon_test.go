@@ -113,6 +113,8 @@ type harness struct {
 	d      *Daemon
 	reg    *prometheus.Registry
 	closed bool
+	// tweak, when set, changes the daemon's options before each open.
+	tweak func(*Options)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -164,7 +166,7 @@ func (s *syncWriter) String() string {
 func (h *harness) open() {
 	h.t.Helper()
 	h.reg = prometheus.NewRegistry()
-	d, err := New(context.Background(), Options{
+	opt := Options{
 		ConfigFile:  filepath.Join(h.dir, "slod.yml"),
 		StoragePath: filepath.Join(h.dir, "data"),
 		Logger:      slog.New(slog.NewJSONHandler(&syncWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -172,7 +174,11 @@ func (h *harness) open() {
 		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) {
 			return h.src, nil
 		},
-	})
+	}
+	if h.tweak != nil {
+		h.tweak(&opt)
+	}
+	d, err := New(context.Background(), opt)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -521,9 +527,13 @@ func TestHTTPSurface(t *testing.T) {
 	if code, _ := get("/api/v1/silences"); code != 200 {
 		t.Errorf("silences API: %d", code)
 	}
+	// Without --web.enable-lifecycle and --web.enable-admin-api, as Prometheus.
 	resp2, err := http.Post(srv.URL+"/-/reload", "", nil)
-	if err != nil || resp2.StatusCode != 200 {
-		t.Errorf("reload: %v %v", err, resp2.StatusCode)
+	if err != nil || resp2.StatusCode != http.StatusForbidden {
+		t.Errorf("reload without --web.enable-lifecycle: %v %v, want 403", err, resp2.StatusCode)
+	}
+	if code, body := get("/api/v1/admin/backup"); code != http.StatusForbidden || !strings.Contains(body, "--web.enable-admin-api") {
+		t.Errorf("backup without --web.enable-admin-api: %d %s, want 403 naming the flag", code, body)
 	}
 	// Secrets never reach logs, metrics or the API.
 	_, api := get("/api/v1/slos")

@@ -17,7 +17,9 @@ import (
 )
 
 // Handler is slod's HTTP surface (SPEC §3): /metrics, /-/healthy, /-/ready, POST /-/reload,
-// GET /api/v1/slos, the silences API, the store backup, and the status page at /.
+// GET /api/v1/slos, the silences API, the store backup, and the status page at /. Reload and
+// backup answer 403 unless Options.Web enables them; no endpoint takes a cross-origin write or a
+// body over 1 MiB (guard). TLS and authentication are the server's (serveHTTP).
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry}))
@@ -31,13 +33,17 @@ func (d *Daemon) Handler() http.Handler {
 		}
 		w.Write([]byte("slod is ready.\n"))
 	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		if err := d.Reload(); err != nil {
-			http.Error(w, "reload failed; the running config stays:\n"+err.Error(), http.StatusInternalServerError)
-			return
+	reload := forbidden("Lifecycle API is not enabled: start slod with --web.enable-lifecycle, or send it SIGHUP.")
+	if d.opt.Web.EnableLifecycle {
+		reload = func(w http.ResponseWriter, _ *http.Request) {
+			if err := d.Reload(); err != nil {
+				http.Error(w, "reload failed; the running config stays:\n"+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Write([]byte("reloaded.\n"))
 		}
-		w.Write([]byte("reloaded.\n"))
-	})
+	}
+	mux.HandleFunc("POST /-/reload", reload)
 	mux.HandleFunc("GET /api/v1/slos", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(apiResponse{Status: "success", Data: d.sloViews()})
@@ -45,9 +51,13 @@ func (d *Daemon) Handler() http.Handler {
 	silences := notify.SilencesHandler(d.silences)
 	mux.Handle("/api/v1/silences", silences)
 	mux.Handle("/api/v1/silences/", silences)
-	mux.Handle("GET /api/v1/admin/backup", store.BackupHandler(d.store))
+	var backup http.Handler = forbidden("Admin APIs are not enabled: start slod with --web.enable-admin-api.")
+	if d.opt.Web.EnableAdminAPI {
+		backup = noWriteDeadline(store.BackupHandler(d.store))
+	}
+	mux.Handle("GET /api/v1/admin/backup", backup)
 	mux.HandleFunc("GET /{$}", d.statusPage)
-	return mux
+	return guard(mux)
 }
 
 type apiResponse struct {

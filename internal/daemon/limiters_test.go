@@ -90,6 +90,7 @@ func TestPagerDutyLimiterSurvivesReload(t *testing.T) {
 		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:       mock,
 		Registry:    prometheus.NewRegistry(),
+		Web:         WebOptions{EnableLifecycle: true},
 		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) {
 			return src, nil
 		},

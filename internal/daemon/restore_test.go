@@ -119,6 +119,7 @@ func newDrillNode(t *testing.T, name string, src *fakeSource, pdURL, hookURL, st
 		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name),
 		Clock:       n.clock,
 		Registry:    prometheus.NewRegistry(),
+		Web:         WebOptions{EnableAdminAPI: true},
 		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) {
 			return src, nil
 		},

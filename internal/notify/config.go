@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Defaults applied by the constructors when a field is left out. They live here, in one place.
@@ -159,9 +160,13 @@ func Validate(receivers []ReceiverConfig, routes []Route) error {
 		if r.Webhook != nil {
 			n++
 			validateURL(p+".webhook.url", r.Webhook.URL, add)
-			for h := range r.Webhook.Headers {
+			for h, v := range r.Webhook.Headers {
 				if h == "" || strings.ContainsAny(h, " :\r\n") {
 					add(p+".webhook.headers", "invalid header name %q", h)
+				} else if !httpguts.ValidHeaderFieldValue(v.Reveal()) {
+					// Go's HTTP client would refuse every request, so every delivery would fail
+					// until the next reload. The value is a secret: it is not shown.
+					add(p+".webhook.headers."+h, "the value holds a control character (a newline?), which HTTP does not allow")
 				}
 			}
 			validateTimeout(p+".webhook.timeout", r.Webhook.Timeout, add)

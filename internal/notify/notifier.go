@@ -283,8 +283,9 @@ func postJSON(ctx context.Context, client *http.Client, now time.Time, target st
 	defer resp.Body.Close()
 	res := httpResult{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now)}
 	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		res.Body = strings.TrimSpace(string(b))
+		// The body is logged and stored as the outbox entry's LastError (which backups carry):
+		// a receiver or proxy that echoes the request must not put its credentials there.
+		res.Body = readScrubbed(resp.Body, maxErrorBody, requestSecrets(target, headers))
 	}
 	// Drain so the connection is reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))

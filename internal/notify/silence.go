@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"regexp"
 	"sort"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/prometheus/common/model"
 )
 
 // Matcher matches one alert label, with Alertmanager's silence matcher semantics: IsEqual false
@@ -61,20 +64,64 @@ type Silence struct {
 	Comment   string    `json:"comment"`
 }
 
+// Sizes a silence may have. A silence is kept in memory and in the store, listed whole by GET
+// /api/v1/silences and read at every start, so without bounds a few hundred silences with 1 MiB
+// comments take a gigabyte at every restart. The bounds leave room for any real use: a ticket
+// reference and a sentence or two of comment, a handful of label matchers.
+const (
+	MaxSilenceComment    = 4096 // bytes
+	MaxSilenceCreatedBy  = 256  // bytes
+	MaxSilenceMatchers   = 16
+	MaxMatcherNameBytes  = 256
+	MaxMatcherValueBytes = 1024
+	maxSilenceBody       = 64 << 10 // a POSTed silence within every bound above fits easily
+)
+
+// SilenceLimits bound the silences a SilenceSet accepts (the --silences.* flags of slod run).
+type SilenceLimits struct {
+	// MaxSilences is how many silences may be active or pending at once. Expired silences kept
+	// for the record do not count: the oldest of them are dropped to make room.
+	MaxSilences int
+	// MaxAhead is how far from now a silence's endsAt may be.
+	MaxAhead time.Duration
+}
+
+// DefaultSilenceLimits are the limits of a SilenceSet unless SetLimits changes them.
+var DefaultSilenceLimits = SilenceLimits{MaxSilences: 1000, MaxAhead: 30 * 24 * time.Hour}
+
+// ErrTooManySilences is returned by Add when MaxSilences silences are active or pending.
+var ErrTooManySilences = errors.New("too many active or pending silences")
+
 // Validate returns every problem with s, each naming its field (errors.Join of *FieldError).
 func (s Silence) Validate() error {
 	var errs []error
 	add := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
-	if len(s.Matchers) == 0 {
+	switch {
+	case len(s.Matchers) == 0:
 		add("matchers", "at least one matcher is required")
+	case len(s.Matchers) > MaxSilenceMatchers:
+		add("matchers", "at most %d matchers (got %d)", MaxSilenceMatchers, len(s.Matchers))
+		return errors.Join(errs...)
+	}
+	if len(s.Comment) > MaxSilenceComment {
+		add("comment", "too large: at most %d bytes (got %d)", MaxSilenceComment, len(s.Comment))
+	}
+	if len(s.CreatedBy) > MaxSilenceCreatedBy {
+		add("createdBy", "too large: at most %d bytes (got %d)", MaxSilenceCreatedBy, len(s.CreatedBy))
 	}
 	matchesEmpty := true
 	for i, m := range s.Matchers {
 		f := fmt.Sprintf("matchers[%d]", i)
-		if !labelNameRE.MatchString(m.Name) {
+		if len(m.Name) > MaxMatcherNameBytes {
+			add(f+".name", "too large: at most %d bytes (got %d)", MaxMatcherNameBytes, len(m.Name))
+		} else if !labelNameRE.MatchString(m.Name) {
 			add(f+".name", "invalid label name %q", m.Name)
+		}
+		if len(m.Value) > MaxMatcherValueBytes {
+			add(f+".value", "too large: at most %d bytes (got %d)", MaxMatcherValueBytes, len(m.Value))
+			continue
 		}
 		if m.IsRegex {
 			if _, err := regexp.Compile("^(?:" + m.Value + ")$"); err != nil {
@@ -151,6 +198,7 @@ type SilenceSet struct {
 
 	mu       sync.Mutex
 	silences map[string]Silence
+	limits   SilenceLimits
 }
 
 // NewSilenceSet loads the silences of st. clk (default real) stamps silences created without a
@@ -163,7 +211,7 @@ func NewSilenceSet(st SilenceStore, clk clock.Clock) (*SilenceSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading silences: %w", err)
 	}
-	s := &SilenceSet{store: st, clock: clk, silences: make(map[string]Silence, len(raw))}
+	s := &SilenceSet{store: st, clock: clk, silences: make(map[string]Silence, len(raw)), limits: DefaultSilenceLimits}
 	for id, b := range raw {
 		var sil Silence
 		if err := json.Unmarshal(b, &sil); err != nil {
@@ -175,18 +223,38 @@ func NewSilenceSet(st SilenceStore, clk clock.Clock) (*SilenceSet, error) {
 	return s, nil
 }
 
-// Add validates and stores sil, assigning an ID when it has none (an existing ID replaces that
-// silence). StartsAt defaults to now.
-func (s *SilenceSet) Add(sil Silence) (Silence, error) {
-	if sil.StartsAt.IsZero() {
-		sil.StartsAt = s.clock.Now().UTC()
+// SetLimits replaces the limits (DefaultSilenceLimits until called); zero fields keep the
+// default. Silences already stored are kept whatever the new limits.
+func (s *SilenceSet) SetLimits(l SilenceLimits) {
+	if l.MaxSilences <= 0 {
+		l.MaxSilences = DefaultSilenceLimits.MaxSilences
 	}
-	if err := sil.Validate(); err != nil {
-		return Silence{}, err
+	if l.MaxAhead <= 0 {
+		l.MaxAhead = DefaultSilenceLimits.MaxAhead
+	}
+	s.mu.Lock()
+	s.limits = l
+	s.mu.Unlock()
+}
+
+// Add validates and stores sil, assigning an ID when it has none (an existing ID replaces that
+// silence). StartsAt defaults to now. Like Alertmanager, it refuses a silence that has already
+// ended; it also refuses one that ends further ahead than the limits allow, and a new one when
+// MaxSilences are active or pending (ErrTooManySilences).
+func (s *SilenceSet) Add(sil Silence) (Silence, error) {
+	now := s.clock.Now()
+	if sil.StartsAt.IsZero() {
+		sil.StartsAt = now.UTC()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := errors.Join(sil.Validate(), s.checkTimes(sil, now)); err != nil {
+		return Silence{}, err
+	}
 	if sil.ID == "" {
+		if err := s.makeRoom(now); err != nil {
+			return Silence{}, err
+		}
 		sil.ID = newID()
 	} else if _, ok := s.silences[sil.ID]; !ok {
 		return Silence{}, fmt.Errorf("silence %q: %w", sil.ID, ErrSilenceNotFound)
@@ -202,10 +270,52 @@ func (s *SilenceSet) Add(sil Silence) (Silence, error) {
 	return sil, nil
 }
 
+// checkTimes applies the time limits that depend on now (Validate checks the rest).
+func (s *SilenceSet) checkTimes(sil Silence, now time.Time) error {
+	switch {
+	case sil.EndsAt.IsZero():
+		return nil // Validate reports it
+	case !sil.EndsAt.After(now):
+		return &FieldError{Field: "endsAt", Message: "the silence has already ended"}
+	case sil.EndsAt.Sub(now) > s.limits.MaxAhead:
+		return &FieldError{Field: "endsAt", Message: fmt.Sprintf("at most %s from now (--silences.max-ahead)", model.Duration(s.limits.MaxAhead))}
+	}
+	return nil
+}
+
+// makeRoom makes sure one more silence fits: it fails when MaxSilences are active or pending, and
+// otherwise drops the expired silences that ended first until the set holds fewer than
+// MaxSilences, so that neither memory nor the store grows without bound. s.mu is held.
+func (s *SilenceSet) makeRoom(now time.Time) error {
+	var expired []Silence
+	for _, sil := range s.silences {
+		if !now.Before(sil.EndsAt) {
+			expired = append(expired, sil)
+		}
+	}
+	if live := len(s.silences) - len(expired); live >= s.limits.MaxSilences {
+		return fmt.Errorf("%w: %d of at most %d (--silences.max-silences); end one first", ErrTooManySilences, live, s.limits.MaxSilences)
+	}
+	sort.Slice(expired, func(i, j int) bool { return expired[i].EndsAt.Before(expired[j].EndsAt) })
+	for _, sil := range expired {
+		if len(s.silences) < s.limits.MaxSilences {
+			break
+		}
+		if err := s.deleteLocked(sil.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Delete removes a silence; its alerts are sent again from the next evaluation on.
 func (s *SilenceSet) Delete(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.deleteLocked(id)
+}
+
+func (s *SilenceSet) deleteLocked(id string) error {
 	if _, ok := s.silences[id]; !ok {
 		return fmt.Errorf("silence %q: %w", id, ErrSilenceNotFound)
 	}
@@ -266,9 +376,6 @@ func newID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// maxSilenceBody bounds a POSTed silence.
-const maxSilenceBody = 1 << 20
-
 // SilencesHandler serves the silences API:
 //
 //	POST   /api/v1/silences       body: a Silence (id empty to create) → 200 {"silenceID": "..."}
@@ -279,11 +386,9 @@ const maxSilenceBody = 1 << 20
 func SilencesHandler(set *SilenceSet) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
-		var sil Silence
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSilenceBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&sil); err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "decoding silence: " + err.Error()})
+		sil, status, err := decodeSilence(w, r)
+		if err != nil {
+			writeJSON(w, status, apiError{Error: err.Error()})
 			return
 		}
 		out, err := set.Add(sil)
@@ -323,6 +428,32 @@ func SilencesHandler(set *SilenceSet) http.Handler {
 	return mux
 }
 
+// decodeSilence reads a POSTed silence: JSON (by Content-Type, so that a browser's form or
+// text/plain POST, which needs no CORS preflight, is refused), within maxSilenceBody, with no
+// unknown field and nothing after the object. It returns the HTTP status of a failure.
+func decodeSilence(w http.ResponseWriter, r *http.Request) (Silence, int, error) {
+	var sil Silence
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return sil, http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSilenceBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&sil)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("unexpected data after the silence object")
+		}
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return sil, http.StatusRequestEntityTooLarge, fmt.Errorf("decoding silence: the body is larger than %d bytes", mbe.Limit)
+	case err != nil:
+		return sil, http.StatusBadRequest, fmt.Errorf("decoding silence: %w", err)
+	}
+	return sil, 0, nil
+}
+
 type apiError struct {
 	Error  string        `json:"error"`
 	Fields []*FieldError `json:"fields,omitempty"`
@@ -339,6 +470,10 @@ func (e *FieldError) MarshalJSON() ([]byte, error) {
 func writeError(w http.ResponseWriter, err error) {
 	if errors.Is(err, ErrSilenceNotFound) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+		return
+	}
+	if errors.Is(err, ErrTooManySilences) {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
 	var fields []*FieldError

@@ -130,7 +130,9 @@ func TestStoreOutboxDropsCorruptPayload(t *testing.T) {
 func TestSilenceSetOverStore(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	set, err := NewSilenceSet(s, clock.NewMock())
+	clk := clock.NewMock()
+	clk.Set(t0)
+	set, err := NewSilenceSet(s, clk)
 	if err != nil {
 		t.Fatal(err)
 	}

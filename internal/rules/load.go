@@ -23,12 +23,80 @@ type Set struct {
 // every file, including SLO ids defined twice.
 func Load(paths []string) (*Set, error) {
 	set := &Set{}
-	var errs Errors
-	type source struct {
-		path     string
-		explicit bool
+	sources, errs := walk(paths)
+	seenFile := map[string]bool{}
+	firstID := map[string]*SLO{}
+	for _, src := range sources {
+		if seenFile[filepath.Clean(src.Path)] {
+			continue // named twice (a file and its directory): load it once
+		}
+		seenFile[filepath.Clean(src.Path)] = true
+		data, err := os.ReadFile(src.Path)
+		if err != nil {
+			errs = append(errs, Diagnostic{Pos: Pos{File: src.Path}, Message: fmt.Sprintf("reading rules: %v", unwrapPath(err))})
+			continue
+		}
+		var slos []*SLO
+		var warns []Diagnostic
+		if src.Explicit {
+			var perr error
+			slos, warns, perr = Parse(src.Path, data)
+			if perr != nil {
+				errs = append(errs, perr.(Errors)...)
+			}
+		} else {
+			var ferrs Errors
+			var testFile bool
+			slos, warns, ferrs, testFile = parseFile(src.Path, data)
+			if testFile {
+				continue
+			}
+			if len(ferrs) > 0 {
+				sortDiagnostics(ferrs)
+				errs = append(errs, ferrs...)
+				slos = nil
+			}
+		}
+		set.Files = append(set.Files, src.Path)
+		set.Warnings = append(set.Warnings, warns...)
+		for _, s := range slos {
+			if prev := firstID[s.ID()]; prev != nil {
+				errs = append(errs, Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("duplicate SLO id %q: first defined at %s", s.ID(), prev.Pos)})
+				continue
+			}
+			firstID[s.ID()] = s
+			set.SLOs = append(set.SLOs, s)
+		}
 	}
-	var sources []source
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return set, nil
+}
+
+// File is one file Load reads: Explicit when it was named as such rather than found in a
+// directory (an explicit file is always an SLO file; a found one may be a `slod test` file).
+type File struct {
+	Path     string
+	Explicit bool
+}
+
+// Files lists the files Load would read for paths, in its order, so that a caller can tell when
+// they changed (the daemon's --config.auto-reload-interval). A path that cannot be read is an
+// error, as it is for Load.
+func Files(paths []string) ([]File, error) {
+	files, errs := walk(paths)
+	if len(errs) > 0 {
+		return files, errs
+	}
+	return files, nil
+}
+
+// walk expands paths: a file stays, a directory becomes every *.yaml and *.yml file under it,
+// recursively and in lexical order, skipping hidden files and directories.
+func walk(paths []string) ([]File, Errors) {
+	var out []File
+	var errs Errors
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -36,7 +104,7 @@ func Load(paths []string) (*Set, error) {
 			continue
 		}
 		if !st.IsDir() {
-			sources = append(sources, source{path: p, explicit: true})
+			out = append(out, File{Path: p, Explicit: true})
 			continue
 		}
 		var found []string
@@ -60,58 +128,10 @@ func Load(paths []string) (*Set, error) {
 		}
 		sort.Strings(found)
 		for _, f := range found {
-			sources = append(sources, source{path: f})
+			out = append(out, File{Path: f})
 		}
 	}
-
-	seenFile := map[string]bool{}
-	firstID := map[string]*SLO{}
-	for _, src := range sources {
-		if seenFile[filepath.Clean(src.path)] {
-			continue // named twice (a file and its directory): load it once
-		}
-		seenFile[filepath.Clean(src.path)] = true
-		data, err := os.ReadFile(src.path)
-		if err != nil {
-			errs = append(errs, Diagnostic{Pos: Pos{File: src.path}, Message: fmt.Sprintf("reading rules: %v", unwrapPath(err))})
-			continue
-		}
-		var slos []*SLO
-		var warns []Diagnostic
-		if src.explicit {
-			var perr error
-			slos, warns, perr = Parse(src.path, data)
-			if perr != nil {
-				errs = append(errs, perr.(Errors)...)
-			}
-		} else {
-			var ferrs Errors
-			var testFile bool
-			slos, warns, ferrs, testFile = parseFile(src.path, data)
-			if testFile {
-				continue
-			}
-			if len(ferrs) > 0 {
-				sortDiagnostics(ferrs)
-				errs = append(errs, ferrs...)
-				slos = nil
-			}
-		}
-		set.Files = append(set.Files, src.path)
-		set.Warnings = append(set.Warnings, warns...)
-		for _, s := range slos {
-			if prev := firstID[s.ID()]; prev != nil {
-				errs = append(errs, Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("duplicate SLO id %q: first defined at %s", s.ID(), prev.Pos)})
-				continue
-			}
-			firstID[s.ID()] = s
-			set.SLOs = append(set.SLOs, s)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return set, nil
+	return out, errs
 }
 
 func isYAML(path string) bool {

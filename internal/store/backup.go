@@ -85,6 +85,10 @@ type RestoreOptions struct {
 	// Force replaces an existing store that no process holds. A store in use (the daemon runs)
 	// is never replaced.
 	Force bool
+	// Check, when set, is called with the verified snapshot (open read-only) before it is moved
+	// into place; an error refuses the restore. The daemon's record check goes here, so that
+	// what restore accepts is what slod run starts with.
+	Check func(*Store) error
 }
 
 // Restore installs the store file read from r as <dir>/slod.db, refusing when a store exists
@@ -130,6 +134,9 @@ func RestoreWithOptions(r io.Reader, dir string, opt RestoreOptions) (Stats, err
 		return Stats{}, fmt.Errorf("writing restored store to %s: %w", tmpName, err)
 	}
 	st, err := Verify(tmpName)
+	if err == nil && opt.Check != nil {
+		err = checkWith(tmpName, opt.Check)
+	}
 	if err != nil {
 		return Stats{}, fmt.Errorf("verifying the store to restore (%d bytes): %w", n, err)
 	}
@@ -145,6 +152,20 @@ func RestoreWithOptions(r io.Reader, dir string, opt RestoreOptions) (Stats, err
 	}
 	st.Bytes = n
 	return st, nil
+}
+
+// checkWith opens the store file at path read-only and runs check on it.
+func checkWith(path string, check func(*Store) error) error {
+	db, err := openBolt(path, true)
+	if err != nil {
+		return err
+	}
+	s := &Store{db: db, path: path, readOnly: true}
+	err = check(s)
+	if cerr := s.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
 }
 
 // checkTarget refuses to replace a store in use, or any existing store without force. The lock
