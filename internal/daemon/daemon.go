@@ -3,8 +3,10 @@
 // notification outbox, all in one transaction per cycle (docs/DESIGN.md §1–§6).
 //
 // The daemon is a set of oklog/run actors: the scheduler, the outbox dispatcher, the HTTP server
-// and a reload listener. Only the scheduler reads the clock; everything below it takes the
-// evaluation time as an argument.
+// and the reload listeners. The evaluation never reads the clock: the scheduler does and hands
+// every cycle its evaluation time as an argument. The parts that act in real time read the same
+// clock (Options.Clock): the dispatcher's retries, the silences, the receivers' rate limiters and
+// the config watcher.
 package daemon
 
 import (
@@ -53,7 +55,8 @@ type Options struct {
 	// ExternalURL overrides web.external_url of the config (the --web.external-url flag).
 	ExternalURL string
 	Logger      *slog.Logger
-	// Clock is read by the scheduler and the dispatcher only (default: the real clock).
+	// Clock is read by the scheduler, the dispatcher, the silences, the rate limiters and the
+	// config watcher, never by the evaluation (default: the real clock).
 	Clock clock.Clock
 	// Registry receives slod's metrics (default: a new registry).
 	Registry *prometheus.Registry
@@ -574,8 +577,11 @@ func (d *Daemon) notReady() string {
 	return d.health.problem()
 }
 
-// Run runs the daemon until ctx is done, then stops every actor, waits for the cycle in progress
-// (which abandons its work when ctx is done), stops the dispatcher and closes the store.
+// Run runs the daemon until ctx is done. Then every actor is interrupted at once: the scheduler
+// waits for the cycle in progress, which abandons its work when ctx is done (nothing of it is
+// committed; the next start continues from the last committed cycle), the dispatcher stops between
+// two deliveries, the HTTP server drains for up to 5 seconds; when all have returned the store is
+// closed.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
 	ln, err := net.Listen("tcp", d.opt.ListenAddress)
