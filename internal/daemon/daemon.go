@@ -181,6 +181,46 @@ func setGCDefault() {
 // New sets the process's GC target to defaultGCPercent.
 func New(ctx context.Context, opt Options) (*Daemon, error) {
 	setGCDefault()
+	opt = opt.withDefaults()
+	if err := validateWebConfig(opt.Web.ConfigFile); err != nil {
+		return nil, err
+	}
+	d, err := newDaemon(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.AutoReload > 0 {
+		// Before loading: a change in between makes the first check reload once more, never miss it.
+		d.loadedChecksum = configChecksum(opt.ConfigFile)
+	}
+	cfg, set, err := d.load()
+	if err != nil {
+		d.m.reloadSuccessful.Set(0)
+		return nil, err
+	}
+	rt, err := d.buildRuntime(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.openState(set, rt); err != nil {
+		return nil, err
+	}
+	d.m.reloadSuccessful.Set(1)
+	d.m.reloadSuccessTime.Set(float64(d.clock.Now().UnixNano()) / 1e9)
+	d.m.storeSize.Set(float64(d.store.Size()))
+	if err := opt.Registry.Register(newSLOCollector(d)); err != nil {
+		d.store.Close()
+		return nil, fmt.Errorf("registering the SLO metrics: %w", err)
+	}
+	for _, w := range set.Warnings {
+		d.log.Warn("rules warning", "warning", w.Error())
+	}
+	d.log.Info("loaded", "config", opt.ConfigFile, "slos", len(d.slos), "rule_files", len(set.Files), "store", d.store.Path())
+	return d, nil
+}
+
+// withDefaults fills in the options left zero, in one place.
+func (opt Options) withDefaults() Options {
 	if opt.ListenAddress == "" {
 		opt.ListenAddress = ":9099"
 	}
@@ -197,12 +237,14 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 		opt.Registry = prometheus.NewRegistry()
 	}
 	opt.Web = opt.Web.withDefaults()
-	if err := validateWebConfig(opt.Web.ConfigFile); err != nil {
-		return nil, err
-	}
 	if opt.NewQuerier == nil {
 		opt.NewQuerier = func(cfg config.PrometheusConfig, o promapi.Options) (sli.Querier, error) { return promapi.New(cfg, o) }
 	}
+	return opt
+}
+
+// newDaemon returns a Daemon with its metrics and tracer, before any config is loaded.
+func newDaemon(ctx context.Context, opt Options) (*Daemon, error) {
 	d := &Daemon{
 		opt:      opt,
 		log:      opt.Logger,
@@ -216,59 +258,42 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 	}
 	if opt.Tracer != nil {
 		d.tracer = opt.Tracer
-	} else {
-		tracer, shutdown, err := newTracer(ctx, opt.Version)
-		if err != nil {
-			return nil, err
-		}
-		d.tracer, d.shutdown = tracer, shutdown
+		return d, nil
 	}
-	if opt.AutoReload > 0 {
-		// Before loading: a change in between makes the first check reload once more, never miss it.
-		d.loadedChecksum = configChecksum(opt.ConfigFile)
-	}
-	cfg, set, err := d.load()
-	if err != nil {
-		d.m.reloadSuccessful.Set(0)
-		return nil, err
-	}
-	rt, err := d.buildRuntime(cfg)
+	tracer, shutdown, err := newTracer(ctx, opt.Version)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(opt.StoragePath, d.log)
+	d.tracer, d.shutdown = tracer, shutdown
+	return d, nil
+}
+
+// openState opens the store and reads from it the silences, every SLO's history and alert state
+// and the notification state, and sets up the dispatcher of its outbox. On error the store is
+// closed again.
+func (d *Daemon) openState(set *rules.Set, rt *runtimeConfig) error {
+	st, err := openStore(d.opt.StoragePath, d.log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.store = st
 	if d.silences, err = notify.NewSilenceSet(st, d.clock); err != nil {
 		st.Close()
-		return nil, err
+		return err
 	}
-	d.silences.SetLimits(opt.Silences)
+	d.silences.SetLimits(d.opt.Silences)
 	d.rt = rt
 	d.slos = d.carryOver(nil, set.SLOs, rt)
 	if err := d.restore(); err != nil {
 		st.Close()
-		return nil, err
+		return err
 	}
 	d.dropUnconfigured()
 	outbox := healthOutbox{Outbox: notify.NewStoreOutbox(st), health: d.health, errors: d.m.storeErrors}
 	d.dispatcher = notify.NewDispatcher(outbox, rt.notifiers, notify.DispatcherOptions{
 		Clock: d.clock, Logger: d.log.With("component", "notify"), Metrics: d.nm,
 	})
-	d.m.reloadSuccessful.Set(1)
-	d.m.reloadSuccessTime.Set(float64(d.clock.Now().UnixNano()) / 1e9)
-	d.m.storeSize.Set(float64(st.Size()))
-	if err := opt.Registry.Register(newSLOCollector(d)); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("registering the SLO metrics: %w", err)
-	}
-	for _, w := range set.Warnings {
-		d.log.Warn("rules warning", "warning", w.Error())
-	}
-	d.log.Info("loaded", "config", opt.ConfigFile, "slos", len(d.slos), "rule_files", len(set.Files), "store", st.Path())
-	return d, nil
+	return nil
 }
 
 // load reads the config file and the rules it names.

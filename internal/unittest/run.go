@@ -210,6 +210,25 @@ type obsKey struct {
 // with eval.Backtest over recorded.NewQuerier, exactly as `slod check` evaluates recorded data, then
 // compares the observed state at each eval_time with the expectations.
 func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, opt Options) ([]failure, error) {
+	slos, wanted, last, err := testedSLOs(f, t, byID)
+	if err != nil {
+		return nil, err
+	}
+	db, err := loadSeries(t)
+	if err != nil {
+		return nil, err
+	}
+	seen, err := observe(ctx, db, slos, wanted, last, f.EvaluationInterval, opt)
+	if err != nil {
+		return nil, err
+	}
+	failures := alertFailures(t, seen, byID)
+	return append(failures, budgetFailures(t, seen, byID)...), nil
+}
+
+// testedSLOs returns the SLOs the test's assertions name, the (SLO, time) pairs they look at and
+// the last of those times; an unknown SLO id is an error naming where it is used.
+func testedSLOs(f *File, t *Test, byID map[string]*rules.SLO) ([]*rules.SLO, map[obsKey]bool, time.Duration, error) {
 	var slos []*rules.SLO
 	wanted := map[obsKey]bool{}
 	var last time.Duration
@@ -233,9 +252,13 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 		need(b.SLO, b.SLOPos, b.fieldPath+".slo", b.EvalTime)
 	}
 	if len(unknown) > 0 {
-		return nil, unknown
+		return nil, nil, 0, unknown
 	}
+	return slos, wanted, last, nil
+}
 
+// loadSeries loads the test's input series into a recorded DB, on the test's sample grid.
+func loadSeries(t *Test) (*recorded.DB, error) {
 	db := recorded.NewDB()
 	for _, s := range t.InputSeries {
 		ps := s.parsed
@@ -254,7 +277,12 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 			return nil, Error{Pos: s.Pos, Field: s.fieldPath, Message: fmt.Sprintf("loading series: %v", err)}
 		}
 	}
+	return db, nil
+}
 
+// observe backtests slos from time 0 to last at every step and keeps what the engine said at the
+// wanted (SLO, time) pairs.
+func observe(ctx context.Context, db *recorded.DB, slos []*rules.SLO, wanted map[obsKey]bool, last, step time.Duration, opt Options) (map[obsKey]observation, error) {
 	var mu sync.Mutex
 	seen := make(map[obsKey]observation, len(wanted))
 	obs := func(slo *rules.SLO, at time.Time, st burnrate.State, status burnrate.Status) {
@@ -266,13 +294,17 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 		seen[k] = observation{state: st, status: status}
 		mu.Unlock()
 	}
-	step := f.EvaluationInterval
 	_, err := eval.Backtest(ctx, recorded.NewQuerier(db), slos, epoch, epoch.Add(last),
 		eval.Options{Step: step, Lookback: opt.Lookback, DataStart: epoch}, obs)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating: %w", err)
 	}
+	return seen, nil
+}
 
+// alertFailures compares the firing alerts at each alert_test's time, and the labels and
+// annotations a receiver would get, with the expectations.
+func alertFailures(t *Test, seen map[obsKey]observation, byID map[string]*rules.SLO) []failure {
 	var failures []failure
 	for _, a := range t.AlertTests {
 		o, ok := seen[obsKey{a.SLO, a.EvalTime}]
@@ -299,20 +331,34 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 			})
 			continue
 		}
-		for _, e := range a.ExpAlerts {
-			if len(e.Labels) == 0 && len(e.Annotations) == 0 {
-				continue
-			}
-			labels, annotations := delivered(byID[a.SLO], firingNow[e.AlertID], o.status, epoch.Add(a.EvalTime))
-			prefix := fmt.Sprintf("alert_test at %s for %s: alert %s: ", formatOffset(a.EvalTime), a.SLO, e.AlertID)
-			if !subset(e.Labels, labels) {
-				failures = append(failures, failure{pos: a.Pos, message: prefix + fmt.Sprintf("expected labels %s, got %s", formatMap(e.Labels), formatMap(labels))})
-			}
-			if !subset(e.Annotations, annotations) {
-				failures = append(failures, failure{pos: a.Pos, message: prefix + fmt.Sprintf("expected annotations %s, got %s", formatMap(e.Annotations), formatMap(annotations))})
-			}
+		failures = append(failures, labelFailures(a, firingNow, o, byID[a.SLO])...)
+	}
+	return failures
+}
+
+// labelFailures compares the labels and annotations of the expected alerts of a with what a
+// receiver would get.
+func labelFailures(a AlertTest, firingNow map[AlertID]burnrate.AlertState, o observation, slo *rules.SLO) []failure {
+	var failures []failure
+	for _, e := range a.ExpAlerts {
+		if len(e.Labels) == 0 && len(e.Annotations) == 0 {
+			continue
+		}
+		labels, annotations := delivered(slo, firingNow[e.AlertID], o.status, epoch.Add(a.EvalTime))
+		prefix := fmt.Sprintf("alert_test at %s for %s: alert %s: ", formatOffset(a.EvalTime), a.SLO, e.AlertID)
+		if !subset(e.Labels, labels) {
+			failures = append(failures, failure{pos: a.Pos, message: prefix + fmt.Sprintf("expected labels %s, got %s", formatMap(e.Labels), formatMap(labels))})
+		}
+		if !subset(e.Annotations, annotations) {
+			failures = append(failures, failure{pos: a.Pos, message: prefix + fmt.Sprintf("expected annotations %s, got %s", formatMap(e.Annotations), formatMap(annotations))})
 		}
 	}
+	return failures
+}
+
+// budgetFailures compares the budget remaining at each budget_test's time with the expectation.
+func budgetFailures(t *Test, seen map[obsKey]observation, byID map[string]*rules.SLO) []failure {
+	var failures []failure
 	for _, b := range t.BudgetTests {
 		o, ok := seen[obsKey{b.SLO, b.EvalTime}]
 		switch {
@@ -332,7 +378,7 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 			}
 		}
 	}
-	return failures, nil
+	return failures
 }
 
 // firing is the set of alerts in phase firing; pending alerts do not count, as in promtool.
