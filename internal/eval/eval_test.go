@@ -76,6 +76,8 @@ slos:
       events:
         error_query: sum(rate(nothing_total{code=~"5.."}[{{.window}}]))
         total_query: sum(rate(nothing_total[{{.window}}]))
+    alerting:
+      no_data: {after: 15m, severity: ticket}
 `
 
 func loadSLOs(t *testing.T) []*rules.SLO {
@@ -125,13 +127,16 @@ func TestBacktest(t *testing.T) {
 			name: "page and ticket", lastSample: 180, from: 1, to: 180,
 			want: map[string][]interval{
 				"avail": {{burnrate.Ticket, false, 62, 110}, {burnrate.Page, false, 65, 85}},
+				// An SLI that never has data: its no-data alert counts from the first evaluation.
+				"absent": {{burnrate.Ticket, true, 16, -1}},
 			},
 			wantPeak: 200,
 		},
 		{
 			name: "still firing at the last evaluation", lastSample: 180, from: 1, to: 75,
 			want: map[string][]interval{
-				"avail": {{burnrate.Ticket, false, 62, -1}, {burnrate.Page, false, 65, -1}},
+				"avail":  {{burnrate.Ticket, false, 62, -1}, {burnrate.Page, false, 65, -1}},
+				"absent": {{burnrate.Ticket, true, 16, -1}},
 			},
 			wantPeak: 200,
 		},
@@ -140,7 +145,8 @@ func TestBacktest(t *testing.T) {
 			// windows already burn at from fires at the first evaluation time, not later.
 			name: "already firing at from", lastSample: 180, from: 70, to: 180,
 			want: map[string][]interval{
-				"avail": {{burnrate.Page, false, 70, 85}, {burnrate.Ticket, false, 70, 110}},
+				"avail":  {{burnrate.Page, false, 70, 85}, {burnrate.Ticket, false, 70, 110}},
+				"absent": {{burnrate.Ticket, true, 85, -1}},
 			},
 			wantPeak: 200,
 		},
@@ -150,7 +156,8 @@ func TestBacktest(t *testing.T) {
 			// minutes later.
 			name: "no data", lastSample: 120, from: 1, to: 180,
 			want: map[string][]interval{
-				"avail": {{burnrate.Ticket, false, 62, 110}, {burnrate.Page, false, 65, 85}, {burnrate.Ticket, true, 135, -1}},
+				"avail":  {{burnrate.Ticket, false, 62, 110}, {burnrate.Page, false, 65, 85}, {burnrate.Ticket, true, 135, -1}},
+				"absent": {{burnrate.Ticket, true, 16, -1}},
 			},
 			wantPeak: 200,
 		},
