@@ -55,12 +55,7 @@ func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Statu
 // exceeds the threshold) and allocates nothing while no alert changes. A backtest advances the
 // state at every step and asks for the Status (c.Status) only where it reports one.
 func (c *Compiled) Advance(h *History, prev State, now time.Time) (State, []Transition) {
-	if h == nil {
-		h = &History{}
-	}
-	var w windowRatios
-	w.init(c, h)
-	return c.advance(h, prev, now, &w, true)
+	return c.advanceAlone(h, prev, now, true)
 }
 
 // AdvanceBurnRate is Advance for the burn-rate alerts only: the no-data alert is carried over
@@ -68,12 +63,17 @@ func (c *Compiled) Advance(h *History, prev State, now time.Time) (State, []Tran
 // later time: the no-data alert never goes back in time (it would resolve at the late step and
 // fire again at the next evaluation).
 func (c *Compiled) AdvanceBurnRate(h *History, prev State, now time.Time) (State, []Transition) {
+	return c.advanceAlone(h, prev, now, false)
+}
+
+// advanceAlone is advance with window ratios of its own, computed as the alerts need them.
+func (c *Compiled) advanceAlone(h *History, prev State, now time.Time, noData bool) (State, []Transition) {
 	if h == nil {
 		h = &History{}
 	}
 	var w windowRatios
 	w.init(c, h)
-	return c.advance(h, prev, now, &w, false)
+	return c.advance(h, prev, now, &w, noData)
 }
 
 // Status is the Status Evaluate(h, prev, now) returns (it does not depend on prev).
