@@ -92,7 +92,7 @@ func newDiffCase(seed uint64) *diffCase {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	c := &diffCase{seed: seed, failing: map[int]bool{}, skipped: map[int]bool{}}
 	c.interval = []time.Duration{15 * time.Second, 30 * time.Second, time.Minute}[r.IntN(3)]
-	c.kind = []string{"events-rate", "events-increase", "latency", "timeslice"}[r.IntN(4)]
+	c.kind = []string{"events-rate", "events-increase", "latency", "timeslice", "timeslice-5m"}[r.IntN(5)]
 	c.rulesYML = diffRules(c.kind, r.IntN(20) == 0)
 	c.series = diffTraffic(r, c.kind, c.interval)
 	if r.IntN(2) == 0 {
@@ -133,12 +133,15 @@ func diffRules(kind string, absent bool) string {
 			hist = "nothing_seconds"
 		}
 		sliYML = "latency:\n        histogram: " + hist + `{job="api"}` + "\n        threshold: 0.5"
-	case "timeslice":
+	case "timeslice", "timeslice-5m":
 		objective = "90"
 		sliYML = fmt.Sprintf(`timeslice:
         query: sum(rate(%[1]s{code="500"}[{{.window}}])) / sum(rate(%[1]s[{{.window}}]))
         op: lt
         threshold: 0.05`, metric)
+		if kind == "timeslice-5m" {
+			sliYML += "\n        slice: 5m"
+		}
 	}
 	return fmt.Sprintf(`version: slod/v1
 service: diff

@@ -23,8 +23,9 @@ import (
 //   - events and latency: a step without a total (no series, or NaN) is Missing; no error series
 //     while the total has data is 0 bad; a NaN error value is Missing.
 //   - time slice: slice ends get Bad = 1 when the query's value does not satisfy op, Total = 1;
-//     other steps 0/0; a slice end without a value, or with a NaN, is Missing. When the query
-//     returns several series, the slice is good only if every one satisfies op.
+//     other steps 0/0 (Missing while the last slice end had no data); a slice end without a
+//     value, or with a NaN, is Missing. When the query returns several series, the slice is good
+//     only if every one satisfies op.
 //   - ratio: Bad = the error ratio, Total = 1; no value or NaN is Missing.
 //
 // Negative values (which a correct counter never produces, but a buggy query might) count as 0,
@@ -165,34 +166,62 @@ func (p *Prepared) events(ctx context.Context, q Querier, queries Queries, g gri
 }
 
 // timeslices fills incs for a time-slice SLI from one range query stepping from slice end to slice
-// end.
+// end. A step between two slice ends counts nothing (0/0) while the SLI has data, and is Missing
+// when the last slice end had none: the steps of a slice whose query returns nothing are no
+// evidence of anything (the no-data alert sees them as such). The query starts at the slice end
+// at or before the first step, to know that for the first steps.
 func timeslices(ctx context.Context, q Querier, def *rules.SLI, query string, g grid, incs []burnrate.Increment) error {
 	slice, err := sliceOf(def, g.step)
 	if err != nil {
 		return err
 	}
-	first := Align(g.first, slice)
-	if first.Before(g.first) {
-		first = first.Add(slice)
-	}
-	if first.After(g.last) {
-		return nil // no slice ends in range: every step is 0/0
-	}
-	last := Align(g.last, slice)
+	first, last := Align(g.first, slice), Align(g.last, slice)
 	series, err := q.QueryRange(ctx, query, first, last, slice)
 	if err != nil {
 		return fmt.Errorf("querying the time-slice value: %w", err)
 	}
-	type verdict struct{ seen, bad, missing bool }
-	ends := make(map[int]*verdict)
+	verdicts, err := sliceVerdicts(def, series, first, last, slice)
+	if err != nil {
+		return err
+	}
+	alive := false // the last slice end had data
+	if v, ok := verdicts[first]; ok && first.Before(g.first) {
+		alive = v.ok()
+	}
+	for i := range incs {
+		v, end := verdicts[incs[i].End]
+		switch {
+		case end && !v.ok():
+			incs[i].Missing, alive = true, false
+		case end:
+			incs[i].Total, alive = 1, true
+			if v.bad {
+				incs[i].Bad = 1
+			}
+		case !alive:
+			incs[i].Missing = true
+		}
+	}
+	return nil
+}
+
+// sliceVerdict is what the query said at one slice end.
+type sliceVerdict struct{ seen, bad, missing bool }
+
+func (v *sliceVerdict) ok() bool { return v.seen && !v.missing }
+
+// sliceVerdicts judges every slice end in [first, last]: bad when a series does not satisfy the
+// SLI's condition, missing when none answered or one is NaN.
+func sliceVerdicts(def *rules.SLI, series []Series, first, last time.Time, slice time.Duration) (map[time.Time]*sliceVerdict, error) {
+	ends := make(map[time.Time]*sliceVerdict)
 	for t := first; !t.After(last); t = t.Add(slice) {
-		ends[g.index(t)] = &verdict{}
+		ends[t] = &sliceVerdict{}
 	}
 	for _, s := range series {
 		for _, p := range s.Points {
-			v, ok := ends[g.index(p.T)]
+			v, ok := ends[p.T.UTC()]
 			if !ok {
-				return fmt.Errorf("time-slice query returned a point at %s, which is not a slice end", p.T.UTC().Format(time.RFC3339Nano))
+				return nil, fmt.Errorf("time-slice query returned a point at %s, which is not a slice end", p.T.UTC().Format(time.RFC3339Nano))
 			}
 			v.seen = true
 			switch {
@@ -203,17 +232,7 @@ func timeslices(ctx context.Context, q Querier, def *rules.SLI, query string, g 
 			}
 		}
 	}
-	for i, v := range ends {
-		if !v.seen || v.missing {
-			incs[i].Missing = true
-			continue
-		}
-		incs[i].Total = 1
-		if v.bad {
-			incs[i].Bad = 1
-		}
-	}
-	return nil
+	return ends, nil
 }
 
 // grid is the step grid of one Increments call.

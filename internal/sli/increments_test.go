@@ -184,14 +184,23 @@ func TestIncrementsTimeslice(t *testing.T) {
 			[]call{{"mem_ratio", at(0), at(3), time.Minute}},
 			[]burnrate.Increment{inc(0, 0, 1), inc(1, 1, 1), missing(2), inc(3, 0, 1)}},
 		{"slice_3m_from_mid_slice",
-			// Slice ends are at minutes 0, 3, 6 since t0 (t0 is a multiple of 3m since the epoch).
+			// Slice ends are at minutes 0, 3, 6 since t0 (t0 is a multiple of 3m since the epoch);
+			// the query starts at the slice end before the range, which had data: the steps up to
+			// the next slice end count nothing, and are not missing.
 			timeslice(`avg_over_time(up[{{.window}}])`, rules.OpGTE, 0.99, 3*time.Minute), at(1), at(7),
-			[]Series{{Points: []Point{{at(3), 0.5}, {at(6), 1}}}},
-			[]call{{"avg_over_time(up[3m])", at(3), at(6), 3 * time.Minute}},
+			[]Series{{Points: []Point{{at(0), 1}, {at(3), 0.5}, {at(6), 1}}}},
+			[]call{{"avg_over_time(up[3m])", at(0), at(6), 3 * time.Minute}},
 			[]burnrate.Increment{inc(1, 0, 0), inc(2, 0, 0), inc(3, 1, 1), inc(4, 0, 0), inc(5, 0, 0), inc(6, 0, 1), inc(7, 0, 0)}},
+		{"steps_after_a_slice_without_data",
+			// The slice ending at 3 had no data: its successors up to 6 are no evidence either.
+			timeslice(`x`, rules.OpLT, 1, 3*time.Minute), at(1), at(7),
+			[]Series{{Points: []Point{{at(0), 0.5}, {at(6), 0.5}}}},
+			[]call{{"x", at(0), at(6), 3 * time.Minute}},
+			[]burnrate.Increment{inc(1, 0, 0), inc(2, 0, 0), missing(3), missing(4), missing(5), inc(6, 0, 1), inc(7, 0, 0)}},
 		{"no_slice_end_in_range",
-			timeslice(`x`, rules.OpLT, 1, 3*time.Minute), at(1), at(2), nil, nil,
-			[]burnrate.Increment{inc(1, 0, 0), inc(2, 0, 0)}},
+			timeslice(`x`, rules.OpLT, 1, 3*time.Minute), at(1), at(2), nil,
+			[]call{{"x", at(0), at(0), 3 * time.Minute}},
+			[]burnrate.Increment{missing(1), missing(2)}},
 		{"every_series_must_hold",
 			timeslice(`x`, rules.OpLT, 1, 0), at(0), at(2),
 			[]Series{{Points: pts(0.5, 0.5, 0.5)}, {Points: pts(0.5, 2, skip)}},
