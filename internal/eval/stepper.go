@@ -83,8 +83,9 @@ type Stepper struct {
 	cp     Checkpoint
 	opt    StepperOptions
 	// waiting is the end of the oldest step without data that is still asked for again (zero: none);
-	// consumed the end of the last step appended or given up.
-	waiting, consumed time.Time
+	// consumed the end of the last step appended or given up; seen the end of the last step given
+	// to Advance (a step without data is asked the bridge once).
+	waiting, consumed, seen time.Time
 }
 
 // NewStepper returns the Stepper of an SLO with the given compiled policy, history and
@@ -181,49 +182,19 @@ func (s *Stepper) Advance(ctx context.Context, incs []burnrate.Increment, now ti
 		err     error
 		invalid *InvalidError
 	)
+	seen := s.seen
 	for _, inc := range incs {
 		if !inc.End.After(s.hist.End()) || inc.End.After(now) {
 			continue // already held, or not yet due
 		}
-		// A step is evaluated when it is new: with data, after the last step evaluated with data;
-		// without, after the last evaluation (a step waited for is not evaluated twice).
-		fresh := inc.End.After(s.cp.Through)
-		if inc.Missing {
-			fresh = inc.End.After(s.cp.Evaluated)
+		s.seen = maxTime(s.seen, inc.End)
+		bad, cerr := s.consume(ctx, inc, now, catchUp, seen, bridge, &out)
+		if cerr != nil {
+			err = cerr
+			break
 		}
-		fresh = fresh && inc.End.After(catchUp)
-		if fresh {
-			if inc, err = s.bridged(ctx, inc, bridge); err != nil {
-				break
-			}
-		}
-		missing := inc.Missing
-		if !missing && inc.NoBad && s.firing() {
-			missing, out.NoBad = true, true
-		}
-		if missing {
-			s.skip(inc.End, now)
-			if fresh {
-				s.evaluate(&out, inc.End)
-			}
-			continue
-		}
-		if aerr := s.hist.Append(inc); aerr != nil {
-			// A value no counter can have (an exporter exposing +Inf): this step is the SLO's
-			// data error, held like a step without data; the others go on.
-			if invalid == nil {
-				invalid = &InvalidError{End: inc.End, Err: aerr}
-			}
-			s.skip(inc.End, now)
-			continue
-		}
-		out.Appended++
-		s.waiting, s.consumed = time.Time{}, inc.End
-		if fresh {
-			s.evaluate(&out, inc.End)
-		}
-		if inc.End.After(s.cp.Through) {
-			s.cp.Through = inc.End
+		if invalid == nil {
+			invalid = bad
 		}
 	}
 	if now.After(s.cp.Evaluated) {
@@ -249,6 +220,53 @@ func (e *InvalidError) Error() string {
 }
 
 func (e *InvalidError) Unwrap() error { return e.Err }
+
+// consume appends the step inc (unless it has no data) and evaluates at its end when it is new:
+// with data, after the last step evaluated with data; without, after the last evaluation (a step
+// waited for is not evaluated twice). A step to be evaluated with data is bridged when it follows a
+// gap; a step without data is asked the bridge the first time it is seen (seen: the last step
+// given before this Advance). It returns the step's invalid value, if any, and the bridge's error.
+func (s *Stepper) consume(ctx context.Context, inc burnrate.Increment, now, catchUp, seen time.Time, bridge Bridger, out *Outcome) (*InvalidError, error) {
+	if inc.End.After(catchUp) && inc.End.After(s.cp.Through) && (!inc.Missing || inc.End.After(seen)) {
+		var err error
+		if inc, err = s.bridged(ctx, inc, bridge); err != nil {
+			return nil, err
+		}
+	}
+	missing := inc.Missing
+	if !missing && inc.NoBad && s.firing() {
+		missing, out.NoBad = true, true
+	}
+	if missing {
+		s.skip(inc.End, now)
+		if inc.End.After(s.cp.Evaluated) && inc.End.After(catchUp) {
+			s.evaluate(out, inc.End)
+		}
+		return nil, nil
+	}
+	if err := s.hist.Append(inc); err != nil {
+		// A value no counter can have (an exporter exposing +Inf): this step is the SLO's data
+		// error, held like a step without data; the others go on.
+		s.skip(inc.End, now)
+		return &InvalidError{End: inc.End, Err: err}, nil
+	}
+	out.Appended++
+	s.waiting, s.consumed = time.Time{}, inc.End
+	if inc.End.After(s.cp.Through) {
+		if inc.End.After(catchUp) {
+			s.evaluate(out, inc.End)
+		}
+		s.cp.Through = inc.End
+	}
+	return nil, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
 
 // skip records a step without data ending at end: waited for while it is recent, given up after.
 func (s *Stepper) skip(end, now time.Time) {
