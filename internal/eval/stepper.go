@@ -82,10 +82,10 @@ type Stepper struct {
 	hist   *burnrate.History
 	cp     Checkpoint
 	opt    StepperOptions
-	// waiting is the end of the oldest step without data that is still asked for again (zero: none);
-	// consumed the end of the last step appended or given up; seen the end of the last step given
-	// to Advance (a step without data is asked the bridge once).
-	waiting, consumed, seen time.Time
+	// seen is the end of the last step given to Advance: the steps without data of the last
+	// Reask before it are asked for again (From), and a step without data is asked the bridge
+	// only the first time it is seen.
+	seen time.Time
 }
 
 // NewStepper returns the Stepper of an SLO with the given compiled policy, history and
@@ -140,22 +140,17 @@ func (s *Stepper) Policy() *burnrate.Compiled { return s.policy }
 func (s *Stepper) Status(now time.Time) burnrate.Status { return s.policy.Status(s.hist, now) }
 
 // From returns the end of the first step whose increment Advance needs next, never before floor
-// (a caller fetches nothing older: the backfill limit).
+// (a caller fetches nothing older: the backfill limit): the first step after the history's end,
+// but no earlier than Reask before the last step seen (a step without data is asked for again
+// that long; then it is given up, and a gap in the history reads as Missing).
 func (s *Stepper) From(floor time.Time) time.Time {
 	step := s.hist.Step()
-	var from time.Time
-	switch {
-	case !s.waiting.IsZero():
-		from = s.waiting
-	case !s.consumed.IsZero():
-		from = s.consumed.Add(step)
-	case !s.hist.End().IsZero():
-		from = s.hist.End().Add(step)
-	default:
-		return floor
+	from := floor
+	if end := s.hist.End(); !end.IsZero() {
+		from = maxTime(from, end.Add(step))
 	}
-	if from.Before(floor) {
-		return floor
+	if !s.seen.IsZero() {
+		from = maxTime(from, s.seen.Add(step-s.opt.Reask))
 	}
 	return from
 }
@@ -188,7 +183,7 @@ func (s *Stepper) Advance(ctx context.Context, incs []burnrate.Increment, now ti
 			continue // already held, or not yet due
 		}
 		s.seen = maxTime(s.seen, inc.End)
-		bad, cerr := s.consume(ctx, inc, now, catchUp, seen, bridge, &out)
+		bad, cerr := s.consume(ctx, inc, catchUp, seen, bridge, &out)
 		if cerr != nil {
 			err = cerr
 			break
@@ -226,7 +221,7 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 // waited for is not evaluated twice). A step to be evaluated with data is bridged when it follows a
 // gap; a step without data is asked the bridge the first time it is seen (seen: the last step
 // given before this Advance). It returns the step's invalid value, if any, and the bridge's error.
-func (s *Stepper) consume(ctx context.Context, inc burnrate.Increment, now, catchUp, seen time.Time, bridge Bridger, out *Outcome) (*InvalidError, error) {
+func (s *Stepper) consume(ctx context.Context, inc burnrate.Increment, catchUp, seen time.Time, bridge Bridger, out *Outcome) (*InvalidError, error) {
 	if inc.End.After(catchUp) && inc.End.After(s.cp.Through) && (!inc.Missing || inc.End.After(seen)) {
 		var err error
 		if inc, err = s.bridged(ctx, inc, bridge); err != nil {
@@ -238,7 +233,6 @@ func (s *Stepper) consume(ctx context.Context, inc burnrate.Increment, now, catc
 		missing, out.NoBad = true, true
 	}
 	if missing {
-		s.skip(inc.End, now)
 		if inc.End.After(s.cp.Evaluated) && inc.End.After(catchUp) {
 			s.evaluate(out, inc.End)
 		}
@@ -247,11 +241,9 @@ func (s *Stepper) consume(ctx context.Context, inc burnrate.Increment, now, catc
 	if err := s.hist.Append(inc); err != nil {
 		// A value no counter can have (an exporter exposing +Inf): this step is the SLO's data
 		// error, held like a step without data; the others go on.
-		s.skip(inc.End, now)
 		return &InvalidError{End: inc.End, Err: err}, nil
 	}
 	out.Appended++
-	s.waiting, s.consumed = time.Time{}, inc.End
 	if inc.End.After(s.cp.Through) {
 		if inc.End.After(catchUp) {
 			s.evaluate(out, inc.End)
@@ -266,19 +258,6 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// skip records a step without data ending at end: waited for while it is recent, given up after.
-func (s *Stepper) skip(end, now time.Time) {
-	if now.Sub(end) < s.opt.Reask {
-		if s.waiting.IsZero() {
-			s.waiting = end
-		}
-		return
-	}
-	if s.waiting.IsZero() {
-		s.consumed = end
-	}
 }
 
 // bridged returns inc, a step about to be evaluated, with the growth across the gap before it when

@@ -229,14 +229,15 @@ func TestStepperBridgesAGap(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("first step after the gap missing: transitions %v, want %v", got, want)
 	}
-	// A bridge that fails stops at that step: it is asked for again.
+	// A bridge that fails stops at that step (25, the first whose gap passes the lookback): it is
+	// asked for again, with the steps without data of the 10 minutes (Reask) before it.
 	s = newTestStepper(StepperOptions{MaxBridge: 30 * time.Minute})
 	if _, err := s.Advance(context.Background(), steps(1, 20, bad, gap), at(20), b); err != nil {
 		t.Fatal(err)
 	}
 	b.err = errors.New("down")
 	out, err := s.Advance(context.Background(), steps(21, 40, bad, gap), at(40), b)
-	if err == nil || out.Appended != 0 || !s.From(at(0)).Equal(at(15)) {
+	if err == nil || out.Appended != 0 || !s.From(at(0)).Equal(at(16)) {
 		t.Errorf("failed bridge: err %v, appended %d, next from %v", err, out.Appended, s.From(at(0)))
 	}
 }
@@ -436,5 +437,24 @@ func TestStepperInvalidValue(t *testing.T) {
 	}
 	if out.Appended != 9 || !s.History().LastData().Equal(at(10)) {
 		t.Errorf("appended %d, last data %v: the other steps must go on", out.Appended, s.History().LastData())
+	}
+}
+
+// TestStepperGivesUpWaiting: steps without data are asked for again for Reask, then given up, so a
+// long gap (or an error series that stays away while a page fires) never makes every cycle
+// refetch from its start.
+func TestStepperGivesUpWaiting(t *testing.T) {
+	s := newTestStepper(StepperOptions{Reask: 5 * time.Minute})
+	if _, err := s.Advance(context.Background(), steps(1, 10, func(int) float64 { return 0 }, nil), at(10), nil); err != nil {
+		t.Fatal(err)
+	}
+	for m := 11; m <= 60; m++ {
+		incs := steps(int(s.From(at(0)).Sub(s0)/time.Minute), m, func(int) float64 { return 0 }, func(int) bool { return true })
+		if _, err := s.Advance(context.Background(), incs, at(m), nil); err != nil {
+			t.Fatal(err)
+		}
+		if from, want := s.From(at(0)), maxTime(at(11), at(m-4)); !from.Equal(want) {
+			t.Fatalf("at %d the next fetch starts at %v, want %v (5 minutes back)", m, from, want)
+		}
 	}
 }
