@@ -507,15 +507,17 @@ func (c *Compiled) status(h *History, now time.Time) Status {
 	for i, d := range c.durs {
 		bad, total := h.Sum(d)
 		r := errorRatio(bad, total)
-		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: burnRate(r, c.objective)}
+		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: burnRate(r, c.objective),
+			NoData: !h.HasDataIn(d)}
 	}
 	// The period and the current window are among the windows (a non-positive period sums to 0).
+	st.NoData, st.CurrentNoData = true, true
 	if c.periodIdx >= 0 {
-		st.ErrorRatio = st.Windows[c.periodIdx].ErrorRatio
+		st.ErrorRatio, st.NoData = st.Windows[c.periodIdx].ErrorRatio, st.Windows[c.periodIdx].NoData
 	}
 	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, c.objective)
 	if c.currentIdx >= 0 {
-		st.CurrentBurnRate = st.Windows[c.currentIdx].BurnRate
+		st.CurrentBurnRate, st.CurrentNoData = st.Windows[c.currentIdx].BurnRate, st.Windows[c.currentIdx].NoData
 	}
 	st.TimeToExhaustion = TimeToExhaustion(st.BudgetRemaining, st.CurrentBurnRate, c.period)
 	return st

@@ -122,6 +122,12 @@ func (h *History) LastData() time.Time {
 	return h.timeOf(h.lastData)
 }
 
+// HasDataIn reports whether a step of the window (End()-w, End()] had data (w rounded up to whole
+// steps, as Sum does).
+func (h *History) HasDataIn(w time.Duration) bool {
+	return h.hasData && w > 0 && h.lastData > h.end-ceilDiv(int64(w), int64(h.step))
+}
+
 // MemoryBytes is the memory the History holds in its tiers and its own fields, for sizing (about
 // 24 KiB for a 30d window at a 1m step).
 func (h *History) MemoryBytes() int {

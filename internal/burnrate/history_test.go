@@ -579,3 +579,35 @@ func TestHistorySumEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusKnowsNoData: a window without a step with data is unknown (NoData), not a burn of 0;
+// a window whose steps had data without traffic is a known 0.
+func TestStatusKnowsNoData(t *testing.T) {
+	p := Policy{Objective: 0.99, Period: 24 * time.Hour, Windows: []Window{{Severity: Page, Long: time.Hour, Short: 5 * time.Minute, BurnRate: 10}}}
+	h := NewHistory(time.Minute, p.Period)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if st := Compile(p).Status(h, t0); !st.NoData || !st.CurrentNoData {
+		t.Errorf("empty history: %+v, want everything unknown", st)
+	}
+	for m := 1; m <= 30; m++ { // 30 minutes of data without traffic, then 20 without data
+		if err := h.Append(Increment{End: t0.Add(time.Duration(m) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Append(Increment{End: t0.Add(50 * time.Minute), Missing: true}); err != nil {
+		t.Fatal(err)
+	}
+	st := Compile(p).Status(h, t0.Add(50*time.Minute))
+	want := map[time.Duration]bool{5 * time.Minute: true, time.Hour: false, 24 * time.Hour: false}
+	for _, w := range st.Windows {
+		if w.NoData != want[w.Window] {
+			t.Errorf("window %s: NoData %v, want %v", w.Window, w.NoData, want[w.Window])
+		}
+	}
+	if st.NoData || st.CurrentNoData || st.BudgetRemaining != 1 {
+		t.Errorf("status %+v: the period and the current hour had data (without traffic): known, full budget", st)
+	}
+	if !h.HasDataIn(21*time.Minute) || h.HasDataIn(20*time.Minute) {
+		t.Errorf("HasDataIn: the last step with data ends 20 minutes before the end")
+	}
+}

@@ -150,10 +150,12 @@ func computeStatusRef(p Policy, h *History, now time.Time) Status {
 	for i, d := range ds {
 		bad, total := h.Sum(d)
 		r := errorRatio(bad, total)
-		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: burnRate(r, p.Objective)}
+		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: burnRate(r, p.Objective),
+			NoData: noDataRef(h, d)}
 	}
 	bad, total := h.Sum(p.Period)
 	st.ErrorRatio = errorRatio(bad, total)
+	st.NoData = p.Period <= 0 || noDataRef(h, p.Period)
 	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, p.Objective)
 
 	current := p.Period
@@ -164,8 +166,20 @@ func computeStatusRef(p Policy, h *History, now time.Time) Status {
 	}
 	bad, total = h.Sum(current)
 	st.CurrentBurnRate = burnRate(errorRatio(bad, total), p.Objective)
+	st.CurrentNoData = current <= 0 || noDataRef(h, current)
 	st.TimeToExhaustion = TimeToExhaustion(st.BudgetRemaining, st.CurrentBurnRate, p.Period)
 	return st
+}
+
+// noDataRef reports whether no step of the window d (rounded up to whole steps) ending at the
+// history's end had data.
+func noDataRef(h *History, d time.Duration) bool {
+	if h.Step() <= 0 || d <= 0 {
+		return true
+	}
+	steps := (d + h.Step() - 1) / h.Step()
+	last := h.LastData()
+	return last.IsZero() || !last.After(h.End().Add(-steps*h.Step()))
 }
 
 func cmpDurationRef(a, b time.Duration) int {

@@ -109,6 +109,10 @@ type WindowBurn struct {
 	Total      float64
 	ErrorRatio float64
 	BurnRate   float64
+	// NoData is set when no step of the window had data: its error ratio and burn rate (0) say
+	// nothing about the service and must be shown as unknown. (A window whose steps had data
+	// without traffic burns nothing: 0, known.)
+	NoData bool
 }
 
 // Status is what an evaluation says about an SLO, for metrics, the status page and `slod check`.
@@ -127,6 +131,10 @@ type Status struct {
 	CurrentBurnRate  float64
 	TimeToExhaustion time.Duration
 	LastData         time.Time
+	// NoData is set when the period holds no step with data (the SLI never had data, or none for
+	// a whole period): ErrorRatio, BudgetRemaining and TimeToExhaustion are unknown, not 0, 1 and
+	// 0. CurrentNoData is the same for the current window (CurrentBurnRate).
+	NoData, CurrentNoData bool
 }
 
 // Transition is a change of phase of one alert at evaluation time At. Transitions to Firing and
