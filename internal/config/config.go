@@ -25,6 +25,8 @@ import (
 	"github.com/slod-dev/slod/internal/notify"
 	"golang.org/x/net/http/httpguts"
 	"gopkg.in/yaml.v3"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 // Defaults. DefaultStep and DefaultLookback match package sli's defaults (DESIGN §2): the step is
@@ -61,10 +63,10 @@ type PrometheusConfig struct {
 	Headers map[string]string `yaml:"headers"`
 	// BearerToken and BearerTokenFile are mutually exclusive; the file is re-read on every request so
 	// that a rotated token is picked up without a reload.
-	BearerToken     Secret     `yaml:"bearer_token"`
-	BearerTokenFile string     `yaml:"bearer_token_file"`
-	BasicAuth       *BasicAuth `yaml:"basic_auth"`
-	TLSConfig       TLSConfig  `yaml:"tls_config"`
+	BearerToken     secret.Secret `yaml:"bearer_token"`
+	BearerTokenFile string        `yaml:"bearer_token_file"`
+	BasicAuth       *BasicAuth    `yaml:"basic_auth"`
+	TLSConfig       TLSConfig     `yaml:"tls_config"`
 	// Timeout bounds every HTTP request to the API.
 	Timeout Duration `yaml:"timeout"`
 	// MaxConcurrentQueries bounds the queries in flight at once, across every SLO.
@@ -73,9 +75,9 @@ type PrometheusConfig struct {
 
 // BasicAuth is HTTP basic authentication; Password and PasswordFile are mutually exclusive.
 type BasicAuth struct {
-	Username     string `yaml:"username"`
-	Password     Secret `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
+	Username     string        `yaml:"username"`
+	Password     secret.Secret `yaml:"password"`
+	PasswordFile string        `yaml:"password_file"`
 }
 
 // TLSConfig configures TLS to the query API.
@@ -110,35 +112,6 @@ type WebConfig struct {
 	// to its status page. Defaults to http://<hostname>:<port> of the listen address.
 	ExternalURL string `yaml:"external_url"`
 }
-
-// Secret is a configuration value that must never be printed: it formats, marshals and logs as
-// "<secret>". Use Value() where the real value is needed.
-type Secret string
-
-const secretMask = "<secret>"
-
-// Value returns the secret itself.
-func (s Secret) Value() string { return string(s) }
-
-// String masks the secret so that %v and %s never reveal it.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return secretMask
-}
-
-// GoString masks the secret for %#v too.
-func (s Secret) GoString() string { return strconv.Quote(s.String()) }
-
-// MarshalYAML masks the secret when a config is written back.
-func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
-
-// MarshalJSON masks the secret in API output.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
-
-// MarshalText masks the secret for encoders that use encoding.TextMarshaler (slog among them).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Duration is a Prometheus duration ("30s", "1h30m", "30d") in YAML.
 type Duration time.Duration

@@ -118,7 +118,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Prometheus.BasicAuth.Password.Value() != token {
+	if c.Prometheus.BasicAuth.Password.Reveal() != token {
 		t.Fatal("password not decoded")
 	}
 	j, _ := json.Marshal(c)

@@ -19,6 +19,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 // recordingServer answers with a scripted status and records request bodies and headers.
@@ -185,7 +187,7 @@ func TestHTTPReceiversNetworkErrorRedacted(t *testing.T) {
 
 func TestWebhookMessage(t *testing.T) {
 	rs := newRecordingServer(t)
-	w, err := NewWebhook("audit", &WebhookConfig{URL: rs.srv.URL + "/hook", Headers: map[string]Secret{"Authorization": "Bearer tok"}}, Options{})
+	w, err := NewWebhook("audit", &WebhookConfig{URL: rs.srv.URL + "/hook", Headers: map[string]secret.Secret{"Authorization": "Bearer tok"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 // Defaults applied by the constructors when a field is left out. They live here, in one place.
@@ -54,8 +56,8 @@ type ReceiverConfig struct {
 type PagerDutyConfig struct {
 	// RoutingKey is the integration key of a PagerDuty service; RoutingKeyFile is its `*_file`
 	// twin (read once, when the receiver is built; surrounding whitespace trimmed). Set one.
-	RoutingKey     Secret `yaml:"routing_key,omitempty" json:"routing_key,omitempty"`
-	RoutingKeyFile string `yaml:"routing_key_file,omitempty" json:"routing_key_file,omitempty"`
+	RoutingKey     secret.Secret `yaml:"routing_key,omitempty" json:"routing_key,omitempty"`
+	RoutingKeyFile string        `yaml:"routing_key_file,omitempty" json:"routing_key_file,omitempty"`
 	// URL is the Events API base URL (default https://events.pagerduty.com); events go to
 	// <url>/v2/enqueue. Override it for proxies and tests.
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
@@ -90,7 +92,7 @@ type AlertmanagerConfig struct {
 type WebhookConfig struct {
 	URL string `yaml:"url" json:"url"`
 	// Headers are added to every request; values are secrets because they often carry tokens.
-	Headers map[string]Secret `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Headers map[string]secret.Secret `yaml:"headers,omitempty" json:"headers,omitempty"`
 	// Timeout bounds one delivery attempt (default 10s).
 	Timeout model.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
@@ -236,7 +238,7 @@ func validateURL(field, raw string, add func(string, string, ...any)) {
 }
 
 // readRoutingKey returns the routing key of c, reading routing_key_file if that is how it is set.
-func readRoutingKey(c *PagerDutyConfig) (Secret, error) {
+func readRoutingKey(c *PagerDutyConfig) (secret.Secret, error) {
 	if c.RoutingKeyFile == "" {
 		if c.RoutingKey == "" {
 			return "", errors.New("routing_key or routing_key_file is required")
@@ -252,7 +254,7 @@ func readRoutingKey(c *PagerDutyConfig) (Secret, error) {
 		// Only the length: the file's content may be a key with a stray character.
 		return "", fmt.Errorf("routing_key_file %s: a routing key has %d characters, the file holds %d", c.RoutingKeyFile, routingKeyLen, len(k))
 	}
-	return Secret(k), nil
+	return secret.Secret(k), nil
 }
 
 // Router picks the receiver of a notification: the first route whose Match entries all equal the

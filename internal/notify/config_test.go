@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gopkg.in/yaml.v3"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 const fullConfig = `
@@ -121,7 +123,7 @@ func TestValidate(t *testing.T) {
 		{"bad severity", []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, Severity: map[string]string{"page": "sev1"}}}}, nil, []string{"receivers[0].pagerduty.severities.page"}},
 		{"bad pagerduty url", []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: "events.pagerduty.com"}}}, nil, []string{"receivers[0].pagerduty.url"}},
 		{"alertmanager without url", []ReceiverConfig{{Name: "a", Alertmanager: &AlertmanagerConfig{}}}, nil, []string{"receivers[0].alertmanager.url"}},
-		{"webhook bad header", []ReceiverConfig{{Name: "a", Webhook: &WebhookConfig{URL: "http://x", Headers: map[string]Secret{"Bad Header": "v"}}}}, nil, []string{"receivers[0].webhook.headers"}},
+		{"webhook bad header", []ReceiverConfig{{Name: "a", Webhook: &WebhookConfig{URL: "http://x", Headers: map[string]secret.Secret{"Bad Header": "v"}}}}, nil, []string{"receivers[0].webhook.headers"}},
 		{"unknown route receiver", []ReceiverConfig{{Name: "a", PagerDuty: pd()}}, []Route{{Receiver: "b"}}, []string{"routes[0].receiver"}},
 		{"bad match label", []ReceiverConfig{{Name: "a", PagerDuty: pd()}}, []Route{{Receiver: "a", Match: map[string]string{"a-b": "x"}}}, []string{"routes[0].match"}},
 		{"negative delivery durations", []ReceiverConfig{{Name: "a", PagerDuty: pd(), MaxRetryAfter: -1, RepeatInterval: -1}}, nil, []string{"receivers[0].max_retry_after", "receivers[0].repeat_interval"}},

@@ -43,6 +43,6 @@
 // that fails is skipped for the rest of the pass and tried again when its backoff ends, so an
 // unreachable receiver costs one timeout (10s by default) per attempt and delays no other.
 //
-// Secrets (routing keys, webhook header values) are of type Secret, which prints, logs and
+// Secrets (routing keys, webhook header values) are of type secret.Secret, which prints, logs and
 // marshals as "<secret>"; URLs in errors keep only scheme and host.
 package notify

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 // Notifier delivers one notification to one receiver. retry says whether a failed delivery may
@@ -266,7 +268,7 @@ type httpResult struct {
 
 // postJSON sends body to target and reads the response; err is a transport error (with the URL
 // redacted), never a status.
-func postJSON(ctx context.Context, client *http.Client, now time.Time, target string, headers map[string]Secret, body []byte) (httpResult, error) {
+func postJSON(ctx context.Context, client *http.Client, now time.Time, target string, headers map[string]secret.Secret, body []byte) (httpResult, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return httpResult{}, fmt.Errorf("building request to %s: %w", redactURL(target), redactErr(err))
@@ -315,14 +317,14 @@ func classifyStatus(receiver string, r httpResult) (retry bool, err error) {
 // key (PagerDuty counts per key) and, when kept across reloads, by successive configs.
 type Limiters struct {
 	mu sync.Mutex
-	m  map[Secret]*tokenBucket
+	m  map[secret.Secret]*tokenBucket
 }
 
 // NewLimiters returns an empty set of limiters.
-func NewLimiters() *Limiters { return &Limiters{m: map[Secret]*tokenBucket{}} }
+func NewLimiters() *Limiters { return &Limiters{m: map[secret.Secret]*tokenBucket{}} }
 
 // get returns the limiter of key, creating it with perMinute; a changed limit replaces it.
-func (l *Limiters) get(clk clock.Clock, key Secret, perMinute int) *tokenBucket {
+func (l *Limiters) get(clk clock.Clock, key secret.Secret, perMinute int) *tokenBucket {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if b, ok := l.m[key]; ok && b.perMinute == perMinute && b.clock == clk {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/PagerDuty/go-pagerduty"
 	"github.com/benbjohnson/clock"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 // maxSummaryRunes is PagerDuty's limit on payload.summary.
@@ -23,7 +25,7 @@ const maxSummaryRunes = 1024
 type PagerDuty struct {
 	delivery
 	name     string
-	key      Secret
+	key      secret.Secret
 	baseURL  string
 	client   *pagerduty.Client
 	severity map[string]string
@@ -209,7 +211,7 @@ func (p *PagerDuty) scrubString(s string) string {
 	if p.key == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, p.key.Reveal(), redacted)
+	return strings.ReplaceAll(s, p.key.Reveal(), secret.Mask)
 }
 
 // captureKey carries a *capture through the request context into captureClient.

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 func TestFakePagerDutyValidates(t *testing.T) {
@@ -157,7 +159,7 @@ func TestPagerDutyClassifiesErrors(t *testing.T) {
 		name       string
 		status     int
 		retryAfter string
-		key        Secret
+		key        secret.Secret
 		closed     bool
 		wantRetry  bool
 		wantAfter  time.Duration

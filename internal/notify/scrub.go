@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 // minSecretPart is the shortest piece of a secret that is scrubbed on its own (the token after
@@ -16,7 +18,7 @@ const minSecretPart = 4
 // back into a log line or the outbox's LastError: every header value (configured header values
 // are secrets), the token after a scheme such as "Bearer ", and the URL's password, query and
 // path (webhook URLs of chat tools carry their token in the path).
-func requestSecrets(target string, headers map[string]Secret) []string {
+func requestSecrets(target string, headers map[string]secret.Secret) []string {
 	var out []string
 	add := func(s string, whole bool) {
 		if s != "" && (whole || len(s) >= minSecretPart) {
@@ -59,7 +61,7 @@ func scrubSecrets(s string, secrets []string) string {
 	}
 	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
 	for _, f := range forms {
-		s = strings.ReplaceAll(s, f, redacted)
+		s = strings.ReplaceAll(s, f, secret.Mask)
 	}
 	return s
 }

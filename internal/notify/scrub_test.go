@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 // echoServer answers every request with status and a body that echoes the request's headers,
@@ -50,7 +52,7 @@ func TestReceiverErrorsScrubSecrets(t *testing.T) {
 				srv := echoServer(t, status, asJSON)
 				u := strings.Replace(srv.URL, "http://", "http://user:"+pass+"@", 1)
 				hook, err := NewWebhook("audit", &WebhookConfig{URL: u + "/services/" + token + "?sig=" + apiKey,
-					Headers: map[string]Secret{"Authorization": bearer, "X-Api-Key": apiKey}}, Options{})
+					Headers: map[string]secret.Secret{"Authorization": bearer, "X-Api-Key": apiKey}}, Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -69,8 +71,8 @@ func TestReceiverErrorsScrubSecrets(t *testing.T) {
 							t.Errorf("%s error reveals %q:\n%s", name, s, msg)
 						}
 					}
-					if name == "webhook" && !strings.Contains(msg, redacted) {
-						t.Errorf("%s error shows no %s where the echo was:\n%s", name, redacted, msg)
+					if name == "webhook" && !strings.Contains(msg, secret.Mask) {
+						t.Errorf("%s error shows no %s where the echo was:\n%s", name, secret.Mask, msg)
 					}
 				}
 			})

@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/slod-dev/slod/internal/secret"
 )
 
 // WebhookVersion is the version of the WebhookMessage format; it changes when a field changes
@@ -40,7 +42,7 @@ type Webhook struct {
 	delivery
 	name    string
 	target  string
-	headers map[string]Secret
+	headers map[string]secret.Secret
 	client  *http.Client
 	clock   clock.Clock
 }

@@ -41,7 +41,7 @@ func newRoundTripper(cfg config.PrometheusConfig, userAgent string) (http.RoundT
 	a := &authRoundTripper{headers: cfg.Headers, userAgent: userAgent, next: &gzipRoundTripper{next: tr}}
 	switch {
 	case cfg.BearerToken != "":
-		a.bearer = staticSecret(cfg.BearerToken.Value())
+		a.bearer = staticSecret(cfg.BearerToken.Reveal())
 	case cfg.BearerTokenFile != "":
 		a.bearer = fileSecret(cfg.BearerTokenFile)
 	}
@@ -51,7 +51,7 @@ func newRoundTripper(cfg config.PrometheusConfig, userAgent string) (http.RoundT
 		case ba.PasswordFile != "":
 			a.password = fileSecret(ba.PasswordFile)
 		default:
-			a.password = staticSecret(ba.Password.Value())
+			a.password = staticSecret(ba.Password.Reveal())
 		}
 	}
 	return a, nil
