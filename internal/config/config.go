@@ -22,10 +22,10 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/robfig/cron/v3"
-	"github.com/slod-dev/slod/internal/notify"
 	"golang.org/x/net/http/httpguts"
 	"gopkg.in/yaml.v3"
 
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
 )
 
@@ -47,10 +47,10 @@ type Config struct {
 	Evaluation EvaluationConfig `yaml:"evaluation"`
 	// Rules are files, directories or globs of SLO files, resolved against the config's directory.
 	Rules []string `yaml:"rules"`
-	// Receivers and Routes are package notify's own config types, validated by notify.Validate.
-	Receivers []notify.ReceiverConfig `yaml:"receivers"`
-	Routes    []notify.Route          `yaml:"routes"`
-	Web       WebConfig               `yaml:"web"`
+	// Receivers and Routes are package receiver's types, validated by receiver.Validate.
+	Receivers []receiver.Config `yaml:"receivers"`
+	Routes    []receiver.Route  `yaml:"routes"`
+	Web       WebConfig         `yaml:"web"`
 
 	// File is the path the config was read from ("" when parsed from memory).
 	File string `yaml:"-"`
@@ -386,9 +386,9 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 
-	if err := notify.Validate(c.Receivers, c.Routes); err != nil {
+	if err := receiver.Validate(c.Receivers, c.Routes); err != nil {
 		for _, e := range unjoin(err) {
-			var fe *notify.FieldError
+			var fe *receiver.FieldError
 			if errors.As(e, &fe) {
 				v.add(fieldPath(fe.Field), fe.Field, fe.Message)
 			} else {

@@ -36,6 +36,7 @@ import (
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 	"github.com/slod-dev/slod/internal/store"
@@ -83,7 +84,7 @@ type runtimeConfig struct {
 	cfg       *config.Config
 	schedule  cron.Schedule
 	querier   sli.Querier
-	router    *notify.Router
+	router    *receiver.Router
 	notifiers map[string]notify.Notifier
 	resend    map[string]time.Duration
 	external  string
@@ -346,7 +347,7 @@ func (d *Daemon) buildRuntime(cfg *config.Config) (*runtimeConfig, error) {
 			resend[name] = r.ResendInterval()
 		}
 	}
-	return &runtimeConfig{cfg: cfg, schedule: sched, querier: q, router: notify.NewRouter(cfg.Routes),
+	return &runtimeConfig{cfg: cfg, schedule: sched, querier: q, router: receiver.NewRouter(cfg.Routes),
 		notifiers: notifiers, resend: resend, external: external}, nil
 }
 

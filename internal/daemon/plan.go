@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/store"
 )
 
@@ -16,7 +17,7 @@ type planInput struct {
 	// other is resolved).
 	slos     []*sloState
 	prev     map[string]notify.AlertRecord
-	router   *notify.Router
+	router   *receiver.Router
 	resend   map[string]time.Duration
 	silences []notify.Silence
 	external string

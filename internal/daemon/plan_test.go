@@ -6,6 +6,7 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/store"
 )
@@ -27,7 +28,7 @@ func TestPlan(t *testing.T) {
 	prev := map[string]notify.AlertRecord{gone: {Want: notify.Notification{DedupKey: gone, Action: notify.Trigger,
 		Labels: map[string]string{"severity": "page"}}, Receiver: "hook", SentAt: t0}}
 	in := planInput{at: at, results: results, slos: []*sloState{s}, prev: prev,
-		router: notify.NewRouter([]notify.Route{{Match: map[string]string{"severity": "page"}, Receiver: "hook"}})}
+		router: receiver.NewRouter([]receiver.Route{{Match: map[string]string{"severity": "page"}, Receiver: "hook"}})}
 
 	p, err := plan(in)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 // Alertmanager delivers notifications to Alertmanager's API v2 (POST /api/v2/alerts), the way
@@ -35,7 +37,7 @@ type AlertmanagerAlert struct {
 }
 
 // NewAlertmanager builds an Alertmanager receiver.
-func NewAlertmanager(name string, c *AlertmanagerConfig, opt Options) (*Alertmanager, error) {
+func NewAlertmanager(name string, c *receiver.AlertmanagerConfig, opt Options) (*Alertmanager, error) {
 	opt = opt.withDefaults()
 	if c.URL == "" {
 		return nil, fmt.Errorf("alertmanager url is required")
@@ -43,8 +45,8 @@ func NewAlertmanager(name string, c *AlertmanagerConfig, opt Options) (*Alertman
 	return &Alertmanager{
 		name:   name,
 		target: strings.TrimRight(c.URL, "/") + "/api/v2/alerts",
-		resend: durationOr(c.ResendInterval, DefaultResendInterval),
-		client: &http.Client{Transport: opt.Transport, Timeout: durationOr(c.Timeout, DefaultTimeout)},
+		resend: durationOr(c.ResendInterval, receiver.DefaultResendInterval),
+		client: &http.Client{Transport: opt.Transport, Timeout: durationOr(c.Timeout, receiver.DefaultTimeout)},
 		clock:  opt.Clock,
 	}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/common/model"
 
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
 )
 
@@ -58,7 +59,7 @@ func TestAlertmanagerAlert(t *testing.T) {
 	rs := newRecordingServer(t)
 	clk := clock.NewMock()
 	clk.Set(t0.Add(10 * time.Minute))
-	am, err := NewAlertmanager("tickets", &AlertmanagerConfig{URL: rs.srv.URL + "/", ResendInterval: model.Duration(2 * time.Minute)}, Options{Clock: clk})
+	am, err := NewAlertmanager("tickets", &receiver.AlertmanagerConfig{URL: rs.srv.URL + "/", ResendInterval: model.Duration(2 * time.Minute)}, Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,10 +124,10 @@ func TestHTTPReceiversClassifyStatus(t *testing.T) {
 	}
 	kinds := map[string]func(url string, clk clock.Clock) (Notifier, error){
 		"alertmanager": func(url string, clk clock.Clock) (Notifier, error) {
-			return NewAlertmanager("am", &AlertmanagerConfig{URL: url}, Options{Clock: clk})
+			return NewAlertmanager("am", &receiver.AlertmanagerConfig{URL: url}, Options{Clock: clk})
 		},
 		"webhook": func(url string, clk clock.Clock) (Notifier, error) {
-			return NewWebhook("hook", &WebhookConfig{URL: url + "/hook"}, Options{Clock: clk})
+			return NewWebhook("hook", &receiver.WebhookConfig{URL: url + "/hook"}, Options{Clock: clk})
 		},
 	}
 	for kind, mk := range kinds {
@@ -166,8 +167,10 @@ func TestHTTPReceiversNetworkErrorRedacted(t *testing.T) {
 	l.Close() // nothing listens there any more
 	target := "http://user:hunter2@" + addr + "/services/T0/B0/xoxb-token?key=s3cr3t"
 	for _, mk := range []func() (Notifier, error){
-		func() (Notifier, error) { return NewAlertmanager("am", &AlertmanagerConfig{URL: target}, Options{}) },
-		func() (Notifier, error) { return NewWebhook("hook", &WebhookConfig{URL: target}, Options{}) },
+		func() (Notifier, error) {
+			return NewAlertmanager("am", &receiver.AlertmanagerConfig{URL: target}, Options{})
+		},
+		func() (Notifier, error) { return NewWebhook("hook", &receiver.WebhookConfig{URL: target}, Options{}) },
 	} {
 		n, err := mk()
 		if err != nil {
@@ -187,7 +190,7 @@ func TestHTTPReceiversNetworkErrorRedacted(t *testing.T) {
 
 func TestWebhookMessage(t *testing.T) {
 	rs := newRecordingServer(t)
-	w, err := NewWebhook("audit", &WebhookConfig{URL: rs.srv.URL + "/hook", Headers: map[string]secret.Secret{"Authorization": "Bearer tok"}}, Options{})
+	w, err := NewWebhook("audit", &receiver.WebhookConfig{URL: rs.srv.URL + "/hook", Headers: map[string]secret.Secret{"Authorization": "Bearer tok"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,13 +317,13 @@ func getAlerts(t *testing.T, url string) []gettableAlert {
 func TestRealAlertmanager(t *testing.T) {
 	url := startAlertmanager(t)
 	clk := clock.New() // Alertmanager compares endsAt with its own clock
-	ns, err := NewNotifiers([]ReceiverConfig{{Name: "tickets", Alertmanager: &AlertmanagerConfig{URL: url}}}, Options{Clock: clk})
+	ns, err := NewNotifiers([]receiver.Config{{Name: "tickets", Alertmanager: &receiver.AlertmanagerConfig{URL: url}}}, Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := &memOutbox{}
 	d := NewDispatcher(o, ns, DispatcherOptions{Clock: clk})
-	r := Reconciler{Router: NewRouter([]Route{{Receiver: "tickets"}}), Resend: ResendIntervals(ns)}
+	r := Reconciler{Router: receiver.NewRouter([]receiver.Route{{Receiver: "tickets"}}), Resend: ResendIntervals(ns)}
 
 	trigger := sampleNotification(Trigger)
 	trigger.StartsAt = clk.Now().Add(-time.Minute).UTC().Truncate(time.Second)

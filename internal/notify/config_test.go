@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gopkg.in/yaml.v3"
 
-	"github.com/slod-dev/slod/internal/secret"
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 const fullConfig = `
@@ -43,8 +40,8 @@ routes:
 `
 
 type testConfig struct {
-	Receivers []ReceiverConfig `yaml:"receivers"`
-	Routes    []Route          `yaml:"routes"`
+	Receivers []receiver.Config `yaml:"receivers"`
+	Routes    []receiver.Route  `yaml:"routes"`
 }
 
 func decodeStrict(t *testing.T, s string) (testConfig, error) {
@@ -56,16 +53,12 @@ func decodeStrict(t *testing.T, s string) (testConfig, error) {
 	return c, err
 }
 
-func TestConfigDecodeAndRoute(t *testing.T) {
+// TestDeliveryPolicyFromConfig: a receiver's max_retry_after and repeat_interval reach its
+// notifier, and the defaults apply where they are not set.
+func TestDeliveryPolicyFromConfig(t *testing.T) {
 	c, err := decodeStrict(t, fullConfig)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if err := Validate(c.Receivers, c.Routes); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	if c.Receivers[0].PagerDuty.RoutingKey.Reveal() != testKey || c.Receivers[1].Alertmanager.ResendInterval.String() != "2m" {
-		t.Errorf("decoded %+v", c.Receivers)
 	}
 	ns, err := NewNotifiers(c.Receivers, Options{})
 	if err != nil {
@@ -73,119 +66,12 @@ func TestConfigDecodeAndRoute(t *testing.T) {
 	}
 	want := map[string]DeliveryPolicy{
 		"oncall":  {MaxRetryAfter: 45 * time.Second, RepeatInterval: 10 * time.Second},
-		"tickets": {MaxRetryAfter: DefaultMaxRetryAfter, RepeatInterval: DefaultRepeatInterval},
+		"tickets": {MaxRetryAfter: receiver.DefaultMaxRetryAfter, RepeatInterval: receiver.DefaultRepeatInterval},
 	}
 	for name, w := range want {
 		if got := policyOf(ns[name]); got != w {
 			t.Errorf("%s: delivery policy %+v, want %+v", name, got, w)
 		}
-	}
-	r := NewRouter(c.Routes)
-	cases := []struct {
-		name   string
-		labels map[string]string
-		want   string
-	}{
-		{"page", map[string]string{"severity": "page", "team": "storage"}, "oncall"},
-		{"ticket of storage", map[string]string{"severity": "ticket", "team": "storage"}, "audit"},
-		{"other ticket", map[string]string{"severity": "ticket", "team": "chat"}, "tickets"},
-		{"no route", map[string]string{"severity": "info"}, ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := r.Route(tc.labels)
-			if got != tc.want || ok != (tc.want != "") {
-				t.Errorf("Route = %q, %v; want %q", got, ok, tc.want)
-			}
-		})
-	}
-	if _, err := decodeStrict(t, "receivers: [{name: x, pagerduty: {routing_kye: abc}}]"); err == nil {
-		t.Error("a misspelled key decoded without error")
-	}
-}
-
-func TestValidate(t *testing.T) {
-	pd := func() *PagerDutyConfig { return &PagerDutyConfig{RoutingKey: testKey} }
-	cases := []struct {
-		name      string
-		receivers []ReceiverConfig
-		routes    []Route
-		wantField []string
-	}{
-		{"valid", []ReceiverConfig{{Name: "a", PagerDuty: pd()}}, []Route{{Receiver: "a"}}, nil},
-		{"no name", []ReceiverConfig{{PagerDuty: pd()}}, nil, []string{"receivers[0].name"}},
-		{"duplicate", []ReceiverConfig{{Name: "a", PagerDuty: pd()}, {Name: "a", PagerDuty: pd()}}, nil, []string{"receivers[1].name"}},
-		{"two kinds", []ReceiverConfig{{Name: "a", PagerDuty: pd(), Webhook: &WebhookConfig{URL: "http://x"}}}, nil, []string{"receivers[0]"}},
-		{"no kind", []ReceiverConfig{{Name: "a"}}, nil, []string{"receivers[0]"}},
-		{"no routing key", []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{}}}, nil, []string{"receivers[0].pagerduty.routing_key"}},
-		{"both routing keys", []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, RoutingKeyFile: "/k"}}}, nil, []string{"receivers[0].pagerduty.routing_key"}},
-		{"short routing key", []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: "abc"}}}, nil, []string{"receivers[0].pagerduty.routing_key"}},
-		{"bad severity", []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, Severity: map[string]string{"page": "sev1"}}}}, nil, []string{"receivers[0].pagerduty.severities.page"}},
-		{"bad pagerduty url", []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: "events.pagerduty.com"}}}, nil, []string{"receivers[0].pagerduty.url"}},
-		{"alertmanager without url", []ReceiverConfig{{Name: "a", Alertmanager: &AlertmanagerConfig{}}}, nil, []string{"receivers[0].alertmanager.url"}},
-		{"webhook bad header", []ReceiverConfig{{Name: "a", Webhook: &WebhookConfig{URL: "http://x", Headers: map[string]secret.Secret{"Bad Header": "v"}}}}, nil, []string{"receivers[0].webhook.headers"}},
-		{"unknown route receiver", []ReceiverConfig{{Name: "a", PagerDuty: pd()}}, []Route{{Receiver: "b"}}, []string{"routes[0].receiver"}},
-		{"bad match label", []ReceiverConfig{{Name: "a", PagerDuty: pd()}}, []Route{{Receiver: "a", Match: map[string]string{"a-b": "x"}}}, []string{"routes[0].match"}},
-		{"negative delivery durations", []ReceiverConfig{{Name: "a", PagerDuty: pd(), MaxRetryAfter: -1, RepeatInterval: -1}}, nil, []string{"receivers[0].max_retry_after", "receivers[0].repeat_interval"}},
-		{"every error at once", []ReceiverConfig{{Name: "a", Alertmanager: &AlertmanagerConfig{}}}, []Route{{}}, []string{"receivers[0].alertmanager.url", "routes[0].receiver"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := Validate(c.receivers, c.routes)
-			if len(c.wantField) == 0 {
-				if err != nil {
-					t.Fatalf("Validate = %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate = nil, want errors")
-			}
-			for _, f := range c.wantField {
-				if !strings.Contains(err.Error(), f+": ") {
-					t.Errorf("error %q does not name %s", err, f)
-				}
-			}
-			if strings.Contains(err.Error(), testKey) {
-				t.Errorf("error %q contains the routing key", err)
-			}
-			var fe *FieldError
-			if !errors.As(err, &fe) {
-				t.Errorf("error is not a *FieldError")
-			}
-		})
-	}
-}
-
-func TestRoutingKeyFile(t *testing.T) {
-	dir := t.TempDir()
-	cases := []struct {
-		name    string
-		content string
-		missing bool
-		wantErr bool
-	}{
-		{"trimmed", "  " + testKey + "\n", false, false},
-		{"empty", "\n", false, true},
-		{"missing", "", true, true},
-		{"wrong length", "0123456789\n", false, true},
-	}
-	for i, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p := filepath.Join(dir, fmt.Sprintf("key%d", i))
-			if !c.missing {
-				if err := os.WriteFile(p, []byte(c.content), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			pd, err := NewPagerDuty("oncall", &PagerDutyConfig{RoutingKeyFile: p}, Options{})
-			if (err != nil) != c.wantErr {
-				t.Fatalf("NewPagerDuty err = %v, want error %v", err, c.wantErr)
-			}
-			if err == nil && pd.key.Reveal() != testKey {
-				t.Errorf("key = %q", pd.key.Reveal())
-			}
-		})
 	}
 }
 
@@ -236,7 +122,7 @@ func TestRoutingKeyNeverLeaks(t *testing.T) {
 	if ev := ns["oncall"].(*PagerDuty).Event(n); ev.RoutingKey != testKey {
 		t.Errorf("the event does not carry the key; the test would prove nothing")
 	}
-	bad, err := NewPagerDuty("broken", &PagerDutyConfig{RoutingKey: testKey, URL: "http://127.0.0.1:1"}, Options{})
+	bad, err := NewPagerDuty("broken", &receiver.PagerDutyConfig{RoutingKey: testKey, URL: "http://127.0.0.1:1"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

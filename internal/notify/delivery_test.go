@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 // The tests of this file replay the failures of issue 14 against the local Events API v2 server
@@ -84,7 +86,7 @@ func TestRetryAfterIsCappedAndHoldsOnlyItsEntry(t *testing.T) {
 			if c.withTicket {
 				o.add(t, "oncall", ticket, t0)
 			}
-			rc := ReceiverConfig{MaxRetryAfter: model.Duration(c.maxRetryAfter)}
+			rc := receiver.Config{MaxRetryAfter: model.Duration(c.maxRetryAfter)}
 			d, _ := newPDDispatcherWith(t, f, o, clk, rc, DispatcherOptions{Jitter: worstJitter})
 			seen := &deliveredAt{f: f, clk: clk, at: map[string]time.Time{}}
 			drain(t, d, clk, 100, seen.observe)
@@ -139,7 +141,7 @@ func TestRejectedTriggerIsResentWhileFiring(t *testing.T) {
 			o := &memOutbox{}
 			o.add(t, "oncall", sampleNotification(Trigger), t0)
 			m := NewMetrics(prometheus.NewRegistry())
-			d, logs := newPDDispatcherWith(t, f, o, clk, ReceiverConfig{}, DispatcherOptions{Metrics: m, Jitter: worstJitter})
+			d, logs := newPDDispatcherWith(t, f, o, clk, receiver.Config{}, DispatcherOptions{Metrics: m, Jitter: worstJitter})
 			resolved := false
 			resolve := func() {
 				if !resolved && !clk.Now().Before(t0.Add(c.resolveAt)) {
@@ -258,7 +260,7 @@ func TestBacklogCollapsesPerDedupKey(t *testing.T) {
 				clk := clock.NewMock()
 				clk.Set(t0)
 				o := &memOutbox{}
-				d, _ := newPDDispatcherWith(t, f, o, clk, ReceiverConfig{}, DispatcherOptions{Jitter: worstJitter})
+				d, _ := newPDDispatcherWith(t, f, o, clk, receiver.Config{}, DispatcherOptions{Jitter: worstJitter})
 				for _, a := range c.delivered {
 					o.add(t, "oncall", sampleNotification(a), clk.Now())
 				}
@@ -340,7 +342,7 @@ func TestBacklogCollapsesWithAlertmanager(t *testing.T) {
 	clk := clock.NewMock()
 	clk.Set(time.Now()) // Alertmanager compares endsAt with its own clock
 	// The notifiers render endsAt on the real clock; the dispatcher waits on the mock one.
-	ns, err := NewNotifiers([]ReceiverConfig{{Name: "tickets", Alertmanager: &AlertmanagerConfig{URL: url}}}, Options{})
+	ns, err := NewNotifiers([]receiver.Config{{Name: "tickets", Alertmanager: &receiver.AlertmanagerConfig{URL: url}}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +415,7 @@ func TestDeliveryObservability(t *testing.T) {
 	m := NewMetrics(reg)
 	o := &memOutbox{}
 	o.add(t, "oncall", sampleNotification(Trigger), t0)
-	d, logs := newPDDispatcherWith(t, f, o, clk, ReceiverConfig{}, DispatcherOptions{Metrics: m, Jitter: worstJitter})
+	d, logs := newPDDispatcherWith(t, f, o, clk, receiver.Config{}, DispatcherOptions{Metrics: m, Jitter: worstJitter})
 	var ages []float64
 	drain(t, d, clk, 100, func() { ages = append(ages, metricValue(t, m.oldestAge)) })
 	if want := []float64{0, 1, 3, 7, 15, 31}; fmt.Sprint(ages) != fmt.Sprint(want) {
@@ -462,7 +464,7 @@ func TestOwnRateLimitIsNotAFailure(t *testing.T) {
 	for _, name := range []string{"a", "b", "c"} {
 		o.add(t, "oncall", notificationFor(name, Trigger), t0)
 	}
-	ns, err := NewNotifiers([]ReceiverConfig{{Name: "oncall", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL, EventsPerMinute: 12}}}, Options{Clock: clk})
+	ns, err := NewNotifiers([]receiver.Config{{Name: "oncall", PagerDuty: &receiver.PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL, EventsPerMinute: 12}}}, Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

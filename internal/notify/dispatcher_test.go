@@ -13,6 +13,8 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 // memOutbox is an in-memory Outbox that stores payloads as JSON bytes, like the store does, so
@@ -134,15 +136,15 @@ func eventsByKey(evs []pdEvent) map[string][]string {
 
 func newPDDispatcher(t *testing.T, f *fakePagerDuty, o Outbox, clk *clock.Mock, m *Metrics) (*Dispatcher, *logBuffer) {
 	t.Helper()
-	return newPDDispatcherWith(t, f, o, clk, ReceiverConfig{}, DispatcherOptions{Metrics: m})
+	return newPDDispatcherWith(t, f, o, clk, receiver.Config{}, DispatcherOptions{Metrics: m})
 }
 
 // newPDDispatcherWith is newPDDispatcher for the receiver "oncall" with rc's delivery fields, and
 // opt (its Clock and Logger are set here).
-func newPDDispatcherWith(t *testing.T, f *fakePagerDuty, o Outbox, clk *clock.Mock, rc ReceiverConfig, opt DispatcherOptions) (*Dispatcher, *logBuffer) {
+func newPDDispatcherWith(t *testing.T, f *fakePagerDuty, o Outbox, clk *clock.Mock, rc receiver.Config, opt DispatcherOptions) (*Dispatcher, *logBuffer) {
 	t.Helper()
-	rc.Name, rc.PagerDuty = "oncall", &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}
-	ns, err := NewNotifiers([]ReceiverConfig{rc}, Options{Clock: clk})
+	rc.Name, rc.PagerDuty = "oncall", &receiver.PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}
+	ns, err := NewNotifiers([]receiver.Config{rc}, Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +190,7 @@ func TestDispatcherOutageThenRecovery(t *testing.T) {
 			clk.Set(t0)
 			o := &memOutbox{}
 			m := NewMetrics(prometheus.NewRegistry())
-			d, _ := newPDDispatcherWith(t, f, o, clk, ReceiverConfig{}, DispatcherOptions{Metrics: m, Jitter: worstJitter})
+			d, _ := newPDDispatcherWith(t, f, o, clk, receiver.Config{}, DispatcherOptions{Metrics: m, Jitter: worstJitter})
 
 			names := []string{"availability", "latency", "memory"}
 			for _, name := range names {

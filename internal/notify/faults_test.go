@@ -13,6 +13,8 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 // faultyPagerDuty puts a fault in front of fakePagerDuty: while fault is set, every request gets
@@ -108,7 +110,7 @@ func TestPagerDutyFaultsThenRecovery(t *testing.T) {
 			clk.Set(t0)
 			tr := &http.Transport{}
 			defer tr.CloseIdleConnections()
-			ns, err := NewNotifiers([]ReceiverConfig{{Name: "oncall", PagerDuty: &PagerDutyConfig{
+			ns, err := NewNotifiers([]receiver.Config{{Name: "oncall", PagerDuty: &receiver.PagerDutyConfig{
 				RoutingKey: testKey, URL: f.srv.URL, Timeout: model.Duration(200 * time.Millisecond)}}},
 				Options{Clock: clk, Transport: tr})
 			if err != nil {

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/prometheus/common/model"
 
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
 )
 
@@ -36,7 +38,7 @@ type Resender interface {
 	ResendInterval() time.Duration
 }
 
-// DeliveryPolicy is how the Dispatcher treats one receiver's failures (ReceiverConfig's
+// DeliveryPolicy is how the Dispatcher treats one receiver's failures (receiver.Config's
 // max_retry_after and repeat_interval). Zero fields get the defaults.
 type DeliveryPolicy struct {
 	// MaxRetryAfter caps the wait a receiver's Retry-After asks for.
@@ -47,10 +49,10 @@ type DeliveryPolicy struct {
 
 func (p DeliveryPolicy) withDefaults() DeliveryPolicy {
 	if p.MaxRetryAfter <= 0 {
-		p.MaxRetryAfter = DefaultMaxRetryAfter
+		p.MaxRetryAfter = receiver.DefaultMaxRetryAfter
 	}
 	if p.RepeatInterval <= 0 {
-		p.RepeatInterval = DefaultRepeatInterval
+		p.RepeatInterval = receiver.DefaultRepeatInterval
 	}
 	return p
 }
@@ -179,7 +181,7 @@ func (o Options) withDefaults() Options {
 
 // NewNotifiers builds one Notifier per receiver config, keyed by receiver name. PagerDuty
 // receivers that share a routing key share one rate limiter, since PagerDuty counts per key.
-func NewNotifiers(cfgs []ReceiverConfig, opt Options) (map[string]Notifier, error) {
+func NewNotifiers(cfgs []receiver.Config, opt Options) (map[string]Notifier, error) {
 	opt = opt.withDefaults()
 	out := make(map[string]Notifier, len(cfgs))
 	for _, c := range cfgs {
@@ -201,7 +203,7 @@ func NewNotifiers(cfgs []ReceiverConfig, opt Options) (map[string]Notifier, erro
 			return nil, fmt.Errorf("receiver %q: %w", c.Name, err)
 		}
 		if p, ok := n.(interface{ setPolicy(DeliveryPolicy) }); ok {
-			p.setPolicy(c.policy())
+			p.setPolicy(deliveryPolicy(c))
 		}
 		out[c.Name] = n
 	}
@@ -403,3 +405,18 @@ func roundSig(v float64) float64 {
 
 // percent prints a ratio as a percentage: 0.999 → "99.9%".
 func percent(v float64) string { return fmtFloat(v*100) + "%" }
+
+// deliveryPolicy is a receiver's DeliveryPolicy, defaults applied.
+func deliveryPolicy(c receiver.Config) DeliveryPolicy {
+	return DeliveryPolicy{
+		MaxRetryAfter:  durationOr(c.MaxRetryAfter, receiver.DefaultMaxRetryAfter),
+		RepeatInterval: durationOr(c.RepeatInterval, receiver.DefaultRepeatInterval),
+	}
+}
+
+func durationOr(d model.Duration, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return time.Duration(d)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/PagerDuty/go-pagerduty"
 	"github.com/benbjohnson/clock"
 
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
 )
 
@@ -38,15 +39,15 @@ type PagerDuty struct {
 
 // NewPagerDuty builds a PagerDuty receiver; it reads routing_key_file now, so a missing file fails
 // the (re)load instead of the first page.
-func NewPagerDuty(name string, c *PagerDutyConfig, opt Options) (*PagerDuty, error) {
+func NewPagerDuty(name string, c *receiver.PagerDutyConfig, opt Options) (*PagerDuty, error) {
 	opt = opt.withDefaults()
-	key, err := readRoutingKey(c)
+	key, err := c.ReadRoutingKey()
 	if err != nil {
 		return nil, err
 	}
 	base := strings.TrimRight(c.URL, "/")
 	if base == "" {
-		base = DefaultPagerDutyURL
+		base = receiver.DefaultPagerDutyURL
 	}
 	p := &PagerDuty{
 		name:     name,
@@ -55,7 +56,7 @@ func NewPagerDuty(name string, c *PagerDutyConfig, opt Options) (*PagerDuty, err
 		severity: map[string]string{"page": "critical", "ticket": "warning"},
 		source:   c.Source,
 		labels:   [3]string{"component", "team", "alertname"},
-		timeout:  durationOr(c.Timeout, DefaultTimeout),
+		timeout:  durationOr(c.Timeout, receiver.DefaultTimeout),
 		clock:    opt.Clock,
 	}
 	if p.source == "" {
@@ -71,7 +72,7 @@ func NewPagerDuty(name string, c *PagerDutyConfig, opt Options) (*PagerDuty, err
 	}
 	perMin := c.EventsPerMinute
 	if perMin == 0 {
-		perMin = DefaultPagerDutyEventsPerMinute
+		perMin = receiver.DefaultPagerDutyEventsPerMinute
 	}
 	p.limiter = opt.Limiters.get(opt.Clock, key, perMin)
 	p.client = pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(base))

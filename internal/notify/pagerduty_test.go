@@ -14,6 +14,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
 )
 
@@ -63,9 +64,9 @@ func TestFakePagerDutyValidates(t *testing.T) {
 	}
 }
 
-func newTestPagerDuty(t *testing.T, url string, clk clock.Clock, mod func(*PagerDutyConfig)) *PagerDuty {
+func newTestPagerDuty(t *testing.T, url string, clk clock.Clock, mod func(*receiver.PagerDutyConfig)) *PagerDuty {
 	t.Helper()
-	c := &PagerDutyConfig{RoutingKey: testKey, URL: url}
+	c := &receiver.PagerDutyConfig{RoutingKey: testKey, URL: url}
 	if mod != nil {
 		mod(c)
 	}
@@ -81,7 +82,7 @@ func TestPagerDutyEvent(t *testing.T) {
 	clk := clock.NewMock()
 	cases := []struct {
 		name         string
-		mod          func(*PagerDutyConfig)
+		mod          func(*receiver.PagerDutyConfig)
 		n            func() Notification
 		wantSeverity string
 		wantSummary  int // runes
@@ -92,7 +93,7 @@ func TestPagerDutyEvent(t *testing.T) {
 			n.Severity = "ticket"
 			return n
 		}, "warning", len("chat-api is burning its error budget")},
-		{"receiver overrides severity", func(c *PagerDutyConfig) { c.Severity = map[string]string{"page": "error"} },
+		{"receiver overrides severity", func(c *receiver.PagerDutyConfig) { c.Severity = map[string]string{"page": "error"} },
 			func() Notification { return sampleNotification(Trigger) }, "error", len("chat-api is burning its error budget")},
 		{"long summary truncated to 1024 runes", nil, func() Notification {
 			n := sampleNotification(Trigger)
@@ -181,7 +182,7 @@ func TestPagerDutyClassifiesErrors(t *testing.T) {
 			if c.closed {
 				f.srv.Close()
 			}
-			p := newTestPagerDuty(t, url, clock.NewMock(), func(pc *PagerDutyConfig) { pc.RoutingKey = c.key })
+			p := newTestPagerDuty(t, url, clock.NewMock(), func(pc *receiver.PagerDutyConfig) { pc.RoutingKey = c.key })
 			retry, err := p.Notify(context.Background(), sampleNotification(Trigger))
 			if err == nil {
 				t.Fatal("Notify succeeded, want an error")
@@ -212,9 +213,9 @@ func TestPagerDutyClassifiesErrors(t *testing.T) {
 func TestPagerDutyRateLimitPerRoutingKey(t *testing.T) {
 	f := newFakePagerDuty(t)
 	clk := clock.NewMock()
-	ns, err := NewNotifiers([]ReceiverConfig{
-		{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}},
-		{Name: "b", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}},
+	ns, err := NewNotifiers([]receiver.Config{
+		{Name: "a", PagerDuty: &receiver.PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}},
+		{Name: "b", PagerDuty: &receiver.PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL}},
 	}, Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -238,10 +239,10 @@ func TestPagerDutyRateLimitPerRoutingKey(t *testing.T) {
 		clk.Add(100 * time.Millisecond)
 	}
 	for m, n := range sent {
-		if n > DefaultPagerDutyEventsPerMinute {
-			t.Errorf("minute %d: %d events sent, limit %d", m, n, DefaultPagerDutyEventsPerMinute)
+		if n > receiver.DefaultPagerDutyEventsPerMinute {
+			t.Errorf("minute %d: %d events sent, limit %d", m, n, receiver.DefaultPagerDutyEventsPerMinute)
 		}
-		if n < DefaultPagerDutyEventsPerMinute-12 {
+		if n < receiver.DefaultPagerDutyEventsPerMinute-12 {
 			t.Errorf("minute %d: only %d events sent; the limiter is too strict", m, n)
 		}
 	}
@@ -257,7 +258,7 @@ func TestPagerDutyRateLimitPerRoutingKey(t *testing.T) {
 func TestPagerDutyRateLimitSurvivesReload(t *testing.T) {
 	f := newFakePagerDuty(t)
 	clk := clock.NewMock()
-	cfg := []ReceiverConfig{{Name: "a", PagerDuty: &PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL, EventsPerMinute: 12}}}
+	cfg := []receiver.Config{{Name: "a", PagerDuty: &receiver.PagerDutyConfig{RoutingKey: testKey, URL: f.srv.URL, EventsPerMinute: 12}}}
 	cases := []struct {
 		name        string
 		shared      bool

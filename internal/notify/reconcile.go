@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 // AlertRecord is the delivery state of one alert (one dedup key) while it fires. The caller
@@ -23,7 +25,7 @@ type AlertRecord struct {
 
 // Reconciler decides what to send from what the alerts want, what was sent, and the silences.
 type Reconciler struct {
-	Router *Router
+	Router *receiver.Router
 	// Resend is the resend interval of receivers that forget firing alerts (ResendIntervals).
 	Resend map[string]time.Duration
 }

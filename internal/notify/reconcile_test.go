@@ -4,10 +4,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 func TestReconcile(t *testing.T) {
-	router := NewRouter([]Route{{Match: map[string]string{"severity": "page"}, Receiver: "oncall"}, {Match: map[string]string{"severity": "ticket"}, Receiver: "tickets"}})
+	router := receiver.NewRouter([]receiver.Route{{Match: map[string]string{"severity": "page"}, Receiver: "oncall"}, {Match: map[string]string{"severity": "ticket"}, Receiver: "tickets"}})
 	r := Reconciler{Router: router, Resend: map[string]time.Duration{"tickets": time.Minute}}
 	silenceA := Silence{ID: "s1", Matchers: []Matcher{{Name: "slo", Value: "a", IsEqual: true}}, StartsAt: t0, EndsAt: t0.Add(30 * time.Minute)}
 	ticket := func(name string, a Action) Notification {
@@ -108,7 +110,7 @@ func TestReconcile(t *testing.T) {
 }
 
 func TestReconcileReportsSilencedOnce(t *testing.T) {
-	r := Reconciler{Router: NewRouter([]Route{{Receiver: "oncall"}})}
+	r := Reconciler{Router: receiver.NewRouter([]receiver.Route{{Receiver: "oncall"}})}
 	sil := []Silence{{ID: "s1", Matchers: []Matcher{{Name: "slo", Value: "a|b", IsRegex: true, IsEqual: true}}, StartsAt: t0, EndsAt: t0.Add(time.Hour)}}
 	res := r.Reconcile(nil, []Notification{notificationFor("a", Trigger)}, sil, t0)
 	if len(res.Silenced) != 1 || res.Silenced[0].SilenceID != "s1" || res.Silenced[0].Receiver != "oncall" {
@@ -126,7 +128,7 @@ func TestReconcileReportsSilencedOnce(t *testing.T) {
 }
 
 func TestResolveMissing(t *testing.T) {
-	r := Reconciler{Router: NewRouter([]Route{{Receiver: "oncall"}})}
+	r := Reconciler{Router: receiver.NewRouter([]receiver.Route{{Receiver: "oncall"}})}
 	res := r.Reconcile(nil, []Notification{notificationFor("a", Trigger), notificationFor("b", Trigger)}, nil, t0)
 	known := func(k string) bool { return k == DedupKey("chat-api", "a", "page", false) }
 	gone := ResolveMissing(res.State, known, t0.Add(time.Hour))

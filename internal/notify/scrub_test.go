@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
 )
 
@@ -51,12 +52,12 @@ func TestReceiverErrorsScrubSecrets(t *testing.T) {
 			t.Run(fmt.Sprintf("%d json=%v", status, asJSON), func(t *testing.T) {
 				srv := echoServer(t, status, asJSON)
 				u := strings.Replace(srv.URL, "http://", "http://user:"+pass+"@", 1)
-				hook, err := NewWebhook("audit", &WebhookConfig{URL: u + "/services/" + token + "?sig=" + apiKey,
+				hook, err := NewWebhook("audit", &receiver.WebhookConfig{URL: u + "/services/" + token + "?sig=" + apiKey,
 					Headers: map[string]secret.Secret{"Authorization": bearer, "X-Api-Key": apiKey}}, Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				am, err := NewAlertmanager("tickets", &AlertmanagerConfig{URL: u}, Options{})
+				am, err := NewAlertmanager("tickets", &receiver.AlertmanagerConfig{URL: u}, Options{})
 				if err != nil {
 					t.Fatal(err)
 				}

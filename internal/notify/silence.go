@@ -17,6 +17,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 // Matcher matches one alert label, with Alertmanager's silence matcher semantics: IsEqual false
@@ -92,11 +94,12 @@ var DefaultSilenceLimits = SilenceLimits{MaxSilences: 1000, MaxAhead: 30 * 24 * 
 // ErrTooManySilences is returned by Add when MaxSilences silences are active or pending.
 var ErrTooManySilences = errors.New("too many active or pending silences")
 
-// Validate returns every problem with s, each naming its field (errors.Join of *FieldError).
+// Validate returns every problem with s, each naming its field (errors.Join of
+// *receiver.FieldError).
 func (s Silence) Validate() error {
 	var errs []error
 	add := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, &receiver.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	switch {
 	case len(s.Matchers) == 0:
@@ -116,7 +119,7 @@ func (s Silence) Validate() error {
 		f := fmt.Sprintf("matchers[%d]", i)
 		if len(m.Name) > MaxMatcherNameBytes {
 			add(f+".name", "too large: at most %d bytes (got %d)", MaxMatcherNameBytes, len(m.Name))
-		} else if !labelNameRE.MatchString(m.Name) {
+		} else if !model.LegacyValidation.IsValidLabelName(m.Name) {
 			add(f+".name", "invalid label name %q", m.Name)
 		}
 		if len(m.Value) > MaxMatcherValueBytes {
@@ -276,9 +279,9 @@ func (s *SilenceSet) checkTimes(sil Silence, now time.Time) error {
 	case sil.EndsAt.IsZero():
 		return nil // Validate reports it
 	case !sil.EndsAt.After(now):
-		return &FieldError{Field: "endsAt", Message: "the silence has already ended"}
+		return &receiver.FieldError{Field: "endsAt", Message: "the silence has already ended"}
 	case sil.EndsAt.Sub(now) > s.limits.MaxAhead:
-		return &FieldError{Field: "endsAt", Message: fmt.Sprintf("at most %s from now (--silences.max-ahead)", model.Duration(s.limits.MaxAhead))}
+		return &receiver.FieldError{Field: "endsAt", Message: fmt.Sprintf("at most %s from now (--silences.max-ahead)", model.Duration(s.limits.MaxAhead))}
 	}
 	return nil
 }
@@ -455,16 +458,8 @@ func decodeSilence(w http.ResponseWriter, r *http.Request) (Silence, int, error)
 }
 
 type apiError struct {
-	Error  string        `json:"error"`
-	Fields []*FieldError `json:"fields,omitempty"`
-}
-
-// MarshalJSON renders a field error for API clients.
-func (e *FieldError) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	}{e.Field, e.Message})
+	Error  string                 `json:"error"`
+	Fields []*receiver.FieldError `json:"fields,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -476,16 +471,16 @@ func writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
-	var fields []*FieldError
+	var fields []*receiver.FieldError
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range j.Unwrap() {
-			var fe *FieldError
+			var fe *receiver.FieldError
 			if errors.As(e, &fe) {
 				fields = append(fields, fe)
 			}
 		}
 	} else {
-		var fe *FieldError
+		var fe *receiver.FieldError
 		if errors.As(err, &fe) {
 			fields = append(fields, fe)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/slod-dev/slod/internal/receiver"
 )
 
 type memSilenceStore struct {
@@ -103,7 +105,7 @@ func TestSilenceValidate(t *testing.T) {
 				}
 				return
 			}
-			var fe *FieldError
+			var fe *receiver.FieldError
 			if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.wantField+": ") {
 				t.Errorf("Validate = %v, want an error on %s", err, c.wantField)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/store"
 )
 
@@ -30,7 +31,7 @@ func TestStoreOutboxEndToEnd(t *testing.T) {
 	f := newFakePagerDuty(t)
 	clk := clock.NewMock()
 	clk.Set(t0)
-	r := Reconciler{Router: NewRouter([]Route{{Receiver: "oncall"}})}
+	r := Reconciler{Router: receiver.NewRouter([]receiver.Route{{Receiver: "oncall"}})}
 
 	commit := func(s *store.Store, changes []Notification) {
 		t.Helper()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
 )
 
@@ -48,7 +49,7 @@ type Webhook struct {
 }
 
 // NewWebhook builds a webhook receiver.
-func NewWebhook(name string, c *WebhookConfig, opt Options) (*Webhook, error) {
+func NewWebhook(name string, c *receiver.WebhookConfig, opt Options) (*Webhook, error) {
 	opt = opt.withDefaults()
 	if c.URL == "" {
 		return nil, fmt.Errorf("webhook url is required")
@@ -57,7 +58,7 @@ func NewWebhook(name string, c *WebhookConfig, opt Options) (*Webhook, error) {
 		name:    name,
 		target:  c.URL,
 		headers: maps.Clone(c.Headers),
-		client:  &http.Client{Transport: opt.Transport, Timeout: durationOr(c.Timeout, DefaultTimeout)},
+		client:  &http.Client{Transport: opt.Transport, Timeout: durationOr(c.Timeout, receiver.DefaultTimeout)},
 		clock:   opt.Clock,
 	}, nil
 }

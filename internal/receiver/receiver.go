@@ -1,4 +1,9 @@
-package notify
+// Package receiver holds the receiver and route configuration of the daemon (the `receivers:` and
+// `routes:` sections of slod.yml): the types the config decodes into, their validation, the
+// defaults the senders apply, and the Router that picks a receiver for an alert. It is a leaf that
+// knows nothing of sending or storing, so the config loader can use it without pulling in the
+// senders (package notify) or the store.
+package receiver
 
 import (
 	"errors"
@@ -36,9 +41,9 @@ const (
 	DefaultRepeatInterval = 30 * time.Second
 )
 
-// ReceiverConfig is one entry of the daemon config's `receivers:` list (SPEC §3). Exactly one of
-// PagerDuty, Alertmanager and Webhook is set.
-type ReceiverConfig struct {
+// Config is one entry of the daemon config's `receivers:` list (docs/interfaces.md §3). Exactly
+// one of PagerDuty, Alertmanager and Webhook is set.
+type Config struct {
 	Name string `yaml:"name" json:"name"`
 	// MaxRetryAfter caps how long the receiver's Retry-After may hold a notification back
 	// (default 2m); the receiver is asked again after that.
@@ -104,11 +109,12 @@ type Route struct {
 	Receiver string            `yaml:"receiver" json:"receiver"`
 }
 
-// FieldError is a validation error naming the config field at fault, like
-// `receivers[0].pagerduty.routing_key: ...`, so the daemon's loader can point at it.
+// FieldError is a validation error naming the field at fault, like
+// `receivers[0].pagerduty.routing_key: ...`, so the daemon's loader can point at it (and the
+// silences API, whose validation errors are FieldErrors too, can name it in its JSON).
 type FieldError struct {
-	Field   string
-	Message string
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
@@ -127,7 +133,7 @@ var pagerDutySeverities = map[string]bool{"critical": true, "error": true, "warn
 // Validate checks the receivers and routes of a daemon config together and returns every problem
 // at once (errors.Join of *FieldError), or nil. It does not read routing_key_file: the file is
 // read when the receiver is built, after the loader resolved its path.
-func Validate(receivers []ReceiverConfig, routes []Route) error {
+func Validate(receivers []Config, routes []Route) error {
 	var errs []error
 	add := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -237,8 +243,8 @@ func validateURL(field, raw string, add func(string, string, ...any)) {
 	}
 }
 
-// readRoutingKey returns the routing key of c, reading routing_key_file if that is how it is set.
-func readRoutingKey(c *PagerDutyConfig) (secret.Secret, error) {
+// ReadRoutingKey returns the routing key of c, reading routing_key_file if that is how it is set.
+func (c *PagerDutyConfig) ReadRoutingKey() (secret.Secret, error) {
 	if c.RoutingKeyFile == "" {
 		if c.RoutingKey == "" {
 			return "", errors.New("routing_key or routing_key_file is required")
@@ -283,19 +289,4 @@ next:
 		return rt.Receiver, true
 	}
 	return "", false
-}
-
-// policy is the receiver's DeliveryPolicy, defaults applied.
-func (c ReceiverConfig) policy() DeliveryPolicy {
-	return DeliveryPolicy{
-		MaxRetryAfter:  durationOr(c.MaxRetryAfter, DefaultMaxRetryAfter),
-		RepeatInterval: durationOr(c.RepeatInterval, DefaultRepeatInterval),
-	}
-}
-
-func durationOr(d model.Duration, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return time.Duration(d)
 }
