@@ -290,7 +290,7 @@ func (d *Daemon) openState(set *rules.Set, rt *runtimeConfig) error {
 		return err
 	}
 	d.dropUnconfigured()
-	outbox := healthOutbox{Outbox: notify.NewStoreOutbox(st), health: d.health, errors: d.m.storeErrors}
+	outbox := healthOutbox{Outbox: newStoreOutbox(st), health: d.health, errors: d.m.storeErrors}
 	d.dispatcher = notify.NewDispatcher(outbox, rt.notifiers, notify.DispatcherOptions{
 		Clock: d.clock, Logger: d.log.With("component", "notify"), Metrics: d.nm,
 	})

@@ -60,7 +60,7 @@ func plan(in planInput) (cyclePlan, error) {
 	changes := append(p.changes, notify.ResolveMissing(in.prev, func(k string) bool { return known[k] }, in.at)...)
 	rec := notify.Reconciler{Router: in.router, Resend: in.resend}
 	p.reconciled = rec.Reconcile(in.prev, changes, in.silences, in.at)
-	entries, err := notify.OutboxEntries(p.reconciled.Enqueue)
+	entries, err := outboxEntries(p.reconciled.Enqueue)
 	if err != nil {
 		return p, err
 	}

@@ -29,14 +29,17 @@ type Entry struct {
 	NextAttempt  time.Time
 	LastError    string
 
-	// invalid is set by outbox adapters for a stored payload that does not decode; such an entry
-	// can never be delivered and is dropped.
-	invalid error
-	// payload is the stored encoding, written back unchanged by StoreOutbox.Update.
-	payload []byte
+	// Invalid is set by an Outbox for a stored payload that does not decode; such an entry can
+	// never be delivered, and the Dispatcher drops it (with a log line) instead of wedging
+	// behind it.
+	Invalid error
+	// Payload is the stored encoding of Notification, for an Outbox to write back unchanged in
+	// Update; the Dispatcher does not read it.
+	Payload []byte
 }
 
-// Outbox is the durable queue the Dispatcher drains. StoreOutbox adapts *store.Store to it.
+// Outbox is the durable queue the Dispatcher drains. The daemon's adapts its store to it; the
+// tests use one in memory.
 type Outbox interface {
 	// Pending returns every entry not yet acknowledged, by ascending Seq.
 	Pending() ([]Entry, error)

@@ -56,7 +56,7 @@ func (o *memOutbox) Pending() ([]Entry, error) {
 	for _, m := range o.entries {
 		e := m.e
 		n, err := UnmarshalPayload(m.payload)
-		e.Notification, e.invalid = n, err
+		e.Notification, e.Invalid = n, err
 		out = append(out, e)
 	}
 	return out, nil
@@ -88,7 +88,7 @@ func (o *memOutbox) Update(e Entry) error {
 	o.updates++
 	for i, m := range o.entries {
 		if m.e.Seq == e.Seq {
-			e.Notification, e.invalid = Notification{}, nil
+			e.Notification, e.Invalid = Notification{}, nil
 			o.entries[i].e = e
 			return nil
 		}

@@ -11,15 +11,15 @@
 //     once per incident to the receiver its Route names, a resolve only to the receiver that got
 //     the trigger, silenced triggers go out when the silence ends if the alert still fires, and
 //     Alertmanager receivers get firing alerts again every resend interval.
-//   - The caller commits the entries (OutboxEntries) and the new records (EncodeAlertRecords under
+//   - The caller commits the entries and the new records (EncodeAlertRecords under
 //     MetaAlertRecords) in the same store transaction as the alert state, so a transition is
 //     never recorded without its notification, and a restart never enqueues anything twice.
-//   - Dispatcher drains the outbox (StoreOutbox over *store.Store) through the Notifiers built by
-//     NewNotifiers: only the newest entry per (receiver, dedup key), acknowledging an entry only
-//     once the receiver accepted it, retrying 429, 5xx, timeouts and network errors forever with
-//     exponential backoff and jitter (or the receiver's Retry-After, capped), sending what the
-//     receiver rejects again every repeat interval, and everything pending at once when a
-//     receiver accepts again.
+//   - Dispatcher drains an Outbox (the daemon adapts its store to the interface; notify does not
+//     know the store) through the Notifiers built by NewNotifiers from receiver.Config: only the
+//     newest entry per (receiver, dedup key), acknowledging an entry only once the receiver
+//     accepted it, retrying 429, 5xx, timeouts and network errors forever with exponential backoff
+//     and jitter (or the receiver's Retry-After, capped), sending what the receiver rejects again
+//     every repeat interval, and everything pending at once when a receiver accepts again.
 //
 // A daemon cycle, in short:
 //
@@ -28,9 +28,8 @@
 //	for each transition tr of each SLO:
 //	    if n, ok := notify.FromTransition(slo, tr, status, externalURL); ok { changes = append(changes, n) }
 //	res := reconciler.Reconcile(prev, changes, silences.Active(now), now)
-//	entries, _ := notify.OutboxEntries(res.Enqueue)
 //	recs, _ := notify.EncodeAlertRecords(res.State)
-//	st.Commit(store.Cycle{SLOs: ..., Outbox: entries, Meta: map[string][]byte{notify.MetaAlertRecords: recs}})
+//	commit res.Enqueue (as outbox entries) and recs with the cycle's alert state, in one transaction
 //	metrics.ObserveReconcile(res)
 //	dispatcher.Wake()
 //

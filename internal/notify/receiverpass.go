@@ -57,8 +57,8 @@ func (p *receiverPass) collapse(entries []Entry) []Entry {
 	byKey := map[string][]Entry{}
 	for _, e := range entries {
 		switch {
-		case e.invalid != nil:
-			p.drop(e, "undecodable outbox entry", e.invalid)
+		case e.Invalid != nil:
+			p.drop(e, "undecodable outbox entry", e.Invalid)
 		case !p.known:
 			p.drop(e, "no receiver of that name in the current config", errUnknownReceiver)
 		default:

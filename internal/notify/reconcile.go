@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -128,4 +130,29 @@ func ResolveMissing(state map[string]AlertRecord, known func(key string) bool, n
 		}
 	}
 	return out
+}
+
+// MetaAlertRecords is the store meta key under which the daemon keeps the reconciliation state
+// (EncodeAlertRecords), committed in the same Cycle as the outbox entries it decided on.
+const MetaAlertRecords = "notify/alert-records"
+
+// EncodeAlertRecords encodes the reconciliation state for the store (MetaAlertRecords).
+func EncodeAlertRecords(m map[string]AlertRecord) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding alert records: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeAlertRecords decodes what EncodeAlertRecords wrote; nil or empty input is an empty state.
+func DecodeAlertRecords(b []byte) (map[string]AlertRecord, error) {
+	m := map[string]AlertRecord{}
+	if len(b) == 0 {
+		return m, nil
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decoding alert records: %w", err)
+	}
+	return m, nil
 }
