@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/check"
-	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
@@ -100,7 +99,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	client, err := promapi.New(config.PrometheusConfig{URL: a.url, Timeout: config.Duration(a.timeout)}, promapi.Options{UserAgent: "slod-record/" + version})
+	client, err := promapi.New(promapi.Config{URL: a.url, Timeout: a.timeout}, promapi.Options{UserAgent: "slod-record/" + version})
 	if err != nil {
 		fmt.Fprintf(stderr, "slod record: %v\n", err)
 		return 1

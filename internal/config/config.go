@@ -25,6 +25,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 	"gopkg.in/yaml.v3"
 
+	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
 )
@@ -33,12 +34,10 @@ import (
 // the resolution of every SLI history, the lookback is how long a counter may go unscraped and
 // still have its growth counted.
 const (
-	DefaultInterval             = time.Minute
-	DefaultStep                 = time.Minute
-	DefaultLookback             = 10 * time.Minute
-	DefaultTimeout              = 30 * time.Second
-	DefaultMaxConcurrency       = 8
-	DefaultMaxConcurrentQueries = 8
+	DefaultInterval       = time.Minute
+	DefaultStep           = time.Minute
+	DefaultLookback       = 10 * time.Minute
+	DefaultMaxConcurrency = 8
 )
 
 // Config is the whole daemon configuration.
@@ -218,10 +217,10 @@ func Parse(file string, data []byte) (*Config, error) {
 // applyDefaults is the one place defaults live.
 func (c *Config) applyDefaults() {
 	if c.Prometheus.Timeout == 0 {
-		c.Prometheus.Timeout = Duration(DefaultTimeout)
+		c.Prometheus.Timeout = Duration(promapi.DefaultTimeout)
 	}
 	if c.Prometheus.MaxConcurrentQueries == 0 {
-		c.Prometheus.MaxConcurrentQueries = DefaultMaxConcurrentQueries
+		c.Prometheus.MaxConcurrentQueries = promapi.DefaultMaxConcurrentQueries
 	}
 	if c.Evaluation.Interval == 0 && c.Evaluation.Schedule == "" {
 		c.Evaluation.Interval = Duration(DefaultInterval)

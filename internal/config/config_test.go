@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slod-dev/slod/internal/promapi"
 )
 
 func TestLoadFull(t *testing.T) {
@@ -58,7 +60,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Evaluation.Interval.D() != DefaultInterval || c.Evaluation.Step.D() != DefaultStep ||
-		c.Prometheus.Timeout.D() != DefaultTimeout || c.Rules[0] != "/etc/slod/rules" {
+		c.Prometheus.Timeout.D() != promapi.DefaultTimeout || c.Rules[0] != "/etc/slod/rules" {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -82,7 +81,7 @@ func TestAutoReload(t *testing.T) {
 		Clock:       mock,
 		Registry:    reg,
 		AutoReload:  30 * time.Second,
-		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) {
+		NewQuerier: func(promapi.Config, promapi.Options) (sli.Querier, error) {
 			return &fakeSource{bad: func(time.Time) float64 { return 0 }, total: func(time.Time) float64 { return 1 }}, nil
 		},
 	})

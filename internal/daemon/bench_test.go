@@ -22,7 +22,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -238,7 +237,7 @@ rules: [rules/]
 	d, err := New(context.Background(), Options{
 		ConfigFile: filepath.Join(dir, "slod.yml"), StoragePath: filepath.Join(dir, "data"),
 		Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
-		NewQuerier: func(c config.PrometheusConfig, o promapi.Options) (sli.Querier, error) {
+		NewQuerier: func(c promapi.Config, o promapi.Options) (sli.Querier, error) {
 			q, err := promapi.New(c, o)
 			cq = &countingQuerier{q: q}
 			return cq, err

@@ -64,7 +64,7 @@ type Options struct {
 	Version  string
 	Revision string
 	// NewQuerier builds the source from the config (default: a promapi client); tests use fakes.
-	NewQuerier func(cfg config.PrometheusConfig, opt promapi.Options) (sli.Querier, error)
+	NewQuerier func(cfg promapi.Config, opt promapi.Options) (sli.Querier, error)
 	// Reload delivers reload requests (SIGHUP, forwarded by main).
 	Reload <-chan struct{}
 	// Tracer traces cycles (default: from OTEL_EXPORTER_OTLP_ENDPOINT, else a no-op tracer).
@@ -239,7 +239,7 @@ func (opt Options) withDefaults() Options {
 	}
 	opt.Web = opt.Web.withDefaults()
 	if opt.NewQuerier == nil {
-		opt.NewQuerier = func(cfg config.PrometheusConfig, o promapi.Options) (sli.Querier, error) { return promapi.New(cfg, o) }
+		opt.NewQuerier = func(cfg promapi.Config, o promapi.Options) (sli.Querier, error) { return promapi.New(cfg, o) }
 	}
 	return opt
 }
@@ -320,7 +320,7 @@ func (d *Daemon) buildRuntime(cfg *config.Config) (*runtimeConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := d.opt.NewQuerier(cfg.Prometheus, promapi.Options{
+	q, err := d.opt.NewQuerier(promapiConfig(cfg.Prometheus), promapi.Options{
 		Logger:    d.log.With("component", "promapi"),
 		Observe:   func(o promapi.Observation) { d.m.queries.WithLabelValues(string(o.Result)).Inc() },
 		UserAgent: "slod/" + d.opt.Version,

@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/sli"
@@ -171,7 +170,7 @@ func (h *harness) open() {
 		StoragePath: filepath.Join(h.dir, "data"),
 		Logger:      slog.New(slog.NewJSONHandler(&syncWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry:    h.reg,
-		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) {
+		NewQuerier: func(promapi.Config, promapi.Options) (sli.Querier, error) {
 			return h.src, nil
 		},
 	}

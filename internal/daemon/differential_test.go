@@ -26,7 +26,6 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/slod-dev/slod/internal/burnrate"
-	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/recorded"
@@ -389,7 +388,7 @@ routes: [{receiver: hook}]
 		ConfigFile: filepath.Join(dir, "slod.yml"), StoragePath: filepath.Join(dir, "data"),
 		Logger:     slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry:   prometheus.NewRegistry(),
-		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) { return src, nil },
+		NewQuerier: func(promapi.Config, promapi.Options) (sli.Querier, error) { return src, nil },
 	})
 	if err != nil {
 		t.Fatal(err)

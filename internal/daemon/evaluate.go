@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
@@ -26,7 +25,7 @@ import (
 // queries answered but had no data for the newest step, or slod could not use what they said.
 const (
 	reasonNoData  = "no_data"
-	reasonInvalid = "invalid"
+	reasonInvalid = promapi.ReasonInvalid
 )
 
 // historyWriteEvery spreads the writes of SLO histories over cycles: an SLO's history goes to the
@@ -43,24 +42,6 @@ func historyTurn(id string, seq uint64) bool {
 	h := fnv.New32a()
 	h.Write([]byte(id))
 	return uint64(h.Sum32())%historyWriteEvery == seq%historyWriteEvery
-}
-
-// sourceReason classifies a failed fetch for slod_slo_source_errors_total: the transport class of
-// a failed query (timeout, 5xx, 4xx, network, ...), or "invalid" when no query was sent because
-// the SLI could not be turned into one.
-func sourceReason(err error) string {
-	var qe *promapi.QueryError
-	if errors.As(err, &qe) {
-		return qe.Reason
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return promapi.ReasonTimeout
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return promapi.ReasonNetwork
-	}
-	return reasonInvalid
 }
 
 // sloResult is what evaluating one SLO in a cycle produced; nothing of it is visible outside the
@@ -118,7 +99,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		res.err = ctx.Err()
 		return res
 	case err != nil:
-		res.sourceErr = sourceReason(err)
+		res.sourceErr = promapi.Reason(err)
 		log.Warn("source failed for SLO; holding its alert state", "reason", res.sourceErr, "err", err)
 	}
 
@@ -157,7 +138,7 @@ func (r *sloResult) noteOutcome(log *slog.Logger, out eval.Outcome, err error, t
 		r.sourceErr = reasonInvalid
 		log.Warn("the source returned a value slod cannot count; holding the SLO's alert state", "reason", reasonInvalid, "err", err)
 	case err != nil && r.sourceErr == "":
-		r.sourceErr = sourceReason(err)
+		r.sourceErr = promapi.Reason(err)
 		log.Warn("source failed for SLO; holding its alert state", "reason", r.sourceErr, "err", err)
 	case r.sourceErr == "" && out.NoBad:
 		r.sourceErr = reasonNoData

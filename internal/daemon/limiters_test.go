@@ -15,7 +15,6 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -91,7 +90,7 @@ func TestPagerDutyLimiterSurvivesReload(t *testing.T) {
 		Clock:       mock,
 		Registry:    prometheus.NewRegistry(),
 		Web:         WebOptions{EnableLifecycle: true},
-		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) {
+		NewQuerier: func(promapi.Config, promapi.Options) (sli.Querier, error) {
 			return src, nil
 		},
 	})

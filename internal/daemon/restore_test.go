@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slod-dev/slod/internal/burnrate"
-	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/sli"
@@ -120,7 +119,7 @@ func newDrillNode(t *testing.T, name string, src *fakeSource, pdURL, hookURL, st
 		Clock:       n.clock,
 		Registry:    prometheus.NewRegistry(),
 		Web:         WebOptions{EnableAdminAPI: true},
-		NewQuerier: func(config.PrometheusConfig, promapi.Options) (sli.Querier, error) {
+		NewQuerier: func(promapi.Config, promapi.Options) (sli.Querier, error) {
 			return src, nil
 		},
 	})

@@ -18,7 +18,6 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/check"
-	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/examplegen"
 	"github.com/slod-dev/slod/internal/promapi"
@@ -234,7 +233,7 @@ func TestFidelityAgainstPrometheus(t *testing.T) {
 	prom := StartOnRecording(t, file)
 	// The same backtest over the HTTP API of the Prometheus that holds the recording: the portable
 	// form of the queries and the bridges, as slod run sends them.
-	remote, err := promapi.New(config.PrometheusConfig{URL: prom.URL}, promapi.Options{})
+	remote, err := promapi.New(promapi.Config{URL: prom.URL}, promapi.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

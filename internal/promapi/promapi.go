@@ -1,11 +1,14 @@
 // Package promapi is the live source of SLI samples: an sli.Querier over the Prometheus HTTP API
 // (Prometheus, Thanos Query, Mimir, Cortex, VictoriaMetrics), built on client_golang's api/v1.
 //
-// It adds what a daemon needs around the plain client: authentication and TLS from the config
-// (prometheus/common's round trippers, so a rotated bearer token or password file is picked up on
-// the next request), tenant headers, a per-request timeout, a bound on the queries in flight, range
-// queries split under the server's 11,000-points-per-series limit, and errors classified for
-// metrics with URLs redacted.
+// It adds what a daemon needs around the plain client: authentication and TLS (round trippers of
+// its own, which re-read a bearer token or password file on every request, so a rotated
+// credential is picked up without a reload), tenant headers, a per-request timeout, a bound on the
+// queries in flight, range queries split under the server's 11,000-points-per-series limit, and
+// errors classified for metrics (Reason) with URLs redacted.
+//
+// It takes its own Config, which the daemon fills from slod.yml, so that it depends on neither the
+// config loader nor the store or the receivers.
 package promapi
 
 import (
@@ -25,7 +28,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
-	"github.com/slod-dev/slod/internal/config"
+	"github.com/slod-dev/slod/internal/secret"
 	"github.com/slod-dev/slod/internal/sli"
 )
 
@@ -53,6 +56,9 @@ const (
 	ReasonNetwork     = "network"
 	ReasonBadResponse = "bad_response"
 	ReasonCanceled    = "canceled"
+	// ReasonInvalid is the reason of an error that came before any query was sent: an SLI that
+	// could not be turned into a query, or a source that refused the query itself.
+	ReasonInvalid = "invalid"
 )
 
 // Observation is what the client reports about each HTTP query it made (one per chunk of a split
@@ -63,7 +69,51 @@ type Observation struct {
 	Duration time.Duration
 }
 
-// Options tune a Client beyond the config.
+// Defaults for the Config fields left zero.
+const (
+	// DefaultTimeout bounds one HTTP query.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxConcurrentQueries bounds the queries in flight at once, across every SLO.
+	DefaultMaxConcurrentQueries = 8
+)
+
+// Config says how to reach a Prometheus-compatible query API.
+type Config struct {
+	// URL is the API's base URL (http://prometheus:9090, or a Thanos, Mimir or VictoriaMetrics
+	// endpoint); queries go to <url>/api/v1/query and /api/v1/query_range.
+	URL string
+	// Headers are sent with every request, e.g. X-Scope-OrgID for Mimir, Cortex and Thanos tenants.
+	Headers map[string]string
+	// BearerToken, else BearerTokenFile (re-read on every request), authenticates as a bearer.
+	BearerToken     secret.Secret
+	BearerTokenFile string
+	// BasicAuth, if set, authenticates with a user name and password.
+	BasicAuth *BasicAuth
+	TLS       TLSConfig
+	// Timeout bounds every HTTP request (default DefaultTimeout).
+	Timeout time.Duration
+	// MaxConcurrentQueries bounds the queries in flight (default DefaultMaxConcurrentQueries).
+	MaxConcurrentQueries int
+}
+
+// BasicAuth is HTTP basic authentication; PasswordFile, when set, is re-read on every request.
+type BasicAuth struct {
+	Username     string
+	Password     secret.Secret
+	PasswordFile string
+}
+
+// TLSConfig configures TLS to the query API. CertFile and KeyFile are re-read on every
+// handshake, so a renewed client certificate is used without a restart.
+type TLSConfig struct {
+	CAFile             string
+	CertFile           string
+	KeyFile            string
+	ServerName         string
+	InsecureSkipVerify bool
+}
+
+// Options tune a Client beyond its Config.
 type Options struct {
 	// Logger receives warnings returned by the server; nil discards them.
 	Logger *slog.Logger
@@ -86,15 +136,15 @@ type Client struct {
 
 var _ sli.Querier = (*Client)(nil)
 
-// New builds a Client from the prometheus section of the daemon config.
-func New(cfg config.PrometheusConfig, opt Options) (*Client, error) {
+// New builds a Client.
+func New(cfg Config, opt Options) (*Client, error) {
 	rt, err := newRoundTripper(cfg, opt.UserAgent)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client for %s: %w", Redact(cfg.URL), err)
 	}
-	timeout := cfg.Timeout.D()
+	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = config.DefaultTimeout
+		timeout = DefaultTimeout
 	}
 	c, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: rt})
 	if err != nil {
@@ -102,7 +152,7 @@ func New(cfg config.PrometheusConfig, opt Options) (*Client, error) {
 	}
 	n := cfg.MaxConcurrentQueries
 	if n <= 0 {
-		n = config.DefaultMaxConcurrentQueries
+		n = DefaultMaxConcurrentQueries
 	}
 	logger := opt.Logger
 	if logger == nil {
@@ -208,7 +258,7 @@ func (c *Client) do(ctx context.Context, query string, start, end time.Time, ste
 		loggerFrom(ctx, c.logger).Warn("query returned warnings", "query", query, "warnings", strings.Join(warnings, "; "))
 	}
 	if err != nil {
-		obs.Result, obs.Reason = ResultError, Reason(err)
+		obs.Result, obs.Reason = ResultError, transportReason(err)
 		c.report(obs)
 		return nil, &QueryError{Reason: obs.Reason, Base: c.base, err: redactErr(err)}
 	}
@@ -289,13 +339,31 @@ func (e *QueryError) Error() string {
 // Unwrap exposes the underlying error (context.DeadlineExceeded, *v1.Error, ...).
 func (e *QueryError) Unwrap() error { return e.err }
 
-// Reason classifies a query error for metrics: timeout, 5xx, 4xx, network, bad_response or
-// canceled.
+// Reason classifies an error of fetching an SLI, for slod_slo_source_errors_total{reason} and
+// logs. It is the one classifier of source errors: the transport class of a query that failed
+// (ReasonTimeout, ReasonServer, ReasonClient, ReasonNetwork, ReasonBadResponse, ReasonCanceled),
+// else ReasonInvalid, as when no query was sent because the SLI could not be turned into one.
 func Reason(err error) string {
 	var qe *QueryError
-	if errors.As(err, &qe) {
+	switch {
+	case errors.As(err, &qe):
 		return qe.Reason
+	case errors.Is(err, context.DeadlineExceeded):
+		// Also the wait for a free query slot running out.
+		return ReasonTimeout
+	case errors.Is(err, context.Canceled):
+		return ReasonCanceled
 	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return ReasonNetwork
+	}
+	return ReasonInvalid
+}
+
+// transportReason classifies the error of a query the client sent: what is not a timeout, a
+// cancellation or an API error is the network's.
+func transportReason(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return ReasonTimeout
 	}

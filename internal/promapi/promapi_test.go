@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,8 +20,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/slod-dev/slod/internal/config"
 )
 
 // fakeProm is a hand-written Prometheus API: every query returns one series whose value at t is
@@ -114,9 +113,9 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-func newClient(t *testing.T, url string, mod func(*config.PrometheusConfig), opt Options) *Client {
+func newClient(t *testing.T, url string, mod func(*Config), opt Options) *Client {
 	t.Helper()
-	cfg := config.PrometheusConfig{URL: url, Timeout: config.Duration(5 * time.Second), MaxConcurrentQueries: 4}
+	cfg := Config{URL: url, Timeout: 5 * time.Second, MaxConcurrentQueries: 4}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -178,7 +177,7 @@ func TestRangeSplitUnderPointLimit(t *testing.T) {
 			f := &fakeProm{}
 			srv := httptest.NewServer(f)
 			defer srv.Close()
-			c := newClient(t, srv.URL, func(p *config.PrometheusConfig) { p.MaxConcurrentQueries = 2 }, Options{})
+			c := newClient(t, srv.URL, func(p *Config) { p.MaxConcurrentQueries = 2 }, Options{})
 			start := time.Unix(1_800_000_000, 0).UTC()
 			end := start.Add(time.Duration(tc.steps) * time.Minute)
 			got, err := c.QueryRange(context.Background(), "x", start, end, time.Minute)
@@ -226,17 +225,17 @@ func TestAuthHeadersAndTLS(t *testing.T) {
 	write(caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	at := time.Unix(1_800_000_000, 0)
 
-	bearer := newClient(t, srv.URL, func(p *config.PrometheusConfig) {
+	bearer := newClient(t, srv.URL, func(p *Config) {
 		p.BearerTokenFile = tokenFile
 		p.Headers = map[string]string{"X-Scope-OrgID": "team-a"}
-		p.TLSConfig.CAFile = caFile
+		p.TLS.CAFile = caFile
 	}, Options{})
-	basic := newClient(t, srv.URL, func(p *config.PrometheusConfig) {
-		p.BasicAuth = &config.BasicAuth{Username: "slod", PasswordFile: pwFile}
-		p.TLSConfig.CAFile = caFile
+	basic := newClient(t, srv.URL, func(p *Config) {
+		p.BasicAuth = &BasicAuth{Username: "slod", PasswordFile: pwFile}
+		p.TLS.CAFile = caFile
 	}, Options{})
 	untrusted := newClient(t, srv.URL, nil, Options{})
-	insecure := newClient(t, srv.URL, func(p *config.PrometheusConfig) { p.TLSConfig.InsecureSkipVerify = true }, Options{})
+	insecure := newClient(t, srv.URL, func(p *Config) { p.TLS.InsecureSkipVerify = true }, Options{})
 
 	steps := []struct {
 		name   string
@@ -323,9 +322,9 @@ func TestErrorsClassified(t *testing.T) {
 				u = tc.url
 			}
 			var obs []Observation
-			c := newClient(t, u+"/prom?secret=1", func(p *config.PrometheusConfig) {
+			c := newClient(t, u+"/prom?secret=1", func(p *Config) {
 				if tc.timeout > 0 {
-					p.Timeout = config.Duration(tc.timeout)
+					p.Timeout = tc.timeout
 				}
 			}, Options{Observe: func(o Observation) { obs = append(obs, o) }})
 			at := time.Unix(1_800_000_000, 0)
@@ -441,6 +440,32 @@ func TestGzipResponses(t *testing.T) {
 			wg.Wait()
 			if _, ok := asked.Load("gzip"); !ok {
 				t.Error("the client did not ask for gzip")
+			}
+		})
+	}
+}
+
+// TestReason: the one classifier of source errors names the transport class of a query that
+// failed, however deeply the caller wrapped it, and "invalid" when no query was sent.
+func TestReason(t *testing.T) {
+	server := &QueryError{Reason: ReasonServer, Base: "http://prom", err: errors.New("503")}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"query error", server, ReasonServer},
+		{"wrapped query error", fmt.Errorf("fetching chat-api/availability: %w", server), ReasonServer},
+		{"waiting for a query slot timed out", fmt.Errorf("waiting to query http://prom: %w", context.DeadlineExceeded), ReasonTimeout},
+		{"canceled", fmt.Errorf("waiting to query http://prom: %w", context.Canceled), ReasonCanceled},
+		{"network error outside a query", refused, ReasonNetwork},
+		{"no query sent", errors.New(`building queries: unsupported template {{.Window}}`), ReasonInvalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Reason(tc.err); got != tc.want {
+				t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
 			}
 		})
 	}

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/slod-dev/slod/internal/config"
 )
 
 // newRoundTripper builds the transport for the query API: TLS from the config, the authentication
@@ -22,8 +20,8 @@ import (
 //
 // prometheus/common/config has the same round trippers, but pulling it in would add
 // golang.org/x/oauth2 to the module for a feature slod does not offer; what slod needs is small.
-func newRoundTripper(cfg config.PrometheusConfig, userAgent string) (http.RoundTripper, error) {
-	tlsCfg, err := newTLSConfig(cfg.TLSConfig)
+func newRoundTripper(cfg Config, userAgent string) (http.RoundTripper, error) {
+	tlsCfg, err := newTLSConfig(cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +29,7 @@ func newRoundTripper(cfg config.PrometheusConfig, userAgent string) (http.RoundT
 	tr.TLSClientConfig = tlsCfg
 	// Every SLO query goes to the same host; keep enough idle connections for the concurrency
 	// bound so that a cycle does not open and close connections per query.
-	n := max(cfg.MaxConcurrentQueries, config.DefaultMaxConcurrentQueries)
+	n := max(cfg.MaxConcurrentQueries, DefaultMaxConcurrentQueries)
 	tr.MaxIdleConnsPerHost = n
 	tr.MaxIdleConns = 2 * n
 	tr.IdleConnTimeout = 5 * time.Minute
@@ -57,7 +55,7 @@ func newRoundTripper(cfg config.PrometheusConfig, userAgent string) (http.RoundT
 	return a, nil
 }
 
-func newTLSConfig(c config.TLSConfig) (*tls.Config, error) {
+func newTLSConfig(c TLSConfig) (*tls.Config, error) {
 	t := &tls.Config{InsecureSkipVerify: c.InsecureSkipVerify, ServerName: c.ServerName, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in from config
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
