@@ -28,15 +28,14 @@ import (
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/secret"
+	"github.com/slod-dev/slod/internal/sli"
 )
 
-// Defaults. DefaultStep and DefaultLookback match package sli's defaults (DESIGN §2): the step is
-// the resolution of every SLI history, the lookback is how long a counter may go unscraped and
-// still have its growth counted.
+// Defaults of the daemon's own settings. The step and lookback default to package sli's
+// (sli.DefaultStep, sli.DefaultLookback) and the query client's settings to package promapi's:
+// each default is defined once, where it is used, and applyDefaults fills them all in.
 const (
 	DefaultInterval       = time.Minute
-	DefaultStep           = time.Minute
-	DefaultLookback       = 10 * time.Minute
 	DefaultMaxConcurrency = 8
 )
 
@@ -226,10 +225,10 @@ func (c *Config) applyDefaults() {
 		c.Evaluation.Interval = Duration(DefaultInterval)
 	}
 	if c.Evaluation.Step == 0 {
-		c.Evaluation.Step = Duration(DefaultStep)
+		c.Evaluation.Step = Duration(sli.DefaultStep)
 	}
 	if c.Evaluation.Lookback == 0 {
-		c.Evaluation.Lookback = Duration(DefaultLookback)
+		c.Evaluation.Lookback = Duration(sli.DefaultLookback)
 	}
 	if c.Evaluation.MaxConcurrency == 0 {
 		c.Evaluation.MaxConcurrency = DefaultMaxConcurrency

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/sli"
 )
 
 func TestLoadFull(t *testing.T) {
@@ -30,7 +31,7 @@ func TestLoadFull(t *testing.T) {
 		{"timeout", c.Prometheus.Timeout.D(), 10 * time.Second},
 		{"interval", c.Evaluation.Interval.D(), 30 * time.Second},
 		{"step", c.Evaluation.Step.D(), 30 * time.Second},
-		{"lookback default", c.Evaluation.Lookback.D(), DefaultLookback},
+		{"lookback default", c.Evaluation.Lookback.D(), sli.DefaultLookback},
 		{"backfill", c.Evaluation.Backfill.D(), 7 * 24 * time.Hour},
 		{"max concurrency default", c.Evaluation.MaxConcurrency, DefaultMaxConcurrency},
 		{"rules dir resolved", c.Rules[0], abs("rules")},
@@ -59,7 +60,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Evaluation.Interval.D() != DefaultInterval || c.Evaluation.Step.D() != DefaultStep ||
+	if c.Evaluation.Interval.D() != DefaultInterval || c.Evaluation.Step.D() != sli.DefaultStep ||
 		c.Prometheus.Timeout.D() != promapi.DefaultTimeout || c.Rules[0] != "/etc/slod/rules" {
 		t.Errorf("defaults not applied: %+v", c)
 	}

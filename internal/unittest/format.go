@@ -24,11 +24,8 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/sli"
 )
-
-// DefaultEvaluationInterval is the step when a file sets no evaluation_interval; it is also the
-// default step of `slod check` and of the daemon, so tests see the grid production uses.
-const DefaultEvaluationInterval = time.Minute
 
 // DefaultTolerance is the allowed absolute difference in a budget_test without a tolerance. Budget
 // remaining is computed from exact sums, so only floating-point noise needs absorbing; a test that
@@ -318,7 +315,9 @@ func (d *decoder) boolean(n *yaml.Node, field string) bool {
 }
 
 func (d *decoder) decodeFile(n *yaml.Node) *File {
-	f := &File{Path: d.file, EvaluationInterval: DefaultEvaluationInterval}
+	// Without evaluation_interval, the step of `slod check` and of the daemon, so that tests see
+	// the grid production uses.
+	f := &File{Path: d.file, EvaluationInterval: sli.DefaultStep}
 	m := d.mapping(n, "", "rule_files", "evaluation_interval", "tests")
 	if m == nil {
 		return f
