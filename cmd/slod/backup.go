@@ -48,7 +48,7 @@ Flags:
 // backupDefaultWebURL is where `slod run` listens by default (--web.listen-address :9099).
 const backupDefaultWebURL = "http://127.0.0.1:9099"
 
-// backupPath is the daemon's endpoint serving store.BackupHandler.
+// backupPath is the daemon's endpoint serving a snapshot of its store (internal/daemon/api.go).
 const backupPath = "/api/v1/admin/backup"
 
 type backupArgs struct {

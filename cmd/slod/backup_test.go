@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,12 +51,19 @@ func TestBackupCommand(t *testing.T) {
 	if err := fillStore(t, idle, 3, 2).Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A store held as by the daemon, which serves the snapshot over HTTP.
+	// A store held as by the daemon, which serves the snapshot over HTTP as the daemon does (its
+	// own endpoint is tested in internal/daemon, and end to end in TestBackupRestoreEndToEnd).
 	live := t.TempDir()
 	held := fillStore(t, live, 5, 4)
 	defer held.Close()
 	mux := http.NewServeMux()
-	mux.Handle(backupPath, store.BackupHandler(held))
+	mux.HandleFunc("GET "+backupPath, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := held.BackupSized(w, func(size int64) {
+			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		}); err != nil {
+			t.Errorf("serving the snapshot: %v", err)
+		}
+	})
 	daemon := httptest.NewServer(mux)
 	defer daemon.Close()
 	down := httptest.NewServer(http.NotFoundHandler())

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	_ "embed"
-	"encoding/json"
 	"html/template"
 	"math"
 	"net/http"
@@ -12,14 +11,14 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/burnrate"
-	"github.com/slod-dev/slod/internal/notify"
-	"github.com/slod-dev/slod/internal/store"
 )
 
-// Handler is slod's HTTP surface (SPEC §3): /metrics, /-/healthy, /-/ready, POST /-/reload,
-// GET /api/v1/slos, the silences API, the store backup, and the status page at /. Reload and
-// backup answer 403 unless Options.Web enables them; no endpoint takes a cross-origin write or a
-// body over 1 MiB (guard). TLS and authentication are the server's (serveHTTP).
+// Handler is slod's HTTP surface (docs/interfaces.md §3), every route in one place: /metrics,
+// /-/healthy, /-/ready, POST /-/reload, GET /api/v1/slos, the silences API (api.go), the store
+// backup (api.go), and the status page at /. The mux answers 405 (with Allow) to a known path with
+// another method. Reload and backup answer 403 unless Options.Web enables them; no endpoint takes
+// a cross-origin write or a body over 1 MiB (guard). TLS and authentication are the server's
+// (serveHTTP).
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry}))
@@ -45,17 +44,16 @@ func (d *Daemon) Handler() http.Handler {
 	}
 	mux.HandleFunc("POST /-/reload", reload)
 	mux.HandleFunc("GET /api/v1/slos", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(apiResponse{Status: "success", Data: d.sloViews()})
+		writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: d.sloViews()})
 	})
-	silences := notify.SilencesHandler(d.silences)
-	mux.Handle("/api/v1/silences", silences)
-	mux.Handle("/api/v1/silences/", silences)
-	var backup http.Handler = forbidden("Admin APIs are not enabled: start slod with --web.enable-admin-api.")
+	mux.HandleFunc("POST /api/v1/silences", postSilence(d.silences))
+	mux.HandleFunc("GET /api/v1/silences", listSilences(d.silences, d.clock))
+	mux.HandleFunc("DELETE /api/v1/silences/{id}", deleteSilence(d.silences))
+	var backupStore http.Handler = forbidden("Admin APIs are not enabled: start slod with --web.enable-admin-api.")
 	if d.opt.Web.EnableAdminAPI {
-		backup = noWriteDeadline(store.BackupHandler(d.store))
+		backupStore = noWriteDeadline(backup(d.store))
 	}
-	mux.Handle("GET /api/v1/admin/backup", backup)
+	mux.Handle("GET /api/v1/admin/backup", backupStore)
 	mux.HandleFunc("GET /{$}", d.statusPage)
 	return guard(mux)
 }

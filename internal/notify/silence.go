@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -76,7 +73,9 @@ const (
 	MaxSilenceMatchers   = 16
 	MaxMatcherNameBytes  = 256
 	MaxMatcherValueBytes = 1024
-	maxSilenceBody       = 64 << 10 // a POSTed silence within every bound above fits easily
+	// MaxSilenceJSON bounds a silence as JSON (a POSTed one): one within every bound above fits
+	// easily.
+	MaxSilenceJSON = 64 << 10 // bytes
 )
 
 // SilenceLimits bound the silences a SilenceSet accepts (the --silences.* flags of slod run).
@@ -161,6 +160,18 @@ func (s Silence) Validate() error {
 // Active reports whether s is in force at now: StartsAt ≤ now < EndsAt.
 func (s Silence) Active(now time.Time) bool {
 	return !now.Before(s.StartsAt) && now.Before(s.EndsAt)
+}
+
+// Status is what the silences API shows for s at now: "pending" before StartsAt, "expired" from
+// EndsAt on, "active" in between.
+func (s Silence) Status(now time.Time) string {
+	switch {
+	case now.Before(s.StartsAt):
+		return "pending"
+	case !now.Before(s.EndsAt):
+		return "expired"
+	}
+	return "active"
 }
 
 // Matches reports whether every matcher of s matches labels.
@@ -377,123 +388,4 @@ func newID() string {
 	_, _ = rand.Read(b[:])
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// SilencesHandler serves the silences API:
-//
-//	POST   /api/v1/silences       body: a Silence (id empty to create) → 200 {"silenceID": "..."}
-//	GET    /api/v1/silences       → 200 [Silence, ...] with "status": active|pending|expired
-//	DELETE /api/v1/silences/{id}  → 200; 404 for an unknown id
-//
-// Validation errors are 400 {"error": "...", "fields": [{"field": "endsAt", "message": ...}]}.
-func SilencesHandler(set *SilenceSet) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
-		sil, status, err := decodeSilence(w, r)
-		if err != nil {
-			writeJSON(w, status, apiError{Error: err.Error()})
-			return
-		}
-		out, err := set.Add(sil)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"silenceID": out.ID})
-	})
-	mux.HandleFunc("GET /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
-		now := set.clock.Now()
-		type withStatus struct {
-			Silence
-			Status string `json:"status"`
-		}
-		list := set.List()
-		out := make([]withStatus, 0, len(list))
-		for _, s := range list {
-			st := "active"
-			switch {
-			case now.Before(s.StartsAt):
-				st = "pending"
-			case !now.Before(s.EndsAt):
-				st = "expired"
-			}
-			out = append(out, withStatus{Silence: s, Status: st})
-		}
-		writeJSON(w, http.StatusOK, out)
-	})
-	mux.HandleFunc("DELETE /api/v1/silences/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if err := set.Delete(r.PathValue("id")); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "deleted"})
-	})
-	return mux
-}
-
-// decodeSilence reads a POSTed silence: JSON (by Content-Type, so that a browser's form or
-// text/plain POST, which needs no CORS preflight, is refused), within maxSilenceBody, with no
-// unknown field and nothing after the object. It returns the HTTP status of a failure.
-func decodeSilence(w http.ResponseWriter, r *http.Request) (Silence, int, error) {
-	var sil Silence
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return sil, http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json")
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSilenceBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&sil)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("unexpected data after the silence object")
-		}
-	}
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return sil, http.StatusRequestEntityTooLarge, fmt.Errorf("decoding silence: the body is larger than %d bytes", mbe.Limit)
-	case err != nil:
-		return sil, http.StatusBadRequest, fmt.Errorf("decoding silence: %w", err)
-	}
-	return sil, 0, nil
-}
-
-type apiError struct {
-	Error  string                 `json:"error"`
-	Fields []*receiver.FieldError `json:"fields,omitempty"`
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	if errors.Is(err, ErrSilenceNotFound) {
-		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
-		return
-	}
-	if errors.Is(err, ErrTooManySilences) {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
-		return
-	}
-	var fields []*receiver.FieldError
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			var fe *receiver.FieldError
-			if errors.As(e, &fe) {
-				fields = append(fields, fe)
-			}
-		}
-	} else {
-		var fe *receiver.FieldError
-		if errors.As(err, &fe) {
-			fields = append(fields, fe)
-		}
-	}
-	if len(fields) > 0 {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Fields: fields})
-		return
-	}
-	writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,11 +13,12 @@ import (
 // Backup writes a consistent snapshot of the whole store to w and returns the number of bytes
 // written. It runs in a read transaction, so cycles keep committing while it streams; the copy is
 // the store as of the moment Backup began.
-func (s *Store) Backup(w io.Writer) (int64, error) { return s.backup(w, nil) }
+func (s *Store) Backup(w io.Writer) (int64, error) { return s.BackupSized(w, nil) }
 
-// backup calls size with the snapshot's exact length before writing the first byte, so that the
-// HTTP handler can send a Content-Length and a client can tell a cut-off stream from a whole one.
-func (s *Store) backup(w io.Writer, size func(int64)) (int64, error) {
+// BackupSized is Backup calling size, when not nil, with the snapshot's exact length before it
+// writes the first byte: the daemon's backup endpoint sends it as Content-Length, so that a client
+// can tell a cut-off stream from a whole one.
+func (s *Store) BackupSized(w io.Writer, size func(int64)) (int64, error) {
 	var n int64
 	err := s.view("backing up", func(tx *bolt.Tx) error {
 		if size != nil {
@@ -30,39 +29,6 @@ func (s *Store) backup(w io.Writer, size func(int64)) (int64, error) {
 		return err
 	})
 	return n, err
-}
-
-// BackupHandler serves GET requests with a snapshot of s (Store.Backup), for the daemon to mount
-// at /api/v1/admin/backup: while the daemon runs it holds the store's lock, so `slod backup` has to
-// ask it for the snapshot. The response carries the exact Content-Length; if the snapshot fails
-// midway the connection is aborted, so the client sees an error rather than a short file.
-func BackupHandler(s *Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			http.Error(w, "use GET", http.StatusMethodNotAllowed)
-			return
-		}
-		started := false
-		_, err := s.backup(w, func(size int64) {
-			h := w.Header()
-			h.Set("Content-Type", "application/octet-stream")
-			h.Set("Content-Disposition", `attachment; filename="slod-backup.db"`)
-			h.Set("Content-Length", strconv.FormatInt(size, 10))
-			h.Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusOK)
-			started = true
-		})
-		if err == nil {
-			return
-		}
-		if !started {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		// The status line is gone; aborting the connection is the only way left to say "failed".
-		panic(http.ErrAbortHandler)
-	})
 }
 
 // Verify checks a store file (a backup, say) without changing it: it opens read-only, has a

@@ -3,12 +3,9 @@ package store
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -77,93 +74,44 @@ func TestBackupWhileWriting(t *testing.T) {
 	t.Logf("backups caught cycles %v", counters)
 }
 
-func TestBackupHandler(t *testing.T) {
+// TestBackupSized: the size is reported before the first byte and is exactly what is written, so
+// the daemon can send it as Content-Length; the snapshot verifies.
+func TestBackupSized(t *testing.T) {
 	s := openT(t)
 	for n := uint64(1); n <= 12; n++ {
 		if err := writeCounterCycle(s, n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(BackupHandler(s))
-	defer srv.Close()
-
-	t.Run("GET streams a verified snapshot", func(t *testing.T) {
-		resp, err := http.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
+	var buf bytes.Buffer
+	size := int64(-1)
+	n, err := s.BackupSized(&buf, func(n int64) {
+		if buf.Len() != 0 {
+			t.Errorf("size reported after %d bytes were written", buf.Len())
 		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for h, want := range map[string]string{
-			"Content-Type":        "application/octet-stream",
-			"Content-Disposition": `attachment; filename="slod-backup.db"`,
-			"Content-Length":      strconv.Itoa(len(body)),
-		} {
-			if got := resp.Header.Get(h); got != want {
-				t.Errorf("%s = %q, want %q", h, got, want)
-			}
-		}
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("status %s", resp.Status)
-		}
-		path := filepath.Join(t.TempDir(), "backup.db")
-		if err := os.WriteFile(path, body, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		st, err := Verify(path)
-		if err != nil {
-			t.Fatalf("Verify: %v", err)
-		}
-		if st.SLOs != 2 || st.Outbox != 12-12/5 {
-			t.Errorf("backup holds %+v, want 2 SLOs and %d outbox entries", st, 12-12/5)
-		}
+		size = n
 	})
-	for _, method := range []string{http.MethodPost, http.MethodDelete} {
-		t.Run(method+" is refused", func(t *testing.T) {
-			req, _ := http.NewRequest(method, srv.URL, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusMethodNotAllowed {
-				t.Errorf("status %s, want 405", resp.Status)
-			}
-		})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Run("failure midway aborts the response", func(t *testing.T) {
-		w := &failingWriter{header: http.Header{}, budget: 8192}
-		defer func() {
-			if r := recover(); r != http.ErrAbortHandler {
-				t.Errorf("recovered %v, want http.ErrAbortHandler", r)
-			}
-			if w.status != http.StatusOK || w.header.Get("Content-Length") == "" {
-				t.Errorf("status %d, Content-Length %q: headers were not sent first", w.status, w.header.Get("Content-Length"))
-			}
-		}()
-		BackupHandler(s).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/admin/backup", nil))
-		t.Error("the handler returned normally after the write failed")
-	})
-	t.Run("closed store is a server error", func(t *testing.T) {
-		closed, err := Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		closed.Close()
-		srv := httptest.NewServer(BackupHandler(closed))
-		defer srv.Close()
-		resp, err := http.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusInternalServerError {
-			t.Errorf("status %s, want 500", resp.Status)
-		}
-	})
+	if size != n || n != int64(buf.Len()) {
+		t.Errorf("size %d, returned %d, written %d: want all equal", size, n, buf.Len())
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Verify(path)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if st.SLOs != 2 || st.Outbox != 12-12/5 {
+		t.Errorf("backup holds %+v, want 2 SLOs and %d outbox entries", st, 12-12/5)
+	}
+	// A failing writer fails the backup.
+	if _, err := s.BackupSized(&failingWriter{header: http.Header{}, budget: 8192}, nil); err == nil {
+		t.Error("a backup into a broken writer succeeded")
+	}
 }
 
 // backupOf returns a backup of a closed store holding counter cycles 1..n.
@@ -330,7 +278,7 @@ func assertNoTempFiles(t *testing.T, dir string) {
 	}
 }
 
-// failingWriter is a ResponseWriter whose connection breaks after budget bytes.
+// failingWriter is a writer (an http.ResponseWriter) whose connection breaks after budget bytes.
 type failingWriter struct {
 	header http.Header
 	status int

@@ -1,0 +1,287 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/store"
+)
+
+// TestSilencesAPI drives the silences API of a daemon over its real store: create, validation
+// errors naming their fields, list with status, delete, a restart keeping what was stored, and a
+// failing store answered with 500.
+func TestSilencesAPI(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+	now := time.Now().UTC()
+	do := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if method == "POST" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	valid := `{"matchers":[{"name":"slo","value":"availability"}],"endsAt":"` + now.Add(2*time.Hour).Format(time.RFC3339) + `","createdBy":"ana","comment":"known incident"}`
+	cases := []struct {
+		name     string
+		method   string
+		path     string
+		body     string
+		want     int
+		contains string
+	}{
+		{"create", "POST", "/api/v1/silences", valid, 200, `"silenceID"`},
+		{"invalid field", "POST", "/api/v1/silences", `{"matchers":[],"endsAt":"2026-10-04T08:00:00Z","createdBy":"ana","comment":"x"}`, 400, `"field":"matchers"`},
+		{"ends before it starts", "POST", "/api/v1/silences", `{"matchers":[{"name":"slo","value":"a"}],"startsAt":"2026-10-04T08:00:00Z","endsAt":"2026-10-04T07:00:00Z","createdBy":"ana","comment":"x"}`, 400, `"field":"endsAt"`},
+		{"unknown JSON field", "POST", "/api/v1/silences", `{"matcher":[]}`, 400, `unknown field`},
+		{"update of unknown id", "POST", "/api/v1/silences", `{"id":"nope","matchers":[{"name":"slo","value":"a"}],"endsAt":"` + now.Add(time.Hour).Format(time.RFC3339) + `","createdBy":"ana","comment":"x"}`, 404, `not found`},
+		{"list", "GET", "/api/v1/silences", "", 200, `"status":"active"`},
+		{"delete unknown", "DELETE", "/api/v1/silences/nope", "", 404, `not found`},
+		{"wrong method", "PUT", "/api/v1/silences", "", 405, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := do(c.method, c.path, c.body)
+			if code != c.want || !strings.Contains(body, c.contains) {
+				t.Errorf("%s %s = %d %s, want %d containing %q", c.method, c.path, code, body, c.want, c.contains)
+			}
+		})
+	}
+	set := h.d.silences
+	list := set.List()
+	if len(list) != 1 || !list[0].Matchers[0].IsEqual || list[0].StartsAt.Before(now.Add(-time.Minute)) {
+		t.Fatalf("silences = %+v, want one, isEqual defaulted, starting now", list)
+	}
+	id := list[0].ID
+	// A restart reloads what was stored.
+	h.restart()
+	srv.Config.Handler = h.d.Handler()
+	if l := h.d.silences.List(); len(l) != 1 || l[0].ID != id {
+		t.Fatalf("after restart: %+v", l)
+	}
+	if code, _ := do("DELETE", "/api/v1/silences/"+id, ""); code != 200 {
+		t.Errorf("DELETE = %d", code)
+	}
+	var got []notify.Silence
+	_, body := do("GET", "/api/v1/silences", "")
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 0 {
+		t.Errorf("GET after delete = %s (%v)", body, err)
+	}
+	h.close() // the store is closed: writes fail
+	if code, body := do("POST", "/api/v1/silences", valid); code != 500 || !strings.Contains(body, "database not open") {
+		t.Errorf("store failure = %d %s, want 500", code, body)
+	}
+}
+
+// TestBackupEndpoint: with the admin API enabled, GET streams a snapshot of the daemon's store that
+// verifies, with its exact Content-Length; other methods are refused; a snapshot failing midway
+// aborts the connection (the client sees an error, not a short file); a closed store is a 500.
+func TestBackupEndpoint(t *testing.T) {
+	h := newHarness(t)
+	h.tweak = func(o *Options) { o.Web.EnableAdminAPI = true }
+	h.restart()
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	h.cycle(t0)
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/api/v1/admin/backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET: %s, %v", resp.Status, err)
+	}
+	for hdr, want := range map[string]string{
+		"Content-Type":        "application/octet-stream",
+		"Content-Disposition": `attachment; filename="slod-backup.db"`,
+		"Content-Length":      strconv.Itoa(len(body)),
+	} {
+		if got := resp.Header.Get(hdr); got != want {
+			t.Errorf("%s = %q, want %q", hdr, got, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := store.Verify(path); err != nil || st.SLOs != 1 {
+		t.Errorf("the backup verifies as %+v, %v; want 1 SLO", st, err)
+	}
+
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		req, _ := http.NewRequest(method, srv.URL+"/api/v1/admin/backup", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s: status %s, want 405", method, resp.Status)
+		}
+	}
+
+	t.Run("failure midway aborts the response", func(t *testing.T) {
+		w := &brokenResponse{header: http.Header{}, budget: 8192}
+		defer func() {
+			if r := recover(); r != http.ErrAbortHandler {
+				t.Errorf("recovered %v, want http.ErrAbortHandler", r)
+			}
+			if w.status != http.StatusOK || w.header.Get("Content-Length") == "" {
+				t.Errorf("status %d, Content-Length %q: headers were not sent first", w.status, w.header.Get("Content-Length"))
+			}
+		}()
+		backup(h.d.store).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/admin/backup", nil))
+		t.Error("the handler returned normally after the write failed")
+	})
+
+	h.close()
+	resp, err = http.Get(srv.URL + "/api/v1/admin/backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("closed store: status %s, want 500", resp.Status)
+	}
+}
+
+// brokenResponse is a ResponseWriter whose connection breaks after budget bytes.
+type brokenResponse struct {
+	header http.Header
+	status int
+	budget int
+}
+
+func (w *brokenResponse) Header() http.Header  { return w.header }
+func (w *brokenResponse) WriteHeader(code int) { w.status = code }
+func (w *brokenResponse) Write(b []byte) (int, error) {
+	if len(b) > w.budget {
+		n := w.budget
+		w.budget = 0
+		return n, io.ErrClosedPipe
+	}
+	w.budget -= len(b)
+	return len(b), nil
+}
+
+// TestSilencesBounded checks every bound of the silences API: body size, Content-Type, trailing
+// data, field sizes, silences that already ended or end too far ahead, and the number of active
+// silences; each refusal is a 4xx that names the problem, and nothing is stored.
+func TestSilencesBounded(t *testing.T) {
+	clk := clock.NewMock()
+	clk.Set(t0)
+	st := openTestStore(t, t.TempDir())
+	defer st.Close()
+	set, err := notify.NewSilenceSet(st, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.SetLimits(notify.SilenceLimits{MaxSilences: 2, MaxAhead: 48 * time.Hour})
+	d := &Daemon{silences: set, clock: clk, store: st, registry: prometheus.NewRegistry()}
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	stored := func() map[string][]byte {
+		t.Helper()
+		m, err := st.Silences()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	post := func(contentType, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/silences", strings.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	silence := func(ends, comment, createdBy string, matchers string) string {
+		return `{"matchers":[` + matchers + `],"endsAt":"` + ends + `","createdBy":"` + createdBy + `","comment":"` + comment + `"}`
+	}
+	one := `{"name":"slo","value":"a"}`
+	inAnHour := t0.Add(time.Hour).Format(time.RFC3339)
+	valid := silence(inAnHour, "INC-1", "ana", one)
+	many := strings.TrimSuffix(strings.Repeat(one+",", notify.MaxSilenceMatchers+1), ",")
+	cases := []struct {
+		name, contentType, body string
+		want                    int
+		contains                string
+	}{
+		{"text/plain", "text/plain", valid, 415, "Content-Type must be application/json"},
+		{"form", "application/x-www-form-urlencoded", valid, 415, "Content-Type must be application/json"},
+		{"no content type", "", valid, 415, "Content-Type must be application/json"},
+		{"body too large", "application/json", silence(inAnHour, strings.Repeat("x", notify.MaxSilenceJSON), "ana", one), 413, "larger than"},
+		{"trailing data", "application/json", valid + `{"x":1}`, 400, "unexpected data after the silence object"},
+		{"trailing garbage", "application/json", valid + `]`, 400, "after the silence object"},
+		{"comment too large", "application/json", silence(inAnHour, strings.Repeat("x", notify.MaxSilenceComment+1), "ana", one), 400, `"field":"comment"`},
+		{"author too large", "application/json", silence(inAnHour, "c", strings.Repeat("x", notify.MaxSilenceCreatedBy+1), one), 400, `"field":"createdBy"`},
+		{"matcher value too large", "application/json", silence(inAnHour, "c", "ana", `{"name":"slo","value":"`+strings.Repeat("x", notify.MaxMatcherValueBytes+1)+`"}`), 400, `"field":"matchers[0].value"`},
+		{"too many matchers", "application/json", silence(inAnHour, "c", "ana", many), 400, `"field":"matchers"`},
+		{"invalid regex", "application/json", silence(inAnHour, "c", "ana", `{"name":"slo","value":"(","isRegex":true}`), 400, `"field":"matchers[0].value"`},
+		{"unknown field", "application/json", `{"matchers":[` + one + `],"endsAt":"` + inAnHour + `","createdBy":"a","comment":"c","ends":"x"}`, 400, `unknown field \"ends\"`},
+		{"already ended", "application/json", `{"matchers":[` + one + `],"startsAt":"` + t0.Add(-2*time.Hour).Format(time.RFC3339) + `","endsAt":"` + t0.Add(-time.Hour).Format(time.RFC3339) + `","createdBy":"a","comment":"c"}`, 400, "already ended"},
+		{"ends too far ahead", "application/json", silence(t0.Add(49*time.Hour).Format(time.RFC3339), "c", "ana", one), 400, "at most 2d from now"},
+		{"charset parameter is fine", "application/json; charset=utf-8", valid, 200, "silenceID"},
+		{"second", "application/json", silence(t0.Add(90*time.Minute).Format(time.RFC3339), "INC-2", "ana", one), 200, "silenceID"},
+		{"third is one too many", "application/json", valid, 400, "too many active or pending silences"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := post(c.contentType, c.body)
+			if code != c.want || !strings.Contains(body, c.contains) {
+				t.Errorf("POST = %d %s, want %d containing %q", code, body, c.want, c.contains)
+			}
+		})
+	}
+	if n := len(stored()); n != 2 {
+		t.Fatalf("%d silences stored, want the 2 accepted", n)
+	}
+	// Once both have ended, a new silence replaces the one that ended first: expired silences
+	// are kept for the record only while there is room.
+	clk.Add(2 * time.Hour)
+	var first string
+	for _, sil := range set.List() {
+		if sil.EndsAt.Equal(t0.Add(time.Hour)) {
+			first = sil.ID
+		}
+	}
+	if code, body := post("application/json", silence(t0.Add(3*time.Hour).Format(time.RFC3339), "c", "ana", one)); code != 200 {
+		t.Fatalf("POST after the others ended = %d %s", code, body)
+	}
+	if m := stored(); len(m) != 2 || m[first] != nil {
+		t.Errorf("store holds %d silences (first kept: %v), want 2 with the first expired one dropped", len(m), m[first] != nil)
+	}
+}
