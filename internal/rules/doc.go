@@ -1,9 +1,11 @@
 // Package rules loads SLO files into validated model SLOs: slod's own `version: slod/v1` format
 // (shared/SPEC.md §1) and Sloth's `version: "prometheus/v1"` files, unchanged.
 //
-// Files are decoded strictly from yaml.v3 nodes, so that every problem of a run is reported at once
-// with its position (file:line:col: field: message), PromQL errors included, at their place inside
-// the query in the file. The model keeps objectives as ratios (99.9 → 0.999) and carries the
+// A file is decoded strictly by internal/yamlx into the schema types of spec.go (unknown and
+// duplicate keys, wrong types, missing fields; merge keys and aliases work), then checked by
+// parse.go, so that every problem of a run is reported at once with its position
+// (file:line:col: field: message), PromQL errors included, at their place inside the query in the
+// file. The model keeps objectives as ratios (99.9 → 0.999) and carries the
 // effective alert policy: the SRE Workbook's default table scaled to the SLO period, or the SLO's
 // own window pairs, with budget_percent turned into burn rates and disabled severities removed.
 //

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/slod-dev/slod/internal/yamlx"
 )
 
 // Set is every SLO loaded from a list of paths, the SLO files they were read from and the warnings
@@ -52,7 +54,7 @@ func Load(paths []string) (*Set, error) {
 				continue
 			}
 			if len(ferrs) > 0 {
-				sortDiagnostics(ferrs)
+				yamlx.Sort(ferrs)
 				errs = append(errs, ferrs...)
 				slos = nil
 			}

@@ -1,20 +1,10 @@
 package rules
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
 )
-
-// Pos is a position in a source file, 1-based like yaml.v3 nodes.
-type Pos struct {
-	File string
-	Line int
-	Col  int
-}
-
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
 
 // SLIKind says how an SLI counts bad and total events.
 type SLIKind string

@@ -1,24 +1,24 @@
 package rules
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"math/big"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/yamlx"
 )
 
 // The file formats slod reads.
 const (
-	// FormatV1 is slod's own format (SPEC §1).
+	// FormatV1 is slod's own format (docs/interfaces.md §1).
 	FormatV1 = "slod/v1"
 	// FormatSloth is Sloth's prometheus/v1 format, read unchanged.
 	FormatSloth = "prometheus/v1"
@@ -33,9 +33,10 @@ var (
 	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9\-_.]*$`)
 	// slothNameRE is as nameRE but allows upper case, which Sloth files use.
 	slothNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9\-_.]*$`)
-	// yamlLineRE finds the line in a yaml.v3 syntax error ("yaml: line 3: ...").
-	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
+
+// fileKind names SLO files in messages about a file as a whole.
+var fileKind = yamlx.Kind{Name: "SLO file", Want: "an SLO file with version " + FormatV1}
 
 // Parse reads one SLO file (slod/v1 or Sloth prometheus/v1) and returns its validated SLOs and
 // warnings. The error, if any, is an Errors holding every problem of the file; then no SLOs are
@@ -47,18 +48,18 @@ func Parse(file string, data []byte) ([]*SLO, []Diagnostic, error) {
 			Message: "this is a slod test file (it has rule_files or tests), not an SLO file: run it with slod test"})
 	}
 	if len(errs) > 0 {
-		sortDiagnostics(errs)
 		return nil, warns, errs
 	}
 	return slos, warns, nil
 }
 
-// parseFile does the work of Parse; testFile reports a `slod test` file, which directory walks skip.
+// parseFile does the work of Parse; testFile reports a `slod test` file, which directory walks
+// skip. errs is sorted by position.
 func parseFile(file string, data []byte) (slos []*SLO, warns []Diagnostic, errs Errors, testFile bool) {
-	d := newDecoder(file, data)
-	root, ok := d.document(data)
-	if !ok {
-		return nil, nil, d.errs, false
+	doc := yamlx.Parse(file, data, fileKind)
+	root := yamlx.Resolve(doc.Root())
+	if root == nil {
+		return nil, nil, doc.Errors(), false
 	}
 	if root.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(root.Content); i += 2 {
@@ -67,133 +68,67 @@ func parseFile(file string, data []byte) (slos []*SLO, warns []Diagnostic, errs 
 			}
 		}
 	}
-	slos = d.spec(root)
-	sortDiagnostics(d.warns)
-	return slos, d.warns, d.errs, false
+	c := &checker{doc: doc}
+	slos = c.file(root)
+	if doc.NumErrors() > 0 {
+		slos = nil
+	}
+	return slos, doc.Warnings(), doc.Errors(), false
 }
 
-// document decodes the single YAML document of a file into its root node.
-func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
-	defer func() {
-		// yaml.v3 has panicked on malformed input before; a bad file must never take the daemon down.
-		if r := recover(); r != nil {
-			d.errorAt(Pos{File: d.file, Line: 1, Col: 1}, "", "invalid YAML: %v", r)
-			root, ok = nil, false
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			d.errorAt(Pos{File: d.file, Line: 1, Col: 1}, "", "empty file: want an SLO file with version %s", FormatV1)
-			return nil, false
-		}
-		d.yamlError(err)
-		return nil, false
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); err == nil {
-		d.errorf(&next, "", "more than one YAML document: put one SLO file per file")
-		return nil, false
-	} else if !errors.Is(err, io.EOF) {
-		d.yamlError(err)
-		return nil, false
-	}
-	if len(doc.Content) == 0 {
-		d.errorAt(Pos{File: d.file, Line: 1, Col: 1}, "", "empty file: want an SLO file with version %s", FormatV1)
-		return nil, false
-	}
-	return doc.Content[0], true
+// checker checks what the schema types cannot say (ranges, names, PromQL, the alert policy) on a
+// decoded file, and builds its model SLOs. Problems go to the Doc, at the place of their value.
+type checker struct {
+	doc *yamlx.Doc
 }
 
-// yamlError reports a yaml.v3 syntax error at the line it names (yaml.v3 gives no column).
-func (d *decoder) yamlError(err error) {
-	msg := err.Error()
-	line := 1
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		if n, convErr := strconv.Atoi(m[1]); convErr == nil && n > 0 {
-			line = n
-		}
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	d.errorAt(Pos{File: d.file, Line: line, Col: 1}, "", "invalid YAML: %s", msg)
-}
-
-// spec decodes and validates the top level of an SLO file.
-func (d *decoder) spec(root *yaml.Node) []*SLO {
-	root = resolve(root)
+// file decodes and checks a whole file, in the format its version names.
+func (c *checker) file(root *yaml.Node) []*SLO {
 	if root.Kind != yaml.MappingNode {
-		d.errorf(root, "", "must be a mapping with version, service and slos, got %s", kindName(root))
+		c.doc.ErrorAt(c.doc.NodePos(root), "", "must be a mapping with version, service and slos, got %s", yamlx.KindName(root))
 		return nil
 	}
+	format, ok := c.format(root)
+	if !ok {
+		return nil
+	}
+	if format == FormatSloth {
+		var f slothFile
+		c.doc.Decode(&f)
+		if f.SLOPlugins != nil {
+			c.doc.KeyErrorf("slo_plugins", "Sloth SLO plugins are not supported by slod")
+		}
+		fs := c.fileSpec(format, f.Service, f.Labels)
+		return each(c, f.SLOs, func(p string, s *slothSLO) (*SLO, string) { return c.slothSLO(p, s, fs) })
+	}
+	var f v1File
+	c.doc.Decode(&f)
+	fs := c.fileSpec(format, f.Service, f.Labels)
+	return each(c, f.SLOs, func(p string, s *v1SLO) (*SLO, string) { return c.v1SLO(p, s, fs) })
+}
+
+// format reads the version of a file before the rest, since it says which schema applies. A file
+// without one is checked as slod/v1, so that its other problems are reported too (the missing
+// version is reported by the schema).
+func (c *checker) format(root *yaml.Node) (string, bool) {
 	format := FormatV1
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value != "version" {
 			continue
 		}
-		v := resolve(root.Content[i+1])
-		s, ok := d.str(v, "version")
-		if !ok {
-			return nil
+		v := yamlx.Resolve(root.Content[i+1])
+		s, err := yamlx.String(v)
+		if err != nil {
+			c.doc.ErrorAt(c.doc.NodePos(v), "version", "%s", err.Error())
+			return "", false
 		}
 		if s != FormatV1 && s != FormatSloth {
-			d.errorf(v, "version", "unsupported version %q: want %s (or %s for Sloth files)", s, FormatV1, FormatSloth)
-			return nil
+			c.doc.ErrorAt(c.doc.NodePos(v), "version", "unsupported version %q: want %s (or %s for Sloth files)", s, FormatV1, FormatSloth)
+			return "", false
 		}
 		format = s
 	}
-	var f fields
-	if format == FormatSloth {
-		f = d.mapping(root, "", "version", "service", "labels", "slos", "slo_plugins")
-		if n := f.vals["slo_plugins"]; n != nil {
-			d.errorf(f.keys["slo_plugins"], "slo_plugins", "Sloth SLO plugins are not supported by slod")
-		}
-	} else {
-		f = d.mapping(root, "", "version", "service", "labels", "slos")
-	}
-	// A file without version is checked as slod/v1, so that its other errors are reported too.
-	d.required(f, "version")
-
-	fs := fileSpec{format: format}
-	if d.required(f, "service") {
-		n := resolve(f.vals["service"])
-		if s, ok := d.str(n, "service"); ok && d.name(n, "service", s, format) {
-			fs.service = s
-		}
-	}
-	if n := f.vals["labels"]; n != nil {
-		fs.labels = d.labelMap(n, "labels", "label")
-	}
-	if !d.required(f, "slos") {
-		return nil
-	}
-	seq := resolve(f.vals["slos"])
-	if seq.Kind != yaml.SequenceNode {
-		d.errorf(seq, "slos", "must be a list of SLOs, got %s", kindName(seq))
-		return nil
-	}
-	if len(seq.Content) == 0 {
-		d.errorf(seq, "slos", "must list at least one SLO")
-		return nil
-	}
-	var out []*SLO
-	seen := map[string]*yaml.Node{}
-	for i, item := range seq.Content {
-		slo, nameNode := d.slo(resolve(item), index("slos", i), fs)
-		if nameNode != nil {
-			if prev := seen[nameNode.Value]; prev != nil {
-				d.errorf(nameNode, field(index("slos", i), "name"), "duplicate SLO name %q (first at line %d): names must be unique within a service", nameNode.Value, prev.Line)
-				continue
-			}
-			seen[nameNode.Value] = nameNode
-		}
-		if slo != nil {
-			out = append(out, slo)
-		}
-	}
-	return out
+	return format, true
 }
 
 // fileSpec is what a file's top level gives each of its SLOs.
@@ -203,232 +138,261 @@ type fileSpec struct {
 	labels  map[string]string
 }
 
-func (d *decoder) name(n *yaml.Node, path, s, format string) bool {
+func (c *checker) fileSpec(format, service string, labels map[string]string) fileSpec {
+	fs := fileSpec{format: format, labels: c.labels("labels", labels, "label")}
+	if c.doc.Has("service") && !c.doc.Failed("service") && c.name("service", service, format) {
+		fs.service = service
+	}
+	return fs
+}
+
+// each checks every SLO of a file with check, which returns the SLO and the path of its name, and
+// reports names used twice.
+func each[S any](c *checker, slos []*S, check func(path string, s *S) (*SLO, string)) []*SLO {
+	if c.doc.Has("slos") && !c.doc.Failed("slos") && len(slos) == 0 {
+		c.doc.Errorf("slos", "must list at least one SLO")
+		return nil
+	}
+	var out []*SLO
+	seen := map[string]string{} // name → path of its first use
+	for i, s := range slos {
+		p := yamlx.Index("slos", i)
+		if s == nil {
+			continue // not a mapping: reported
+		}
+		slo, namePath := check(p, s)
+		if namePath != "" {
+			if prev, dup := seen[slo.Name]; dup {
+				c.doc.Errorf(namePath, "duplicate SLO name %q (first at line %d): names must be unique within a service", slo.Name, c.doc.Pos(prev).Line)
+				continue
+			}
+			seen[slo.Name] = namePath
+		}
+		out = append(out, slo)
+	}
+	return out
+}
+
+func (c *checker) name(path, s, format string) bool {
 	re, charset := nameRE, "[a-z0-9][a-z0-9-_.]*"
 	if format == FormatSloth {
 		re, charset = slothNameRE, "[A-Za-z0-9][A-Za-z0-9-_.]*"
 	}
 	if !re.MatchString(s) {
-		d.errorf(n, path, "invalid name %q: must match %s", s, charset)
+		c.doc.Errorf(path, "invalid name %q: must match %s", s, charset)
 		return false
 	}
 	return true
 }
 
-// slo decodes one SLO. It returns the SLO (nil if it has errors) and its name node (nil if the name
-// is missing or invalid) for the uniqueness check.
-func (d *decoder) slo(n *yaml.Node, path string, fs fileSpec) (*SLO, *yaml.Node) {
-	errsBefore := len(d.errs)
-	var f fields
-	if fs.format == FormatSloth {
-		f = d.mapping(n, path, "name", "description", "objective", "labels", "sli", "alerting", "plugins")
-		if f.has("plugins") {
-			d.errorf(f.keys["plugins"], field(path, "plugins"), "Sloth SLO plugins are not supported by slod")
+// sloCommon checks what both formats' SLOs have: name, objective and labels. It returns the SLO,
+// the path of its name when the name is valid, and the objective's check for the alert policy.
+func (c *checker) sloCommon(path string, fs fileSpec, name *string, description string, objective *decimal, labels map[string]string) (*SLO, string, policyContext) {
+	slo := &SLO{Service: fs.service, Format: fs.format, Pos: c.doc.Pos(path), Period: DefaultPeriod, Description: description}
+	namePath := ""
+	if name != nil && c.name(yamlx.Field(path, "name"), *name, fs.format) {
+		slo.Name, namePath = *name, yamlx.Field(path, "name")
+	}
+	pc := policyContext{objPath: yamlx.Field(path, "objective"), period: DefaultPeriod, periodOK: true}
+	if objective != nil {
+		ratio := objectiveRatio(objective.r)
+		switch {
+		case objective.r.Sign() <= 0 || objective.r.Cmp(big.NewRat(100, 1)) >= 0:
+			c.doc.Errorf(pc.objPath, "must be a percentage between 0 and 100 (exclusive), got %s", objective.text)
+		case ratio <= 0 || ratio >= 1:
+			// 99.99999999999999999 is below 100 but rounds to a ratio of 1: no error budget at all.
+			c.doc.Errorf(pc.objPath, "%s is too close to 0 or 100 to be represented", objective.text)
+		default:
+			slo.Objective, pc.objective, pc.objOK = ratio, ratio, true
 		}
-	} else {
-		f = d.mapping(n, path, "name", "description", "objective", "window", "labels", "sli", "alerting")
-	}
-	slo := &SLO{Service: fs.service, Format: fs.format, Pos: d.pos(n), Period: DefaultPeriod}
-
-	var nameNode *yaml.Node
-	if d.required(f, "name") {
-		nn := resolve(f.vals["name"])
-		if s, ok := d.str(nn, field(path, "name")); ok && d.name(nn, field(path, "name"), s, fs.format) {
-			slo.Name, nameNode = s, nn
-		}
-	}
-	if nd := f.vals["description"]; nd != nil {
-		slo.Description, _ = d.str(nd, field(path, "description"))
-	}
-	objOK := false
-	var objNode *yaml.Node
-	if d.required(f, "objective") {
-		objNode = resolve(f.vals["objective"])
-		if _, exact, ok := d.number(objNode, field(path, "objective")); ok {
-			ratio := objectiveRatio(exact)
-			switch {
-			case exact.Sign() <= 0 || exact.Cmp(big.NewRat(100, 1)) >= 0:
-				d.errorf(objNode, field(path, "objective"), "must be a percentage between 0 and 100 (exclusive), got %s", objNode.Value)
-			case ratio <= 0 || ratio >= 1:
-				// 99.99999999999999999 is below 100 but rounds to a ratio of 1: no error budget at all.
-				d.errorf(objNode, field(path, "objective"), "%s is too close to 0 or 100 to be represented", objNode.Value)
-			default:
-				slo.Objective, objOK = ratio, true
-			}
-		}
-	}
-	periodOK := true
-	if wn := f.vals["window"]; wn != nil {
-		slo.Period, periodOK = d.duration(wn, field(path, "window"), false)
 	}
 	slo.Labels = map[string]string{}
 	for k, v := range fs.labels {
 		slo.Labels[k] = v
 	}
-	if ln := f.vals["labels"]; ln != nil {
-		for k, v := range d.labelMap(ln, field(path, "labels"), "label") {
-			slo.Labels[k] = v
-		}
+	for k, v := range c.labels(yamlx.Field(path, "labels"), labels, "label") {
+		slo.Labels[k] = v
 	}
-	if d.required(f, "sli") {
-		if fs.format == FormatSloth {
-			slo.SLI = d.slothSLI(f.vals["sli"], field(path, "sli"))
-		} else {
-			slo.SLI = d.sli(f.vals["sli"], field(path, "sli"))
-		}
-	}
-	pc := policyContext{objective: slo.Objective, objOK: objOK, objNode: objNode, period: slo.Period, periodOK: periodOK, sloNode: n}
-	if fs.format == FormatSloth {
-		slo.Alerting = d.slothAlerting(f.vals["alerting"], field(path, "alerting"), pc)
-	} else {
-		slo.Alerting = d.alerting(f.vals["alerting"], field(path, "alerting"), pc)
-	}
-	if len(d.errs) > errsBefore {
-		return nil, nameNode
-	}
-	return slo, nameNode
+	return slo, namePath, pc
 }
 
-// sli decodes a slod/v1 SLI: exactly one of events, latency and timeslice.
-func (d *decoder) sli(n *yaml.Node, path string) SLI {
-	f := d.mapping(n, path, "events", "latency", "timeslice")
-	var kinds []string
-	for _, k := range []string{"events", "latency", "timeslice"} {
-		if f.has(k) {
-			kinds = append(kinds, k)
+// v1SLO checks one slod/v1 SLO.
+func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
+	slo, namePath, pc := c.sloCommon(path, fs, s.Name, s.Description, s.Objective, s.Labels)
+	wp := yamlx.Field(path, "window")
+	switch {
+	case s.Window != nil:
+		slo.Period, pc.periodOK = c.positive(wp, *s.Window), *s.Window > 0
+	case c.doc.Failed(wp):
+		slo.Period, pc.periodOK = 0, false
+	}
+	pc.period = slo.Period
+	if s.SLI != nil {
+		slo.SLI = c.v1SLI(yamlx.Field(path, "sli"), s.SLI)
+	}
+	slo.Alerting = c.v1Alerting(yamlx.Field(path, "alerting"), s.Alerting, pc)
+	return slo, namePath
+}
+
+// slothSLO checks one Sloth SLO.
+func (c *checker) slothSLO(path string, s *slothSLO, fs fileSpec) (*SLO, string) {
+	if s.Plugins != nil {
+		c.doc.KeyErrorf(yamlx.Field(path, "plugins"), "Sloth SLO plugins are not supported by slod")
+	}
+	slo, namePath, pc := c.sloCommon(path, fs, s.Name, s.Description, s.Objective, s.Labels)
+	if s.SLI != nil {
+		slo.SLI = c.slothSLI(yamlx.Field(path, "sli"), s.SLI)
+	}
+	slo.Alerting = c.slothAlerting(yamlx.Field(path, "alerting"), s.Alerting, pc)
+	return slo, namePath
+}
+
+// positive reports a zero duration (which parses, unlike a negative one) and returns d.
+func (c *checker) positive(path string, d time.Duration) time.Duration {
+	if d == 0 {
+		c.doc.Errorf(path, "must be greater than 0")
+	}
+	return d
+}
+
+// present lists which of keys are set under path, for the "exactly one of" checks.
+func (c *checker) present(path string, keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		if c.doc.Has(yamlx.Field(path, k)) {
+			out = append(out, k)
 		}
 	}
+	return out
+}
+
+// v1SLI checks a slod/v1 SLI: exactly one of events, latency and timeslice.
+func (c *checker) v1SLI(path string, s *v1SLI) SLI {
+	kinds := c.present(path, "events", "latency", "timeslice")
 	switch {
 	case len(kinds) > 1:
-		d.errorf(f.node, path, "exactly one of events, latency or timeslice is allowed, got %s", strings.Join(kinds, " and "))
+		c.doc.Errorf(path, "exactly one of events, latency or timeslice is allowed, got %s", strings.Join(kinds, " and "))
 		return SLI{}
 	case len(kinds) == 0:
-		// A node that is not a mapping at all has been reported by d.mapping already.
-		if f.node.Kind == yaml.MappingNode || isNull(f.node) {
-			d.errorf(f.node, path, "exactly one of events, latency or timeslice is required")
-		}
+		c.doc.Errorf(path, "exactly one of events, latency or timeslice is required")
 		return SLI{}
 	}
-	switch kinds[0] {
-	case "events":
-		return d.events(f.vals["events"], field(path, "events"))
-	case "latency":
-		return d.latency(f.vals["latency"], field(path, "latency"))
-	default:
-		return d.timeslice(f.vals["timeslice"], field(path, "timeslice"))
+	switch {
+	case s.Events != nil:
+		return c.events(yamlx.Field(path, "events"), s.Events)
+	case s.Latency != nil:
+		return c.latency(yamlx.Field(path, "latency"), s.Latency)
+	case s.Timeslice != nil:
+		return c.timeslice(yamlx.Field(path, "timeslice"), s.Timeslice)
 	}
+	return SLI{} // the one kind given did not decode: reported
 }
 
-func (d *decoder) events(n *yaml.Node, path string) SLI {
-	f := d.mapping(n, path, "error_query", "total_query")
+func (c *checker) events(path string, e *eventsSpec) SLI {
 	s := SLI{Kind: EventsSLI}
 	var errOK, totalOK bool
-	if d.required(f, "error_query") {
-		s.ErrorQuery, errOK = d.query(f.vals["error_query"], field(path, "error_query"), true)
-	}
-	if d.required(f, "total_query") {
-		s.TotalQuery, totalOK = d.query(f.vals["total_query"], field(path, "total_query"), true)
-	}
+	s.ErrorQuery, errOK = c.query(yamlx.Field(path, "error_query"), e.ErrorQuery, true)
+	s.TotalQuery, totalOK = c.query(yamlx.Field(path, "total_query"), e.TotalQuery, true)
 	if errOK && totalOK && canonicalQuery(s.ErrorQuery) == canonicalQuery(s.TotalQuery) {
-		d.errorf(resolve(f.vals["total_query"]), field(path, "total_query"), "is the same query as error_query: every event would be bad")
+		c.doc.Errorf(yamlx.Field(path, "total_query"), "is the same query as error_query: every event would be bad")
 	}
 	return s
 }
 
-func (d *decoder) latency(n *yaml.Node, path string) SLI {
-	f := d.mapping(n, path, "histogram", "threshold")
+func (c *checker) latency(path string, l *latencySpec) SLI {
 	s := SLI{Kind: LatencySLI}
-	if d.required(f, "histogram") {
-		s.Histogram, _ = d.histogram(f.vals["histogram"], field(path, "histogram"))
-	}
-	if d.required(f, "threshold") {
-		tn := resolve(f.vals["threshold"])
-		if v, _, ok := d.number(tn, field(path, "threshold")); ok {
-			if v <= 0 {
-				d.errorf(tn, field(path, "threshold"), "must be a positive number of seconds, got %s", tn.Value)
-			}
-			s.Threshold = v
+	s.Histogram, _ = c.histogram(yamlx.Field(path, "histogram"), l.Histogram)
+	if t := l.Threshold; t != nil {
+		if t.f <= 0 {
+			c.doc.Errorf(yamlx.Field(path, "threshold"), "must be a positive number of seconds, got %s", t.text)
 		}
+		s.Threshold = t.f
 	}
 	return s
 }
 
-func (d *decoder) timeslice(n *yaml.Node, path string) SLI {
-	f := d.mapping(n, path, "query", "op", "threshold", "slice")
+func (c *checker) timeslice(path string, t *timesliceSpec) SLI {
 	s := SLI{Kind: TimesliceSLI}
-	if d.required(f, "query") {
-		s.Query, _ = d.query(f.vals["query"], field(path, "query"), false)
-	}
-	if d.required(f, "op") {
-		on := resolve(f.vals["op"])
-		if op, ok := d.str(on, field(path, "op")); ok {
-			switch CompareOp(op) {
-			case OpLT, OpLTE, OpGT, OpGTE:
-				s.Op = CompareOp(op)
-			default:
-				d.errorf(on, field(path, "op"), "must be one of lt, lte, gt, gte, got %q", op)
-			}
+	s.Query, _ = c.query(yamlx.Field(path, "query"), t.Query, false)
+	if t.Op != nil {
+		switch op := CompareOp(*t.Op); op {
+		case OpLT, OpLTE, OpGT, OpGTE:
+			s.Op = op
+		default:
+			c.doc.Errorf(yamlx.Field(path, "op"), "must be one of lt, lte, gt, gte, got %q", *t.Op)
 		}
 	}
-	if d.required(f, "threshold") {
-		s.Threshold, _, _ = d.number(f.vals["threshold"], field(path, "threshold"))
+	if t.Threshold != nil {
+		s.Threshold = t.Threshold.f
 	}
-	if sn := f.vals["slice"]; sn != nil {
-		s.Slice, _ = d.duration(sn, field(path, "slice"), false)
+	if t.Slice != nil {
+		s.Slice = c.positive(yamlx.Field(path, "slice"), *t.Slice)
 	}
 	return s
 }
 
-// slothSLI decodes a Sloth SLI: events or raw. Sloth's SLI plugins are Sloth code, which slod
+// slothSLI checks a Sloth SLI: events or raw. Sloth's SLI plugins are Sloth code, which slod
 // cannot run.
-func (d *decoder) slothSLI(n *yaml.Node, path string) SLI {
-	f := d.mapping(n, path, "events", "raw", "plugin")
-	var kinds []string
-	for _, k := range []string{"events", "raw", "plugin"} {
-		if f.has(k) {
-			kinds = append(kinds, k)
-		}
-	}
+func (c *checker) slothSLI(path string, s *slothSLI) SLI {
+	kinds := c.present(path, "events", "raw", "plugin")
 	switch {
 	case len(kinds) > 1:
-		d.errorf(f.node, path, "exactly one of events, raw or plugin is allowed, got %s", strings.Join(kinds, " and "))
+		c.doc.Errorf(path, "exactly one of events, raw or plugin is allowed, got %s", strings.Join(kinds, " and "))
 		return SLI{}
 	case len(kinds) == 0:
-		if f.node.Kind == yaml.MappingNode || isNull(f.node) {
-			d.errorf(f.node, path, "exactly one of events or raw is required")
-		}
+		c.doc.Errorf(path, "exactly one of events or raw is required")
 		return SLI{}
 	}
-	switch kinds[0] {
-	case "events":
-		return d.events(f.vals["events"], field(path, "events"))
-	case "raw":
-		rf := d.mapping(f.vals["raw"], field(path, "raw"), "error_ratio_query")
-		s := SLI{Kind: RatioSLI}
-		if d.required(rf, "error_ratio_query") {
-			s.ErrorRatioQuery, _ = d.query(rf.vals["error_ratio_query"], field(path, "raw.error_ratio_query"), false)
-		}
-		return s
-	default:
-		d.errorf(f.keys["plugin"], field(path, "plugin"), "Sloth SLI plugins are not supported by slod: write the SLI as events or raw queries")
-		return SLI{}
+	switch {
+	case s.Events != nil:
+		return c.events(yamlx.Field(path, "events"), s.Events)
+	case s.Raw != nil:
+		q, _ := c.query(yamlx.Field(yamlx.Field(path, "raw"), "error_ratio_query"), s.Raw.ErrorRatioQuery, false)
+		return SLI{Kind: RatioSLI, ErrorRatioQuery: q}
+	case s.Plugin != nil:
+		c.doc.KeyErrorf(yamlx.Field(path, "plugin"), "Sloth SLI plugins are not supported by slod: write the SLI as events or raw queries")
 	}
+	return SLI{}
+}
+
+// labels checks a map of label names to values (labels or annotations): names in the classic
+// Prometheus charset, so that every receiver and Alertmanager accepts them, and values in UTF-8.
+func (c *checker) labels(path string, m map[string]string, what string) map[string]string {
+	for name, val := range m {
+		switch {
+		case !model.LegacyValidation.IsValidLabelName(name):
+			c.doc.ErrorAt(c.doc.KeyPos(yamlx.Field(path, name)), path, "invalid %s name %q: must match [a-zA-Z_][a-zA-Z0-9_]*", what, name)
+		case strings.HasPrefix(name, "__"):
+			c.doc.ErrorAt(c.doc.KeyPos(yamlx.Field(path, name)), path, "invalid %s name %q: names starting with __ are reserved", what, name)
+		case !utf8.ValidString(val):
+			c.doc.Errorf(yamlx.Field(path, name), "%s value must be valid UTF-8", what)
+		}
+	}
+	return m
+}
+
+// absoluteURL checks a runbook URL: it must be absolute so that it works from a page on a phone.
+func (c *checker) absoluteURL(path, s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		c.doc.Errorf(path, "must be an absolute URL such as https://runbooks.example/slo, got %q", s)
+		return ""
+	}
+	return s
 }
 
 // policyContext is what checking an alert policy needs to know about its SLO.
 type policyContext struct {
 	objective float64
 	objOK     bool
-	objNode   *yaml.Node
+	objPath   string
 	period    time.Duration
 	periodOK  bool
-	sloNode   *yaml.Node
 }
 
-// placedWindow is a window pair with the node to point warnings at.
+// placedWindow is a window pair with the path to point warnings at.
 type placedWindow struct {
 	w     burnrate.Window
-	node  *yaml.Node
 	field string
 }
 
@@ -439,66 +403,61 @@ type severityAlert struct {
 	annotations map[string]string
 }
 
-func (d *decoder) severityAlert(n *yaml.Node, path string) severityAlert {
-	f := d.mapping(n, path, "disable", "labels", "annotations")
-	var s severityAlert
-	if dn := f.vals["disable"]; dn != nil {
-		s.disable, _ = d.boolean(dn, field(path, "disable"))
+func (c *checker) severityAlert(path string, s *severitySpec) severityAlert {
+	out := severityAlert{
+		labels:      c.labels(yamlx.Field(path, "labels"), s.Labels, "label"),
+		annotations: c.labels(yamlx.Field(path, "annotations"), s.Annotations, "annotation"),
 	}
-	if ln := f.vals["labels"]; ln != nil {
-		s.labels = d.labelMap(ln, field(path, "labels"), "label")
+	if s.Disable != nil {
+		out.disable = *s.Disable
 	}
-	if an := f.vals["annotations"]; an != nil {
-		s.annotations = d.labelMap(an, field(path, "annotations"), "annotation")
-	}
-	return s
+	return out
 }
 
-// alerting decodes a slod/v1 alerting section and derives the effective policy.
-func (d *decoder) alerting(n *yaml.Node, path string, pc policyContext) Alerting {
+// defaultWindows places the default policy of the period at the objective, for warnings.
+func defaultWindows(pc policyContext) []placedWindow {
+	var out []placedWindow
+	for _, w := range DefaultWindows(pc.period) {
+		out = append(out, placedWindow{w: w, field: pc.objPath})
+	}
+	return out
+}
+
+// v1Alerting checks a slod/v1 alerting section and derives the effective policy.
+func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) Alerting {
 	a := Alerting{Name: DefaultAlertName}
-	var f fields
-	if n != nil {
-		f = d.mapping(n, path, "name", "runbook_url", "labels", "annotations", "page", "ticket", "windows", "no_data")
-	} else {
-		f = fields{vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
+	if al == nil {
+		al = &v1Alerting{}
 	}
-	if nn := f.vals["name"]; nn != nil {
-		if s, ok := d.str(nn, field(path, "name")); ok {
-			if !model.LegacyValidation.IsValidMetricName(s) {
-				d.errorf(resolve(nn), field(path, "name"), "invalid alert name %q: must match [a-zA-Z_:][a-zA-Z0-9_:]*", s)
-			}
-			a.Name = s
+	if al.Name != nil {
+		if !model.LegacyValidation.IsValidMetricName(*al.Name) {
+			c.doc.Errorf(yamlx.Field(path, "name"), "invalid alert name %q: must match [a-zA-Z_:][a-zA-Z0-9_:]*", *al.Name)
 		}
+		a.Name = *al.Name
 	}
-	if un := f.vals["runbook_url"]; un != nil {
-		a.RunbookURL, _ = d.absoluteURL(resolve(un), field(path, "runbook_url"))
+	if al.RunbookURL != nil {
+		a.RunbookURL = c.absoluteURL(yamlx.Field(path, "runbook_url"), *al.RunbookURL)
 	}
-	if ln := f.vals["labels"]; ln != nil {
-		a.Labels = d.labelMap(ln, field(path, "labels"), "label")
-	}
-	if an := f.vals["annotations"]; an != nil {
-		a.Annotations = d.labelMap(an, field(path, "annotations"), "annotation")
-	}
+	a.Labels = c.labels(yamlx.Field(path, "labels"), al.Labels, "label")
+	a.Annotations = c.labels(yamlx.Field(path, "annotations"), al.Annotations, "annotation")
 	sev := map[burnrate.Severity]severityAlert{}
-	for _, s := range []burnrate.Severity{burnrate.Page, burnrate.Ticket} {
-		if sn := f.vals[string(s)]; sn != nil {
-			sev[s] = d.severityAlert(sn, field(path, string(s)))
-		}
+	if al.Page != nil {
+		sev[burnrate.Page] = c.severityAlert(yamlx.Field(path, "page"), al.Page)
+	}
+	if al.Ticket != nil {
+		sev[burnrate.Ticket] = c.severityAlert(yamlx.Field(path, "ticket"), al.Ticket)
 	}
 	a.SeverityLabels, a.SeverityAnnotations = severityMaps(sev)
 
 	var placed []placedWindow
-	if wn := f.vals["windows"]; wn != nil {
-		placed = d.windows(resolve(wn), field(path, "windows"), pc)
+	if wp := yamlx.Field(path, "windows"); c.doc.Has(wp) {
+		placed = c.windows(wp, al.Windows, pc)
 	} else if pc.periodOK {
-		for _, w := range DefaultWindows(pc.period) {
-			placed = append(placed, placedWindow{w: w, node: pc.objNode, field: field(strings.TrimSuffix(path, ".alerting"), "objective")})
-		}
+		placed = defaultWindows(pc)
 	}
-	a.Windows = d.effectiveWindows(placed, sev, pc)
-	if nd := f.vals["no_data"]; nd != nil {
-		a.NoData = d.noData(nd, field(path, "no_data"))
+	a.Windows = c.effectiveWindows(placed, sev, pc)
+	if al.NoData != nil {
+		a.NoData = c.noData(yamlx.Field(path, "no_data"), al.NoData)
 	}
 	return a
 }
@@ -523,19 +482,19 @@ func severityMaps(sev map[burnrate.Severity]severityAlert) (labels, annotations 
 
 // effectiveWindows drops the window pairs of disabled severities and warns about pairs that can
 // never fire: with burn_rate × (1 − objective) ≥ 1 the threshold is an error ratio of 100% or more.
-func (d *decoder) effectiveWindows(placed []placedWindow, sev map[burnrate.Severity]severityAlert, pc policyContext) []burnrate.Window {
+func (c *checker) effectiveWindows(placed []placedWindow, sev map[burnrate.Severity]severityAlert, pc policyContext) []burnrate.Window {
 	var out []burnrate.Window
 	for _, p := range placed {
 		if sev[p.w.Severity].disable {
 			continue
 		}
 		out = append(out, p.w)
-		if !pc.objOK || p.node == nil {
+		if !pc.objOK {
 			continue
 		}
 		budget := 1 - pc.objective
 		if th := p.w.BurnRate * budget; th >= 1-1e-9 {
-			d.warnf(p.node, p.field, "%s window pair %s/%s can never fire: burn rate %s × error budget %s = %s ≥ 1",
+			c.doc.Warnf(p.field, "%s window pair %s/%s can never fire: burn rate %s × error budget %s = %s ≥ 1",
 				p.w.Severity, model.Duration(p.w.Long), model.Duration(p.w.Short),
 				formatFloat(p.w.BurnRate), formatFloat(budget), formatFloat(th))
 		}
@@ -546,129 +505,108 @@ func (d *decoder) effectiveWindows(placed []placedWindow, sev map[burnrate.Sever
 // formatFloat prints a derived number without float noise: 1.4400000000000002 as 1.44.
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }
 
-// windows decodes a custom alert policy.
-func (d *decoder) windows(n *yaml.Node, path string, pc policyContext) []placedWindow {
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "must be a list of window pairs, got %s", kindName(n))
-		return nil
-	}
-	if len(n.Content) == 0 {
-		d.errorf(n, path, "must list at least one window pair (omit windows for the default policy)")
+// windows checks a custom alert policy; only the pairs without problems are returned.
+func (c *checker) windows(path string, ws []*windowSpec, pc policyContext) []placedWindow {
+	if !c.doc.Failed(path) && len(ws) == 0 {
+		c.doc.Errorf(path, "must list at least one window pair (omit windows for the default policy)")
 		return nil
 	}
 	var out []placedWindow
-	for i, item := range n.Content {
-		item = resolve(item)
-		p := index(path, i)
-		f := d.mapping(item, p, "severity", "long", "short", "burn_rate", "budget_percent", "for")
-		errsBefore := len(d.errs)
-		var w burnrate.Window
-		if d.required(f, "severity") {
-			sn := resolve(f.vals["severity"])
-			if s, ok := d.str(sn, field(p, "severity")); ok {
-				w.Severity = burnrate.Severity(s)
-				if w.Severity != burnrate.Page && w.Severity != burnrate.Ticket {
-					d.errorf(sn, field(p, "severity"), "must be page or ticket, got %q", s)
-				}
-			}
+	for i, ws := range ws {
+		p := yamlx.Index(path, i)
+		if ws == nil {
+			continue // not a mapping: reported
 		}
-		longOK, shortOK := false, false
-		if d.required(f, "long") {
-			w.Long, longOK = d.duration(f.vals["long"], field(p, "long"), false)
-		}
-		if d.required(f, "short") {
-			w.Short, shortOK = d.duration(f.vals["short"], field(p, "short"), false)
-		}
-		if longOK && shortOK && w.Short >= w.Long {
-			d.errorf(resolve(f.vals["short"]), field(p, "short"), "must be shorter than long (%s), got %s", model.Duration(w.Long), model.Duration(w.Short))
-		}
-		if longOK && pc.periodOK && w.Long > pc.period {
-			d.errorf(resolve(f.vals["long"]), field(p, "long"), "must not be longer than the SLO window (%s), got %s", model.Duration(pc.period), model.Duration(w.Long))
-		}
-		switch {
-		case f.has("burn_rate") && f.has("budget_percent"):
-			d.errorf(f.keys["budget_percent"], p, "set burn_rate or budget_percent, not both")
-		case f.has("burn_rate"):
-			bn := resolve(f.vals["burn_rate"])
-			if v, _, ok := d.number(bn, field(p, "burn_rate")); ok {
-				if v <= 0 {
-					d.errorf(bn, field(p, "burn_rate"), "must be greater than 0, got %s", bn.Value)
-				}
-				w.BurnRate = v
-			}
-		case f.has("budget_percent"):
-			bn := resolve(f.vals["budget_percent"])
-			if v, exact, ok := d.number(bn, field(p, "budget_percent")); ok {
-				switch {
-				case v <= 0 || v > 100:
-					d.errorf(bn, field(p, "budget_percent"), "must be a percentage greater than 0 and at most 100, got %s", bn.Value)
-				case longOK && pc.periodOK:
-					w.BurnRate = budgetBurnRate(exact, pc.period, w.Long)
-				}
-			}
-		case f.node.Kind == yaml.MappingNode:
-			d.errorf(f.node, p, "one of burn_rate or budget_percent is required")
-		}
-		if fn := f.vals["for"]; fn != nil {
-			w.For, _ = d.duration(fn, field(p, "for"), true)
-		}
-		if len(d.errs) == errsBefore {
-			out = append(out, placedWindow{w: w, node: item, field: p})
+		w := c.window(p, ws, pc)
+		if c.doc.Clean(p) {
+			out = append(out, placedWindow{w: w, field: p})
 		}
 	}
 	return out
 }
 
-func (d *decoder) noData(n *yaml.Node, path string) *burnrate.NoData {
-	f := d.mapping(n, path, "after", "severity")
-	nd := &burnrate.NoData{Severity: burnrate.Ticket}
-	if d.required(f, "after") {
-		nd.After, _ = d.duration(f.vals["after"], field(path, "after"), false)
+// window checks one window pair.
+func (c *checker) window(p string, ws *windowSpec, pc policyContext) burnrate.Window {
+	var w burnrate.Window
+	if ws.Severity != nil {
+		w.Severity = burnrate.Severity(*ws.Severity)
+		if w.Severity != burnrate.Page && w.Severity != burnrate.Ticket {
+			c.doc.Errorf(yamlx.Field(p, "severity"), "must be page or ticket, got %q", *ws.Severity)
+		}
 	}
-	if sn := f.vals["severity"]; sn != nil {
-		if s, ok := d.str(sn, field(path, "severity")); ok {
-			nd.Severity = burnrate.Severity(s)
-			if nd.Severity != burnrate.Page && nd.Severity != burnrate.Ticket {
-				d.errorf(resolve(sn), field(path, "severity"), "must be page or ticket, got %q", s)
-			}
+	longOK := ws.Long != nil && *ws.Long > 0
+	shortOK := ws.Short != nil && *ws.Short > 0
+	if ws.Long != nil {
+		w.Long = c.positive(yamlx.Field(p, "long"), *ws.Long)
+	}
+	if ws.Short != nil {
+		w.Short = c.positive(yamlx.Field(p, "short"), *ws.Short)
+	}
+	if longOK && shortOK && w.Short >= w.Long {
+		c.doc.Errorf(yamlx.Field(p, "short"), "must be shorter than long (%s), got %s", model.Duration(w.Long), model.Duration(w.Short))
+	}
+	if longOK && pc.periodOK && w.Long > pc.period {
+		c.doc.Errorf(yamlx.Field(p, "long"), "must not be longer than the SLO window (%s), got %s", model.Duration(pc.period), model.Duration(w.Long))
+	}
+	hasRate, hasBudget := c.doc.Has(yamlx.Field(p, "burn_rate")), c.doc.Has(yamlx.Field(p, "budget_percent"))
+	switch {
+	case hasRate && hasBudget:
+		c.doc.ErrorAt(c.doc.KeyPos(yamlx.Field(p, "budget_percent")), p, "set burn_rate or budget_percent, not both")
+	case ws.BurnRate != nil:
+		if ws.BurnRate.f <= 0 {
+			c.doc.Errorf(yamlx.Field(p, "burn_rate"), "must be greater than 0, got %s", ws.BurnRate.text)
+		}
+		w.BurnRate = ws.BurnRate.f
+	case ws.BudgetPercent != nil:
+		switch v := ws.BudgetPercent.f; {
+		case v <= 0 || v > 100:
+			c.doc.Errorf(yamlx.Field(p, "budget_percent"), "must be a percentage greater than 0 and at most 100, got %s", ws.BudgetPercent.text)
+		case longOK && pc.periodOK:
+			w.BurnRate = budgetBurnRate(ws.BudgetPercent.r, pc.period, w.Long)
+		}
+	case !hasRate && !hasBudget:
+		c.doc.Errorf(p, "one of burn_rate or budget_percent is required")
+	}
+	if ws.For != nil {
+		w.For = *ws.For
+	}
+	return w
+}
+
+func (c *checker) noData(path string, n *noDataSpec) *burnrate.NoData {
+	nd := &burnrate.NoData{Severity: burnrate.Ticket}
+	if n.After != nil {
+		nd.After = c.positive(yamlx.Field(path, "after"), *n.After)
+	}
+	if n.Severity != nil {
+		nd.Severity = burnrate.Severity(*n.Severity)
+		if nd.Severity != burnrate.Page && nd.Severity != burnrate.Ticket {
+			c.doc.Errorf(yamlx.Field(path, "severity"), "must be page or ticket, got %q", *n.Severity)
 		}
 	}
 	return nd
 }
 
-// slothAlerting decodes Sloth's alerting section: page_alert and ticket_alert are the page and
+// slothAlerting checks Sloth's alerting section: page_alert and ticket_alert are the page and
 // ticket severities of the default policy (Sloth's only policy).
-func (d *decoder) slothAlerting(n *yaml.Node, path string, pc policyContext) Alerting {
+func (c *checker) slothAlerting(path string, al *slothAlerting, pc policyContext) Alerting {
 	a := Alerting{Name: DefaultAlertName}
-	var f fields
-	if n != nil {
-		f = d.mapping(n, path, "name", "labels", "annotations", "page_alert", "ticket_alert")
-	} else {
-		f = fields{vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
+	if al == nil {
+		al = &slothAlerting{}
 	}
-	if nn := f.vals["name"]; nn != nil {
-		if s, ok := d.str(nn, field(path, "name")); ok && s != "" {
-			a.Name = s
-		}
+	if al.Name != "" {
+		a.Name = al.Name
 	}
-	if ln := f.vals["labels"]; ln != nil {
-		a.Labels = d.labelMap(ln, field(path, "labels"), "label")
-	}
-	if an := f.vals["annotations"]; an != nil {
-		a.Annotations = d.labelMap(an, field(path, "annotations"), "annotation")
-	}
+	a.Labels = c.labels(yamlx.Field(path, "labels"), al.Labels, "label")
+	a.Annotations = c.labels(yamlx.Field(path, "annotations"), al.Annotations, "annotation")
 	sev := map[burnrate.Severity]severityAlert{}
-	if sn := f.vals["page_alert"]; sn != nil {
-		sev[burnrate.Page] = d.severityAlert(sn, field(path, "page_alert"))
+	if al.PageAlert != nil {
+		sev[burnrate.Page] = c.severityAlert(yamlx.Field(path, "page_alert"), al.PageAlert)
 	}
-	if sn := f.vals["ticket_alert"]; sn != nil {
-		sev[burnrate.Ticket] = d.severityAlert(sn, field(path, "ticket_alert"))
+	if al.TicketAlert != nil {
+		sev[burnrate.Ticket] = c.severityAlert(yamlx.Field(path, "ticket_alert"), al.TicketAlert)
 	}
 	a.SeverityLabels, a.SeverityAnnotations = severityMaps(sev)
-	var placed []placedWindow
-	for _, w := range DefaultWindows(pc.period) {
-		placed = append(placed, placedWindow{w: w, node: pc.objNode, field: field(strings.TrimSuffix(path, ".alerting"), "objective")})
-	}
-	a.Windows = d.effectiveWindows(placed, sev, pc)
+	a.Windows = c.effectiveWindows(defaultWindows(pc), sev, pc)
 	return a
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
 )
 
 var (
@@ -59,27 +58,27 @@ func originalOffset(off int, segs []segment) int {
 	return off + shift
 }
 
-// query checks an SLI query: it must be a string, use no template other than {{.window}} (and use
-// that one when needWindow), and parse as PromQL once the window is substituted, yielding an
-// instant vector or a scalar. PromQL errors are reported where they are in the YAML file.
-func (d *decoder) query(n *yaml.Node, path string, needWindow bool) (string, bool) {
-	n = resolve(n)
-	q, ok := d.str(n, path)
-	if !ok {
+// query checks an SLI query (nil when absent or not a string: reported already): it must use no
+// template other than {{.window}} (and use that one when needWindow), and parse as PromQL once the
+// window is substituted, yielding an instant vector or a scalar. PromQL errors are reported where
+// they are in the YAML file.
+func (c *checker) query(path string, qp *string, needWindow bool) (string, bool) {
+	if qp == nil {
 		return "", false
 	}
+	q := *qp
 	if strings.TrimSpace(q) == "" {
-		d.errorf(n, path, "must not be empty")
+		c.doc.Errorf(path, "must not be empty")
 		return "", false
 	}
 	for _, m := range templateAction.FindAllStringIndex(q, -1) {
 		if !windowVar.MatchString(q[m[0]:m[1]]) {
-			d.errorAt(d.offsetPos(n, m[0]), path, "unsupported template %s: only {{.window}} is available", q[m[0]:m[1]])
+			c.doc.ErrorAt(c.doc.OffsetPos(path, m[0]), path, "unsupported template %s: only {{.window}} is available", q[m[0]:m[1]])
 			return "", false
 		}
 	}
 	if needWindow && !windowVar.MatchString(q) {
-		d.errorf(n, path, "must contain {{.window}} as the range of its rate or increase, e.g. rate(x[{{.window}}])")
+		c.doc.Errorf(path, "must contain {{.window}} as the range of its rate or increase, e.g. rate(x[{{.window}}])")
 		return "", false
 	}
 	sub, segs := substituteWindow(q, sampleWindow)
@@ -89,14 +88,14 @@ func (d *decoder) query(n *yaml.Node, path string, needWindow bool) (string, boo
 		if errors.As(err, &perrs) && len(perrs) > 0 {
 			pe := perrs[0]
 			off := originalOffset(int(pe.PositionRange.Start), segs)
-			d.errorAt(d.offsetPos(n, off), path, "invalid PromQL: %v", pe.Err)
+			c.doc.ErrorAt(c.doc.OffsetPos(path, off), path, "invalid PromQL: %v", pe.Err)
 			return "", false
 		}
-		d.errorf(n, path, "invalid PromQL: %v", err)
+		c.doc.Errorf(path, "invalid PromQL: %v", err)
 		return "", false
 	}
 	if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
-		d.errorf(n, path, "must be an instant vector or scalar expression, got a %s", parser.DocumentedType(t))
+		c.doc.Errorf(path, "must be an instant vector or scalar expression, got a %s", parser.DocumentedType(t))
 		return "", false
 	}
 	return q, true
@@ -104,40 +103,39 @@ func (d *decoder) query(n *yaml.Node, path string, needWindow bool) (string, boo
 
 // histogram checks a latency SLI's histogram: a plain vector selector naming the histogram itself,
 // from which slod derives the _bucket and _count series.
-func (d *decoder) histogram(n *yaml.Node, path string) (string, bool) {
-	n = resolve(n)
-	s, ok := d.str(n, path)
-	if !ok {
+func (c *checker) histogram(path string, hp *string) (string, bool) {
+	if hp == nil {
 		return "", false
 	}
+	s := *hp
 	if strings.TrimSpace(s) == "" {
-		d.errorf(n, path, "must not be empty")
+		c.doc.Errorf(path, "must not be empty")
 		return "", false
 	}
 	expr, err := promqlParser.ParseExpr(s)
 	if err != nil {
 		var perrs parser.ParseErrors
 		if errors.As(err, &perrs) && len(perrs) > 0 {
-			d.errorAt(d.offsetPos(n, int(perrs[0].PositionRange.Start)), path, "invalid PromQL selector: %v", perrs[0].Err)
+			c.doc.ErrorAt(c.doc.OffsetPos(path, int(perrs[0].PositionRange.Start)), path, "invalid PromQL selector: %v", perrs[0].Err)
 			return "", false
 		}
-		d.errorf(n, path, "invalid PromQL selector: %v", err)
+		c.doc.Errorf(path, "invalid PromQL selector: %v", err)
 		return "", false
 	}
 	vs, ok := expr.(*parser.VectorSelector)
 	if !ok || vs.Name == "" || vs.OriginalOffset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0 {
-		d.errorf(n, path, "must be a metric selector such as http_request_duration_seconds{job=\"api\"}")
+		c.doc.Errorf(path, "must be a metric selector such as http_request_duration_seconds{job=\"api\"}")
 		return "", false
 	}
 	for _, suffix := range []string{"_bucket", "_count", "_sum"} {
 		if strings.HasSuffix(vs.Name, suffix) {
-			d.errorf(n, path, "must name the histogram without the %s suffix (%s): slod derives _bucket and _count", suffix, strings.TrimSuffix(vs.Name, suffix))
+			c.doc.Errorf(path, "must name the histogram without the %s suffix (%s): slod derives _bucket and _count", suffix, strings.TrimSuffix(vs.Name, suffix))
 			return "", false
 		}
 	}
 	for _, m := range vs.LabelMatchers {
 		if m.Name == "le" {
-			d.errorf(n, path, "must not match on le: slod selects the bucket from threshold")
+			c.doc.Errorf(path, "must not match on le: slod selects the bucket from threshold")
 			return "", false
 		}
 	}

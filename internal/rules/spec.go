@@ -1,0 +1,145 @@
+package rules
+
+import (
+	"math/big"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/slod-dev/slod/internal/yamlx"
+)
+
+// The schemas of the two file formats, declared once: yamlx decodes a file into them (unknown and
+// duplicate keys, wrong types and missing required fields are reported there, each at its place),
+// and parse.go checks what the types cannot say and builds the model. Pointers are fields that
+// may be absent; they stay nil when the value is absent or did not decode.
+
+// v1File is a `version: slod/v1` file.
+type v1File struct {
+	Version string            `yaml:"version" yamlx:"required"`
+	Service string            `yaml:"service" yamlx:"required"`
+	Labels  map[string]string `yaml:"labels"`
+	SLOs    []*v1SLO          `yaml:"slos" yamlx:"required"`
+}
+
+type v1SLO struct {
+	Name        *string           `yaml:"name" yamlx:"required"`
+	Description string            `yaml:"description"`
+	Objective   *decimal          `yaml:"objective" yamlx:"required"`
+	Window      *time.Duration    `yaml:"window"`
+	Labels      map[string]string `yaml:"labels"`
+	SLI         *v1SLI            `yaml:"sli" yamlx:"required"`
+	Alerting    *v1Alerting       `yaml:"alerting"`
+}
+
+// v1SLI holds exactly one kind of SLI.
+type v1SLI struct {
+	Events    *eventsSpec    `yaml:"events"`
+	Latency   *latencySpec   `yaml:"latency"`
+	Timeslice *timesliceSpec `yaml:"timeslice"`
+}
+
+type eventsSpec struct {
+	ErrorQuery *string `yaml:"error_query" yamlx:"required"`
+	TotalQuery *string `yaml:"total_query" yamlx:"required"`
+}
+
+type latencySpec struct {
+	Histogram *string  `yaml:"histogram" yamlx:"required"`
+	Threshold *decimal `yaml:"threshold" yamlx:"required"`
+}
+
+type timesliceSpec struct {
+	Query     *string        `yaml:"query" yamlx:"required"`
+	Op        *string        `yaml:"op" yamlx:"required"`
+	Threshold *decimal       `yaml:"threshold" yamlx:"required"`
+	Slice     *time.Duration `yaml:"slice"`
+}
+
+type v1Alerting struct {
+	Name        *string           `yaml:"name"`
+	RunbookURL  *string           `yaml:"runbook_url"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+	Page        *severitySpec     `yaml:"page"`
+	Ticket      *severitySpec     `yaml:"ticket"`
+	Windows     []*windowSpec     `yaml:"windows"`
+	NoData      *noDataSpec       `yaml:"no_data"`
+}
+
+// severitySpec is a page or ticket section (slod/v1), or Sloth's page_alert / ticket_alert.
+type severitySpec struct {
+	Disable     *bool             `yaml:"disable"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+type windowSpec struct {
+	Severity      *string        `yaml:"severity" yamlx:"required"`
+	Long          *time.Duration `yaml:"long" yamlx:"required"`
+	Short         *time.Duration `yaml:"short" yamlx:"required"`
+	BurnRate      *decimal       `yaml:"burn_rate"`
+	BudgetPercent *decimal       `yaml:"budget_percent"`
+	For           *time.Duration `yaml:"for"`
+}
+
+type noDataSpec struct {
+	After    *time.Duration `yaml:"after" yamlx:"required"`
+	Severity *string        `yaml:"severity"`
+}
+
+// slothFile is a Sloth `version: "prometheus/v1"` file, read unchanged.
+type slothFile struct {
+	Version    string            `yaml:"version" yamlx:"required"`
+	Service    string            `yaml:"service" yamlx:"required"`
+	Labels     map[string]string `yaml:"labels"`
+	SLOs       []*slothSLO       `yaml:"slos" yamlx:"required"`
+	SLOPlugins *yaml.Node        `yaml:"slo_plugins"`
+}
+
+type slothSLO struct {
+	Name        *string           `yaml:"name" yamlx:"required"`
+	Description string            `yaml:"description"`
+	Objective   *decimal          `yaml:"objective" yamlx:"required"`
+	Labels      map[string]string `yaml:"labels"`
+	SLI         *slothSLI         `yaml:"sli" yamlx:"required"`
+	Alerting    *slothAlerting    `yaml:"alerting"`
+	Plugins     *yaml.Node        `yaml:"plugins"`
+}
+
+type slothSLI struct {
+	Events *eventsSpec `yaml:"events"`
+	Raw    *rawSpec    `yaml:"raw"`
+	Plugin *yaml.Node  `yaml:"plugin"`
+}
+
+type rawSpec struct {
+	ErrorRatioQuery *string `yaml:"error_ratio_query" yamlx:"required"`
+}
+
+type slothAlerting struct {
+	Name        string            `yaml:"name"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+	PageAlert   *severitySpec     `yaml:"page_alert"`
+	TicketAlert *severitySpec     `yaml:"ticket_alert"`
+}
+
+// decimal is a number with its exact decimal value, so that ratios computed from it (99.9 →
+// 0.999) are the nearest float64, not an accumulation of rounding errors; text is as written, for
+// messages.
+type decimal struct {
+	f    float64
+	r    *big.Rat
+	text string
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler (yamlx reports the error at the value).
+func (d *decimal) UnmarshalYAML(n *yaml.Node) error {
+	f, r, err := yamlx.Number(n)
+	if err != nil {
+		return err
+	}
+	*d = decimal{f: f, r: r, text: n.Value}
+	return nil
+}
