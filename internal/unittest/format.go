@@ -6,25 +6,19 @@
 package unittest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
+	"github.com/slod-dev/slod/internal/yamlx"
 )
 
 // DefaultTolerance is the allowed absolute difference in a budget_test without a tolerance. Budget
@@ -134,317 +128,170 @@ func ReadFile(path string) (*File, error) {
 }
 
 // Decode decodes a test file strictly: unknown or duplicate keys, wrong types, bad durations and
-// malformed series are all reported, each with file:line:col, in one Errors value.
+// malformed series are all reported, each with file:line:col, in one Errors value. Merge keys and
+// aliases work as in SLO files, and the same mistake gets the same message (internal/yamlx).
 func Decode(path string, data []byte) (*File, error) {
-	d := &decoder{file: path}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Errors{{Pos: rules.Pos{File: path, Line: 1, Col: 1}, Message: "empty test file"}}
-		}
-		line, msg := yamlError(err)
-		return nil, Errors{{Pos: rules.Pos{File: path, Line: line, Col: 1}, Message: msg}}
+	doc := yamlx.Parse(path, data, testFileKind)
+	var spec fileSpec
+	doc.Decode(&spec)
+	var f *File
+	if doc.Root() != nil {
+		f = (&checker{doc: doc}).file(&spec)
 	}
-	if len(root.Content) == 0 {
-		return nil, Errors{{Pos: rules.Pos{File: path, Line: 1, Col: 1}, Message: "empty test file"}}
-	}
-	// A second document would be silently ignored by a plain decode; a test file is one document.
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := extra.Line
-		if err != nil {
-			line, _ = yamlError(err)
-		}
-		d.errs = append(d.errs, Error{Pos: rules.Pos{File: path, Line: line, Col: 1}, Message: "a test file holds one YAML document; found another"})
-	}
-	f := d.decodeFile(root.Content[0])
-	if len(d.errs) > 0 {
-		sort.SliceStable(d.errs, func(i, j int) bool {
-			a, b := d.errs[i].Pos, d.errs[j].Pos
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-		})
-		return nil, d.errs
+	if err := doc.Err(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
-// yamlError splits a yaml.v3 syntax error ("yaml: line 7: did not find ...") into its line and
-// message: yaml.v3 gives syntax errors no structured position.
-func yamlError(err error) (int, string) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if n, m, ok := strings.Cut(rest, ": "); ok {
-			if line, err := strconv.Atoi(n); err == nil {
-				return line, m
-			}
-		}
-	}
-	return 1, msg
+var testFileKind = yamlx.Kind{Name: "test file", Want: "a slod test file with rule_files and tests"}
+
+// The schema of a test file, declared once; checker checks what the types cannot say. Pointers
+// are fields that may be absent; they stay nil when absent or when the value did not decode.
+type fileSpec struct {
+	RuleFiles          []string       `yaml:"rule_files" yamlx:"required"`
+	EvaluationInterval *time.Duration `yaml:"evaluation_interval"`
+	Tests              []*testSpec    `yaml:"tests" yamlx:"required"`
 }
 
-type decoder struct {
-	file string
-	errs Errors
+type testSpec struct {
+	Name        string            `yaml:"name"`
+	Interval    *time.Duration    `yaml:"interval"`
+	InputSeries []*seriesSpec     `yaml:"input_series"`
+	AlertTest   []*alertTestSpec  `yaml:"alert_test"`
+	BudgetTest  []*budgetTestSpec `yaml:"budget_test"`
 }
 
-func (d *decoder) pos(n *yaml.Node) rules.Pos {
-	return rules.Pos{File: d.file, Line: n.Line, Col: n.Column}
+type seriesSpec struct {
+	Series *string `yaml:"series" yamlx:"required"`
+	Values *string `yaml:"values" yamlx:"required"`
 }
 
-func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
-	d.errs = append(d.errs, Error{Pos: d.pos(n), Field: field, Message: fmt.Sprintf(format, args...)})
+type alertTestSpec struct {
+	EvalTime  *time.Duration  `yaml:"eval_time" yamlx:"required"`
+	SLO       *string         `yaml:"slo" yamlx:"required"`
+	ExpAlerts []*expAlertSpec `yaml:"exp_alerts"`
 }
 
-// mapping checks that n is a mapping holding only the allowed keys, each at most once, and returns
-// the value node of each key present.
-func (d *decoder) mapping(n *yaml.Node, field string, allowed ...string) map[string]*yaml.Node {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, field, "expected a mapping, got %s", kindName(n))
-		return nil
-	}
-	out := make(map[string]*yaml.Node, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		name := join(field, k.Value)
-		switch {
-		case !slices.Contains(allowed, k.Value):
-			d.errorf(k, name, "unknown field (allowed: %s)", strings.Join(allowed, ", "))
-		case out[k.Value] != nil:
-			d.errorf(k, name, "field given twice")
-		default:
-			out[k.Value] = v
-		}
-	}
-	return out
+type expAlertSpec struct {
+	Severity       *string           `yaml:"severity" yamlx:"required"`
+	NoData         bool              `yaml:"no_data"`
+	ExpLabels      map[string]string `yaml:"exp_labels"`
+	ExpAnnotations map[string]string `yaml:"exp_annotations"`
 }
 
-func (d *decoder) sequence(n *yaml.Node, field string) []*yaml.Node {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, field, "expected a list, got %s", kindName(n))
-		return nil
-	}
-	return n.Content
+type budgetTestSpec struct {
+	EvalTime           *time.Duration `yaml:"eval_time" yamlx:"required"`
+	SLO                *string        `yaml:"slo" yamlx:"required"`
+	ExpBudgetRemaining *float64       `yaml:"exp_budget_remaining" yamlx:"required"`
+	Tolerance          *float64       `yaml:"tolerance"`
 }
 
-func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, field, "expected a value, got %s", kindName(n))
-		return "", false
-	}
-	return n.Value, true
+// checker checks a decoded test file and builds its File; problems go to the Doc.
+type checker struct {
+	doc *yamlx.Doc
 }
 
-func (d *decoder) str(n *yaml.Node, field string) string {
-	s, _ := d.scalar(n, field)
-	return s
-}
-
-func (d *decoder) duration(n *yaml.Node, field string) (time.Duration, bool) {
-	s, ok := d.scalar(n, field)
-	if !ok {
-		return 0, false
-	}
-	v, err := model.ParseDuration(s)
-	if err != nil {
-		d.errorf(n, field, "invalid duration %q: %v", s, err)
-		return 0, false
-	}
-	return time.Duration(v), true
-}
-
-func (d *decoder) float(n *yaml.Node, field string) (float64, bool) {
-	s, ok := d.scalar(n, field)
-	if !ok {
-		return 0, false
-	}
-	var v float64
-	if err := n.Decode(&v); err != nil || math.IsNaN(v) {
-		d.errorf(n, field, "expected a number, got %q", s)
-		return 0, false
-	}
-	return v, true
-}
-
-// stringMap decodes a mapping of strings (labels, annotations); values must be scalars.
-func (d *decoder) stringMap(n *yaml.Node, field string) map[string]string {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, field, "expected a mapping, got %s", kindName(n))
-		return nil
-	}
-	out := make(map[string]string, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		name := join(field, k.Value)
-		if _, dup := out[k.Value]; dup {
-			d.errorf(k, name, "given twice")
-			continue
-		}
-		if s, ok := d.scalar(v, name); ok {
-			out[k.Value] = s
-		}
-	}
-	return out
-}
-
-func (d *decoder) boolean(n *yaml.Node, field string) bool {
-	s, ok := d.scalar(n, field)
-	if !ok {
-		return false
-	}
-	var v bool
-	if err := n.Decode(&v); err != nil {
-		d.errorf(n, field, "expected true or false, got %q", s)
-	}
-	return v
-}
-
-func (d *decoder) decodeFile(n *yaml.Node) *File {
+func (c *checker) file(spec *fileSpec) *File {
 	// Without evaluation_interval, the step of `slod check` and of the daemon, so that tests see
 	// the grid production uses.
-	f := &File{Path: d.file, EvaluationInterval: sli.DefaultStep}
-	m := d.mapping(n, "", "rule_files", "evaluation_interval", "tests")
-	if m == nil {
-		return f
-	}
-	if v := m["rule_files"]; v != nil {
-		dir := filepath.Dir(d.file)
-		nerrs := len(d.errs)
-		for i, rf := range d.sequence(v, "rule_files") {
-			field := fmt.Sprintf("rule_files[%d]", i)
-			if s := d.str(rf, field); s != "" {
-				if !filepath.IsAbs(s) {
-					s = filepath.Join(dir, s)
-				}
-				f.RuleFiles = append(f.RuleFiles, s)
-			}
+	f := &File{Path: c.doc.File(), EvaluationInterval: sli.DefaultStep}
+	dir := filepath.Dir(c.doc.File())
+	for _, s := range spec.RuleFiles {
+		if s == "" {
+			continue
 		}
-		if len(f.RuleFiles) == 0 && len(d.errs) == nerrs {
-			d.errorf(v, "rule_files", "at least one SLO file is required")
+		if !filepath.IsAbs(s) {
+			s = filepath.Join(dir, s)
 		}
-	} else {
-		d.errorf(n, "rule_files", "required: the SLO files under test")
+		f.RuleFiles = append(f.RuleFiles, s)
 	}
-	if v := m["evaluation_interval"]; v != nil {
-		if iv, ok := d.duration(v, "evaluation_interval"); ok {
-			if iv <= 0 {
-				d.errorf(v, "evaluation_interval", "must be positive")
-			} else {
-				f.EvaluationInterval = iv
-			}
+	if c.doc.Has("rule_files") && c.doc.Clean("rule_files") && len(f.RuleFiles) == 0 {
+		c.doc.Errorf("rule_files", "at least one SLO file is required")
+	}
+	if iv := spec.EvaluationInterval; iv != nil {
+		if *iv == 0 {
+			c.doc.Errorf("evaluation_interval", "must be greater than 0")
+		} else {
+			f.EvaluationInterval = *iv
 		}
 	}
-	v := m["tests"]
-	if v == nil {
-		d.errorf(n, "tests", "at least one test is required")
-		return f
+	if c.doc.Has("tests") && !c.doc.Failed("tests") && len(spec.Tests) == 0 {
+		c.doc.Errorf("tests", "at least one test is required")
 	}
-	for i, tn := range d.sequence(v, "tests") {
-		f.Tests = append(f.Tests, d.test(tn, fmt.Sprintf("tests[%d]", i), f.EvaluationInterval))
-	}
-	if len(f.Tests) == 0 {
-		d.errorf(v, "tests", "at least one test is required")
+	for i, ts := range spec.Tests {
+		if ts != nil {
+			f.Tests = append(f.Tests, c.test(yamlx.Index("tests", i), ts, f.EvaluationInterval))
+		}
 	}
 	return f
 }
 
-func (d *decoder) test(n *yaml.Node, field string, step time.Duration) Test {
-	t := Test{Pos: d.pos(n), Interval: step}
-	m := d.mapping(n, field, "name", "interval", "input_series", "alert_test", "budget_test")
-	if m == nil {
-		return t
-	}
-	if v := m["name"]; v != nil {
-		t.Name = d.str(v, join(field, "name"))
-	}
+func (c *checker) test(p string, spec *testSpec, step time.Duration) Test {
+	t := Test{Pos: c.doc.Pos(p), Name: spec.Name, Interval: step}
 	if t.Name == "" {
-		t.Name = field
+		t.Name = p
 	}
-	if v := m["interval"]; v != nil {
-		if iv, ok := d.duration(v, join(field, "interval")); ok {
-			if iv <= 0 {
-				d.errorf(v, join(field, "interval"), "must be positive")
-			} else {
-				t.Interval = iv
+	if iv := spec.Interval; iv != nil {
+		if *iv == 0 {
+			c.doc.Errorf(yamlx.Field(p, "interval"), "must be greater than 0")
+		} else {
+			t.Interval = *iv
+		}
+	}
+	seen := map[string]bool{}
+	for i, ss := range spec.InputSeries {
+		if ss == nil {
+			continue
+		}
+		s := c.inputSeries(yamlx.Index(yamlx.Field(p, "input_series"), i), ss)
+		if s.parsed != nil {
+			// Compared as label sets: the same series with its labels in another order is still
+			// the same series, and two sample lists for it cannot both be right.
+			key := s.parsed.labels.String()
+			if seen[key] {
+				c.doc.Errorf(s.fieldPath+".series", "series %s given twice", key)
 			}
+			seen[key] = true
+		}
+		t.InputSeries = append(t.InputSeries, s)
+	}
+	for i, as := range spec.AlertTest {
+		if as != nil {
+			t.AlertTests = append(t.AlertTests, c.alertTest(yamlx.Index(yamlx.Field(p, "alert_test"), i), as, step))
 		}
 	}
-	if v := m["input_series"]; v != nil {
-		seen := map[string]bool{}
-		for i, sn := range d.sequence(v, join(field, "input_series")) {
-			s := d.inputSeries(sn, fmt.Sprintf("%s.input_series[%d]", field, i))
-			if s.parsed != nil {
-				// Compared as label sets: the same series with its labels in another order is
-				// still the same series, and two sample lists for it cannot both be right.
-				key := s.parsed.labels.String()
-				if seen[key] {
-					d.errorf(sn, s.fieldPath+".series", "series %s given twice", key)
-				}
-				seen[key] = true
-			}
-			t.InputSeries = append(t.InputSeries, s)
+	for i, bs := range spec.BudgetTest {
+		if bs != nil {
+			t.BudgetTests = append(t.BudgetTests, c.budgetTest(yamlx.Index(yamlx.Field(p, "budget_test"), i), bs, step))
 		}
 	}
-	if v := m["alert_test"]; v != nil {
-		for i, an := range d.sequence(v, join(field, "alert_test")) {
-			t.AlertTests = append(t.AlertTests, d.alertTest(an, fmt.Sprintf("%s.alert_test[%d]", field, i), step))
-		}
-	}
-	if v := m["budget_test"]; v != nil {
-		for i, bn := range d.sequence(v, join(field, "budget_test")) {
-			t.BudgetTests = append(t.BudgetTests, d.budgetTest(bn, fmt.Sprintf("%s.budget_test[%d]", field, i), step))
-		}
-	}
-	if len(t.AlertTests)+len(t.BudgetTests) == 0 {
-		d.errorf(n, field, "a test needs at least one alert_test or budget_test")
+	if len(spec.AlertTest)+len(spec.BudgetTest) == 0 {
+		c.doc.Errorf(p, "a test needs at least one alert_test or budget_test")
 	}
 	return t
 }
 
-func (d *decoder) inputSeries(n *yaml.Node, field string) InputSeries {
-	s := InputSeries{Pos: d.pos(n), ValuesPos: d.pos(n), fieldPath: field, valuesPath: join(field, "values")}
-	m := d.mapping(n, field, "series", "values")
-	if m == nil {
-		return s
-	}
-	if v := m["series"]; v != nil {
-		s.Series = strings.TrimSpace(d.str(v, join(field, "series")))
-		s.Pos = d.pos(v)
-		if s.Series == "" && v.Tag != "!!null" {
-			d.errorf(v, join(field, "series"), "no series given")
+func (c *checker) inputSeries(p string, spec *seriesSpec) InputSeries {
+	s := InputSeries{Pos: c.doc.Pos(p), ValuesPos: c.doc.Pos(p), fieldPath: p, valuesPath: yamlx.Field(p, "values")}
+	if spec.Series != nil {
+		s.Series, s.Pos = strings.TrimSpace(*spec.Series), c.doc.Pos(yamlx.Field(p, "series"))
+		if s.Series == "" {
+			c.doc.Errorf(yamlx.Field(p, "series"), "no series given")
 		}
-	} else {
-		d.errorf(n, join(field, "series"), "required")
 	}
-	if v := m["values"]; v != nil {
-		s.Values = strings.TrimSpace(d.str(v, join(field, "values")))
-		s.ValuesPos = d.pos(v)
-		if s.Values == "" && v.Tag != "!!null" {
-			d.errorf(v, join(field, "values"), "no values")
+	if spec.Values != nil {
+		s.Values, s.ValuesPos = strings.TrimSpace(*spec.Values), c.doc.Pos(s.valuesPath)
+		if s.Values == "" {
+			c.doc.Errorf(s.valuesPath, "no values")
 		}
-	} else {
-		d.errorf(n, join(field, "values"), "required")
 	}
 	if s.Series != "" && s.Values != "" {
 		// Parse now so that a malformed series is reported with every other decoding error.
 		ps, err := parseSeries(s)
 		if err != nil {
-			d.errs = append(d.errs, err.(Error))
+			e := err.(Error)
+			c.doc.ErrorAt(e.Pos, e.Field, "%s", e.Message)
 		} else {
 			s.parsed = &ps
 		}
@@ -452,125 +299,66 @@ func (d *decoder) inputSeries(n *yaml.Node, field string) InputSeries {
 	return s
 }
 
-// evalTime decodes the required eval_time of the assertion n, which must lie on the evaluation
-// grid: slod evaluates only at multiples of the step, and an assertion between two evaluations
-// would silently test the one before.
-func (d *decoder) evalTime(m map[string]*yaml.Node, n *yaml.Node, field string, step time.Duration) time.Duration {
-	field = join(field, "eval_time")
-	v := m["eval_time"]
-	if v == nil {
-		d.errorf(n, field, "required")
+// evalTime checks the eval_time of the assertion at p, which must lie on the evaluation grid: slod
+// evaluates only at multiples of the step, and an assertion between two evaluations would
+// silently test the one before.
+func (c *checker) evalTime(p string, t *time.Duration, step time.Duration) time.Duration {
+	if t == nil {
 		return 0
 	}
-	t, ok := d.duration(v, field)
-	if !ok {
-		return 0
+	if *t%step != 0 {
+		c.doc.Errorf(yamlx.Field(p, "eval_time"), "%s is not a multiple of the evaluation_interval %s", model.Duration(*t), model.Duration(step))
 	}
-	if t%step != 0 {
-		d.errorf(v, field, "%s is not a multiple of the evaluation_interval %s", model.Duration(t), model.Duration(step))
-	}
-	return t
+	return *t
 }
 
-func (d *decoder) sloID(m map[string]*yaml.Node, n *yaml.Node, field string) (string, rules.Pos) {
-	v := m["slo"]
-	if v == nil {
-		d.errorf(n, join(field, "slo"), "required")
-		return "", d.pos(n)
+func (c *checker) sloID(p string, id *string) (string, rules.Pos) {
+	path := yamlx.Field(p, "slo")
+	if id == nil {
+		return "", c.doc.Pos(p)
 	}
-	id := d.str(v, join(field, "slo"))
-	if id != "" && !strings.Contains(id, "/") {
-		d.errorf(v, join(field, "slo"), "%q is not an SLO id (<service>/<name>)", id)
+	if *id != "" && !strings.Contains(*id, "/") {
+		c.doc.Errorf(path, "%q is not an SLO id (<service>/<name>)", *id)
 	}
-	return id, d.pos(v)
+	return *id, c.doc.Pos(path)
 }
 
-func (d *decoder) alertTest(n *yaml.Node, field string, step time.Duration) AlertTest {
-	a := AlertTest{Pos: d.pos(n), fieldPath: field}
-	m := d.mapping(n, field, "eval_time", "slo", "exp_alerts")
-	if m == nil {
-		return a
-	}
-	a.EvalTime = d.evalTime(m, n, field, step)
-	a.SLO, a.SLOPos = d.sloID(m, n, field)
-	if v := m["exp_alerts"]; v != nil {
-		seen := map[AlertID]bool{}
-		for i, en := range d.sequence(v, join(field, "exp_alerts")) {
-			ef := fmt.Sprintf("%s.exp_alerts[%d]", field, i)
-			em := d.mapping(en, ef, "severity", "no_data", "exp_labels", "exp_annotations")
-			if em == nil {
-				continue
-			}
-			var e ExpAlert
-			if sv := em["severity"]; sv != nil {
-				e.Severity = burnrate.Severity(d.str(sv, join(ef, "severity")))
-			} else {
-				d.errorf(en, join(ef, "severity"), "required")
-			}
-			if nv := em["no_data"]; nv != nil {
-				e.NoData = d.boolean(nv, join(ef, "no_data"))
-			}
-			if lv := em["exp_labels"]; lv != nil {
-				e.Labels = d.stringMap(lv, join(ef, "exp_labels"))
-			}
-			if av := em["exp_annotations"]; av != nil {
-				e.Annotations = d.stringMap(av, join(ef, "exp_annotations"))
-			}
-			if seen[e.AlertID] {
-				d.errorf(en, ef, "alert %s expected twice", e.AlertID)
-			}
-			seen[e.AlertID] = true
-			a.ExpAlerts = append(a.ExpAlerts, e)
+func (c *checker) alertTest(p string, spec *alertTestSpec, step time.Duration) AlertTest {
+	a := AlertTest{Pos: c.doc.Pos(p), fieldPath: p, EvalTime: c.evalTime(p, spec.EvalTime, step)}
+	a.SLO, a.SLOPos = c.sloID(p, spec.SLO)
+	seen := map[AlertID]bool{}
+	for i, es := range spec.ExpAlerts {
+		ep := yamlx.Index(yamlx.Field(p, "exp_alerts"), i)
+		if es == nil {
+			continue
 		}
+		e := ExpAlert{AlertID: AlertID{NoData: es.NoData}, Labels: es.ExpLabels, Annotations: es.ExpAnnotations}
+		if es.Severity != nil {
+			e.Severity = burnrate.Severity(*es.Severity)
+		}
+		if seen[e.AlertID] {
+			c.doc.Errorf(ep, "alert %s expected twice", e.AlertID)
+		}
+		seen[e.AlertID] = true
+		a.ExpAlerts = append(a.ExpAlerts, e)
 	}
 	return a
 }
 
-func (d *decoder) budgetTest(n *yaml.Node, field string, step time.Duration) BudgetTest {
-	b := BudgetTest{Pos: d.pos(n), Tolerance: DefaultTolerance, fieldPath: field}
-	m := d.mapping(n, field, "eval_time", "slo", "exp_budget_remaining", "tolerance")
-	if m == nil {
-		return b
+func (c *checker) budgetTest(p string, spec *budgetTestSpec, step time.Duration) BudgetTest {
+	b := BudgetTest{Pos: c.doc.Pos(p), Tolerance: DefaultTolerance, fieldPath: p, EvalTime: c.evalTime(p, spec.EvalTime, step)}
+	b.SLO, b.SLOPos = c.sloID(p, spec.SLO)
+	if spec.ExpBudgetRemaining != nil {
+		b.ExpBudgetRemaining = *spec.ExpBudgetRemaining
 	}
-	b.EvalTime = d.evalTime(m, n, field, step)
-	b.SLO, b.SLOPos = d.sloID(m, n, field)
-	if v := m["exp_budget_remaining"]; v != nil {
-		b.ExpBudgetRemaining, _ = d.float(v, join(field, "exp_budget_remaining"))
-	} else {
-		d.errorf(n, join(field, "exp_budget_remaining"), "required")
-	}
-	if v := m["tolerance"]; v != nil {
-		if tol, ok := d.float(v, join(field, "tolerance")); ok {
-			if tol < 0 {
-				d.errorf(v, join(field, "tolerance"), "must not be negative")
-			} else {
-				b.Tolerance = tol
-			}
+	if tol := spec.Tolerance; tol != nil {
+		if *tol < 0 {
+			c.doc.Errorf(yamlx.Field(p, "tolerance"), "must not be negative")
+		} else {
+			b.Tolerance = *tol
 		}
 	}
 	return b
-}
-
-func join(field, key string) string {
-	if field == "" {
-		return key
-	}
-	return field + "." + key
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "an unexpected node"
 }
 
 // sortedAlerts returns alerts in a stable order for messages: severities alphabetically ("page"

@@ -204,3 +204,34 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeMergeKeys: merge keys and aliases work in test files as they do in SLO files (they
+// used to be unknown fields here), explicit keys winning over merged ones.
+func TestDecodeMergeKeys(t *testing.T) {
+	src := `
+rule_files: [rules.yaml]
+tests:
+  - name: merged
+    input_series:
+      - series: 'http_requests_total{job="chat-api"}'
+        values: &counter '0+60x30'
+    alert_test:
+      - &page {eval_time: 5m, slo: chat-api/availability, exp_alerts: [{severity: page}]}
+      - <<: *page
+        eval_time: 10m
+    budget_test:
+      - {<<: *page, exp_alerts: null, exp_budget_remaining: 1}
+`
+	f, err := Decode("t.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "budget_test[0].exp_alerts: unknown field") {
+		t.Fatalf("a merged key unknown to the schema must be reported: %v", err)
+	}
+	src = strings.Replace(src, "{<<: *page, exp_alerts: null, exp_budget_remaining: 1}", "{eval_time: 5m, slo: chat-api/availability, exp_budget_remaining: 1}", 1)
+	if f, err = Decode("t.yaml", []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+	at := f.Tests[0].AlertTests
+	if len(at) != 2 || at[1].EvalTime != 10*time.Minute || at[1].SLO != "chat-api/availability" || len(at[1].ExpAlerts) != 1 || at[1].ExpAlerts[0].Severity != "page" {
+		t.Errorf("merged alert test = %+v", at)
+	}
+}
