@@ -1,34 +1,34 @@
-// Package config reads the daemon configuration of `slod run` (shared/SPEC.md §3): where
+// Package config reads the daemon configuration of `slod run` (docs/interfaces.md §3): where
 // Prometheus is, how often to evaluate, which rule files to load, and where to send alerts.
 //
-// Decoding is strict (an unknown or misspelled key is an error, as in Prometheus), defaults are
-// applied in one place (applyDefaults), relative paths are resolved against the directory of the
-// config file, and every problem is reported at once with its file:line:col.
+// The schema is the Config type, decoded strictly by internal/yamlx as SLO and test files are (an
+// unknown or misspelled key is an error, merge keys work, the same mistake gets the same
+// message); defaults are applied in one place (applyDefaults), relative paths are resolved against
+// the directory of the config file, and every problem is reported at once with its
+// file:line:col.
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/robfig/cron/v3"
+	"github.com/slod-dev/slod/internal/receiver"
+	"github.com/slod-dev/slod/internal/secret"
 	"golang.org/x/net/http/httpguts"
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/promapi"
-	"github.com/slod-dev/slod/internal/receiver"
-	"github.com/slod-dev/slod/internal/secret"
 	"github.com/slod-dev/slod/internal/sli"
+	"github.com/slod-dev/slod/internal/yamlx"
 )
 
 // Defaults of the daemon's own settings. The step and lookback default to package sli's
@@ -41,10 +41,10 @@ const (
 
 // Config is the whole daemon configuration.
 type Config struct {
-	Prometheus PrometheusConfig `yaml:"prometheus"`
+	Prometheus PrometheusConfig `yaml:"prometheus" yamlx:"required"`
 	Evaluation EvaluationConfig `yaml:"evaluation"`
 	// Rules are files, directories or globs of SLO files, resolved against the config's directory.
-	Rules []string `yaml:"rules"`
+	Rules []string `yaml:"rules" yamlx:"required"`
 	// Receivers and Routes are package receiver's types, validated by receiver.Validate.
 	Receivers []receiver.Config `yaml:"receivers"`
 	Routes    []receiver.Route  `yaml:"routes"`
@@ -56,7 +56,7 @@ type Config struct {
 
 // PrometheusConfig says how to reach the Prometheus-compatible query API.
 type PrometheusConfig struct {
-	URL string `yaml:"url"`
+	URL string `yaml:"url" yamlx:"required"`
 	// Headers are sent with every request, e.g. X-Scope-OrgID for Mimir, Cortex and Thanos tenants.
 	Headers map[string]string `yaml:"headers"`
 	// BearerToken and BearerTokenFile are mutually exclusive; the file is re-read on every request so
@@ -120,14 +120,11 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // String formats like Prometheus ("1d", "30s").
 func (d Duration) String() string { return model.Duration(d).String() }
 
-// UnmarshalYAML parses a Prometheus duration.
+// UnmarshalYAML parses a Prometheus duration, worded as every slod file words a bad one.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration", n.Line)
-	}
-	v, err := model.ParseDuration(n.Value)
+	v, err := yamlx.ParseDuration(n)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (e.g. 30s, 5m, 1h, 30d)", n.Line, n.Value)
+		return err
 	}
 	*d = Duration(v)
 	return nil
@@ -137,40 +134,13 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // Pos is a position in the config file, 1-based.
-type Pos struct {
-	File      string
-	Line, Col int
-}
+type Pos = yamlx.Pos
 
-// String formats the position as file:line:col.
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
-
-// Error is one configuration problem at a position.
-type Error struct {
-	Pos     Pos
-	Field   string
-	Message string
-}
-
-// Error formats as "file:line:col: field: message".
-func (e Error) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s: %s", e.Pos, e.Message)
-	}
-	return fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Message)
-}
+// Error is one configuration problem at a position; it prints as "file:line:col: field: message".
+type Error = yamlx.Diagnostic
 
 // Errors is every problem of a config file, one per line when printed.
-type Errors []Error
-
-// Error lists every problem, one per line.
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+type Errors = yamlx.Errors
 
 // Load reads and validates the config file at path.
 func Load(path string) (*Config, error) {
@@ -181,34 +151,23 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
+var configKind = yamlx.Kind{Name: "config", Want: "a slod config with prometheus and rules"}
+
 // Parse decodes, defaults, resolves and validates a config; file names it in errors and relative
 // paths are resolved against its directory. The error is an Errors holding every problem.
 func Parse(file string, data []byte) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Errors{yamlError(file, err, nil)}
-	}
-	c := &Config{File: file}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			errs := make(Errors, 0, len(te.Errors))
-			for _, msg := range te.Errors {
-				errs = append(errs, yamlError(file, errors.New(msg), &root))
-			}
-			return nil, errs
-		}
-		return nil, Errors{yamlError(file, err, &root)}
+	doc := yamlx.Parse(file, data, configKind)
+	c := &Config{}
+	doc.Decode(c)
+	if doc.Root() == nil {
+		return nil, doc.Err()
 	}
 	c.File = file
-	v := &validator{file: file, root: &root}
 	c.applyDefaults()
 	c.resolvePaths(filepath.Dir(file))
-	c.validate(v)
-	if len(v.errs) > 0 {
-		return nil, v.errs
+	c.validate(doc)
+	if err := doc.Err(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -300,102 +259,91 @@ var headerName = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
 // authentication or the protocol.
 var reservedHeaders = map[string]bool{"authorization": true, "content-type": true, "content-length": true, "host": true, "user-agent": true}
 
-func (c *Config) validate(v *validator) {
-	p := c.Prometheus
-	if p.URL == "" {
-		v.add([]string{"prometheus", "url"}, "prometheus.url", "is required")
-	} else if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add([]string{"prometheus", "url"}, "prometheus.url", "must be an absolute http or https URL")
-	}
-	for name, value := range p.Headers {
-		switch {
-		case !headerName.MatchString(name):
-			v.add([]string{"prometheus", "headers", name}, "prometheus.headers", fmt.Sprintf("%q is not a valid header name", name))
-		case reservedHeaders[strings.ToLower(name)]:
-			v.add([]string{"prometheus", "headers", name}, "prometheus.headers", fmt.Sprintf("%s is set by slod itself (use bearer_token_file or basic_auth)", name))
-		case !httpguts.ValidHeaderFieldValue(value):
-			v.add([]string{"prometheus", "headers", name}, "prometheus.headers."+name, "the value holds a control character (a newline?), which HTTP does not allow")
-		}
-	}
-	if p.BearerToken != "" && p.BearerTokenFile != "" {
-		v.add([]string{"prometheus", "bearer_token"}, "prometheus", "bearer_token and bearer_token_file are mutually exclusive")
-	}
-	if p.BasicAuth != nil {
-		if p.BearerToken != "" || p.BearerTokenFile != "" {
-			v.add([]string{"prometheus", "basic_auth"}, "prometheus", "basic_auth and a bearer token are mutually exclusive")
-		}
-		if p.BasicAuth.Username == "" {
-			v.add([]string{"prometheus", "basic_auth"}, "prometheus.basic_auth.username", "is required")
-		}
-		if p.BasicAuth.Password != "" && p.BasicAuth.PasswordFile != "" {
-			v.add([]string{"prometheus", "basic_auth"}, "prometheus.basic_auth", "password and password_file are mutually exclusive")
-		}
-	}
-	if (p.TLSConfig.CertFile == "") != (p.TLSConfig.KeyFile == "") {
-		v.add([]string{"prometheus", "tls_config"}, "prometheus.tls_config", "cert_file and key_file go together")
-	}
-	if p.Timeout < 0 {
-		v.add([]string{"prometheus", "timeout"}, "prometheus.timeout", "must be positive")
-	}
-	if p.MaxConcurrentQueries < 0 {
-		v.add([]string{"prometheus", "max_concurrent_queries"}, "prometheus.max_concurrent_queries", "must be positive")
-	}
-
-	e := c.Evaluation
-	if e.Interval != 0 && e.Schedule != "" {
-		v.add([]string{"evaluation", "schedule"}, "evaluation", "interval and schedule are mutually exclusive")
-	} else if e.Interval < 0 {
-		v.add([]string{"evaluation", "interval"}, "evaluation.interval", "must be positive")
-	} else if _, err := c.Schedule(); err != nil {
-		v.add([]string{"evaluation", "schedule"}, "evaluation.schedule", err.Error())
-	}
-	if e.Step <= 0 {
-		v.add([]string{"evaluation", "step"}, "evaluation.step", "must be positive")
-	} else if e.Step.D()%time.Second != 0 {
-		v.add([]string{"evaluation", "step"}, "evaluation.step", "must be a whole number of seconds")
-	}
-	if e.Lookback < 0 {
-		v.add([]string{"evaluation", "lookback"}, "evaluation.lookback", "must be positive")
-	}
-	if e.Lookback > 0 && e.Step > 0 && e.Lookback < e.Step {
-		v.add([]string{"evaluation", "lookback"}, "evaluation.lookback", "must be at least the step")
-	}
-	if e.MaxConcurrency < 0 {
-		v.add([]string{"evaluation", "max_concurrency"}, "evaluation.max_concurrency", "must be positive")
-	}
-	if e.Backfill < 0 {
-		v.add([]string{"evaluation", "backfill"}, "evaluation.backfill", "must be positive")
-	}
-
-	if len(c.Rules) == 0 {
-		v.add([]string{"rules"}, "rules", "at least one file, directory or glob is required")
+// validate checks what the schema types cannot say; problems are reported at their value.
+func (c *Config) validate(doc *yamlx.Doc) {
+	c.Prometheus.validate(doc)
+	c.Evaluation.validate(doc, c)
+	if doc.Has("rules") && !doc.Failed("rules") && len(c.Rules) == 0 {
+		doc.Errorf("rules", "at least one file, directory or glob is required")
 	}
 	for i, r := range c.Rules {
 		if strings.ContainsAny(r, "*?[") {
 			if _, err := filepath.Match(r, ""); err != nil {
-				v.add([]string{"rules", strconv.Itoa(i)}, "rules", fmt.Sprintf("bad glob %q: %v", r, err))
+				doc.Errorf(yamlx.Index("rules", i), "bad glob %q: %v", r, err)
 			}
 		}
 	}
-
 	if c.Web.ExternalURL != "" {
 		if u, err := url.Parse(c.Web.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
-			v.add([]string{"web", "external_url"}, "web.external_url", "must be an absolute URL")
+			doc.Errorf("web.external_url", "must be an absolute URL")
 		}
 	}
-
 	if err := receiver.Validate(c.Receivers, c.Routes); err != nil {
 		for _, e := range unjoin(err) {
 			var fe *receiver.FieldError
 			if errors.As(e, &fe) {
-				v.add(fieldPath(fe.Field), fe.Field, fe.Message)
+				doc.Errorf(fe.Field, "%s", fe.Message)
 			} else {
-				v.add([]string{"receivers"}, "receivers", e.Error())
+				doc.Errorf("receivers", "%s", e.Error())
 			}
 		}
 	}
 	if len(c.Receivers) > 0 && len(c.Routes) == 0 {
-		v.add([]string{"routes"}, "routes", "receivers are defined but no route leads to them")
+		doc.Errorf("routes", "receivers are defined but no route leads to them")
+	}
+}
+
+func (p *PrometheusConfig) validate(doc *yamlx.Doc) {
+	if p.URL != "" {
+		if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			doc.Errorf("prometheus.url", "must be an absolute http or https URL")
+		}
+	}
+	for name, value := range p.Headers {
+		path := yamlx.Field("prometheus.headers", name)
+		switch {
+		case !headerName.MatchString(name):
+			doc.KeyErrorf(path, "%q is not a valid header name", name)
+		case reservedHeaders[strings.ToLower(name)]:
+			doc.KeyErrorf(path, "%s is set by slod itself (use bearer_token_file or basic_auth)", name)
+		case !httpguts.ValidHeaderFieldValue(value):
+			// The value may be a credential: it is not shown.
+			doc.Errorf(path, "the value holds a control character (a newline?), which HTTP does not allow")
+		}
+	}
+	if p.BearerToken != "" && p.BearerTokenFile != "" {
+		doc.Errorf("prometheus.bearer_token", "bearer_token and bearer_token_file are mutually exclusive")
+	}
+	if ba := p.BasicAuth; ba != nil {
+		if p.BearerToken != "" || p.BearerTokenFile != "" {
+			doc.Errorf("prometheus.basic_auth", "basic_auth and a bearer token are mutually exclusive")
+		}
+		if ba.Password != "" && ba.PasswordFile != "" {
+			doc.Errorf("prometheus.basic_auth.password", "password and password_file are mutually exclusive")
+		}
+	}
+	if (p.TLSConfig.CertFile == "") != (p.TLSConfig.KeyFile == "") {
+		doc.Errorf("prometheus.tls_config", "cert_file and key_file go together")
+	}
+	if p.MaxConcurrentQueries < 0 {
+		doc.Errorf("prometheus.max_concurrent_queries", "must not be negative")
+	}
+}
+
+func (e *EvaluationConfig) validate(doc *yamlx.Doc, c *Config) {
+	if e.Interval != 0 && e.Schedule != "" {
+		doc.Errorf("evaluation.schedule", "interval and schedule are mutually exclusive")
+	} else if _, err := c.Schedule(); err != nil {
+		doc.Errorf("evaluation.schedule", "%s", err.Error())
+	}
+	if e.Step.D()%time.Second != 0 {
+		doc.Errorf("evaluation.step", "must be a whole number of seconds")
+	}
+	if e.Lookback < e.Step {
+		doc.Errorf("evaluation.lookback", "must be at least the step")
+	}
+	if e.MaxConcurrency < 0 {
+		doc.Errorf("evaluation.max_concurrency", "must not be negative")
 	}
 }
 
@@ -405,152 +353,4 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-var fieldIndex = regexp.MustCompile(`\[(\d+)\]`)
-
-// fieldPath turns a field name like "receivers[0].pagerduty.url" into the path locate walks.
-func fieldPath(field string) []string {
-	return strings.Split(fieldIndex.ReplaceAllString(field, ".$1"), ".")
-}
-
-// validator collects errors, placing each at the YAML node its path leads to (or the closest
-// existing ancestor, for a missing key).
-type validator struct {
-	file string
-	root *yaml.Node
-	errs Errors
-}
-
-func (v *validator) add(path []string, field, msg string) {
-	line, col := locate(v.root, path)
-	v.errs = append(v.errs, Error{Pos: Pos{File: v.file, Line: line, Col: col}, Field: field, Message: msg})
-}
-
-// locate walks mapping keys and sequence indexes of path from the document root and returns the
-// position of the deepest node found: a key's position for mappings, an item's for sequences.
-func locate(root *yaml.Node, path []string) (int, int) {
-	n := root
-	if n == nil {
-		return 1, 1
-	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line, col := n.Line, n.Column
-	for _, key := range path {
-		switch n.Kind {
-		case yaml.MappingNode:
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == key {
-					line, col = n.Content[i].Line, n.Content[i].Column
-					n = n.Content[i+1]
-					found = true
-					break
-				}
-			}
-			if !found {
-				return line, col
-			}
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(key)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return line, col
-			}
-			n = n.Content[i]
-			line, col = n.Line, n.Column
-		default:
-			return line, col
-		}
-	}
-	if line == 0 {
-		return 1, 1
-	}
-	return line, col
-}
-
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-var unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-
-// yamlError turns a yaml.v3 error ("line 3: field foo not found in type ...") into a positioned
-// Error; yaml.v3 gives only the line, so the column is that of the offending key when it can be
-// found in the tree.
-func yamlError(file string, err error, root *yaml.Node) Error {
-	msg := err.Error()
-	m := yamlLine.FindStringSubmatch(msg)
-	if m == nil {
-		// Unmarshalers of the yaml.v2 kind (prometheus/common's model.Duration) report no line;
-		// the value they quote is found in the tree instead.
-		pos := Pos{File: file, Line: 1, Col: 1}
-		if q := quoted.FindStringSubmatch(msg); q != nil {
-			if n := findScalar(root, q[1]); n != nil {
-				pos.Line, pos.Col = n.Line, n.Column
-			}
-		}
-		return Error{Pos: pos, Message: strings.TrimPrefix(msg, "yaml: ")}
-	}
-	line, _ := strconv.Atoi(m[1])
-	col := 1
-	msg = m[2]
-	if f := unknownField.FindStringSubmatch(msg); f != nil {
-		msg = fmt.Sprintf("unknown field %q", f[1])
-		if c := findKey(root, line, f[1]); c > 0 {
-			col = c
-		}
-	} else if c := firstOnLine(root, line); c > 0 {
-		col = c
-	}
-	return Error{Pos: Pos{File: file, Line: line, Col: col}, Message: msg}
-}
-
-var quoted = regexp.MustCompile(`"([^"]+)"`)
-
-func findScalar(n *yaml.Node, value string) *yaml.Node {
-	if n == nil {
-		return nil
-	}
-	if n.Kind == yaml.ScalarNode && n.Value == value {
-		return n
-	}
-	for _, c := range n.Content {
-		if f := findScalar(c, value); f != nil {
-			return f
-		}
-	}
-	return nil
-}
-
-func findKey(n *yaml.Node, line int, key string) int {
-	if n == nil {
-		return 0
-	}
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if k := n.Content[i]; k.Line == line && k.Value == key {
-				return k.Column
-			}
-		}
-	}
-	for _, c := range n.Content {
-		if col := findKey(c, line, key); col > 0 {
-			return col
-		}
-	}
-	return 0
-}
-
-func firstOnLine(n *yaml.Node, line int) int {
-	if n == nil {
-		return 0
-	}
-	if n.Line == line && n.Kind == yaml.ScalarNode {
-		return n.Column
-	}
-	for _, c := range n.Content {
-		if col := firstOnLine(c, line); col > 0 {
-			return col
-		}
-	}
-	return 0
 }

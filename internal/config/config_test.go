@@ -72,25 +72,33 @@ func TestParseErrors(t *testing.T) {
 		in   string
 		want []string // each must appear in the error, in order
 	}{
-		{"unknown top-level key", "prometheus: {url: http://p}\nrules: [r]\nrulez: [x]\n", []string{"f.yml:3:1: unknown field \"rulez\""}},
-		{"misspelled nested key", "prometheus:\n  url: http://p\n  bearer_tokn_file: x\nrules: [r]\n", []string{"f.yml:3:3: unknown field \"bearer_tokn_file\""}},
-		{"bad duration", "prometheus: {url: http://p}\nevaluation:\n  interval: 5 minutes\nrules: [r]\n", []string{"f.yml:3:", "not a duration"}},
-		{"missing url and rules", "evaluation: {interval: 1m}\n", []string{"f.yml:1:1: prometheus.url: is required", "rules: at least one"}},
-		{"interval and schedule", "prometheus: {url: http://p}\nevaluation: {interval: 1m, schedule: '@every 30s'}\nrules: [r]\n", []string{"f.yml:2:28: evaluation: interval and schedule are mutually exclusive"}},
-		{"bad cron", "prometheus: {url: http://p}\nevaluation: {schedule: 'every minute'}\nrules: [r]\n", []string{"f.yml:2:14: evaluation.schedule:"}},
-		{"bad url", "prometheus: {url: 'prom:9090'}\nrules: [r]\n", []string{"f.yml:1:14: prometheus.url: must be an absolute"}},
-		{"route to unknown receiver", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook: {url: http://h}\nroutes:\n  - {match: {severity: page}, receiver: b}\n", []string{"f.yml:7:31: routes[0].receiver: unknown receiver \"b\""}},
+		{"unknown top-level key", "prometheus: {url: http://p}\nrules: [r]\nrulez: [x]\n", []string{"f.yml:3:1: rulez: unknown field, did you mean rules? (known fields: prometheus, evaluation, rules, receivers, routes, web)"}},
+		{"misspelled nested key", "prometheus:\n  url: http://p\n  bearer_tokn_file: x\nrules: [r]\n", []string{"f.yml:3:3: prometheus.bearer_tokn_file: unknown field, did you mean bearer_token_file?"}},
+		{"bad duration", "prometheus: {url: http://p}\nevaluation:\n  interval: 5 minutes\nrules: [r]\n", []string{`f.yml:3:13: evaluation.interval: invalid duration "5 minutes": use a Prometheus duration such as 5m, 1h or 30d`}},
+		{"missing prometheus and rules", "evaluation: {interval: 1m}\n", []string{"f.yml:1:1: prometheus: missing required field", "f.yml:1:1: rules: missing required field"}},
+		{"missing url", "prometheus: {timeout: 1m}\nrules: []\n", []string{"f.yml:1:13: prometheus.url: missing required field", "f.yml:2:8: rules: at least one"}},
+		{"duplicate key", "prometheus: {url: http://p}\nrules: [r]\nprometheus: {url: http://q}\n", []string{"f.yml:3:1: prometheus: duplicate field (first set at line 1)"}},
+		{"null url", "prometheus: {url: }\nrules: [r]\n", []string{"f.yml:1:19: prometheus.url: must be a string, got null"}},
+		{"interval and schedule", "prometheus: {url: http://p}\nevaluation: {interval: 1m, schedule: '@every 30s'}\nrules: [r]\n", []string{"f.yml:2:38: evaluation.schedule: interval and schedule are mutually exclusive"}},
+		{"bad cron", "prometheus: {url: http://p}\nevaluation: {schedule: 'every minute'}\nrules: [r]\n", []string{`f.yml:2:24: evaluation.schedule: evaluation schedule "every minute": expected exactly 5 fields`}},
+		{"bad url", "prometheus: {url: 'prom:9090'}\nrules: [r]\n", []string{"f.yml:1:19: prometheus.url: must be an absolute http or https URL"}},
+		{"route to unknown receiver", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook: {url: http://h}\nroutes:\n  - {match: {severity: page}, receiver: b}\n", []string{`f.yml:7:41: routes[0].receiver: unknown receiver "b"`}},
 		{"receiver with two kinds", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook: {url: http://h}\n    alertmanager: {url: http://h}\nroutes: [{receiver: a}]\n", []string{"f.yml:4:5: receivers[0]: exactly one of"}},
-		{"pagerduty key twice", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    pagerduty: {routing_key: k, routing_key_file: f}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:17: receivers[0].pagerduty.routing_key: routing_key and routing_key_file are mutually exclusive"}},
-		{"reserved header", "prometheus: {url: http://p, headers: {Authorization: x}}\nrules: [r]\n", []string{"f.yml:1:39: prometheus.headers: Authorization is set by slod"}},
-		{"step below lookback and not whole seconds", "prometheus: {url: http://p}\nevaluation: {step: 1500ms}\nrules: [r]\n", []string{"evaluation.step: must be a whole number of seconds"}},
-		{"receiver duration without a line from its decoder", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    alertmanager: {url: \"http://x\", resend_interval: foo}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:54: not a valid duration"}},
-		{"receiver delivery duration", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    max_retry_after: soon\n    webhook: {url: http://h}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:22: not a valid duration"}},
-		{"syntax error", "prometheus: {url: http://p\nrules: [r]\n", []string{"f.yml:"}},
+		{"receiver without a name", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - webhook: {url: http://h}\nroutes: [{receiver: a}]\n", []string{"f.yml:4:5: receivers[0].name: missing required field"}},
+		{"pagerduty key twice", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    pagerduty: {routing_key: k, routing_key_file: f}\nroutes: [{receiver: a}]\n", []string{"f.yml:5:30: receivers[0].pagerduty.routing_key: routing_key and routing_key_file are mutually exclusive"}},
+		{"reserved header", "prometheus: {url: http://p, headers: {Authorization: x}}\nrules: [r]\n", []string{"f.yml:1:39: prometheus.headers.Authorization: Authorization is set by slod"}},
+		{"step not whole seconds", "prometheus: {url: http://p}\nevaluation: {step: 1500ms}\nrules: [r]\n", []string{"f.yml:2:20: evaluation.step: must be a whole number of seconds"}},
+		{"receiver duration", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    alertmanager: {url: \"http://x\", resend_interval: foo}\nroutes: [{receiver: a}]\n", []string{`f.yml:5:54: receivers[0].alertmanager.resend_interval: invalid duration "foo": use a Prometheus duration such as 5m, 1h or 30d`}},
+		{"every problem at once", "prometheus: {url: 'x', timeout: soon}\nevaluation: {max_concurrency: -1}\nrules: [r]\nweb: {external_url: y}\n", []string{
+			"f.yml:1:19: prometheus.url: must be an absolute http or https URL", `f.yml:1:33: prometheus.timeout: invalid duration "soon"`,
+			"f.yml:2:31: evaluation.max_concurrency: must not be negative", "f.yml:4:21: web.external_url: must be an absolute URL"}},
+		{"receiver delivery duration", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    max_retry_after: soon\n    webhook: {url: http://h}\nroutes: [{receiver: a}]\n", []string{`f.yml:5:22: receivers[0].max_retry_after: invalid duration "soon"`}},
 		{"control character in a webhook header", "prometheus: {url: http://p}\nrules: [r]\nreceivers:\n  - name: a\n    webhook:\n      url: http://h\n      headers:\n        Authorization: \"Bearer s3cret\\r\\nX-Evil: 1\"\nroutes: [{receiver: a}]\n",
-			[]string{"f.yml:8:9: receivers[0].webhook.headers.Authorization: the value holds a control character"}},
+			[]string{"f.yml:8:24: receivers[0].webhook.headers.Authorization: the value holds a control character"}},
 		{"control character in a Prometheus header", "prometheus:\n  url: http://p\n  headers: {X-Scope-OrgID: \"team\\na\"}\nrules: [r]\n",
-			[]string{"f.yml:3:13: prometheus.headers.X-Scope-OrgID: the value holds a control character"}},
+			[]string{"f.yml:3:28: prometheus.headers.X-Scope-OrgID: the value holds a control character"}},
+		{"syntax error", "prometheus: {url: http://p\nrules: [r]\n", []string{"f.yml:", "invalid YAML: "}},
+		{"empty file", "", []string{"f.yml:1:1: empty file: want a slod config with prometheus and rules"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,6 +119,33 @@ func TestParseErrors(t *testing.T) {
 				rest = rest[i+len(w):]
 			}
 		})
+	}
+}
+
+// TestMergeKeys: merge keys and aliases work in the daemon config as in SLO and test files.
+func TestMergeKeys(t *testing.T) {
+	c, err := Parse("/etc/slod/slod.yml", []byte(`
+prometheus: {url: http://p}
+rules: [rules]
+receivers:
+  - name: oncall
+    alertmanager: &am {url: http://am:9093, timeout: 5s}
+  - name: tickets
+    alertmanager:
+      <<: *am
+      resend_interval: 2m
+routes:
+  - &route {match: {severity: page}, receiver: oncall}
+  - <<: *route
+    receiver: tickets
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am := c.Receivers[1].Alertmanager
+	if am.URL != "http://am:9093" || am.Timeout.String() != "5s" || am.ResendInterval.String() != "2m" ||
+		c.Routes[1].Receiver != "tickets" || c.Routes[1].Match["severity"] != "page" {
+		t.Errorf("merged: %+v, %+v", am, c.Routes[1])
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/receiver"
+	"github.com/slod-dev/slod/internal/yamlx"
 )
 
 const fullConfig = `
@@ -47,10 +48,9 @@ type testConfig struct {
 func decodeStrict(t *testing.T, s string) (testConfig, error) {
 	t.Helper()
 	var c testConfig
-	dec := yaml.NewDecoder(strings.NewReader(s))
-	dec.KnownFields(true)
-	err := dec.Decode(&c)
-	return c, err
+	doc := yamlx.Parse("slod.yml", []byte(s), yamlx.Kind{})
+	doc.Decode(&c)
+	return c, doc.Err()
 }
 
 // TestDeliveryPolicyFromConfig: a receiver's max_retry_after and repeat_interval reach its

@@ -143,7 +143,7 @@ func Validate(receivers []Config, routes []Route) error {
 		p := fmt.Sprintf("receivers[%d]", i)
 		switch {
 		case r.Name == "":
-			add(p+".name", "required")
+			add(p+".name", "missing required field")
 		case !receiverNameRE.MatchString(r.Name):
 			add(p+".name", "%q: must match %s", r.Name, receiverNameRE)
 		case names[r.Name]:
@@ -187,7 +187,7 @@ func Validate(receivers []Config, routes []Route) error {
 		p := fmt.Sprintf("routes[%d]", i)
 		switch {
 		case rt.Receiver == "":
-			add(p+".receiver", "required")
+			add(p+".receiver", "missing required field")
 		case !names[rt.Receiver]:
 			add(p+".receiver", "unknown receiver %q", rt.Receiver)
 		}
@@ -233,7 +233,7 @@ func validateTimeout(field string, d model.Duration, add func(string, string, ..
 
 func validateURL(field, raw string, add func(string, string, ...any)) {
 	if raw == "" {
-		add(field, "required")
+		add(field, "missing required field")
 		return
 	}
 	u, err := url.Parse(raw)

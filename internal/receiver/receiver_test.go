@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/slod-dev/slod/internal/secret"
+	"github.com/slod-dev/slod/internal/yamlx"
 )
 
 const testKey = "R0UT1NGK3Y0123456789abcdefSECRET"
@@ -42,10 +41,9 @@ type testConfig struct {
 func decodeStrict(t *testing.T, s string) (testConfig, error) {
 	t.Helper()
 	var c testConfig
-	dec := yaml.NewDecoder(strings.NewReader(s))
-	dec.KnownFields(true)
-	err := dec.Decode(&c)
-	return c, err
+	doc := yamlx.Parse("slod.yml", []byte(s), yamlx.Kind{})
+	doc.Decode(&c)
+	return c, doc.Err()
 }
 
 func TestConfigDecodeAndRoute(t *testing.T) {
