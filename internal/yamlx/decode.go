@@ -124,29 +124,21 @@ func (d *Doc) decodeValue(n, key *yaml.Node, path string, v reflect.Value) bool 
 // structure decodes a mapping into the fields of a struct.
 func (d *Doc) structure(n *yaml.Node, path string, v reflect.Value) bool {
 	fs := fieldsOf(v.Type())
-	set := make(map[string]*yaml.Node, len(fs.byName))
+	var set map[string]*yaml.Node
 	if !IsNull(n) {
 		if n.Kind != yaml.MappingNode {
 			d.Errorf(path, "must be a mapping, got %s", KindName(n))
 			return false
 		}
-		for _, p := range d.pairs(n, path, 0) {
-			if p.merged != nil && set[p.key.Value] != nil {
-				continue // a merged key (<<: *anchor) is overridden by one set explicitly
+		unknown := func(key string) string {
+			if _, ok := fs.byName[key]; ok {
+				return ""
 			}
-			f, known := fs.byName[p.key.Value]
-			kp := Field(path, p.key.Value)
-			switch {
-			case !known:
-				d.ErrorAt(d.pos(p.key), kp, "%s", unknownField(p.key.Value, fs.names))
-				continue
-			case set[p.key.Value] != nil:
-				d.ErrorAt(d.pos(p.key), kp, "duplicate field (first set at line %d)", set[p.key.Value].Line)
-				continue
-			}
-			set[p.key.Value] = p.key
-			d.value(p.val, p.key, kp, v.Field(f.index))
+			return unknownField(key, fs.names)
 		}
+		set = d.entries(n, path, unknown, func(p pair, kp string) {
+			d.value(p.val, p.key, kp, v.Field(fs.byName[p.key.Value].index))
+		})
 	}
 	for _, name := range fs.required {
 		if set[name] == nil {
@@ -170,24 +162,42 @@ func (d *Doc) mapping(n *yaml.Node, path string, v reflect.Value) bool {
 		panic("yamlx: map keys must be strings in " + t.String())
 	}
 	m := reflect.MakeMapWithSize(t, len(n.Content)/2)
-	set := map[string]*yaml.Node{}
-	for _, p := range d.pairs(n, path, 0) {
-		if p.merged != nil && set[p.key.Value] != nil {
-			continue
-		}
-		kp := Field(path, p.key.Value)
-		if prev := set[p.key.Value]; prev != nil {
-			d.ErrorAt(d.pos(p.key), kp, "duplicate field (first set at line %d)", prev.Line)
-			continue
-		}
-		set[p.key.Value] = p.key
+	d.entries(n, path, nil, func(p pair, kp string) {
 		elem := reflect.New(t.Elem()).Elem()
 		if d.value(p.val, p.key, kp, elem) {
 			m.SetMapIndex(reflect.ValueOf(p.key.Value).Convert(t.Key()), elem)
 		}
-	}
+	})
 	v.Set(m)
 	return true
+}
+
+// entries walks the pairs of mapping n, merge keys expanded: a merged key that an explicit one
+// overrides is skipped, a key unknown reports (a non-empty message) and a duplicate are errors at
+// the key, and each is called with every other pair and its path. It returns the key node of
+// every key set.
+func (d *Doc) entries(n *yaml.Node, path string, unknown func(key string) string, each func(p pair, kp string)) map[string]*yaml.Node {
+	set := map[string]*yaml.Node{}
+	for _, p := range d.pairs(n, path, 0) {
+		k := p.key.Value
+		if p.merged != nil && set[k] != nil {
+			continue // a merged key (<<: *anchor) is overridden by one set explicitly
+		}
+		kp := Field(path, k)
+		if unknown != nil {
+			if msg := unknown(k); msg != "" {
+				d.ErrorAt(d.pos(p.key), kp, "%s", msg)
+				continue
+			}
+		}
+		if prev := set[k]; prev != nil {
+			d.ErrorAt(d.pos(p.key), kp, "duplicate field (first set at line %d)", prev.Line)
+			continue
+		}
+		set[k] = p.key
+		each(p, kp)
+	}
+	return set
 }
 
 // list decodes a sequence into a []T; null is an empty list.
