@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// checkJSON is the part of `slod check --format json` the tests read (SPEC §2).
+// checkJSON is the part of `slod check --format json` the tests read (docs/interfaces.md §2).
 type checkJSON struct {
 	From, To, Step string
 	SLOs           []struct {

@@ -12,11 +12,11 @@ import (
 //
 // Burn-rate alerts, one per severity (docs/DESIGN.md §4): a window pair holds when the error ratios
 // over both its long and its short window are strictly greater than its threshold BurnRate × (1 −
-// objective) — "exceed" in SPEC §1, so a burn of exactly the threshold (the workbook's 0.864 min of
-// a full outage for 1h/14.4) does not yet fire. The alert is Pending while some pair holds but none
-// has held for its For, Firing once a pair has held for its For (For 0: at once), and stays Firing
-// while any pair holds, so that a pair with a For taking over from one that stopped holding does not
-// resolve and re-page. It returns to Inactive when no pair holds.
+// objective) — "exceed" in docs/interfaces.md §1, so a burn of exactly the threshold (the
+// workbook's 0.864 min of a full outage for 1h/14.4) does not yet fire. The alert is Pending while
+// some pair holds but none has held for its For, Firing once a pair has held for its For (For 0: at
+// once), and stays Firing while any pair holds, so that a pair with a For taking over from one that
+// stopped holding does not resolve and re-page. It returns to Inactive when no pair holds.
 //
 // The no-data alert (p.NoData) is Pending while the last data is older than now and Firing once it
 // is at least After old; with no data ever, it is measured from h.Start() (from the first

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// defaultPolicy is the SPEC §1 default policy for a 99.9% SLO over 30d (SRE Workbook table 5-8
-// plus the 1d/2h ticket), built by hand so this package needs nothing from internal/rules.
+// defaultPolicy is the default policy of docs/interfaces.md §1 for a 99.9% SLO over 30d (SRE
+// Workbook table 5-8 plus the 1d/2h ticket), built by hand so this package needs nothing from
+// internal/rules.
 func defaultPolicy() Policy {
 	return Policy{
 		Objective: 0.999,
@@ -806,8 +807,8 @@ func TestEvaluateStatus(t *testing.T) {
 }
 
 // TestEvaluateThresholdIsExclusive: a pair holds only when both error ratios exceed the threshold
-// (SPEC §1 "exceed"); a ratio exactly at it does not fire. Objective 0.5 and burn rate 1 make the
-// threshold exactly representable (0.5).
+// ("exceed" in docs/interfaces.md §1); a ratio exactly at it does not fire. Objective 0.5 and burn
+// rate 1 make the threshold exactly representable (0.5).
 func TestEvaluateThresholdIsExclusive(t *testing.T) {
 	p := Policy{Objective: 0.5, Period: day, Windows: []Window{{Severity: Page, Long: time.Hour, Short: 5 * time.Minute, BurnRate: 1}}}
 	tests := []struct {

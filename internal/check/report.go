@@ -131,9 +131,10 @@ func alertEnd(a eval.AlertInterval, to time.Time) time.Time {
 	return to
 }
 
-// WriteJSON writes the report as the one JSON object of SPEC §2, with a few extra keys: the SLO's
-// window, has_data (false when the recording holds nothing the SLO reads; budget_remaining is then
-// null), and per alert no_data (the SLO's no-data alert), duration and reason (the window pair).
+// WriteJSON writes the report as the one JSON object of docs/interfaces.md §2, with a few extra
+// keys: the SLO's window, has_data (false when the recording holds nothing the SLO reads;
+// budget_remaining is then null), and per alert no_data (the SLO's no-data alert), duration and
+// reason (the window pair).
 func WriteJSON(w io.Writer, r Report) error {
 	out := jsonReport{From: formatTime(r.From), To: formatTime(r.To), Step: FormatDuration(r.Step), SLOs: []jsonSLO{}}
 	for _, res := range r.Results {

@@ -97,12 +97,12 @@ func TestReportGolden(t *testing.T) {
 			}
 		})
 	}
-	t.Run("json keys of SPEC §2", func(t *testing.T) {
+	t.Run("json keys of docs/interfaces.md §2", func(t *testing.T) {
 		var b bytes.Buffer
 		if err := check.WriteJSON(&b, rep); err != nil {
 			t.Fatal(err)
 		}
-		// Every SPEC key must be present (null is a value: budget_remaining of an SLO without data).
+		// Every key the interface lists must be present (null is a value: budget_remaining of an SLO without data).
 		var doc struct {
 			From, To, Step *string
 			SLOs           []map[string]json.RawMessage

@@ -1,5 +1,5 @@
 // Package rules loads SLO files into validated model SLOs: slod's own `version: slod/v1` format
-// (shared/SPEC.md §1) and Sloth's `version: "prometheus/v1"` files, unchanged.
+// (docs/interfaces.md §1) and Sloth's `version: "prometheus/v1"` files, unchanged.
 //
 // A file is decoded strictly by internal/yamlx into the schema types of spec.go (unknown and
 // duplicate keys, wrong types, missing fields; merge keys and aliases work), then checked by

@@ -80,8 +80,9 @@ type Alerting struct {
 	// page_alert / ticket_alert labels and annotations).
 	SeverityLabels      map[burnrate.Severity]map[string]string
 	SeverityAnnotations map[burnrate.Severity]map[string]string
-	// Windows is the effective policy: the SPEC default table scaled to the period, or the SLO's own
-	// windows, with disabled severities removed; burn_rate already derived from budget_percent.
+	// Windows is the effective policy: the default table of docs/interfaces.md §1 scaled to the
+	// period, or the SLO's own windows, with disabled severities removed; burn_rate already derived
+	// from budget_percent.
 	Windows []burnrate.Window
 	NoData  *burnrate.NoData
 }
