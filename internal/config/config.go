@@ -21,12 +21,12 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/robfig/cron/v3"
-	"github.com/slod-dev/slod/internal/receiver"
-	"github.com/slod-dev/slod/internal/secret"
 	"golang.org/x/net/http/httpguts"
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/receiver"
+	"github.com/slod-dev/slod/internal/secret"
 	"github.com/slod-dev/slod/internal/sli"
 	"github.com/slod-dev/slod/internal/yamlx"
 )
