@@ -97,9 +97,13 @@ type SLO struct {
 	// Period is the rolling SLO window (default 30d).
 	Period time.Duration
 	// Labels are the file's labels overlaid with the SLO's own labels.
-	Labels   map[string]string
-	SLI      SLI
-	Alerting Alerting
+	Labels map[string]string
+	// GroupBy makes the SLO one SLO per distinct value set of these labels in its queries' results
+	// (sorted; empty for an SLO that sums every series), evaluating at most MaxGroups of them.
+	GroupBy   []string
+	MaxGroups int
+	SLI       SLI
+	Alerting  Alerting
 	// Pos is where the SLO is declared; Format is "slod/v1" or "prometheus/v1".
 	Pos    Pos
 	Format string

@@ -4,6 +4,7 @@ import (
 	"math/big"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,9 +228,12 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 		slo.Period, pc.periodOK = 0, false
 	}
 	pc.period = slo.Period
+	c.groupBy(path, s.GroupBy, s.MaxGroups, slo)
 	if s.SLI != nil {
 		slo.SLI = c.v1SLI(yamlx.Field(path, "sli"), s.SLI)
+		c.groupQueries(yamlx.Field(path, "sli"), slo)
 	}
+	slices.Sort(slo.GroupBy)
 	slo.Alerting = c.v1Alerting(yamlx.Field(path, "alerting"), s.Alerting, pc)
 	return slo, namePath
 }
@@ -242,9 +246,34 @@ func (c *checker) slothSLO(path string, s *slothSLO, fs fileSpec) (*SLO, string)
 	slo, namePath, pc := c.sloCommon(path, fs, s.Name, s.Description, s.Objective, s.Labels)
 	if s.SLI != nil {
 		slo.SLI = c.slothSLI(yamlx.Field(path, "sli"), s.SLI)
+		c.slothGroups(slo)
 	}
 	slo.Alerting = c.slothAlerting(yamlx.Field(path, "alerting"), s.Alerting, pc)
 	return slo, namePath
+}
+
+// slothGroups groups a Sloth SLO by the labels its queries aggregate by (Sloth's recording rules
+// keep them, so its alerts fire per value set of them): sum by (model) (...) in both queries of an
+// events SLI, or in the raw error ratio query.
+func (c *checker) slothGroups(slo *SLO) {
+	var g []string
+	switch slo.SLI.Kind {
+	case EventsSLI:
+		e, t := outerGrouping(slo.SLI.ErrorQuery), outerGrouping(slo.SLI.TotalQuery)
+		if slices.Equal(e, t) {
+			g = e
+		}
+	case RatioSLI:
+		g = outerGrouping(slo.SLI.ErrorRatioQuery)
+	}
+	for _, l := range g {
+		if slices.Contains(reservedGroupLabels, l) {
+			return // e.g. sum by (le): not a grouping slod can keep on its alerts
+		}
+	}
+	if len(g) > 0 {
+		slo.GroupBy, slo.MaxGroups = g, DefaultMaxGroups
+	}
 }
 
 // positive reports a zero duration (which parses, unlike a negative one) and returns d.

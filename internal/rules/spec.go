@@ -28,6 +28,8 @@ type v1SLO struct {
 	Objective   *decimal          `yaml:"objective" yamlx:"required"`
 	Window      *time.Duration    `yaml:"window"`
 	Labels      map[string]string `yaml:"labels"`
+	GroupBy     []string          `yaml:"group_by"`
+	MaxGroups   *int              `yaml:"max_groups"`
 	SLI         *v1SLI            `yaml:"sli" yamlx:"required"`
 	Alerting    *v1Alerting       `yaml:"alerting"`
 }
