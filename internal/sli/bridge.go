@@ -3,6 +3,7 @@ package sli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
@@ -102,35 +103,43 @@ func (p *Prepared) Additive() (ok, perSecond bool) { return p.additive.ok, p.add
 // the end of the last step that had data, at least one step before end. Only additive SLIs
 // (Additive) can be bridged; for another SLI Bridge returns an error. Bridge sends one instant
 // query per query of the SLI, in the portable form whatever the Querier (the subquery form only
-// holds on the step grid).
+// holds on the step grid). Bridge is for an SLO without group_by; BridgeGroups bridges every group.
 func (p *Prepared) Bridge(ctx context.Context, q Querier, end, since time.Time) (burnrate.Increment, error) {
+	if len(p.groupBy) > 0 {
+		return burnrate.Increment{}, fmt.Errorf("SLO %s is grouped by %s: bridge its groups", p.id, strings.Join(p.groupBy, ", "))
+	}
+	groups, err := p.BridgeGroups(ctx, q, end, since)
+	if err != nil {
+		return burnrate.Increment{}, err
+	}
+	return groups[0].Incs[0], nil
+}
+
+// BridgeGroups is Bridge for every group of the SLO (one Group per group, with one increment).
+func (p *Prepared) BridgeGroups(ctx context.Context, q Querier, end, since time.Time) ([]Group, error) {
 	if !p.additive.ok {
-		return burnrate.Increment{}, fmt.Errorf("SLO %s: a %s SLI that is not a sum of counters cannot be bridged", p.id, p.sli.Kind)
+		return nil, fmt.Errorf("SLO %s: a %s SLI that is not a sum of counters cannot be bridged", p.id, p.sli.Kind)
 	}
 	span := end.Sub(since)
 	if span < p.opt.Step || span%p.opt.Step != 0 {
-		return burnrate.Increment{}, fmt.Errorf("SLO %s: bridging from %s to %s: not a whole number of steps %s", p.id,
+		return nil, fmt.Errorf("SLO %s: bridging from %s to %s: not a whole number of steps %s", p.id,
 			since.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), p.opt.Step)
 	}
-	raw, err := rawQueries(&p.sli)
+	raw, err := rawQueries(&p.sli, p.groupBy)
 	if err != nil {
-		return burnrate.Increment{}, fmt.Errorf("SLO %s: %w", p.id, err)
+		return nil, fmt.Errorf("SLO %s: %w", p.id, err)
 	}
 	rw := rewriter{window: p.opt.Step, prev: span, lookback: p.opt.Lookback}
 	var queries Queries
 	if queries.Bad, err = rewrite(raw.Bad, rw); err != nil {
-		return burnrate.Increment{}, fmt.Errorf("SLO %s: %w", p.id, err)
+		return nil, fmt.Errorf("SLO %s: %w", p.id, err)
 	}
 	if queries.Total, err = rewrite(raw.Total, rw); err != nil {
-		return burnrate.Increment{}, fmt.Errorf("SLO %s: %w", p.id, err)
+		return nil, fmt.Errorf("SLO %s: %w", p.id, err)
 	}
 	g, err := newGrid(end, end, p.opt.Step)
 	if err != nil {
-		return burnrate.Increment{}, fmt.Errorf("SLO %s: %w", p.id, err)
+		return nil, fmt.Errorf("SLO %s: %w", p.id, err)
 	}
-	incs := []burnrate.Increment{{End: g.first}}
-	if err := p.events(ctx, q, queries, g, incs); err != nil {
-		return burnrate.Increment{}, err
-	}
-	return incs[0], nil
+	return p.events(ctx, q, queries, g)
 }

@@ -3,7 +3,11 @@ package sli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
@@ -38,6 +42,16 @@ func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.
 	return p.Increments(ctx, q, start, end)
 }
 
+// Groups is Increments per group of a grouped SLO (Prepared.Groups); one Group for an SLO
+// without group_by.
+func Groups(ctx context.Context, q Querier, slo *rules.SLO, start, end time.Time, opt Options) ([]Group, error) {
+	p, err := Prepare(slo, q, opt)
+	if err != nil {
+		return nil, err
+	}
+	return p.Groups(ctx, q, start, end)
+}
+
 // Prepared is one SLO's per-step queries, built (parsed and rewritten, DESIGN §2) once for a step, a
 // lookback and a kind of Querier, so that a caller asking for the same SLO's newest steps again
 // and again (slod run, every cycle) does not redo that work each time. It keeps what Increments
@@ -46,8 +60,9 @@ func Increments(ctx context.Context, q Querier, slo *rules.SLO, start, end time.
 type Prepared struct {
 	id       string
 	sli      rules.SLI
-	asked    Options // as given to Prepare, for Matches
-	opt      Options // with the defaults applied
+	groupBy  []string // the SLO's group_by labels (nil: every series summed)
+	asked    Options  // as given to Prepare, for Matches
+	opt      Options  // with the defaults applied
 	subquery bool
 	queries  Queries
 	additive additivity
@@ -62,12 +77,12 @@ func Prepare(slo *rules.SLO, q Querier, opt Options) (*Prepared, error) {
 		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
 	}
 	_, subquery := q.(PrometheusEngine)
-	queries, err := buildQueries(slo.ID(), &slo.SLI, o, subquery)
+	queries, err := buildQueries(slo.ID(), &slo.SLI, slo.GroupBy, o, subquery)
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{id: slo.ID(), sli: slo.SLI, asked: opt, opt: o, subquery: subquery, queries: queries,
-		additive: additiveSLI(&slo.SLI)}, nil
+	return &Prepared{id: slo.ID(), sli: slo.SLI, groupBy: slices.Clone(slo.GroupBy), asked: opt, opt: o, subquery: subquery,
+		queries: queries, additive: additiveSLI(&slo.SLI)}, nil
 }
 
 // Matches reports whether p holds the queries Prepare(slo, q, opt) would build: same SLO id and
@@ -75,20 +90,66 @@ func Prepare(slo *rules.SLO, q Querier, opt Options) (*Prepared, error) {
 // matches.
 func (p *Prepared) Matches(slo *rules.SLO, q Querier, opt Options) bool {
 	_, subquery := q.(PrometheusEngine)
-	return p.asked == opt && p.subquery == subquery && p.sli == slo.SLI && p.id == slo.ID()
+	return p.asked == opt && p.subquery == subquery && p.sli == slo.SLI && p.id == slo.ID() && slices.Equal(p.groupBy, slo.GroupBy)
 }
 
 // Options are the options p was prepared with, defaults applied.
 func (p *Prepared) Options() Options { return p.opt }
 
 // Increments is the package's Increments with the prepared queries: the increments of every step
-// in [Align(start), Align(end)]. q should be of the kind given to Prepare (a PrometheusEngine or
-// not); for another kind the queries are built for this call.
+// in [Align(start), Align(end)] of an SLO without group_by. q should be of the kind given to Prepare
+// (a PrometheusEngine or not); for another kind the queries are built for this call.
 func (p *Prepared) Increments(ctx context.Context, q Querier, start, end time.Time) ([]burnrate.Increment, error) {
+	if len(p.groupBy) > 0 {
+		return nil, fmt.Errorf("SLO %s is grouped by %s: its increments are per group", p.id, strings.Join(p.groupBy, ", "))
+	}
+	groups, err := p.Groups(ctx, q, start, end)
+	if err != nil {
+		return nil, err
+	}
+	return groups[0].Incs, nil
+}
+
+// Group is the increments of one group of a grouped SLO (rules.SLO.GroupBy), or of the whole of an
+// SLO without group_by.
+type Group struct {
+	// Key identifies the group: "" for an SLO without group_by, else its labels (GroupKey).
+	Key    string
+	Labels map[string]string
+	Incs   []burnrate.Increment
+}
+
+// GroupKey is the stable form of a group's labels: {a="x",b="y"}, by label name, values quoted as
+// Go and PromQL string literals. It names the group in record ids, dedup keys and messages.
+func GroupKey(labels map[string]string) string {
+	names := make([]string, 0, len(labels))
+	for n := range labels {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(labels[n]))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// Groups returns the increments of every step in [Align(start), Align(end)] per group: exactly one
+// Group (key "") for an SLO without group_by; for a grouped SLO one per distinct value set of its
+// group_by labels among the series the queries return (the total query's for events and latency
+// SLIs), in key order, a step without a value for the group being Missing.
+func (p *Prepared) Groups(ctx context.Context, q Querier, start, end time.Time) ([]Group, error) {
 	queries := p.queries
 	if _, subquery := q.(PrometheusEngine); subquery != p.subquery {
 		var err error
-		if queries, err = buildQueries(p.id, &p.sli, p.opt, subquery); err != nil {
+		if queries, err = buildQueries(p.id, &p.sli, p.groupBy, p.opt, subquery); err != nil {
 			return nil, err
 		}
 	}
@@ -96,61 +157,94 @@ func (p *Prepared) Increments(ctx context.Context, q Querier, start, end time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("SLO %s: %w", p.id, err)
 	}
-	incs := make([]burnrate.Increment, g.n)
-	for i := range incs {
-		incs[i].End = g.at(i)
-	}
 	switch p.sli.Kind {
 	case rules.EventsSLI, rules.LatencySLI:
-		if err := p.events(ctx, q, queries, g, incs); err != nil {
-			return nil, err
-		}
+		return p.events(ctx, q, queries, g)
 	case rules.RatioSLI:
-		ratio, err := g.sum(ctx, q, queries.Value)
+		ratios, err := g.sumBy(ctx, q, queries.Value, p.groupBy)
 		if err != nil {
 			return nil, fmt.Errorf("SLO %s: querying the error ratio: %w", p.id, err)
 		}
-		for i := range incs {
-			r := ratio[i]
-			if !r.ok || math.IsNaN(r.v) {
-				incs[i].Missing = true
-				continue
-			}
-			incs[i].Bad, incs[i].Total = math.Min(math.Max(r.v, 0), 1), 1
-		}
+		return p.eachGroup(g, ratios, func(key string, incs []burnrate.Increment) {
+			ratioIncrements(ratios.values(key), incs)
+		}), nil
 	case rules.TimesliceSLI:
-		if err := timeslices(ctx, q, &p.sli, queries.Value, g, incs); err != nil {
+		groups, err := timeslices(ctx, q, &p.sli, queries.Value, g, p.groupBy)
+		if err != nil {
 			return nil, fmt.Errorf("SLO %s: %w", p.id, err)
 		}
-	default:
-		return nil, fmt.Errorf("SLO %s: unknown SLI kind %q", p.id, p.sli.Kind)
+		return groups, nil
 	}
-	return incs, nil
+	return nil, fmt.Errorf("SLO %s: unknown SLI kind %q", p.id, p.sli.Kind)
 }
 
-// events fills incs for an events or latency SLI from its bad and total queries over the grid g.
-func (p *Prepared) events(ctx context.Context, q Querier, queries Queries, g grid, incs []burnrate.Increment) error {
+// eachGroup returns one Group per group of gv (exactly one, key "", for an SLO without group_by),
+// with increments on the grid g filled by fill.
+func (p *Prepared) eachGroup(g grid, gv groupedValues, fill func(key string, incs []burnrate.Increment)) []Group {
+	keys := gv.keys()
+	if p.groupBy == nil {
+		keys = []string{""}
+	}
+	out := make([]Group, len(keys))
+	for i, k := range keys {
+		out[i] = Group{Key: k, Labels: gv.labels(k), Incs: g.increments()}
+		fill(k, out[i].Incs)
+	}
+	return out
+}
+
+// ratioIncrements fills incs from the error ratio at each step: Bad = the ratio, Total = 1.
+func ratioIncrements(ratio []value, incs []burnrate.Increment) {
+	for i := range incs {
+		var r value
+		if ratio != nil {
+			r = ratio[i]
+		}
+		if !r.ok || math.IsNaN(r.v) {
+			incs[i].Missing = true
+			continue
+		}
+		incs[i].Bad, incs[i].Total = math.Min(math.Max(r.v, 0), 1), 1
+	}
+}
+
+// events returns the groups of an events or latency SLI from its bad and total queries over the
+// grid g.
+func (p *Prepared) events(ctx context.Context, q Querier, queries Queries, g grid) ([]Group, error) {
 	// The two queries are independent: run them side by side, which halves the wall time of a
 	// backtest on the embedded engine and of a cycle against a remote Prometheus.
 	var (
-		bad    []value
+		bad    groupedValues
 		badErr error
 		done   = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
-		bad, badErr = g.sum(ctx, q, queries.Bad)
+		bad, badErr = g.sumBy(ctx, q, queries.Bad, p.groupBy)
 	}()
-	total, err := g.sum(ctx, q, queries.Total)
+	total, err := g.sumBy(ctx, q, queries.Total, p.groupBy)
 	<-done
 	if err != nil {
-		return fmt.Errorf("SLO %s: querying total events: %w", p.id, err)
+		return nil, fmt.Errorf("SLO %s: querying total events: %w", p.id, err)
 	}
 	if badErr != nil {
-		return fmt.Errorf("SLO %s: querying bad events: %w", p.id, badErr)
+		return nil, fmt.Errorf("SLO %s: querying bad events: %w", p.id, badErr)
 	}
+	return p.eachGroup(g, total, func(key string, incs []burnrate.Increment) {
+		eventIncrements(total.values(key), bad.values(key), incs)
+	}), nil
+}
+
+// eventIncrements fills incs from the total and bad values of one group (nil: no series).
+func eventIncrements(total, bad []value, incs []burnrate.Increment) {
 	for i := range incs {
-		t, b := total[i], bad[i]
+		var t, b value
+		if total != nil {
+			t = total[i]
+		}
+		if bad != nil {
+			b = bad[i]
+		}
 		if !t.ok || math.IsNaN(t.v) || (b.ok && math.IsNaN(b.v)) {
 			incs[i].Missing = true
 			continue
@@ -162,28 +256,49 @@ func (p *Prepared) events(ctx context.Context, q Querier, queries Queries, g gri
 			incs[i].NoBad = true
 		}
 	}
-	return nil
 }
 
-// timeslices fills incs for a time-slice SLI from one range query stepping from slice end to slice
-// end. A step between two slice ends counts nothing (0/0) while the SLI has data, and is Missing
-// when the last slice end had none: the steps of a slice whose query returns nothing are no
-// evidence of anything (the no-data alert sees them as such). The query starts at the slice end
-// at or before the first step, to know that for the first steps.
-func timeslices(ctx context.Context, q Querier, def *rules.SLI, query string, g grid, incs []burnrate.Increment) error {
+// timeslices returns the groups of a time-slice SLI from one range query stepping from slice end
+// to slice end. A step between two slice ends counts nothing (0/0) while the SLI has data, and is
+// Missing when the last slice end had none: the steps of a slice whose query returns nothing are no
+// evidence of anything (the no-data alert sees them as such). The query starts at the slice end at
+// or before the first step, to know that for the first steps.
+func timeslices(ctx context.Context, q Querier, def *rules.SLI, query string, g grid, by []string) ([]Group, error) {
 	slice, err := sliceOf(def, g.step)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	first, last := Align(g.first, slice), Align(g.last, slice)
 	series, err := q.QueryRange(ctx, query, first, last, slice)
 	if err != nil {
-		return fmt.Errorf("querying the time-slice value: %w", err)
+		return nil, fmt.Errorf("querying the time-slice value: %w", err)
 	}
-	verdicts, err := sliceVerdicts(def, series, first, last, slice)
-	if err != nil {
-		return err
+	byKey := map[string][]Series{}
+	labels := map[string]map[string]string{}
+	for _, s := range series {
+		k, l := groupOf(s.Labels, by)
+		byKey[k] = append(byKey[k], s)
+		labels[k] = l
 	}
+	keys := slices.Sorted(maps.Keys(byKey))
+	if by == nil {
+		keys = []string{""}
+	}
+	out := make([]Group, len(keys))
+	for i, k := range keys {
+		verdicts, err := sliceVerdicts(def, byKey[k], first, last, slice)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Group{Key: k, Labels: labels[k], Incs: g.increments()}
+		sliceIncrements(verdicts, first, g, out[i].Incs)
+	}
+	return out, nil
+}
+
+// sliceIncrements fills incs from the verdicts at the slice ends; first is the slice end the
+// verdicts start at.
+func sliceIncrements(verdicts map[time.Time]*sliceVerdict, first time.Time, g grid, incs []burnrate.Increment) {
 	alive := false // the last slice end had data
 	if v, ok := verdicts[first]; ok && first.Before(g.first) {
 		alive = v.ok()
@@ -202,7 +317,6 @@ func timeslices(ctx context.Context, q Querier, def *rules.SLI, query string, g 
 			incs[i].Missing = true
 		}
 	}
-	return nil
 }
 
 // sliceVerdict is what the query said at one slice end.
@@ -271,22 +385,75 @@ type value struct {
 	ok bool
 }
 
-// sum runs query over the grid and sums every returned series at each step.
-func (g grid) sum(ctx context.Context, q Querier, query string) ([]value, error) {
+// increments returns one zero Increment per step of g, End set.
+func (g grid) increments() []burnrate.Increment {
+	incs := make([]burnrate.Increment, g.n)
+	for i := range incs {
+		incs[i].End = g.at(i)
+	}
+	return incs
+}
+
+// groupedValues are a query's sums per group at each step of a grid.
+type groupedValues map[string]*groupSum
+
+type groupSum struct {
+	labels map[string]string
+	vals   []value
+}
+
+func (gv groupedValues) keys() []string { return slices.Sorted(maps.Keys(gv)) }
+
+func (gv groupedValues) values(key string) []value {
+	if s := gv[key]; s != nil {
+		return s.vals
+	}
+	return nil
+}
+
+func (gv groupedValues) labels(key string) map[string]string {
+	if s := gv[key]; s != nil {
+		return s.labels
+	}
+	return nil
+}
+
+// groupOf returns the group of a series with these labels: its key and group labels ("", nil
+// without group labels).
+func groupOf(ls map[string]string, by []string) (string, map[string]string) {
+	if len(by) == 0 {
+		return "", nil
+	}
+	g := make(map[string]string, len(by))
+	for _, l := range by {
+		g[l] = ls[l]
+	}
+	return GroupKey(g), g
+}
+
+// sumBy runs query over the grid and sums the returned series of each group at each step (every
+// series into one sum, key "", when by is empty).
+func (g grid) sumBy(ctx context.Context, q Querier, query string, by []string) (groupedValues, error) {
 	series, err := q.QueryRange(ctx, query, g.first, g.last, g.step)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]value, g.n)
+	out := groupedValues{}
 	for _, s := range series {
+		k, l := groupOf(s.Labels, by)
+		sum := out[k]
+		if sum == nil {
+			sum = &groupSum{labels: l, vals: make([]value, g.n)}
+			out[k] = sum
+		}
 		for _, p := range s.Points {
 			i := g.index(p.T)
 			if i < 0 {
 				return nil, fmt.Errorf("query %q returned a point at %s, off the %s step grid from %s", query,
 					p.T.UTC().Format(time.RFC3339Nano), g.step, g.first.UTC().Format(time.RFC3339))
 			}
-			out[i].v += p.V
-			out[i].ok = true
+			sum.vals[i].v += p.V
+			sum.vals[i].ok = true
 		}
 	}
 	return out, nil

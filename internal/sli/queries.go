@@ -2,6 +2,7 @@ package sli
 
 import (
 	"fmt"
+	"strings"
 	"slices"
 	"time"
 
@@ -20,17 +21,17 @@ type Queries struct {
 // BuildQueries returns the per-step queries of slo for the step and lookback of opt, in the portable
 // form that every engine evaluates alike (Rewrite).
 func BuildQueries(slo *rules.SLO, opt Options) (Queries, error) {
-	return buildQueries(slo.ID(), &slo.SLI, opt, false)
+	return buildQueries(slo.ID(), &slo.SLI, slo.GroupBy, opt, false)
 }
 
-// buildQueries is BuildQueries of the SLI def of the SLO id, with the subquery form
-// (RewriteSubquery) when subquery is set.
-func buildQueries(id string, def *rules.SLI, opt Options, subquery bool) (Queries, error) {
+// buildQueries is BuildQueries of the SLI def of the SLO id grouped by the labels by, with the
+// subquery form (RewriteSubquery) when subquery is set.
+func buildQueries(id string, def *rules.SLI, by []string, opt Options, subquery bool) (Queries, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return Queries{}, fmt.Errorf("SLO %s: %w", id, err)
 	}
-	raw, err := rawQueries(def)
+	raw, err := rawQueries(def, by)
 	if err != nil {
 		return Queries{}, fmt.Errorf("SLO %s: %w", id, err)
 	}
@@ -67,8 +68,8 @@ func sliceOf(def *rules.SLI, step time.Duration) (time.Duration, error) {
 }
 
 // rawQueries returns the queries of the SLI s as the user wrote them (placeholder included), deriving
-// the histogram queries of a latency SLI.
-func rawQueries(s *rules.SLI) (Queries, error) {
+// the histogram queries of a latency SLI (summed by the group labels by, if any).
+func rawQueries(s *rules.SLI, by []string) (Queries, error) {
 	switch s.Kind {
 	case rules.EventsSLI:
 		if s.ErrorQuery == "" || s.TotalQuery == "" {
@@ -80,10 +81,14 @@ func rawQueries(s *rules.SLI) (Queries, error) {
 		if err != nil {
 			return Queries{}, err
 		}
-		total := "sum(rate(" + count + "[{{.window}}]))"
+		sum := "sum"
+		if len(by) > 0 {
+			sum = "sum by (" + strings.Join(by, ", ") + ") "
+		}
+		total := sum + "(rate(" + count + "[{{.window}}]))"
 		// Requests slower than the threshold are those counted in _count but not in the
 		// threshold's cumulative bucket.
-		return Queries{Total: total, Bad: total + " - sum(rate(" + bucket + "[{{.window}}]))"}, nil
+		return Queries{Total: total, Bad: total + " - " + sum + "(rate(" + bucket + "[{{.window}}]))"}, nil
 	case rules.TimesliceSLI:
 		if s.Query == "" {
 			return Queries{}, fmt.Errorf("time-slice SLI needs a query")
@@ -150,7 +155,7 @@ func histogramSelectors(histogram string, threshold float64) (bucket, count stri
 // Selectors returns the series selectors the queries of slo read, without offset or @ modifiers,
 // deduplicated and sorted: what `slod record` has to fetch for the SLO.
 func Selectors(slo *rules.SLO) ([]string, error) {
-	raw, err := rawQueries(&slo.SLI)
+	raw, err := rawQueries(&slo.SLI, slo.GroupBy)
 	if err != nil {
 		return nil, fmt.Errorf("SLO %s: %w", slo.ID(), err)
 	}
