@@ -147,4 +147,7 @@ type Transition struct {
 	At, FiredAt  time.Time
 	Reason       Reason
 	PeakBurnRate float64
+	// Note says why an alert resolved when it was not its own evaluation that resolved it (a
+	// group of a grouped SLO retired); empty otherwise.
+	Note string
 }

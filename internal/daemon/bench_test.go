@@ -261,7 +261,7 @@ rules: [rules/]
 	for warm := 0; ; warm++ {
 		empty := 0
 		for _, s := range d.slos {
-			if s.stepper.History().End().IsZero() {
+			if s.only().History().End().IsZero() {
 				empty++
 			}
 		}
@@ -342,7 +342,7 @@ rules: [rules/]
 	b.ReportMetric(float64(rssBytes("VmHWM"))/(1<<20), "rss-peak-MiB")
 	var hist int
 	for _, s := range d.slos {
-		hist += s.stepper.History().MemoryBytes()
+		hist += s.only().History().MemoryBytes()
 	}
 	b.ReportMetric(float64(hist)/float64(n), "history-B/SLO")
 	return benchMemory{n: n, anonRSS: rssSteady, heap: heap2}

@@ -90,7 +90,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	}
 
 	_, nspan := d.tracer.Start(ctx, "notify")
-	p, err := plan(planInput{at: t, results: results, slos: slos, prev: prevAlerts, router: rt.router, resend: rt.resend,
+	p, err := plan(planInput{at: t, results: results, prev: prevAlerts, router: rt.router, resend: rt.resend,
 		silences: d.silences.Active(t), external: rt.external})
 	nspan.SetAttributes(attribute.Int("slod.transitions", len(p.changes)), attribute.Int("slod.enqueued", len(p.commit.Outbox)))
 	nspan.End()
@@ -122,10 +122,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 func (d *Daemon) publish(ctx context.Context, log *slog.Logger, t time.Time, slos []*sloState, results []sloResult, p cyclePlan) {
 	d.mu.Lock()
 	for _, r := range results {
-		r.s.st, r.s.status, r.s.evaluated, r.s.sourceErr, r.s.dataUntil = r.st, r.status, true, r.sourceErr, r.dataUntil
-		if r.record.ID != "" {
-			r.s.committed, r.s.written = r.st.Alerts, true
-		}
+		r.publish()
 	}
 	d.alerts = p.reconciled.State
 	unrouted := d.unrouted
@@ -158,27 +155,49 @@ func (d *Daemon) publish(ctx context.Context, log *slog.Logger, t time.Time, slo
 	d.afterCycle(ctx, log, t, results)
 }
 
+// publish makes the committed outcome of the SLO's cycle what its state says (called under
+// Daemon.mu): one view per instance, and what was written of each.
+func (r *sloResult) publish() {
+	s := r.s
+	s.insts, s.excess = make([]*instState, len(r.insts)), r.excess
+	for i, ir := range r.insts {
+		s.insts[i] = &instState{key: ir.key, labels: ir.labels, st: ir.st, status: ir.status, evaluated: true,
+			sourceErr: ir.sourceErr, dataUntil: ir.dataUntil}
+		if ir.record.ID != "" {
+			s.commits[ir.key] = commitState{alerts: ir.st.Alerts, written: true}
+		}
+	}
+	for _, ir := range r.retired {
+		delete(s.commits, ir.key)
+	}
+}
+
 // afterCycle logs the cycle's transitions, returns a backfill's memory to the OS, expires old
 // silences and marks the daemon ready.
 func (d *Daemon) afterCycle(ctx context.Context, log *slog.Logger, t time.Time, results []sloResult) {
 	// A backfill decodes far more than a steady cycle keeps; hand that memory back to the OS
 	// instead of carrying it as RSS until the runtime scavenges it.
-	appended := 0
+	appended, n := 0, 0
 	for _, r := range results {
-		appended += r.appended
+		for _, ir := range r.insts {
+			appended += ir.appended
+			n++
+		}
 	}
-	if appended > backfillSteps*len(results) {
+	if appended > backfillSteps*n {
 		debug.FreeOSMemory()
 	}
 	for _, r := range results {
-		for _, tr := range r.transitions {
-			// Firing and resolving are what operators look for; pending comes and goes.
-			level := slog.LevelDebug
-			if tr.To == burnrate.Firing || tr.From == burnrate.Firing {
-				level = slog.LevelInfo
+		for _, ir := range append(r.insts, r.retired...) {
+			for _, tr := range ir.transitions {
+				// Firing and resolving are what operators look for; pending comes and goes.
+				level := slog.LevelDebug
+				if tr.To == burnrate.Firing || tr.From == burnrate.Firing {
+					level = slog.LevelInfo
+				}
+				log.Log(ctx, level, "alert transition", "slo", ir.id, "severity", tr.Severity, "no_data", tr.NoData,
+					"from", tr.From, "to", tr.To, "at", tr.At, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
 			}
-			log.Log(ctx, level, "alert transition", "slo", r.s.slo.ID(), "severity", tr.Severity, "no_data", tr.NoData,
-				"from", tr.From, "to", tr.To, "at", tr.At, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
 		}
 	}
 	// Silences that ended a week ago are of no use to anyone; the store should not grow forever.
@@ -208,14 +227,16 @@ func formatFloat(v float64) string {
 	return fmt.Sprintf("%.4g", v)
 }
 
-// publishAll sets the gauge of SLOs by state after a committed cycle (the per-SLO gauges are
+// publishAll sets the gauge of SLOs (and groups) by state after a committed cycle (the per-SLO gauges are
 // read from the SLO states when scraped: sloCollector).
 func (d *Daemon) publishAll(slos []*sloState) {
 	counts := map[burnrate.Phase]int{burnrate.Inactive: 0, burnrate.Pending: 0, burnrate.Firing: 0}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, s := range slos {
-		counts[worstPhase(s.st)]++
+		for _, is := range s.insts {
+			counts[worstPhase(is.st)]++
+		}
 	}
 	for ph, n := range counts {
 		d.m.slos.WithLabelValues(string(ph)).Set(float64(n))

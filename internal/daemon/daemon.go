@@ -11,6 +11,7 @@ package daemon
 
 import (
 	"context"
+	"maps"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,24 +92,40 @@ type runtimeConfig struct {
 	external  string
 }
 
-// sloState is one SLO of the running rules: its evaluation (the Stepper, touched only by the
-// cycle, under cycleMu) and what the last committed cycle published about it, which HTTP handlers
-// and the metrics collector read under Daemon.mu.
+// sloState is one SLO of the running rules: its evaluation (eval.Groups: the SLO, or one instance
+// per group of a grouped SLO; touched only by the cycle, under cycleMu) and what the last committed
+// cycle published about each instance, which HTTP handlers and the metrics collector read under
+// Daemon.mu.
 type sloState struct {
-	slo     *rules.SLO
-	stepper *eval.Stepper
+	slo  *rules.SLO
+	eval *eval.Groups
 	// prep is the SLO's per-step queries, built by the first cycle that needs them and kept
 	// (across reloads too) while they match the SLO, the step, the lookback and the source.
 	prep *sli.Prepared
-	// committed is the alert state last written to the store (the very slice: burnrate shares an
-	// unchanged state's slice, so an unchanged state is recognised by identity); written is false
-	// until the record was written once since the state or the history was replaced.
-	committed []burnrate.AlertState
-	written   bool
+	// commits are what was last written of each instance, by key (cycle-owned).
+	commits map[string]commitState
 
-	// Published by the last committed cycle.
-	st        burnrate.State
-	status    burnrate.Status
+	// Published by the last committed cycle: one view per instance, in key order, and the groups
+	// past max_groups.
+	insts  []*instState
+	excess []string
+}
+
+// commitState is what the store holds of one instance: its alert state as last written (the very
+// slice: burnrate shares an unchanged state's slice, so an unchanged state is recognised by
+// identity), and whether its record was written since its state or history was replaced.
+type commitState struct {
+	alerts  []burnrate.AlertState
+	written bool
+}
+
+// instState is what the last committed cycle published about one instance.
+type instState struct {
+	key    string // the group's key ("" for the SLO itself)
+	labels map[string]string
+	st     burnrate.State
+	status burnrate.Status
+	// evaluated is false until a cycle evaluated the instance.
 	evaluated bool
 	sourceErr string
 	// dataUntil is the end of the history as of the last commit.
@@ -374,48 +392,51 @@ func instanceName(external string) string {
 	return h
 }
 
-// carryOver builds the SLO states of a new rule set, keeping the history and alert state of every
-// SLO that keeps its id. A history is kept as is when its step is unchanged and its capacity still
-// covers the longest window; otherwise it starts over and the next cycle backfills it. What was
-// committed is carried over too, so a reload that changes nothing writes nothing more than a cycle
-// would have.
+// carryOver builds the SLO states of a new rule set, keeping the instances (histories and alert
+// states) of every SLO that keeps its id and its group_by. A history is kept as is when its step is
+// unchanged and its capacity still covers the longest window; otherwise it starts over and the
+// next cycle backfills it. What was committed is carried over too, so a reload that changes
+// nothing writes nothing more than a cycle would have.
 func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfig) []*sloState {
 	old := make(map[string]*sloState, len(prev))
 	for _, s := range prev {
 		old[s.slo.ID()] = s
 	}
-	step := rt.cfg.Evaluation.Step.D()
 	out := make([]*sloState, 0, len(slos))
 	for _, slo := range slos {
-		o, ok := old[slo.ID()]
-		if !ok {
-			s := &sloState{slo: slo}
-			s.stepper = newStepper(slo, rt, burnrate.NewHistory(step, slo.MaxWindow()), eval.Checkpoint{})
-			out = append(out, s)
-			continue
+		s := &sloState{slo: slo, eval: newGroups(slo, rt), commits: map[string]commitState{}}
+		if o, ok := old[slo.ID()]; ok && slices.Equal(o.slo.GroupBy, slo.GroupBy) {
+			s.prep, s.insts, s.excess = o.prep, o.insts, o.excess
+			carryInstances(o, s, rt)
 		}
-		s := &sloState{slo: slo, prep: o.prep, committed: o.committed, written: o.written,
-			st: o.st, status: o.status, evaluated: o.evaluated, sourceErr: o.sourceErr, dataUntil: o.dataUntil}
-		hist := adoptHistory(o.stepper.History(), step, slo.MaxWindow())
-		cp := o.stepper.Checkpoint()
-		if hist != o.stepper.History() {
-			s.written = false
-		}
-		if !slices.EqualFunc(o.slo.Alerting.Windows, slo.Alerting.Windows, func(a, b burnrate.Window) bool { return a == b }) ||
-			!equalNoData(o.slo.Alerting.NoData, slo.Alerting.NoData) {
-			// The alerts of a changed policy are matched by severity by Evaluate; a pair index
-			// of the old policy means nothing in the new one, so its hold times restart.
-			cp.State = resetPairs(cp.State)
-		}
-		s.stepper = newStepper(slo, rt, hist, cp)
 		out = append(out, s)
 	}
 	return out
 }
 
-// newStepper returns the evaluation of slo under the runtime config rt.
-func newStepper(slo *rules.SLO, rt *runtimeConfig, hist *burnrate.History, cp eval.Checkpoint) *eval.Stepper {
-	return eval.NewStepper(burnrate.Compile(slo.Policy()), hist, cp, eval.StepperOptionsFor(slo, rt.cfg.Evaluation.Lookback.D()))
+// carryInstances moves the instances of o into s, the same SLO under a new rule set.
+func carryInstances(o, s *sloState, rt *runtimeConfig) {
+	step := rt.cfg.Evaluation.Step.D()
+	policyChanged := !slices.EqualFunc(o.slo.Alerting.Windows, s.slo.Alerting.Windows, func(a, b burnrate.Window) bool { return a == b }) ||
+		!equalNoData(o.slo.Alerting.NoData, s.slo.Alerting.NoData)
+	for _, inst := range o.eval.Instances() {
+		hist := adoptHistory(inst.Stepper.History(), step, s.slo.MaxWindow())
+		cp := inst.Stepper.Checkpoint()
+		if policyChanged {
+			// The alerts of a changed policy are matched by severity by Evaluate; a pair index
+			// of the old policy means nothing in the new one, so its hold times restart.
+			cp.State = resetPairs(cp.State)
+		}
+		s.eval.Restore(inst.Key, inst.Labels, hist, cp)
+		if c, ok := o.commits[inst.Key]; ok && hist == inst.Stepper.History() {
+			s.commits[inst.Key] = c
+		}
+	}
+}
+
+// newGroups returns the evaluation of slo under the runtime config rt, without history.
+func newGroups(slo *rules.SLO, rt *runtimeConfig) *eval.Groups {
+	return eval.NewGroups(slo, rt.cfg.Evaluation.Step.D(), eval.StepperOptionsFor(slo, rt.cfg.Evaluation.Lookback.D()))
 }
 
 func equalNoData(a, b *burnrate.NoData) bool {
@@ -465,26 +486,10 @@ func (d *Daemon) restore() error {
 	// may.
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	step := d.rt.cfg.Evaluation.Step.D()
 	for _, s := range d.slos {
-		rec, ok := recs[s.slo.ID()]
-		if !ok {
-			s.stepper = newStepper(s.slo, d.rt, burnrate.NewHistory(step, s.slo.MaxWindow()), eval.Checkpoint{})
-			s.st, s.dataUntil, s.committed, s.written = burnrate.State{}, time.Time{}, nil, false
-			continue
+		if err := d.restoreSLO(s, recs); err != nil {
+			return err
 		}
-		h := new(burnrate.History)
-		if err := h.UnmarshalBinary(rec.History); err != nil {
-			d.log.Warn("discarding unreadable history; it will be backfilled", "slo", s.slo.ID(), "err", err)
-			h = burnrate.NewHistory(step, s.slo.MaxWindow())
-		}
-		h = adoptHistory(h, step, s.slo.MaxWindow())
-		cp, err := decodeCheckpoint(rec)
-		if err != nil {
-			return fmt.Errorf("reading alert state of %s: %w", s.slo.ID(), err)
-		}
-		s.stepper = newStepper(s.slo, d.rt, h, cp)
-		s.st, s.dataUntil, s.committed, s.written = cp.State, h.End(), cp.Alerts, true
 	}
 	b, err := d.store.Meta(notify.MetaAlertRecords)
 	if err != nil {
@@ -504,6 +509,50 @@ func (d *Daemon) restore() error {
 	}
 	d.dirty = false
 	return nil
+}
+
+// restoreSLO rebuilds the evaluation of s from its records: the SLO's own (id), or one per group
+// (id followed by the group's key).
+func (d *Daemon) restoreSLO(s *sloState, recs map[string]store.SLORecord) error {
+	step := d.rt.cfg.Evaluation.Step.D()
+	s.eval, s.commits, s.insts = newGroups(s.slo, d.rt), map[string]commitState{}, nil
+	for _, id := range slices.Sorted(maps.Keys(recs)) {
+		key, ok := instanceKey(s.slo, id)
+		if !ok {
+			continue
+		}
+		rec := recs[id]
+		h := new(burnrate.History)
+		if err := h.UnmarshalBinary(rec.History); err != nil {
+			d.log.Warn("discarding unreadable history; it will be backfilled", "slo", id, "err", err)
+			h = burnrate.NewHistory(step, s.slo.MaxWindow())
+		}
+		h = adoptHistory(h, step, s.slo.MaxWindow())
+		cp, err := decodeCheckpoint(rec)
+		if err != nil {
+			return fmt.Errorf("reading alert state of %s: %w", id, err)
+		}
+		inst := s.eval.Restore(key, cp.Group, h, cp)
+		s.commits[key] = commitState{alerts: cp.Alerts, written: true}
+		s.insts = append(s.insts, &instState{key: key, labels: inst.Labels, st: cp.State, dataUntil: h.End()})
+	}
+	return nil
+}
+
+// instanceKey returns the group key of the record id if it belongs to slo: "" for the SLO's own
+// record, the group's key for one of its groups.
+func instanceKey(slo *rules.SLO, id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, slo.ID())
+	switch {
+	case !ok:
+		return "", false
+	case rest == "":
+		return "", true
+	case len(slo.GroupBy) > 0:
+		labels, ok := rules.ParseGroupKey(rest)
+		return rest, ok && slices.Equal(slices.Sorted(maps.Keys(labels)), slo.GroupBy)
+	}
+	return "", false
 }
 
 // decodeCheckpoint reads the alert state and evaluation times of a stored record. A record
@@ -532,12 +581,8 @@ func (d *Daemon) dropUnconfigured() {
 		d.log.Warn("listing stored SLOs", "err", err)
 		return
 	}
-	known := map[string]bool{}
-	for _, s := range d.slos {
-		known[s.slo.ID()] = true
-	}
 	for id := range recs {
-		if known[id] {
+		if d.knownRecord(id) {
 			continue
 		}
 		if err := d.store.DeleteSLO(id); err != nil {
@@ -547,6 +592,16 @@ func (d *Daemon) dropUnconfigured() {
 		}
 		d.log.Info("removed the state of an SLO no longer in the rules", "slo", id)
 	}
+}
+
+// knownRecord reports whether the record id belongs to a configured SLO (or one of its groups).
+func (d *Daemon) knownRecord(id string) bool {
+	for _, s := range d.slos {
+		if _, ok := instanceKey(s.slo, id); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Reload re-reads the config and the rules. On any error the running config stays, the error is
@@ -565,10 +620,6 @@ func (d *Daemon) Reload() error {
 		return err
 	}
 	d.mu.Lock()
-	prevIDs := map[string]bool{}
-	for _, s := range d.slos {
-		prevIDs[s.slo.ID()] = true
-	}
 	d.slos = d.carryOver(d.slos, set.SLOs, rt)
 	d.rt = rt
 	sched := d.sched
@@ -577,15 +628,9 @@ func (d *Daemon) Reload() error {
 		sched.Reschedule()
 	}
 	d.dispatcher.SetNotifiers(rt.notifiers)
-	for _, s := range d.slos {
-		delete(prevIDs, s.slo.ID())
-	}
-	for id := range prevIDs {
-		if err := d.store.DeleteSLO(id); err != nil {
-			d.m.storeErrors.Inc()
-			d.log.Warn("removing the state of a deleted SLO", "slo", id, "err", err)
-		}
-	}
+	// The state of SLOs (and groupings) the new rules no longer have; their open incidents are
+	// resolved by the next cycle.
+	d.dropUnconfigured()
 	d.m.reloadSuccessful.Set(1)
 	d.m.reloadSuccessTime.Set(float64(d.clock.Now().UnixNano()) / 1e9)
 	d.log.Info("reloaded", "config", d.opt.ConfigFile, "slos", len(d.slos), "rule_files", len(set.Files))

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/sli"
@@ -386,7 +387,7 @@ func TestCommitFailureLosesNoTransition(t *testing.T) {
 func TestReload(t *testing.T) {
 	h := newHarness(t)
 	h.cycle(t0)
-	end := h.d.slos[0].stepper.History().End()
+	end := h.d.slos[0].only().History().End()
 
 	// A broken config: the reload fails, the metric says so, the running config stays.
 	cfgPath := filepath.Join(h.dir, "slod.yml")
@@ -423,11 +424,11 @@ func TestReload(t *testing.T) {
 	for _, s := range h.d.slos {
 		switch s.slo.ID() {
 		case "shop/availability":
-			if !s.stepper.History().End().Equal(end) {
-				t.Errorf("shop history not carried over: end %v, want %v", s.stepper.History().End(), end)
+			if !s.only().History().End().Equal(end) {
+				t.Errorf("shop history not carried over: end %v, want %v", s.only().History().End(), end)
 			}
 		case "cart/availability":
-			if !s.stepper.History().End().IsZero() {
+			if !s.only().History().End().IsZero() {
 				t.Error("new SLO has history")
 			}
 		}
@@ -609,7 +610,7 @@ func TestGapAfterDowntimeIsFetched(t *testing.T) {
 			if got := h.src.starts[0]; !got.Equal(at.Add(tc.wantStart)) || !h.src.ends[0].Equal(at) {
 				t.Errorf("fetched [%v, %v], want [%v, %v]", got, h.src.ends[0], at.Add(tc.wantStart), at)
 			}
-			if end := h.d.slos[0].stepper.History().End(); !end.Equal(at) {
+			if end := h.d.slos[0].only().History().End(); !end.Equal(at) {
 				t.Errorf("history ends %v, want %v", end, at)
 			}
 		})
@@ -629,7 +630,7 @@ func TestReloadWindowGrew(t *testing.T) {
 	if err := h.d.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.d.slos[0].stepper.History().MaxWindow(); got != 7*24*time.Hour {
+	if got := h.d.slos[0].only().History().MaxWindow(); got != 7*24*time.Hour {
 		t.Errorf("history capacity %v", got)
 	}
 	if h.phase("page", false) != "firing" {
@@ -660,7 +661,7 @@ func TestClockBackwardsHoldsState(t *testing.T) {
 	if h.phase("page", false) != "firing" || len(h.outbox()) != 1 {
 		t.Errorf("going back in time changed the alerts: %s, %+v", h.phase("page", false), h.outbox())
 	}
-	if end := h.d.slos[0].stepper.History().End(); !end.Equal(t0) {
+	if end := h.d.slos[0].only().History().End(); !end.Equal(t0) {
 		t.Errorf("history end moved to %v", end)
 	}
 }
@@ -710,7 +711,7 @@ func TestHistoryWritesSpread(t *testing.T) {
 	h.restart()
 	h.src.set(func(f *fakeSource) { f.starts = nil })
 	h.cycle(next.Add(time.Minute))
-	if got := h.d.slos[0].stepper.History().End(); !got.Equal(next.Add(time.Minute)) {
+	if got := h.d.slos[0].only().History().End(); !got.Equal(next.Add(time.Minute)) {
 		t.Errorf("history after restart ends %v", got)
 	}
 	if len(h.src.starts) != 2 || !h.src.starts[0].Equal(stored.Add(time.Minute)) {
@@ -799,4 +800,13 @@ func TestNoOpReloadWritesNothingMore(t *testing.T) {
 	if len(recs) != 21 || written != turns {
 		t.Errorf("the cycle after a no-op reload wrote %d of %d records, want the %d whose turn it is", written, len(recs), turns)
 	}
+}
+
+// only is the stepper of an SLO without group_by (its one instance).
+func (s *sloState) only() *eval.Stepper {
+	insts := s.eval.Instances()
+	if len(insts) != 1 || insts[0].Key != "" {
+		panic(fmt.Sprintf("%s has %d instances", s.slo.ID(), len(insts)))
+	}
+	return insts[0].Stepper
 }

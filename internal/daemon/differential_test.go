@@ -324,7 +324,7 @@ func (c *diffCase) backtest(t *testing.T) []diffTransition {
 	}
 	var out []diffTransition
 	prev := map[string]burnrate.Phase{}
-	obs := func(_ *rules.SLO, at time.Time, st burnrate.State, _ burnrate.Status) {
+	obs := func(_ *eval.Instance, at time.Time, st burnrate.State, _ burnrate.Status) {
 		for _, a := range st.Alerts {
 			name := alertName(a.Severity, a.NoData)
 			ph := a.Phase

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,17 +49,27 @@ func historyTurn(id string, seq uint64) bool {
 // sloResult is what evaluating one SLO in a cycle produced; nothing of it is visible outside the
 // cycle until the store commit succeeded.
 type sloResult struct {
-	s           *sloState
+	s *sloState
+	// insts are the results of the SLO's instances after the cycle, in key order; retired those it
+	// retired (their records are deleted, their firing alerts resolved).
+	insts, retired []instResult
+	excess         []string
+	// err is an error of the cycle (the context ended), not of the SLO.
+	err error
+}
+
+// instResult is what evaluating one instance (the SLO, or one of its groups) produced.
+type instResult struct {
+	key, id     string
+	labels      map[string]string
 	st          burnrate.State
 	status      burnrate.Status
 	transitions []burnrate.Transition
-	// record is the SLO's record to write (ID empty: nothing to write this cycle).
+	// record is the instance's record to write (ID empty: nothing to write this cycle).
 	record    store.SLORecord
 	sourceErr string
 	dataUntil time.Time
 	appended  int
-	// err is an error of the cycle (the context ended), not of the SLO.
-	err error
 }
 
 // evaluateAll is the cycle's first stage: every SLO fetches its new steps and is evaluated at t,
@@ -76,64 +88,93 @@ func (d *Daemon) evaluateAll(ctx context.Context, log *slog.Logger, rt *runtimeC
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			results[i] = d.evalSLO(ctx, log, rt, s, t, historyTurn(s.slo.ID(), seq))
+			results[i] = d.evalSLO(ctx, log, rt, s, t, seq)
 		})
 	}
 	wg.Wait()
 	return results
 }
 
-// evalSLO fetches the steps the SLO's stepper needs up to t, advances it to t and encodes the
-// record to commit. Failures of the source are not errors: the stepper holds the SLO's burn-rate
-// alerts and evaluates its no-data alert only, and the failure is the SLO's source error.
-func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time, writeHistory bool) sloResult {
+// evalSLO fetches the steps the SLO's instances need up to t, advances them to t (eval.Groups)
+// and encodes the records to commit. Failures of the source are not errors: the instances hold
+// their burn-rate alerts and evaluate their no-data alert only, and the failure is their source
+// error.
+func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time, seq uint64) sloResult {
 	slo := s.slo
 	ctx, span := d.tracer.Start(ctx, "slo", trace.WithAttributes(attribute.String("slod.slo", slo.ID())))
 	defer span.End()
 	res := sloResult{s: s}
 	log = log.With("slo", slo.ID())
 
-	src, incs, err := d.fetch(ctx, log, rt, s, t)
+	src, groups, err := d.fetch(ctx, log, rt, s, t)
+	sourceErr := ""
 	switch {
 	case err != nil && ctx.Err() != nil:
 		res.err = ctx.Err()
 		return res
 	case err != nil:
-		res.sourceErr = promapi.Reason(err)
-		log.Warn("source failed for SLO; holding its alert state", "reason", res.sourceErr, "err", err)
+		sourceErr = promapi.Reason(err)
+		log.Warn("source failed for SLO; holding its alert state", "reason", sourceErr, "err", err)
 	}
 
 	_, espan := d.tracer.Start(ctx, "evaluate")
-	var bridge eval.Bridger
+	var bridge eval.GroupBridger
 	if src != nil {
 		bridge = src
 	}
-	out, err := s.stepper.Advance(ctx, incs, t, bridge)
-	espan.SetAttributes(attribute.Int("slod.transitions", len(out.Transitions)))
+	out := s.eval.Advance(ctx, groups, t, bridge)
 	espan.End()
-	if err != nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
 		res.err = ctx.Err()
 		return res
 	}
-	res.noteOutcome(log, out, err, t)
-	if res.sourceErr != "" {
-		d.m.sourceErrors.WithLabelValues(slo.Service, slo.Name, res.sourceErr).Inc()
-		span.SetStatus(codes.Error, res.sourceErr)
+	reasons := map[string]bool{}
+	for _, inst := range s.eval.Instances() {
+		ir := instOutcome(log, inst, out, sourceErr, t)
+		if res.err = ir.encode(s, inst, t, historyTurn(ir.id, seq)); res.err != nil {
+			return res
+		}
+		res.insts = append(res.insts, ir)
+		if ir.sourceErr != "" {
+			reasons[ir.sourceErr] = true
+		}
 	}
-	res.st, res.status, res.transitions = s.stepper.State(), s.stepper.Status(t), out.Transitions
-	res.dataUntil, res.appended = s.stepper.History().End(), out.Appended
-	res.err = res.encode(s, t, writeHistory)
+	for _, inst := range out.Retired {
+		res.retired = append(res.retired, instOutcome(log, inst, out, sourceErr, t))
+		log.Info("group retired", "group", inst.Key, "slo_instance", inst.ID())
+	}
+	for _, reason := range slices.Sorted(maps.Keys(reasons)) {
+		d.m.sourceErrors.WithLabelValues(slo.Service, slo.Name, reason).Inc()
+		span.SetStatus(codes.Error, reason)
+	}
+	res.excess = s.eval.Excess()
+	if len(res.excess) > 0 {
+		log.Warn("groups past max_groups are not evaluated", "max_groups", slo.MaxGroups, "excess", len(res.excess), "first", res.excess[0])
+	}
 	return res
 }
 
-// noteOutcome records (and logs) why the SLO has no data at t, if it has none.
-func (r *sloResult) noteOutcome(log *slog.Logger, out eval.Outcome, err error, t time.Time) {
+// instOutcome is the result of one instance after Groups.Advance; sourceErr is the SLO's fetch
+// error, if its source failed.
+func instOutcome(log *slog.Logger, inst *eval.Instance, out eval.GroupsOutcome, sourceErr string, t time.Time) instResult {
+	o := out.Outcomes[inst.Key]
+	ir := instResult{key: inst.Key, id: inst.ID(), labels: inst.Labels, st: inst.Stepper.State(), status: inst.Stepper.Status(t),
+		transitions: o.Transitions, sourceErr: sourceErr, dataUntil: inst.Stepper.History().End(), appended: o.Appended}
+	if inst.Key != "" {
+		log = log.With("group", inst.Key)
+	}
+	ir.noteOutcome(log, inst, o, out.Errs[inst.Key])
+	return ir
+}
+
+// noteOutcome records (and logs) why the instance has no data at t, if it has none.
+func (r *instResult) noteOutcome(log *slog.Logger, inst *eval.Instance, out eval.Outcome, err error) {
 	var invalid *eval.InvalidError
 	switch {
 	case out.Behind:
 		// The clock went back (or the store came from a host ahead of this one): evaluating
 		// before the history's end would misread it; the stepper keeps everything as it is.
-		log.Warn("evaluation time before the end of the SLO's history; holding its state", "history_end", r.s.stepper.History().End())
+		log.Warn("evaluation time before the end of the SLO's history; holding its state", "history_end", inst.Stepper.History().End())
 	case errors.As(err, &invalid):
 		r.sourceErr = reasonInvalid
 		log.Warn("the source returned a value slod cannot count; holding the SLO's alert state", "reason", reasonInvalid, "err", err)
@@ -150,23 +191,23 @@ func (r *sloResult) noteOutcome(log *slog.Logger, out eval.Outcome, err error, t
 	}
 }
 
-// encode sets the record to commit: the SLO's checkpoint and history, when the alert state
-// changed, in the SLO's history turn, or when nothing was written yet.
-func (r *sloResult) encode(s *sloState, t time.Time, writeHistory bool) error {
-	if s.written && !writeHistory && sameAlerts(r.st.Alerts, s.committed) {
+// encode sets the record to commit: the instance's checkpoint and history, when its alert state
+// changed, in its history turn, or when nothing was written yet.
+func (r *instResult) encode(s *sloState, inst *eval.Instance, t time.Time, writeHistory bool) error {
+	if c := s.commits[inst.Key]; c.written && !writeHistory && sameAlerts(r.st.Alerts, c.alerts) {
 		// The alert state is as committed; the history is written in its turn (see
 		// historyWriteEvery). A restart refetches the few steps the stored history lacks.
 		return nil
 	}
-	cp, err := json.Marshal(s.stepper.Checkpoint())
+	cp, err := json.Marshal(inst.Stepper.Checkpoint())
 	if err != nil {
-		return fmt.Errorf("SLO %s: encoding alert state: %w", s.slo.ID(), err)
+		return fmt.Errorf("SLO %s: encoding alert state: %w", r.id, err)
 	}
-	hist, err := s.stepper.History().MarshalBinary()
+	hist, err := inst.Stepper.History().MarshalBinary()
 	if err != nil {
-		return fmt.Errorf("SLO %s: encoding history: %w", s.slo.ID(), err)
+		return fmt.Errorf("SLO %s: encoding history: %w", r.id, err)
 	}
-	r.record = store.SLORecord{ID: s.slo.ID(), History: hist, State: cp, UpdatedAt: t}
+	r.record = store.SLORecord{ID: r.id, History: hist, State: cp, UpdatedAt: t}
 	return nil
 }
 
@@ -179,9 +220,9 @@ func sameAlerts(a, b []burnrate.AlertState) bool {
 	return len(a) == 0 || &a[0] == &b[0]
 }
 
-// fetch returns the SLO's source and the increments of the steps its stepper needs up to t
-// (none when there is nothing to fetch).
-func (d *Daemon) fetch(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time) (*eval.Source, []burnrate.Increment, error) {
+// fetch returns the SLO's source and the increments of the steps its instances need up to t, per
+// group (none when there is nothing to fetch).
+func (d *Daemon) fetch(ctx context.Context, log *slog.Logger, rt *runtimeConfig, s *sloState, t time.Time) (*eval.Source, []sli.Group, error) {
 	step := rt.cfg.Evaluation.Step.D()
 	lookback := rt.cfg.Evaluation.Lookback.D()
 	fine := sli.Options{Step: step, Lookback: lookback}
@@ -199,7 +240,7 @@ func (d *Daemon) fetch(ctx context.Context, log *slog.Logger, rt *runtimeConfig,
 	if b := rt.cfg.Evaluation.Backfill.D(); b > 0 && b < backfill {
 		backfill = b
 	}
-	start := s.stepper.From(t.Add(-backfill).Add(step))
+	start := s.eval.From(t.Add(-backfill).Add(step))
 	if start.After(t) {
 		return src, nil, nil
 	}
@@ -207,10 +248,10 @@ func (d *Daemon) fetch(ctx context.Context, log *slog.Logger, rt *runtimeConfig,
 		attribute.String("slod.from", start.Format(time.RFC3339)), attribute.Int("slod.steps", int(t.Sub(start)/step)+1)))
 	defer qspan.End()
 	qctx = promapi.ContextWithLogger(qctx, log)
-	incs, err := src.Fetch(qctx, start, t, s.stepper.History().End().IsZero())
+	groups, err := src.Fetch(qctx, start, t, s.eval.Empty())
 	if err != nil {
 		qspan.RecordError(err)
 		qspan.SetStatus(codes.Error, "source error")
 	}
-	return src, incs, err
+	return src, groups, err
 }

@@ -65,11 +65,16 @@ type apiResponse struct {
 
 // sloView is one SLO in GET /api/v1/slos and on the status page.
 type sloView struct {
-	ID          string            `json:"id"`
-	Service     string            `json:"service"`
-	Name        string            `json:"name"`
-	Description string            `json:"description,omitempty"`
-	Objective   float64           `json:"objective"`
+	// ID is the SLO id, followed by the group's key for a group of a grouped SLO.
+	ID      string `json:"id"`
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	// Group is the group's labels (absent for an SLO without group_by); GroupsNotEvaluated the
+	// groups of the SLO past its max_groups, which are not evaluated.
+	Group              map[string]string `json:"group,omitempty"`
+	GroupsNotEvaluated []string          `json:"groups_not_evaluated,omitempty"`
+	Description string  `json:"description,omitempty"`
+	Objective   float64 `json:"objective"`
 	Period      string            `json:"period"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	// EvaluatedAt is the last evaluation time; DataUntil the end of the SLI history (earlier when
@@ -123,36 +128,47 @@ func (d *Daemon) sloViews() []sloView {
 	defer d.mu.RUnlock()
 	out := make([]sloView, 0, len(d.slos))
 	for _, s := range d.slos {
-		v := sloView{ID: s.slo.ID(), Service: s.slo.Service, Name: s.slo.Name, Description: s.slo.Description,
-			Objective: s.slo.Objective, Period: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
-			Windows: []windowView{}, Alerts: []alertView{}, SourceError: s.sourceErr}
-		if s.evaluated {
-			st := s.status
-			v.EvaluatedAt, v.DataUntil, v.LastData = timePtr(st.At), timePtr(s.dataUntil), timePtr(st.LastData)
-			v.ErrorRatio, v.BudgetRemaining, v.CurrentBurnRate = finite(st.ErrorRatio), finite(st.BudgetRemaining), finite(st.CurrentBurnRate)
-			if st.TimeToExhaustion > 0 {
-				tte := model.Duration(st.TimeToExhaustion.Round(time.Minute)).String()
-				v.TimeToExhaustion = &tte
-			}
-			for _, w := range st.Windows {
-				v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(), ErrorRatio: finite(w.ErrorRatio), BurnRate: finite(w.BurnRate)})
-			}
+		insts := s.insts
+		if len(insts) == 0 {
+			insts = []*instState{{}} // not evaluated yet
 		}
-		for _, a := range s.st.Alerts {
-			ph := a.Phase
-			if ph == "" {
-				ph = burnrate.Inactive
-			}
-			av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: string(ph), ActiveAt: timePtr(a.ActiveAt),
-				FiredAt: timePtr(a.FiredAt), PeakBurnRate: finite(a.PeakBurnRate)}
-			if ph != burnrate.Inactive && a.Reason.Window.Long > 0 {
-				av.Window = model.Duration(a.Reason.Window.Long).String() + "/" + model.Duration(a.Reason.Window.Short).String()
-			}
-			v.Alerts = append(v.Alerts, av)
+		for _, is := range insts {
+			out = append(out, instView(s, is))
 		}
-		out = append(out, v)
 	}
 	return out
+}
+
+// instView is the view of one instance of an SLO (the SLO, or one of its groups).
+func instView(s *sloState, is *instState) sloView {
+	v := sloView{ID: s.slo.ID() + is.key, Service: s.slo.Service, Name: s.slo.Name, Group: is.labels, GroupsNotEvaluated: s.excess,
+		Description: s.slo.Description, Objective: s.slo.Objective, Period: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
+		Windows: []windowView{}, Alerts: []alertView{}, SourceError: is.sourceErr}
+	if is.evaluated {
+		st := is.status
+		v.EvaluatedAt, v.DataUntil, v.LastData = timePtr(st.At), timePtr(is.dataUntil), timePtr(st.LastData)
+		v.ErrorRatio, v.BudgetRemaining, v.CurrentBurnRate = finite(st.ErrorRatio), finite(st.BudgetRemaining), finite(st.CurrentBurnRate)
+		if st.TimeToExhaustion > 0 {
+			tte := model.Duration(st.TimeToExhaustion.Round(time.Minute)).String()
+			v.TimeToExhaustion = &tte
+		}
+		for _, w := range st.Windows {
+			v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(), ErrorRatio: finite(w.ErrorRatio), BurnRate: finite(w.BurnRate)})
+		}
+	}
+	for _, a := range is.st.Alerts {
+		ph := a.Phase
+		if ph == "" {
+			ph = burnrate.Inactive
+		}
+		av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: string(ph), ActiveAt: timePtr(a.ActiveAt),
+			FiredAt: timePtr(a.FiredAt), PeakBurnRate: finite(a.PeakBurnRate)}
+		if ph != burnrate.Inactive && a.Reason.Window.Long > 0 {
+			av.Window = model.Duration(a.Reason.Window.Long).String() + "/" + model.Duration(a.Reason.Window.Short).String()
+		}
+		v.Alerts = append(v.Alerts, av)
+	}
+	return v
 }
 
 //go:embed status.html

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/slod-dev/slod/internal/rules"
 )
 
 // metrics are the daemon's own metrics of DESIGN §7 (the notification metrics belong to package
@@ -91,69 +93,95 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 // remaining, alert state) from the daemon's SLO states when scraped, instead of keeping a gauge
 // per SLO and label set: those children cost about 6 KiB per SLO, a fifth of what an SLO holds,
 // to repeat numbers the SLO states already have. Like the gauges set after each commit, it shows
-// what the last committed cycle computed, and nothing of SLOs a reload removed.
+// what the last committed cycle computed, and nothing of SLOs a reload removed. The gauges of a
+// group of a grouped SLO carry the group's labels: every gauge has the labels of every grouping of
+// the running rules (empty, which Prometheus reads as absent, where an SLO has no such group label),
+// so the label set of a metric family follows the rules; the collector is therefore unchecked.
 type sloCollector struct {
-	d                                                *Daemon
+	d *Daemon
+}
+
+func newSLOCollector(d *Daemon) *sloCollector { return &sloCollector{d: d} }
+
+// Describe sends nothing: the gauges' labels follow the rules' group_by labels (an unchecked
+// collector).
+func (c *sloCollector) Describe(chan<- *prometheus.Desc) {}
+
+// sloDescs are the descriptors of one scrape, with the group labels of the running rules.
+type sloDescs struct {
 	objective, burnRate, budgetRemaining, alertState *prometheus.Desc
 }
 
-func newSLOCollector(d *Daemon) *sloCollector {
-	return &sloCollector{
-		d: d,
+func newSLODescs(group []string) sloDescs {
+	with := func(ls ...string) []string { return append(ls, group...) }
+	return sloDescs{
 		objective: prometheus.NewDesc("slod_slo_objective", "An SLO's objective as a ratio.",
-			[]string{"service", "slo"}, nil),
+			with("service", "slo"), nil),
 		burnRate: prometheus.NewDesc("slod_slo_burn_rate", "Burn rate of an SLO's error budget over each window of its alert policy.",
-			[]string{"service", "slo", "window"}, nil),
+			with("service", "slo", "window"), nil),
 		budgetRemaining: prometheus.NewDesc("slod_slo_error_budget_remaining", "Share of an SLO's error budget left over its period (negative when overspent).",
-			[]string{"service", "slo"}, nil),
+			with("service", "slo"), nil),
 		alertState: prometheus.NewDesc("slod_alert_state", "State of an SLO alert: 0 inactive, 1 pending, 2 firing.",
-			[]string{"service", "slo", "severity"}, nil),
+			with("service", "slo", "severity"), nil),
 	}
 }
 
-// Describe sends the four descriptors.
-func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.objective
-	ch <- c.burnRate
-	ch <- c.budgetRemaining
-	ch <- c.alertState
-}
-
-// Collect sends the gauges of every configured SLO; the burn rates, budget and alert states only
-// once the SLO has been evaluated.
+// Collect sends the gauges of every configured SLO and group; the burn rates, budget and alert
+// states only once it has been evaluated.
 func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 	c.d.mu.RLock()
 	defer c.d.mu.RUnlock()
-	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
-	}
-	var seen []string
+	var groupLabels []string
 	for _, s := range c.d.slos {
-		svc, name := s.slo.Service, s.slo.Name
-		gauge(c.objective, s.slo.Objective, svc, name)
-		if !s.evaluated {
-			continue
+		groupLabels = append(groupLabels, s.slo.GroupBy...)
+	}
+	slices.Sort(groupLabels)
+	groupLabels = slices.Compact(groupLabels)
+	descs := newSLODescs(groupLabels)
+	for _, s := range c.d.slos {
+		insts := s.insts
+		if len(insts) == 0 {
+			insts = []*instState{{}}
 		}
-		// A label set may be sent only once: windows and alerts are distinct by construction,
-		// but a duplicate must not fail the whole scrape.
-		seen = seen[:0]
-		for _, w := range s.status.Windows {
-			if win := model.Duration(w.Window).String(); !slices.Contains(seen, win) {
-				seen = append(seen, win)
-				gauge(c.burnRate, w.BurnRate, svc, name, win)
+		for _, is := range insts {
+			values := make([]string, len(groupLabels))
+			for i, l := range groupLabels {
+				values[i] = is.labels[l]
 			}
+			descs.collect(ch, s.slo, is, values)
 		}
-		gauge(c.budgetRemaining, s.status.BudgetRemaining, svc, name)
-		seen = seen[:0]
-		for _, a := range s.st.Alerts {
-			sev := string(a.Severity)
-			if a.NoData {
-				sev += "_no_data"
-			}
-			if !slices.Contains(seen, sev) {
-				seen = append(seen, sev)
-				gauge(c.alertState, phaseValue(a.Phase), svc, name, sev)
-			}
+	}
+}
+
+// collect sends the gauges of one instance; group are the values of the group labels.
+func (d sloDescs) collect(ch chan<- prometheus.Metric, slo *rules.SLO, is *instState, group []string) {
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append(labels, group...)...)
+	}
+	svc, name := slo.Service, slo.Name
+	gauge(d.objective, slo.Objective, svc, name)
+	if !is.evaluated {
+		return
+	}
+	// A label set may be sent only once: windows and alerts are distinct by construction, but a
+	// duplicate must not fail the whole scrape.
+	var seen []string
+	for _, w := range is.status.Windows {
+		if win := model.Duration(w.Window).String(); !slices.Contains(seen, win) {
+			seen = append(seen, win)
+			gauge(d.burnRate, w.BurnRate, svc, name, win)
+		}
+	}
+	gauge(d.budgetRemaining, is.status.BudgetRemaining, svc, name)
+	seen = seen[:0]
+	for _, a := range is.st.Alerts {
+		sev := string(a.Severity)
+		if a.NoData {
+			sev += "_no_data"
+		}
+		if !slices.Contains(seen, sev) {
+			seen = append(seen, sev)
+			gauge(d.alertState, phaseValue(a.Phase), svc, name, sev)
 		}
 	}
 }

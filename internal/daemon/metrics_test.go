@@ -15,14 +15,16 @@ import (
 // objective, the rest once it has been evaluated, each label set once.
 func TestSLOCollector(t *testing.T) {
 	evaluated := &sloState{
-		slo:       &rules.SLO{Service: "shop", Name: "availability", Objective: 0.99},
-		evaluated: true,
-		status: burnrate.Status{BudgetRemaining: 0.5, Windows: []burnrate.WindowBurn{
-			{Window: 5 * time.Minute, BurnRate: 2}, {Window: time.Hour, BurnRate: 1.5}, {Window: time.Hour, BurnRate: 1.5},
-		}},
-		st: burnrate.State{Alerts: []burnrate.AlertState{
-			{Severity: burnrate.Page, Phase: burnrate.Firing}, {Severity: burnrate.Ticket, Phase: burnrate.Pending},
-			{Severity: burnrate.Ticket, NoData: true},
+		slo: &rules.SLO{Service: "shop", Name: "availability", Objective: 0.99},
+		insts: []*instState{{
+			evaluated: true,
+			status: burnrate.Status{BudgetRemaining: 0.5, Windows: []burnrate.WindowBurn{
+				{Window: 5 * time.Minute, BurnRate: 2}, {Window: time.Hour, BurnRate: 1.5}, {Window: time.Hour, BurnRate: 1.5},
+			}},
+			st: burnrate.State{Alerts: []burnrate.AlertState{
+				{Severity: burnrate.Page, Phase: burnrate.Firing}, {Severity: burnrate.Ticket, Phase: burnrate.Pending},
+				{Severity: burnrate.Ticket, NoData: true},
+			}},
 		}},
 	}
 	fresh := &sloState{slo: &rules.SLO{Service: "shop", Name: "latency", Objective: 0.9}}
@@ -42,6 +44,22 @@ func TestSLOCollector(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("metrics\n got %q\nwant %q", got, want)
+	}
+
+	// A grouped SLO's gauges carry its group labels; every gauge has every grouping's labels (an
+	// empty value, absent to Prometheus, for the others).
+	grouped := &sloState{slo: &rules.SLO{Service: "gw", Name: "avail", Objective: 0.999, GroupBy: []string{"model"}},
+		insts: []*instState{{key: `{model="m1"}`, labels: map[string]string{"model": "m1"}, evaluated: true,
+			status: burnrate.Status{BudgetRemaining: 0.25}}}}
+	d.slos = []*sloState{grouped, fresh}
+	got = gather(t, reg)
+	want = []string{
+		`slod_slo_error_budget_remaining{model="m1",service="gw",slo="avail"} 0.25`,
+		`slod_slo_objective{model="",service="shop",slo="latency"} 0.9`,
+		`slod_slo_objective{model="m1",service="gw",slo="avail"} 0.999`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("grouped metrics\n got %q\nwant %q", got, want)
 	}
 
 	// A reload that drops an SLO drops its gauges.

@@ -11,11 +11,10 @@ import (
 // planInput is what the cycle's plan stage decides from: the evaluated SLOs and the notification
 // state, routes and silences as they were before the cycle.
 type planInput struct {
-	at      time.Time
-	results []sloResult
-	// slos are every configured SLO (their alerts are the known dedup keys; an incident of any
-	// other is resolved).
-	slos     []*sloState
+	at time.Time
+	// results are every configured SLO's: the alerts of their instances are the known dedup keys;
+	// an incident of any other is resolved.
+	results  []sloResult
 	prev     map[string]notify.AlertRecord
 	router   *receiver.Router
 	resend   map[string]time.Duration
@@ -33,27 +32,33 @@ type cyclePlan struct {
 	reconciled notify.ReconcileResult
 }
 
-// plan is the cycle's second stage, pure: from the SLOs' results it builds the records to write,
-// the notifications of their transitions (one per transition to or from firing, in SLO order),
+// plan is the cycle's second stage, pure: from the SLOs' results it builds the records to write
+// (and to delete: retired groups), the notifications of their transitions (one per transition to or
+// from firing, in SLO and group order),
 // reconciled with what was sent before, the silences and the resend intervals, and the outbox
 // entries and notification state that go into the same transaction. It reads no clock and
 // touches no store.
 func plan(in planInput) (cyclePlan, error) {
 	p := cyclePlan{commit: store.Cycle{Meta: map[string][]byte{}}}
+	known := map[string]bool{}
 	for _, r := range in.results {
-		if r.record.ID != "" {
-			p.commit.SLOs = append(p.commit.SLOs, r.record)
-		}
-		for _, tr := range r.transitions {
-			if n, ok := notify.FromTransition(r.s.slo, tr, r.status, in.external); ok {
-				p.changes = append(p.changes, n)
+		for _, ir := range r.insts {
+			if ir.record.ID != "" {
+				p.commit.SLOs = append(p.commit.SLOs, ir.record)
+			}
+			for _, k := range notify.AlertKeys(r.s.slo, ir.key) {
+				known[k] = true
 			}
 		}
-	}
-	known := map[string]bool{}
-	for _, s := range in.slos {
-		for _, k := range notify.AlertKeys(s.slo) {
-			known[k] = true
+		for _, ir := range r.retired {
+			p.commit.DeleteSLOs = append(p.commit.DeleteSLOs, ir.id)
+		}
+		for _, ir := range append(r.insts, r.retired...) {
+			for _, tr := range ir.transitions {
+				if n, ok := notify.FromTransition(r.s.slo, ir.labels, tr, ir.status, in.external); ok {
+					p.changes = append(p.changes, n)
+				}
+			}
 		}
 	}
 	// Incidents of SLOs (or severities) removed by a reload are resolved, not left open.

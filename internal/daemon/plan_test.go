@@ -18,16 +18,17 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sloState{slo: slos[0]}
+	s := &sloState{slo: slos[0], commits: map[string]commitState{}}
 	at := t0.Add(10 * time.Minute)
 	fire := burnrate.Transition{Severity: burnrate.Page, From: burnrate.Pending, To: burnrate.Firing, At: at, FiredAt: at,
 		Reason: burnrate.Reason{Window: slos[0].Alerting.Windows[0], LongBurn: 20, ShortBurn: 30, Threshold: 0.1}}
-	results := []sloResult{{s: s, transitions: []burnrate.Transition{fire}, record: store.SLORecord{ID: "shop/availability", State: []byte("{}")}}}
+	results := []sloResult{{s: s, insts: []instResult{{id: "shop/availability", transitions: []burnrate.Transition{fire},
+		record: store.SLORecord{ID: "shop/availability", State: []byte("{}")}}}}}
 	// An incident of an SLO a reload removed is still open.
 	gone := notify.DedupKey("cart", "availability", "page", false)
 	prev := map[string]notify.AlertRecord{gone: {Want: notify.Notification{DedupKey: gone, Action: notify.Trigger,
 		Labels: map[string]string{"severity": "page"}}, Receiver: "hook", SentAt: t0}}
-	in := planInput{at: at, results: results, slos: []*sloState{s}, prev: prev,
+	in := planInput{at: at, results: results, prev: prev,
 		router: receiver.NewRouter([]receiver.Route{{Match: map[string]string{"severity": "page"}, Receiver: "hook"}})}
 
 	p, err := plan(in)

@@ -191,13 +191,13 @@ func (n *drillNode) snapshot() snapshot {
 		n.t.Fatalf("%d SLOs, want 1", len(n.d.slos))
 	}
 	s := n.d.slos[0]
-	if sn.state, err = json.Marshal(s.st); err != nil {
+	if sn.state, err = json.Marshal(s.insts[0].st); err != nil {
 		n.t.Fatal(err)
 	}
 	if sn.alerts, err = notify.EncodeAlertRecords(n.d.alerts); err != nil {
 		n.t.Fatal(err)
 	}
-	if sn.history, err = s.stepper.History().MarshalBinary(); err != nil {
+	if sn.history, err = s.only().History().MarshalBinary(); err != nil {
 		n.t.Fatal(err)
 	}
 	return sn
@@ -426,7 +426,7 @@ func TestBackupRestoreDrill(t *testing.T) {
 	}
 	if !bytes.Equal(restored.history, stored.History) {
 		t.Errorf("history: restored %d bytes ending %v, stored %d bytes ending %v",
-			len(restored.history), b.d.slos[0].stepper.History().End(), len(stored.History), storedHist.End())
+			len(restored.history), b.d.slos[0].only().History().End(), len(stored.History), storedHist.End())
 	}
 	for _, sev := range []string{"page", "ticket"} {
 		if got := b.phase(sev); got != "firing" {

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,10 +49,20 @@ type AlertInterval struct {
 	Reason burnrate.Reason
 }
 
-// Result is the backtest of one SLO.
+// Result is the backtest of one SLO, or of one group of a grouped SLO.
 type Result struct {
-	SLO    *rules.SLO
-	Alerts []AlertInterval
+	SLO *rules.SLO
+	// Group is the group's labels (nil for an SLO without group_by, and for the instance that
+	// stands for a grouped SLO while it has no group); GroupKey its sli.GroupKey.
+	Group    map[string]string
+	GroupKey string
+	// Excess lists the groups of the SLO past its max_groups, which were not evaluated (the same
+	// on every result of the SLO).
+	Excess []string
+	// DataError is the first value no SLI can have that the instance's data held (+Inf, from a
+	// broken exporter): that step was held as if it had no data.
+	DataError string
+	Alerts    []AlertInterval
 	// Final is the SLO's status at the last evaluation time: budget remaining, burn rates.
 	Final burnrate.Status
 	// HasData is false when the source had no data at all for the SLO in the whole range, so its
@@ -58,14 +70,15 @@ type Result struct {
 	HasData bool
 }
 
-// Observer is called at every evaluation time of an SLO, in time order, with the alert state and
-// status after evaluating at t. Calls for different SLOs come from different goroutines; calls for
-// one SLO never overlap.
-type Observer func(slo *rules.SLO, t time.Time, st burnrate.State, status burnrate.Status)
+// Observer is called at every evaluation time of an instance (an SLO, or one group of a grouped
+// SLO), in time order, with the alert state and status after evaluating at t. Calls for different
+// SLOs come from different goroutines; calls for one SLO never overlap.
+type Observer func(inst *Instance, t time.Time, st burnrate.State, status burnrate.Status)
 
 // Backtest evaluates every SLO at each multiple of opt.Step in [from, to] over the data q serves,
-// and reports what fired when. SLOs are evaluated concurrently (at most GOMAXPROCS at once); the
-// results are in the order of slos. obs may be nil.
+// and reports what fired when: one Result per SLO, or per group of a grouped SLO (Groups), in the
+// order of slos and then of the groups' keys. SLOs are evaluated concurrently (at most GOMAXPROCS
+// at once). obs may be nil.
 func Backtest(ctx context.Context, q sli.Querier, slos []*rules.SLO, from, to time.Time, opt Options, obs Observer) ([]Result, error) {
 	if opt.Step == 0 {
 		opt.Step = sli.DefaultStep
@@ -82,7 +95,7 @@ func Backtest(ctx context.Context, q sli.Querier, slos []*rules.SLO, from, to ti
 		return nil, fmt.Errorf("backtest: no evaluation time (multiple of %s) in [%s, %s]", opt.Step, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 	}
 
-	results := make([]Result, len(slos))
+	results := make([][]Result, len(slos))
 	errs := make([]error, len(slos))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -115,7 +128,11 @@ func Backtest(ctx context.Context, q sli.Querier, slos []*rules.SLO, from, to ti
 			return nil, err
 		}
 	}
-	return results, nil
+	var out []Result
+	for _, rs := range results {
+		out = append(out, rs...)
+	}
+	return out, nil
 }
 
 // alignUp is the first multiple of step at or after t.
@@ -133,8 +150,7 @@ type alertKey struct {
 	noData bool
 }
 
-func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last time.Time, opt Options, obs Observer) (Result, error) {
-	res := Result{SLO: slo}
+func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last time.Time, opt Options, obs Observer) ([]Result, error) {
 	start := sli.Align(first.Add(-slo.MaxWindow()), opt.Step)
 	if ds := sli.Align(opt.DataStart, opt.Step); !opt.DataStart.IsZero() && ds.After(start) {
 		start = ds
@@ -144,59 +160,108 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 	}
 	prep, err := sli.Prepare(slo, q, sli.Options{Step: opt.Step, Lookback: opt.Lookback})
 	if err != nil {
-		return res, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
+		return nil, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
 	}
 	src := Source{Querier: q, SLO: slo, Prepared: prep}
-	incs, err := src.Fetch(ctx, start, last, false)
+	groups, err := src.Fetch(ctx, start, last, false)
 	if err != nil {
-		return res, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
+		return nil, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
 	}
-	s := NewStepper(burnrate.Compile(slo.Policy()), burnrate.NewHistory(opt.Step, slo.MaxWindow()), Checkpoint{}, StepperOptionsFor(slo, opt.Lookback))
+	b := newBacktester(slo, first, opt, obs)
 	// The steps before the first evaluation time are the history the first evaluation starts
-	// with, as a daemon started at that time would have backfilled it.
-	n := 0
-	for n < len(incs) && !incs[n].End.After(first) {
-		n++
-	}
-	open := map[alertKey]int{} // index into res.Alerts of each firing alert's interval
-	at := func(t time.Time, batch []burnrate.Increment) error {
-		if _, err := s.Advance(ctx, batch, t, src); err != nil {
-			return fmt.Errorf("backtesting %s at %s: %w", slo.ID(), t.Format(time.RFC3339), err)
-		}
-		track(&res, open, s.State(), t)
-		if obs != nil {
-			obs(slo, t, s.State(), s.Status(t))
-		}
-		return nil
-	}
-	if err := at(first, incs[:n]); err != nil {
-		return res, err
-	}
-	for i, inc := range incs[n:] {
+	// with, as a daemon started at that time would have backfilled it; then every step in turn.
+	n := int(first.Sub(start)/opt.Step) + 1
+	b.at(ctx, first, sliceGroups(groups, 0, n), src)
+	for i, t := n, first.Add(opt.Step); !t.After(last); i, t = i+1, t.Add(opt.Step) {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return res, err
+				return nil, err
 			}
 		}
-		if err := at(inc.End, incs[n+i:n+i+1]); err != nil {
-			return res, err
+		b.at(ctx, t, sliceGroups(groups, i, i+1), src)
+	}
+	return b.results(last), nil
+}
+
+// sliceGroups returns the steps [i, j) of every group.
+func sliceGroups(groups []sli.Group, i, j int) []sli.Group {
+	out := make([]sli.Group, len(groups))
+	for k, g := range groups {
+		g.Incs = g.Incs[i:j]
+		out[k] = g
+	}
+	return out
+}
+
+// backtester is the backtest of one SLO: its Groups, and a Result for every instance there was.
+type backtester struct {
+	g     *Groups
+	first time.Time
+	obs  Observer
+	res  map[*Instance]*Result
+	open map[*Instance]map[alertKey]int // index into the Result's Alerts of each firing alert
+	all  []*Instance                    // in order of creation
+}
+
+func newBacktester(slo *rules.SLO, first time.Time, opt Options, obs Observer) *backtester {
+	return &backtester{g: NewGroups(slo, opt.Step, StepperOptionsFor(slo, opt.Lookback)), first: first, obs: obs,
+		res: map[*Instance]*Result{}, open: map[*Instance]map[alertKey]int{}}
+}
+
+// at evaluates the SLO at t and tracks what every instance's alerts did.
+func (b *backtester) at(ctx context.Context, t time.Time, groups []sli.Group, src GroupBridger) {
+	out := b.g.Advance(ctx, groups, t, src)
+	for _, inst := range b.g.Instances() {
+		b.track(inst, inst.Stepper.State(), t, out.Errs[inst.Key])
+		if b.obs != nil {
+			b.obs(inst, t, inst.Stepper.State(), inst.Stepper.Status(t))
 		}
 	}
-	res.HasData = !s.History().LastData().Before(first)
-	res.Final = s.Status(last)
-	// Intervals are opened in time order; alerts opening at the same step are listed page first
-	// (severity names sort that way), no-data last.
-	sort.SliceStable(res.Alerts, func(i, j int) bool {
-		a, b := res.Alerts[i], res.Alerts[j]
-		if !a.Start.Equal(b.Start) {
-			return a.Start.Before(b.Start)
+	for _, inst := range out.Retired {
+		b.track(inst, burnrate.State{}, t, nil)
+	}
+}
+
+func (b *backtester) track(inst *Instance, st burnrate.State, t time.Time, err error) {
+	r := b.res[inst]
+	if r == nil {
+		r = &Result{SLO: inst.SLO, Group: inst.Labels, GroupKey: inst.Key}
+		b.res[inst], b.open[inst] = r, map[alertKey]int{}
+		b.all = append(b.all, inst)
+	}
+	var invalid *InvalidError
+	if r.DataError == "" && errors.As(err, &invalid) {
+		r.DataError = invalid.Error()
+	}
+	track(r, b.open[inst], st, t)
+}
+
+// results are the instances' Results at the end of the backtest (at last), in key order. The
+// instance standing for a grouped SLO without groups is reported when no group ever appeared or
+// when its alerts fired.
+func (b *backtester) results(end time.Time) []Result {
+	var out []Result
+	grouped := len(b.g.SLO().GroupBy) > 0
+	groups := 0
+	for _, inst := range b.all {
+		if inst.Key != "" {
+			groups++
 		}
-		if a.NoData != b.NoData {
-			return !a.NoData
+	}
+	for _, inst := range b.all {
+		r := b.res[inst]
+		if grouped && inst.Key == "" && groups > 0 && len(r.Alerts) == 0 {
+			continue
 		}
-		return a.Severity < b.Severity
-	})
-	return res, nil
+		last := inst.Stepper.History().LastData()
+		r.HasData = !last.IsZero() && !last.Before(b.first)
+		r.Final = inst.Stepper.Status(end)
+		r.Excess = b.g.Excess()
+		sortIntervals(r.Alerts)
+		out = append(out, *r)
+	}
+	slices.SortStableFunc(out, func(a, b Result) int { return strings.Compare(a.GroupKey, b.GroupKey) })
+	return out
 }
 
 // StepperOptionsFor returns the Stepper limits for slo: gaps bridged over its longest alert window
@@ -209,6 +274,21 @@ func StepperOptionsFor(slo *rules.SLO, lookback time.Duration) StepperOptions {
 		}
 	}
 	return opt
+}
+
+// sortIntervals orders intervals by when they opened; alerts opening at the same step are listed
+// page first (severity names sort that way), no-data last.
+func sortIntervals(as []AlertInterval) {
+	sort.SliceStable(as, func(i, j int) bool {
+		a, b := as[i], as[j]
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		if a.NoData != b.NoData {
+			return !a.NoData
+		}
+		return a.Severity < b.Severity
+	})
 }
 
 // track opens an interval for every alert that fires at t without one, raises the peak burn rate of

@@ -168,7 +168,8 @@ func TestBacktest(t *testing.T) {
 			db := testDB(t, tc.lastSample)
 			var mu sync.Mutex
 			observed := map[string][]time.Time{}
-			obs := func(slo *rules.SLO, at time.Time, st burnrate.State, status burnrate.Status) {
+			obs := func(inst *Instance, at time.Time, st burnrate.State, status burnrate.Status) {
+				slo := inst.SLO
 				mu.Lock()
 				defer mu.Unlock()
 				observed[slo.Name] = append(observed[slo.Name], at)

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
@@ -62,63 +63,97 @@ func ceilAlign(t time.Time, d time.Duration) time.Time {
 }
 
 // Source is where the increments of one SLO come from: a Querier and the SLO's queries prepared for
-// the evaluation step and lookback (sli.Prepare with that Querier). It is the SLO's Bridger too.
-// The daemon and Backtest fetch through it alike.
+// the evaluation step and lookback (sli.Prepare with that Querier). It bridges the SLO's gaps too
+// (GroupBridger). The daemon and Backtest fetch through it alike.
 type Source struct {
 	Querier  sli.Querier
 	SLO      *rules.SLO
 	Prepared *sli.Prepared
 }
 
-// Fetch returns the increments of the steps ending in [start, t]. A backfill (an SLO without
-// history) of an additive SLI (sli.Additive) longer than the finest tier is fetched segment by
-// segment at the tiers' resolutions (backfillPlan); everything else at the evaluation step with the
-// prepared queries, which is at most two queries (split under the server's point limit by the
-// querier).
-func (s Source) Fetch(ctx context.Context, start, t time.Time, backfill bool) ([]burnrate.Increment, error) {
+// Fetch returns the increments of the steps ending in [start, t], per group (sli.Groups: one group
+// for an SLO without group_by). A backfill (an SLO without history) of an additive SLI
+// (sli.Additive) longer than the finest tier is fetched segment by segment at the tiers'
+// resolutions (backfillPlan); everything else at the evaluation step with the prepared queries,
+// which is at most two queries (split under the server's point limit by the querier).
+func (s Source) Fetch(ctx context.Context, start, t time.Time, backfill bool) ([]sli.Group, error) {
 	opt := s.Prepared.Options()
 	step := opt.Step
 	if !backfill || t.Sub(start) < fineSteps*step {
-		return s.Prepared.Increments(ctx, s.Querier, start, t)
+		return s.Prepared.Groups(ctx, s.Querier, start, t)
 	}
 	ok, perSecond := s.Prepared.Additive()
 	if !ok {
-		return s.Prepared.Increments(ctx, s.Querier, start, t)
+		return s.Prepared.Groups(ctx, s.Querier, start, t)
 	}
-	plan := backfillPlan(start, t, step)
-	n := 0
-	for _, seg := range plan {
-		n += int(seg.to.Sub(seg.from)/seg.step) + 1
-	}
-	out := make([]burnrate.Increment, 0, n)
-	for _, seg := range plan {
+	var segs [][]sli.Group
+	for _, seg := range backfillPlan(start, t, step) {
 		// sli needs the lookback to span a step; a counter sample within the coarse step is
 		// what an exact difference between its two ends needs anyway.
 		var (
-			incs []burnrate.Increment
-			err  error
+			groups []sli.Group
+			err    error
 		)
 		if seg.step == step {
-			incs, err = s.Prepared.Increments(ctx, s.Querier, seg.from, seg.to)
+			groups, err = s.Prepared.Groups(ctx, s.Querier, seg.from, seg.to)
 		} else {
-			incs, err = sli.Increments(ctx, s.Querier, s.SLO, seg.from, seg.to, sli.Options{Step: seg.step, Lookback: max(opt.Lookback, seg.step)})
+			groups, err = sli.Groups(ctx, s.Querier, s.SLO, seg.from, seg.to, sli.Options{Step: seg.step, Lookback: max(opt.Lookback, seg.step)})
 		}
 		if err != nil {
 			return nil, err
 		}
 		if seg.step != step && perSecond {
 			scale := float64(seg.step / step)
-			for i := range incs {
-				incs[i].Bad *= scale
-				incs[i].Total *= scale
+			for _, g := range groups {
+				for i := range g.Incs {
+					g.Incs[i].Bad *= scale
+					g.Incs[i].Total *= scale
+				}
 			}
 		}
-		out = append(out, incs...)
+		segs = append(segs, groups)
 	}
-	return out, nil
+	return joinSegments(segs), nil
 }
 
-// Bridge is the Bridger of the SLO: sli.Prepared.Bridge over the Querier.
-func (s Source) Bridge(ctx context.Context, end, since time.Time) (burnrate.Increment, error) {
-	return s.Prepared.Bridge(ctx, s.Querier, end, since)
+// joinSegments joins the groups of consecutive segments: a group's increments are those of every
+// segment in turn, steps without data where it had no series in a segment.
+func joinSegments(segs [][]sli.Group) []sli.Group {
+	byKey := map[string]*sli.Group{}
+	var keys []string
+	for _, seg := range segs {
+		for _, g := range seg {
+			if byKey[g.Key] == nil {
+				byKey[g.Key] = &sli.Group{Key: g.Key, Labels: g.Labels}
+				keys = append(keys, g.Key)
+			}
+		}
+	}
+	slices.Sort(keys)
+	for _, seg := range segs {
+		if len(seg) == 0 {
+			continue
+		}
+		for _, k := range keys {
+			out := byKey[k]
+			i := slices.IndexFunc(seg, func(g sli.Group) bool { return g.Key == k })
+			if i >= 0 {
+				out.Incs = append(out.Incs, seg[i].Incs...)
+				continue
+			}
+			for _, inc := range seg[0].Incs {
+				out.Incs = append(out.Incs, burnrate.Increment{End: inc.End, Missing: true})
+			}
+		}
+	}
+	out := make([]sli.Group, len(keys))
+	for i, k := range keys {
+		out[i] = *byKey[k]
+	}
+	return out
+}
+
+// BridgeGroups is the SLO's GroupBridger: sli.Prepared.BridgeGroups over the Querier.
+func (s Source) BridgeGroups(ctx context.Context, end, since time.Time) ([]sli.Group, error) {
+	return s.Prepared.BridgeGroups(ctx, s.Querier, end, since)
 }

@@ -126,12 +126,15 @@ slos:
 					if err != nil {
 						t.Fatal(err)
 					}
-					incs, err := Source{Querier: q, SLO: slo, Prepared: prep}.Fetch(context.Background(), start, now, initial)
+					groups, err := Source{Querier: q, SLO: slo, Prepared: prep}.Fetch(context.Background(), start, now, initial)
 					if err != nil {
 						t.Fatal(err)
 					}
+					if len(groups) != 1 {
+						t.Fatalf("%d groups of an SLO without group_by", len(groups))
+					}
 					h := burnrate.NewHistory(step, slo.MaxWindow())
-					for _, inc := range incs {
+					for _, inc := range groups[0].Incs {
 						if err := h.Append(inc); err != nil {
 							t.Fatal(err)
 						}

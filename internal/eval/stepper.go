@@ -27,6 +27,8 @@ type Checkpoint struct {
 	// is never evaluated again, even when the history is refetched (after a restart the stored
 	// history may lag the alert state by a few steps).
 	Through time.Time `json:",omitzero"`
+	// Group is the group's labels, for an instance of a grouped SLO.
+	Group map[string]string `json:",omitempty"`
 }
 
 // Bridger fetches the increment of the step ending at end with the counters' previous values read
@@ -306,6 +308,20 @@ func (s *Stepper) evaluate(out *Outcome, t time.Time) {
 		s.cp.Evaluated = t
 	}
 	out.Transitions = append(out.Transitions, trs...)
+}
+
+// Retire ends the instance's alerts at now, because it is no longer evaluated (a group of a grouped
+// SLO gone for a whole window): a resolution of every firing alert, with the note saying why.
+func (s *Stepper) Retire(now time.Time, note string) []burnrate.Transition {
+	var trs []burnrate.Transition
+	for _, a := range s.cp.Alerts {
+		if a.Phase != burnrate.Firing {
+			continue
+		}
+		trs = append(trs, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Firing, To: burnrate.Inactive,
+			At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate, Note: note})
+	}
+	return trs
 }
 
 // firing reports whether a burn-rate alert fires.

@@ -26,7 +26,7 @@
 //	prev, _ := notify.DecodeAlertRecords(meta)             // store.Meta(notify.MetaAlertRecords)
 //	changes := notify.ResolveMissing(prev, known, now)      // alerts whose SLO a reload removed
 //	for each transition tr of each SLO:
-//	    if n, ok := notify.FromTransition(slo, tr, status, externalURL); ok { changes = append(changes, n) }
+//	    if n, ok := notify.FromTransition(slo, group, tr, status, externalURL); ok { changes = append(changes, n) }
 //	res := reconciler.Reconcile(prev, changes, silences.Active(now), now)
 //	recs, _ := notify.EncodeAlertRecords(res.State)
 //	commit res.Enqueue (as outbox entries) and recs with the cycle's alert state, in one transaction

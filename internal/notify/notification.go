@@ -44,12 +44,15 @@ type FiredWindow struct {
 // receiver renders in its own format. It is self-contained so that it can be delivered after a
 // restart or a reload that removed its SLO.
 type Notification struct {
-	// DedupKey identifies the incident: slod/<service>/<name>/<severity>[/no_data], ≤ 255 bytes.
+	// DedupKey identifies the incident: slod/<service>/<name>/<severity>[/no_data][/<group>],
+	// ≤ 255 bytes.
 	DedupKey string `json:"dedup_key"`
 	Action   Action `json:"action"`
 	Service  string `json:"service"`
 	SLO      string `json:"slo"`
-	Severity string `json:"severity"`
+	// Group is the group's labels for a grouped SLO (also among Labels).
+	Group    map[string]string `json:"group,omitempty"`
+	Severity string            `json:"severity"`
 	// NoData marks the alert raised when the SLI has had no data for a while.
 	NoData      bool              `json:"no_data,omitempty"`
 	AlertName   string            `json:"alertname"`
@@ -78,9 +81,19 @@ type Notification struct {
 // the replicas of an HA pair, so both open the same PagerDuty incident. Keys longer than
 // PagerDuty's 255 bytes keep a readable prefix and replace the tail by a hash of the whole key.
 func DedupKey(service, name, severity string, noData bool) string {
+	return GroupDedupKey(service, name, severity, noData, "")
+}
+
+// GroupDedupKey is DedupKey of one group of a grouped SLO: the key of the SLO's alert followed by
+// "/" and the group's labels in their stable form (sli.GroupKey: {model="m2"}); group "" is the
+// SLO's own key.
+func GroupDedupKey(service, name, severity string, noData bool, group string) string {
 	k := "slod/" + service + "/" + name + "/" + severity
 	if noData {
 		k += "/no_data"
+	}
+	if group != "" {
+		k += "/" + group
 	}
 	if len(k) <= maxDedupKey {
 		return k

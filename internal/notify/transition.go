@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -15,11 +16,12 @@ import (
 // NoDataAlertName is the alertname of the alert raised when an SLI has no data.
 const NoDataAlertName = "SLONoData"
 
-// FromTransition builds the notification of one alert transition of slo. Only transitions to
-// firing (a trigger) and from firing (a resolve) are notified; for the others it returns false.
-// st is the evaluation's status (budget and time to exhaustion at that time); externalURL is
-// slod's external URL, for the link to the SLO on the status page ("" for none).
-func FromTransition(slo *rules.SLO, tr burnrate.Transition, st burnrate.Status, externalURL string) (Notification, bool) {
+// FromTransition builds the notification of one alert transition of slo (of its group with the
+// labels group, for a grouped SLO; nil otherwise). Only transitions to firing (a trigger) and from
+// firing (a resolve) are notified; for the others it returns false. st is the evaluation's status
+// (budget and time to exhaustion at that time); externalURL is slod's external URL, for the link
+// to the SLO on the status page ("" for none).
+func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transition, st burnrate.Status, externalURL string) (Notification, bool) {
 	var action Action
 	switch {
 	case tr.To == burnrate.Firing && tr.From != burnrate.Firing:
@@ -44,6 +46,7 @@ func FromTransition(slo *rules.SLO, tr burnrate.Transition, st burnrate.Status, 
 	maps.Copy(labels, slo.Labels)
 	maps.Copy(labels, slo.Alerting.Labels)
 	maps.Copy(labels, slo.Alerting.SeverityLabels[tr.Severity])
+	maps.Copy(labels, group)
 	labels["alertname"] = alertname
 	labels["service"] = slo.Service
 	labels["slo"] = slo.Name
@@ -52,11 +55,16 @@ func FromTransition(slo *rules.SLO, tr burnrate.Transition, st burnrate.Status, 
 	maps.Copy(ann, slo.Alerting.Annotations)
 	maps.Copy(ann, slo.Alerting.SeverityAnnotations[tr.Severity])
 
+	groupKey := ""
+	if group != nil {
+		groupKey = rules.GroupKey(group)
+	}
 	n := Notification{
-		DedupKey:        DedupKey(slo.Service, slo.Name, sev, tr.NoData),
+		DedupKey:        GroupDedupKey(slo.Service, slo.Name, sev, tr.NoData, groupKey),
 		Action:          action,
 		Service:         slo.Service,
 		SLO:             slo.Name,
+		Group:           maps.Clone(group),
 		Severity:        sev,
 		NoData:          tr.NoData,
 		AlertName:       alertname,
@@ -97,12 +105,18 @@ func FromTransition(slo *rules.SLO, tr burnrate.Transition, st burnrate.Status, 
 	if n.Description == "" {
 		n.Description = slo.Description
 	}
+	if tr.Note != "" {
+		n.Description = strings.TrimSuffix(tr.Note+". "+n.Description, " ")
+	}
 	return n, true
 }
 
 // defaultSummary is the one line an on-call engineer sees first on their phone.
 func defaultSummary(n Notification, period time.Duration) string {
 	id := n.Service + "/" + n.SLO
+	if n.Group != nil {
+		id += rules.GroupKey(n.Group)
+	}
 	if n.NoData {
 		return fmt.Sprintf("%s: no SLI data (%s)", id, n.Severity)
 	}
@@ -114,20 +128,20 @@ func defaultSummary(n Notification, period time.Duration) string {
 	return s + ", " + n.Severity
 }
 
-// AlertKeys returns the dedup keys of every alert slo can raise: one per severity of its alert
-// windows, plus the no-data alert's. With ResolveMissing it closes the incidents of alerts a
-// reload removed.
-func AlertKeys(slo *rules.SLO) []string {
+// AlertKeys returns the dedup keys of every alert slo (its group with the key group, "" for the
+// SLO itself) can raise: one per severity of its alert windows, plus the no-data alert's. With
+// ResolveMissing it closes the incidents of alerts a reload removed (and of groups retired).
+func AlertKeys(slo *rules.SLO, group string) []string {
 	seen := map[burnrate.Severity]bool{}
 	var out []string
 	for _, w := range slo.Alerting.Windows {
 		if !seen[w.Severity] {
 			seen[w.Severity] = true
-			out = append(out, DedupKey(slo.Service, slo.Name, string(w.Severity), false))
+			out = append(out, GroupDedupKey(slo.Service, slo.Name, string(w.Severity), false, group))
 		}
 	}
 	if nd := slo.Alerting.NoData; nd != nil {
-		out = append(out, DedupKey(slo.Service, slo.Name, string(nd.Severity), true))
+		out = append(out, GroupDedupKey(slo.Service, slo.Name, string(nd.Severity), true, group))
 	}
 	return out
 }

@@ -54,7 +54,7 @@ func TestFromTransition(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n, ok := FromTransition(testSLO(), c.tr, st, "https://slod.example/")
+			n, ok := FromTransition(testSLO(), nil, c.tr, st, "https://slod.example/")
 			if ok != c.wantOK {
 				t.Fatalf("ok = %v, want %v", ok, c.wantOK)
 			}
@@ -123,7 +123,7 @@ func TestDefaultSummary(t *testing.T) {
 	slo.Alerting.Annotations = nil
 	tr := burnrate.Transition{Severity: burnrate.Page, From: burnrate.Inactive, To: burnrate.Firing, At: t0, FiredAt: t0,
 		Reason: burnrate.Reason{Window: burnrate.Window{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}, ShortBurn: 31.700000000000003}}
-	n, _ := FromTransition(slo, tr, burnrate.Status{}, "")
+	n, _ := FromTransition(slo, nil, tr, burnrate.Status{}, "")
 	want := "chat-api/availability is burning its error budget 31.7× too fast over 1h (objective 99.9% over 30d), page"
 	if n.Summary != want {
 		t.Errorf("summary = %q, want %q", n.Summary, want)
@@ -190,9 +190,29 @@ func TestAlertKeys(t *testing.T) {
 	slo := testSLO()
 	slo.Alerting.Windows = []burnrate.Window{{Severity: burnrate.Page, Long: time.Hour}, {Severity: burnrate.Page, Long: 6 * time.Hour}, {Severity: burnrate.Ticket, Long: 24 * time.Hour}}
 	slo.Alerting.NoData = &burnrate.NoData{After: 15 * time.Minute, Severity: burnrate.Ticket}
-	got := strings.Join(AlertKeys(slo), ",")
+	got := strings.Join(AlertKeys(slo, ""), ",")
 	want := "slod/chat-api/availability/page,slod/chat-api/availability/ticket,slod/chat-api/availability/ticket/no_data"
 	if got != want {
 		t.Errorf("AlertKeys = %s, want %s", got, want)
+	}
+}
+
+// TestFromTransitionGroup: a group's notification carries its labels, its own dedup key and the
+// reason a retired group's alerts resolved.
+func TestFromTransitionGroup(t *testing.T) {
+	group := map[string]string{"model": "m2"}
+	tr := burnrate.Transition{Severity: burnrate.Page, From: burnrate.Firing, To: burnrate.Inactive, At: t0.Add(time.Hour), FiredAt: t0,
+		Note: "retired: the group has had no data for 30d"}
+	n, ok := FromTransition(testSLO(), group, tr, burnrate.Status{}, "")
+	if !ok || n.DedupKey != `slod/chat-api/availability/page/{model="m2"}` || n.Labels["model"] != "m2" || n.Group["model"] != "m2" {
+		t.Fatalf("notification %+v", n)
+	}
+	if !strings.HasPrefix(n.Description, "retired: the group has had no data for 30d") {
+		t.Errorf("description %q does not say why it resolved", n.Description)
+	}
+	slo := testSLO()
+	slo.Alerting.Windows = []burnrate.Window{{Severity: burnrate.Page, Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}}
+	if keys := AlertKeys(slo, `{model="m2"}`); len(keys) != 1 || keys[0] != n.DedupKey {
+		t.Errorf("alert keys %v, want [%s]", keys, n.DedupKey)
 	}
 }

@@ -2,7 +2,9 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/common/model"
@@ -10,6 +12,51 @@ import (
 
 	"github.com/slod-dev/slod/internal/yamlx"
 )
+
+// GroupKey is the stable form of a group's labels: {a="x",b="y"}, by label name, values quoted as
+// Go and PromQL string literals. It names the group in record ids, dedup keys and messages.
+func GroupKey(labels map[string]string) string {
+	names := slices.Sorted(maps.Keys(labels))
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(labels[n]))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// ParseGroupKey reads a group's labels back from its key (GroupKey), false when key is not one.
+func ParseGroupKey(key string) (map[string]string, bool) {
+	rest, ok := strings.CutPrefix(key, "{")
+	if !ok {
+		return nil, false
+	}
+	labels := map[string]string{}
+	for {
+		if rest == "}" {
+			return labels, len(labels) > 0
+		}
+		name, after, ok := strings.Cut(rest, "=")
+		if !ok || !model.LegacyValidation.IsValidLabelName(name) {
+			return nil, false
+		}
+		quoted, err := strconv.QuotedPrefix(after)
+		if err != nil {
+			return nil, false
+		}
+		labels[name], _ = strconv.Unquote(quoted)
+		rest = strings.TrimPrefix(after[len(quoted):], ",")
+		if len(rest) == len(after[len(quoted):]) && rest != "}" {
+			return nil, false
+		}
+	}
+}
 
 // DefaultMaxGroups is how many groups a grouped SLO evaluates unless max_groups says otherwise.
 const DefaultMaxGroups = 1000

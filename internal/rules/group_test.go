@@ -100,3 +100,23 @@ slos:
 		}
 	}
 }
+
+func TestGroupKeyRoundTrip(t *testing.T) {
+	for _, labels := range []map[string]string{{"model": "m2"}, {"model": `a"b,c=}`, "region": "eu-1"}, {"x": ""}} {
+		key := GroupKey(labels)
+		got, ok := ParseGroupKey(key)
+		if !ok || len(got) != len(labels) {
+			t.Fatalf("%s: %v %v", key, got, ok)
+		}
+		for k, v := range labels {
+			if got[k] != v {
+				t.Errorf("%s: %s=%q, want %q", key, k, got[k], v)
+			}
+		}
+	}
+	for _, bad := range []string{"", "{}", "model=\"m\"", "{model=m}", "{model=\"m\"", "{model=\"m\"x}", "{1=\"m\"}"} {
+		if _, ok := ParseGroupKey(bad); ok {
+			t.Errorf("%q parsed as a group key", bad)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -113,32 +112,10 @@ func (p *Prepared) Increments(ctx context.Context, q Querier, start, end time.Ti
 // Group is the increments of one group of a grouped SLO (rules.SLO.GroupBy), or of the whole of an
 // SLO without group_by.
 type Group struct {
-	// Key identifies the group: "" for an SLO without group_by, else its labels (GroupKey).
+	// Key identifies the group: "" for an SLO without group_by, else its labels (rules.GroupKey).
 	Key    string
 	Labels map[string]string
 	Incs   []burnrate.Increment
-}
-
-// GroupKey is the stable form of a group's labels: {a="x",b="y"}, by label name, values quoted as
-// Go and PromQL string literals. It names the group in record ids, dedup keys and messages.
-func GroupKey(labels map[string]string) string {
-	names := make([]string, 0, len(labels))
-	for n := range labels {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, n := range names {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(n)
-		b.WriteByte('=')
-		b.WriteString(strconv.Quote(labels[n]))
-	}
-	b.WriteByte('}')
-	return b.String()
 }
 
 // Groups returns the increments of every step in [Align(start), Align(end)] per group: exactly one
@@ -428,7 +405,7 @@ func groupOf(ls map[string]string, by []string) (string, map[string]string) {
 	for _, l := range by {
 		g[l] = ls[l]
 	}
-	return GroupKey(g), g
+	return rules.GroupKey(g), g
 }
 
 // sumBy runs query over the grid and sums the returned series of each group at each step (every

@@ -92,9 +92,11 @@ type OutboxEntry struct {
 
 // Cycle is everything one evaluation cycle writes. Commit writes all of it or none of it.
 type Cycle struct {
-	SLOs   []SLORecord
-	Outbox []OutboxEntry // Seq must be zero: the store assigns it
-	Meta   map[string][]byte
+	SLOs []SLORecord
+	// DeleteSLOs are the ids of SLO records to delete (a group retired), in the same transaction.
+	DeleteSLOs []string
+	Outbox     []OutboxEntry // Seq must be zero: the store assigns it
+	Meta       map[string][]byte
 }
 
 // Stats counts what a store holds; Restore and Verify return it and the commands print it.
@@ -448,6 +450,11 @@ func (s *Store) Commit(c Cycle) ([]uint64, error) {
 			}
 			if err := slos.Put([]byte(r.ID), encodeSLO(r)); err != nil {
 				return fmt.Errorf("writing SLO %s: %w", r.ID, err)
+			}
+		}
+		for _, id := range c.DeleteSLOs {
+			if err := slos.Delete([]byte(id)); err != nil {
+				return fmt.Errorf("deleting SLO %s: %w", id, err)
 			}
 		}
 		outbox := tx.Bucket(bucketOutbox)

@@ -524,3 +524,22 @@ func TestOpenOtherBoltFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitDeletesSLOs: a cycle deletes records (a retired group) in its own transaction.
+func TestCommitDeletesSLOs(t *testing.T) {
+	s := openT(t)
+	rec := func(id string) SLORecord { return SLORecord{ID: id, History: []byte("h"), State: []byte("{}"), UpdatedAt: t0} }
+	if _, err := s.Commit(Cycle{SLOs: []SLORecord{rec(`gw/a{model="m1"}`), rec(`gw/a{model="m2"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(Cycle{SLOs: []SLORecord{rec(`gw/a{model="m3"}`)}, DeleteSLOs: []string{`gw/a{model="m1"}`, "absent"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SLOs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, gone := got[`gw/a{model="m1"}`]; gone || len(got) != 2 {
+		t.Errorf("records after the delete: %v", got)
+	}
+}

@@ -65,10 +65,13 @@ type InputSeries struct {
 // AlertTest asserts the exact set of alerts of one SLO that are firing at EvalTime. Pending alerts
 // (a window pair holds but its `for` has not elapsed) do not count, as in promtool.
 type AlertTest struct {
-	Pos       rules.Pos
-	SLOPos    rules.Pos
-	EvalTime  time.Duration
-	SLO       string
+	Pos      rules.Pos
+	SLOPos   rules.Pos
+	EvalTime time.Duration
+	SLO      string
+	// Group names the group of a grouped SLO the assertion is about (nil for an SLO without
+	// group_by).
+	Group     map[string]string
 	ExpAlerts []ExpAlert
 	fieldPath string
 }
@@ -104,6 +107,7 @@ type BudgetTest struct {
 	SLOPos             rules.Pos
 	EvalTime           time.Duration
 	SLO                string
+	Group              map[string]string
 	ExpBudgetRemaining float64
 	Tolerance          float64
 	fieldPath          string
@@ -168,9 +172,10 @@ type seriesSpec struct {
 }
 
 type alertTestSpec struct {
-	EvalTime  *time.Duration  `yaml:"eval_time" yamlx:"required"`
-	SLO       *string         `yaml:"slo" yamlx:"required"`
-	ExpAlerts []*expAlertSpec `yaml:"exp_alerts"`
+	EvalTime  *time.Duration    `yaml:"eval_time" yamlx:"required"`
+	SLO       *string           `yaml:"slo" yamlx:"required"`
+	Group     map[string]string `yaml:"group"`
+	ExpAlerts []*expAlertSpec   `yaml:"exp_alerts"`
 }
 
 type expAlertSpec struct {
@@ -181,8 +186,9 @@ type expAlertSpec struct {
 }
 
 type budgetTestSpec struct {
-	EvalTime           *time.Duration `yaml:"eval_time" yamlx:"required"`
-	SLO                *string        `yaml:"slo" yamlx:"required"`
+	EvalTime           *time.Duration    `yaml:"eval_time" yamlx:"required"`
+	SLO                *string           `yaml:"slo" yamlx:"required"`
+	Group              map[string]string `yaml:"group"`
 	ExpBudgetRemaining *float64       `yaml:"exp_budget_remaining" yamlx:"required"`
 	Tolerance          *float64       `yaml:"tolerance"`
 }
@@ -324,7 +330,7 @@ func (c *checker) sloID(p string, id *string) (string, rules.Pos) {
 }
 
 func (c *checker) alertTest(p string, spec *alertTestSpec, step time.Duration) AlertTest {
-	a := AlertTest{Pos: c.doc.Pos(p), fieldPath: p, EvalTime: c.evalTime(p, spec.EvalTime, step)}
+	a := AlertTest{Pos: c.doc.Pos(p), fieldPath: p, EvalTime: c.evalTime(p, spec.EvalTime, step), Group: spec.Group}
 	a.SLO, a.SLOPos = c.sloID(p, spec.SLO)
 	seen := map[AlertID]bool{}
 	for i, es := range spec.ExpAlerts {
@@ -346,7 +352,7 @@ func (c *checker) alertTest(p string, spec *alertTestSpec, step time.Duration) A
 }
 
 func (c *checker) budgetTest(p string, spec *budgetTestSpec, step time.Duration) BudgetTest {
-	b := BudgetTest{Pos: c.doc.Pos(p), Tolerance: DefaultTolerance, fieldPath: p, EvalTime: c.evalTime(p, spec.EvalTime, step)}
+	b := BudgetTest{Pos: c.doc.Pos(p), Tolerance: DefaultTolerance, fieldPath: p, EvalTime: c.evalTime(p, spec.EvalTime, step), Group: spec.Group}
 	b.SLO, b.SLOPos = c.sloID(p, spec.SLO)
 	if spec.ExpBudgetRemaining != nil {
 		b.ExpBudgetRemaining = *spec.ExpBudgetRemaining

@@ -201,9 +201,11 @@ type observation struct {
 	status burnrate.Status
 }
 
+// obsKey names an observation: the SLO, the group's key (rules.GroupKey; "" for an SLO without
+// group_by) and the evaluation time.
 type obsKey struct {
-	id string
-	at time.Duration
+	id, group string
+	at        time.Duration
 }
 
 // runTest loads the test's series into a recorded DB and evaluates the SLOs its assertions name
@@ -242,7 +244,7 @@ func testedSLOs(f *File, t *Test, byID map[string]*rules.SLO) ([]*rules.SLO, map
 		if !containsSLO(slos, slo) {
 			slos = append(slos, slo)
 		}
-		wanted[obsKey{id, at}] = true
+		wanted[obsKey{id: id, at: at}] = true
 		last = max(last, at)
 	}
 	for _, a := range t.AlertTests {
@@ -280,36 +282,81 @@ func loadSeries(t *Test) (*recorded.DB, error) {
 	return db, nil
 }
 
+// observations are what the engine said at the wanted (SLO, time) pairs, per instance (the SLO,
+// or each of its groups).
+type observations struct {
+	byKey map[obsKey]observation
+	// groups are the group keys of each grouped SLO present at each wanted time, in key order.
+	groups map[obsKey][]string
+}
+
 // observe backtests slos from time 0 to last at every step and keeps what the engine said at the
 // wanted (SLO, time) pairs.
-func observe(ctx context.Context, db *recorded.DB, slos []*rules.SLO, wanted map[obsKey]bool, last, step time.Duration, opt Options) (map[obsKey]observation, error) {
+func observe(ctx context.Context, db *recorded.DB, slos []*rules.SLO, wanted map[obsKey]bool, last, step time.Duration, opt Options) (observations, error) {
 	var mu sync.Mutex
-	seen := make(map[obsKey]observation, len(wanted))
-	obs := func(slo *rules.SLO, at time.Time, st burnrate.State, status burnrate.Status) {
-		k := obsKey{slo.ID(), at.Sub(epoch)}
+	seen := observations{byKey: make(map[obsKey]observation, len(wanted)), groups: map[obsKey][]string{}}
+	obs := func(inst *eval.Instance, at time.Time, st burnrate.State, status burnrate.Status) {
+		k := obsKey{id: inst.SLO.ID(), at: at.Sub(epoch)}
 		if !wanted[k] {
 			return
 		}
 		mu.Lock()
-		seen[k] = observation{state: st, status: status}
-		mu.Unlock()
+		defer mu.Unlock()
+		if inst.Key != "" {
+			seen.groups[k] = append(seen.groups[k], inst.Key)
+		}
+		k.group = inst.Key
+		seen.byKey[k] = observation{state: st, status: status}
 	}
 	_, err := eval.Backtest(ctx, recorded.NewQuerier(db), slos, epoch, epoch.Add(last),
 		eval.Options{Step: step, Lookback: opt.Lookback, DataStart: epoch}, obs)
 	if err != nil {
-		return nil, fmt.Errorf("evaluating: %w", err)
+		return observations{}, fmt.Errorf("evaluating: %w", err)
 	}
 	return seen, nil
 }
 
+// at returns what the engine said of the SLO id (the group given, for a grouped SLO) at the time
+// at, or why there is nothing to compare with.
+func (o observations) at(what, id string, group map[string]string, at time.Duration, slo *rules.SLO) (observation, string) {
+	key := ""
+	if group != nil {
+		key = rules.GroupKey(group)
+	}
+	prefix := fmt.Sprintf("%s at %s for %s", what, formatOffset(at), named(id, group))
+	present := o.groups[obsKey{id: id, at: at}]
+	switch {
+	case len(slo.GroupBy) == 0 && group != nil:
+		return observation{}, fmt.Sprintf("%s: the SLO has no group_by; remove group %s", prefix, key)
+	case len(slo.GroupBy) > 0 && group == nil:
+		return observation{}, fmt.Sprintf("%s: the SLO is grouped by %s; say which group (group: {%s: ...}); groups at that time: %s",
+			prefix, strings.Join(slo.GroupBy, ", "), slo.GroupBy[0], listOrNone(present))
+	}
+	ob, ok := o.byKey[obsKey{id: id, group: key, at: at}]
+	switch {
+	case !ok && group != nil:
+		return observation{}, fmt.Sprintf("%s: no group %s at that time; groups: %s", prefix, key, listOrNone(present))
+	case !ok:
+		return observation{}, prefix + ": the engine did not evaluate at that time"
+	}
+	return ob, ""
+}
+
+func listOrNone(keys []string) string {
+	if len(keys) == 0 {
+		return "none (no series has had data yet)"
+	}
+	return strings.Join(keys, ", ")
+}
+
 // alertFailures compares the firing alerts at each alert_test's time, and the labels and
 // annotations a receiver would get, with the expectations.
-func alertFailures(t *Test, seen map[obsKey]observation, byID map[string]*rules.SLO) []failure {
+func alertFailures(t *Test, seen observations, byID map[string]*rules.SLO) []failure {
 	var failures []failure
 	for _, a := range t.AlertTests {
-		o, ok := seen[obsKey{a.SLO, a.EvalTime}]
-		if !ok {
-			failures = append(failures, failure{pos: a.Pos, message: fmt.Sprintf("alert_test at %s for %s: the engine did not evaluate at that time", formatOffset(a.EvalTime), a.SLO)})
+		o, why := seen.at("alert_test", a.SLO, a.Group, a.EvalTime, byID[a.SLO])
+		if why != "" {
+			failures = append(failures, failure{pos: a.Pos, message: why})
 			continue
 		}
 		exp := make([]AlertID, len(a.ExpAlerts))
@@ -326,7 +373,7 @@ func alertFailures(t *Test, seen map[obsKey]observation, byID map[string]*rules.
 		if !sameAlerts(exp, got) {
 			failures = append(failures, failure{
 				pos:     a.Pos,
-				message: fmt.Sprintf("alert_test at %s for %s: expected %s, got %s", formatOffset(a.EvalTime), a.SLO, formatAlerts(exp), formatAlerts(got)),
+				message: fmt.Sprintf("alert_test at %s for %s: expected %s, got %s", formatOffset(a.EvalTime), named(a.SLO, a.Group), formatAlerts(exp), formatAlerts(got)),
 				details: details(byID[a.SLO], o),
 			})
 			continue
@@ -344,8 +391,8 @@ func labelFailures(a AlertTest, firingNow map[AlertID]burnrate.AlertState, o obs
 		if len(e.Labels) == 0 && len(e.Annotations) == 0 {
 			continue
 		}
-		labels, annotations := delivered(slo, firingNow[e.AlertID], o.status, epoch.Add(a.EvalTime))
-		prefix := fmt.Sprintf("alert_test at %s for %s: alert %s: ", formatOffset(a.EvalTime), a.SLO, e.AlertID)
+		labels, annotations := delivered(slo, a.Group, firingNow[e.AlertID], o.status, epoch.Add(a.EvalTime))
+		prefix := fmt.Sprintf("alert_test at %s for %s: alert %s: ", formatOffset(a.EvalTime), named(a.SLO, a.Group), e.AlertID)
 		if !subset(e.Labels, labels) {
 			failures = append(failures, failure{pos: a.Pos, message: prefix + fmt.Sprintf("expected labels %s, got %s", formatMap(e.Labels), formatMap(labels))})
 		}
@@ -357,22 +404,22 @@ func labelFailures(a AlertTest, firingNow map[AlertID]burnrate.AlertState, o obs
 }
 
 // budgetFailures compares the budget remaining at each budget_test's time with the expectation.
-func budgetFailures(t *Test, seen map[obsKey]observation, byID map[string]*rules.SLO) []failure {
+func budgetFailures(t *Test, seen observations, byID map[string]*rules.SLO) []failure {
 	var failures []failure
 	for _, b := range t.BudgetTests {
-		o, ok := seen[obsKey{b.SLO, b.EvalTime}]
+		o, why := seen.at("budget_test", b.SLO, b.Group, b.EvalTime, byID[b.SLO])
 		switch {
-		case !ok:
-			failures = append(failures, failure{pos: b.Pos, message: fmt.Sprintf("budget_test at %s for %s: the engine did not evaluate at that time", formatOffset(b.EvalTime), b.SLO)})
+		case why != "":
+			failures = append(failures, failure{pos: b.Pos, message: why})
 		case o.status.LastData.IsZero():
-			failures = append(failures, failure{pos: b.Pos, message: fmt.Sprintf("budget_test at %s for %s: expected budget remaining %s, got no data", formatOffset(b.EvalTime), b.SLO, formatFloat(b.ExpBudgetRemaining))})
+			failures = append(failures, failure{pos: b.Pos, message: fmt.Sprintf("budget_test at %s for %s: expected budget remaining %s, got no data", formatOffset(b.EvalTime), named(b.SLO, b.Group), formatFloat(b.ExpBudgetRemaining))})
 		default:
 			got := o.status.BudgetRemaining
 			if !(math.Abs(got-b.ExpBudgetRemaining) <= b.Tolerance) {
 				failures = append(failures, failure{
 					pos: b.Pos,
 					message: fmt.Sprintf("budget_test at %s for %s: expected budget remaining %s ± %s, got %s",
-						formatOffset(b.EvalTime), b.SLO, formatFloat(b.ExpBudgetRemaining), formatFloat(b.Tolerance), formatFloat(got)),
+						formatOffset(b.EvalTime), named(b.SLO, b.Group), formatFloat(b.ExpBudgetRemaining), formatFloat(b.Tolerance), formatFloat(got)),
 					details: []string{fmt.Sprintf("error ratio over the period: %s (objective %s)", formatFloat(o.status.ErrorRatio), formatFloat(byID[b.SLO].Objective))},
 				})
 			}
@@ -396,10 +443,10 @@ func firing(st burnrate.State) map[AlertID]burnrate.AlertState {
 // notify.FromTransition, the function the daemon uses, so that a test of a routing label tests
 // what routing will see. Annotations include the summary and description as rendered (with their
 // defaults) and the runbook URL.
-func delivered(slo *rules.SLO, a burnrate.AlertState, status burnrate.Status, at time.Time) (labels, annotations map[string]string) {
+func delivered(slo *rules.SLO, group map[string]string, a burnrate.AlertState, status burnrate.Status, at time.Time) (labels, annotations map[string]string) {
 	tr := burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Pending, To: burnrate.Firing,
 		At: at, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate}
-	n, _ := notify.FromTransition(slo, tr, status, "")
+	n, _ := notify.FromTransition(slo, group, tr, status, "")
 	annotations = maps.Clone(n.Annotations)
 	if annotations == nil {
 		annotations = map[string]string{}
@@ -546,4 +593,12 @@ func relPaths(f *File) []string {
 		out[i] = filepath.ToSlash(p)
 	}
 	return out
+}
+
+// named is an SLO id with the group's key, for messages: gw/avail{model="m2"}.
+func named(id string, group map[string]string) string {
+	if group == nil {
+		return id
+	}
+	return id + rules.GroupKey(group)
 }

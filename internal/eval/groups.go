@@ -1,0 +1,306 @@
+package eval
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/sli"
+)
+
+// Instance is one evaluated instance of an SLO: the whole of an SLO without group_by, or one group
+// of a grouped SLO, with a Stepper of its own (history, alert state, no-data alert).
+type Instance struct {
+	SLO *rules.SLO
+	// Key is the group's rules.GroupKey; "" for the whole SLO (and for a grouped SLO's placeholder).
+	Key string
+	// Labels are the group's labels (nil for the whole SLO).
+	Labels  map[string]string
+	Stepper *Stepper
+}
+
+// ID names the instance: the SLO id, followed by the group's key for a group
+// (`chat/availability{model="m2"}`).
+func (i *Instance) ID() string { return InstanceID(i.SLO, i.Key) }
+
+// InstanceID is the id of the instance of slo with the group key key.
+func InstanceID(slo *rules.SLO, key string) string { return slo.ID() + key }
+
+// GroupBridger bridges a gap for every group of an SLO at once (sli.Prepared.BridgeGroups).
+type GroupBridger interface {
+	BridgeGroups(ctx context.Context, end, since time.Time) ([]sli.Group, error)
+}
+
+// Groups is the evaluation of one SLO, shared by the daemon and Backtest: one Instance per group,
+// created at the first step the group's series have data (its first evaluation; while the SLO
+// itself has never been evaluated, its instances start together at the first evaluation, as one
+// SLO does), at most SLO.MaxGroups of them (the others are reported as excess, not evaluated), and
+// retired once the group has had no data for the SLO's window (its firing alerts resolved). An SLO
+// without group_by has exactly one instance, the whole SLO. While a grouped SLO has no group, a
+// placeholder instance (key "") stands for it, so that an SLO whose queries never return anything
+// raises its no-data alert rather than evaluating nothing; it is retired when the first group
+// appears. A Groups is not safe for concurrent use.
+type Groups struct {
+	slo     *rules.SLO
+	policy  *burnrate.Compiled
+	opt     StepperOptions
+	step    time.Duration
+	insts   map[string]*Instance
+	excess  map[string]bool
+	started bool
+}
+
+// NewGroups returns the evaluation of slo at the evaluation step, without history.
+func NewGroups(slo *rules.SLO, step time.Duration, opt StepperOptions) *Groups {
+	g := &Groups{slo: slo, policy: burnrate.Compile(slo.Policy()), opt: opt, step: step, insts: map[string]*Instance{}, excess: map[string]bool{}}
+	if len(slo.GroupBy) == 0 {
+		g.add("", nil, nil, Checkpoint{})
+	}
+	return g
+}
+
+// Restore adds an instance as the store kept it (its history may be nil: refetched).
+func (g *Groups) Restore(key string, labels map[string]string, hist *burnrate.History, cp Checkpoint) *Instance {
+	if !cp.Evaluated.IsZero() {
+		g.started = true
+	}
+	return g.add(key, labels, hist, cp)
+}
+
+func (g *Groups) add(key string, labels map[string]string, hist *burnrate.History, cp Checkpoint) *Instance {
+	if hist == nil {
+		hist = burnrate.NewHistory(g.step, g.slo.MaxWindow())
+	}
+	cp.Group = labels
+	inst := &Instance{SLO: g.slo, Key: key, Labels: labels, Stepper: NewStepper(g.policy, hist, cp, g.opt)}
+	g.insts[key] = inst
+	return inst
+}
+
+// SLO is the SLO evaluated.
+func (g *Groups) SLO() *rules.SLO { return g.slo }
+
+// Instances are the instances, in key order (the whole SLO or the placeholder first).
+func (g *Groups) Instances() []*Instance {
+	out := make([]*Instance, 0, len(g.insts))
+	for _, k := range slices.Sorted(maps.Keys(g.insts)) {
+		out = append(out, g.insts[k])
+	}
+	return out
+}
+
+// Excess lists the groups past SLO.MaxGroups seen so far, which are not evaluated.
+func (g *Groups) Excess() []string { return slices.Sorted(maps.Keys(g.excess)) }
+
+// Empty reports whether no instance has any history yet: the next fetch is a backfill.
+func (g *Groups) Empty() bool {
+	for _, inst := range g.insts {
+		if !inst.Stepper.History().End().IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// From is the first step to fetch for every instance (Stepper.From), floor when there is none.
+func (g *Groups) From(floor time.Time) time.Time {
+	var from time.Time
+	for _, inst := range g.insts {
+		if f := inst.Stepper.From(floor); from.IsZero() || f.Before(from) {
+			from = f
+		}
+	}
+	if from.IsZero() {
+		return floor
+	}
+	return from
+}
+
+// GroupsOutcome is what one Groups.Advance did.
+type GroupsOutcome struct {
+	// Outcomes are the instances' outcomes by key (retired ones included).
+	Outcomes map[string]Outcome
+	// New and Retired are the instances created and retired (in key order); a retired instance's
+	// last outcome holds the resolution of its firing alerts.
+	New, Retired []*Instance
+	// Errs are the instances' errors by key (a bridge that failed, a value no SLI can have): that
+	// instance's alone, the others were evaluated.
+	Errs map[string]error
+}
+
+// Advance gives every instance the increments of its group (groups: one per group with data on a
+// common grid of steps, as sli.Groups returns them; a group absent from them has no data there)
+// and evaluates at now (Stepper.Advance), creating, limiting and retiring groups as Groups says.
+func (g *Groups) Advance(ctx context.Context, groups []sli.Group, now time.Time, src GroupBridger) GroupsOutcome {
+	out := GroupsOutcome{Outcomes: map[string]Outcome{}, Errs: map[string]error{}}
+	memo := &bridgeMemo{src: src}
+	byKey := make(map[string]sli.Group, len(groups))
+	for _, grp := range groups {
+		byKey[grp.Key] = grp
+	}
+	rest := g.create(ctx, groups, memo, &out)
+	g.placeholder(now, &out)
+	for _, key := range slices.Sorted(maps.Keys(g.insts)) {
+		incs, ok := rest[key]
+		if !ok {
+			incs = missingLike(groups, byKey[key].Incs)
+		}
+		o, err := g.insts[key].Stepper.Advance(ctx, incs, now, memo.forKey(key))
+		out.Outcomes[key] = merge(out.Outcomes[key], o)
+		if err != nil {
+			out.Errs[key] = err
+		}
+	}
+	g.retire(now, &out)
+	g.started = true
+	return out
+}
+
+// create makes an instance of every group that has data for the first time (up to MaxGroups) and,
+// once the SLO has been evaluated before, evaluates it at its first step with data. It returns the
+// increments each instance still has to be given.
+func (g *Groups) create(ctx context.Context, groups []sli.Group, memo *bridgeMemo, out *GroupsOutcome) map[string][]burnrate.Increment {
+	rest := make(map[string][]burnrate.Increment, len(groups))
+	for _, grp := range groups {
+		rest[grp.Key] = grp.Incs
+		if _, ok := g.insts[grp.Key]; ok || grp.Key == "" {
+			continue
+		}
+		first := slices.IndexFunc(grp.Incs, func(inc burnrate.Increment) bool { return !inc.Missing })
+		if first < 0 {
+			continue // no data yet: not a group yet
+		}
+		if g.groupCount() >= g.slo.MaxGroups {
+			g.excess[grp.Key] = true
+			delete(rest, grp.Key)
+			continue
+		}
+		inst := g.add(grp.Key, grp.Labels, nil, Checkpoint{})
+		out.New = append(out.New, inst)
+		if !g.started {
+			continue // starts with the others, at the first evaluation
+		}
+		at := grp.Incs[first].End
+		o, err := inst.Stepper.Advance(ctx, grp.Incs[:first+1], at, memo.forKey(grp.Key))
+		out.Outcomes[grp.Key] = o
+		if err != nil {
+			out.Errs[grp.Key] = err
+		}
+		rest[grp.Key] = grp.Incs[first+1:]
+	}
+	return rest
+}
+
+// groupCount is the number of real groups (the placeholder does not count).
+func (g *Groups) groupCount() int {
+	n := len(g.insts)
+	if _, ok := g.insts[""]; ok && len(g.slo.GroupBy) > 0 {
+		n--
+	}
+	return n
+}
+
+// placeholder keeps the instance that stands for a grouped SLO without groups: created while there
+// is none, retired when a group is there.
+func (g *Groups) placeholder(now time.Time, out *GroupsOutcome) {
+	if len(g.slo.GroupBy) == 0 {
+		return
+	}
+	ph, has := g.insts[""]
+	switch n := g.groupCount(); {
+	case n == 0 && !has:
+		g.add("", nil, nil, Checkpoint{})
+	case n > 0 && has:
+		g.retireOne(ph, now, "the SLO has groups now", out)
+	}
+}
+
+// retire retires the groups that have had no data for the SLO's window.
+func (g *Groups) retire(now time.Time, out *GroupsOutcome) {
+	for _, key := range slices.Sorted(maps.Keys(g.insts)) {
+		inst := g.insts[key]
+		last := inst.Stepper.History().LastData()
+		if key == "" || last.IsZero() || now.Sub(last) <= g.slo.Period {
+			continue
+		}
+		g.retireOne(inst, now, "retired: the group has had no data for "+model.Duration(g.slo.Period).String(), out)
+	}
+}
+
+func (g *Groups) retireOne(inst *Instance, now time.Time, note string, out *GroupsOutcome) {
+	o := out.Outcomes[inst.Key]
+	o.Transitions = append(o.Transitions, inst.Stepper.Retire(now, note)...)
+	out.Outcomes[inst.Key] = o
+	out.Retired = append(out.Retired, inst)
+	delete(g.insts, inst.Key)
+}
+
+// missingLike returns steps without data on the grid of the batch (nil when there is none), for
+// an instance whose group has no series in it.
+func missingLike(groups []sli.Group, own []burnrate.Increment) []burnrate.Increment {
+	if own != nil || len(groups) == 0 {
+		return own
+	}
+	out := make([]burnrate.Increment, len(groups[0].Incs))
+	for i, inc := range groups[0].Incs {
+		out[i] = burnrate.Increment{End: inc.End, Missing: true}
+	}
+	return out
+}
+
+// merge adds b, a later outcome of the same instance, to a.
+func merge(a, b Outcome) Outcome {
+	b.Transitions = append(a.Transitions, b.Transitions...)
+	b.Appended += a.Appended
+	b.NoBad = b.NoBad || a.NoBad
+	return b
+}
+
+// bridgeMemo bridges every group of an SLO with one pair of queries per gap: the instances after
+// the same outage share (end, since).
+type bridgeMemo struct {
+	src  GroupBridger
+	done map[[2]time.Time]map[string]burnrate.Increment
+}
+
+func (m *bridgeMemo) forKey(key string) Bridger {
+	if m.src == nil {
+		return nil
+	}
+	return groupBridge{m, key}
+}
+
+type groupBridge struct {
+	m   *bridgeMemo
+	key string
+}
+
+// Bridge implements Bridger: the group's increment from the SLO's bridge; Missing when the group has
+// no value there.
+func (b groupBridge) Bridge(ctx context.Context, end, since time.Time) (burnrate.Increment, error) {
+	k := [2]time.Time{end, since}
+	got, ok := b.m.done[k]
+	if !ok {
+		groups, err := b.m.src.BridgeGroups(ctx, end, since)
+		if err != nil {
+			return burnrate.Increment{}, err
+		}
+		got = make(map[string]burnrate.Increment, len(groups))
+		for _, grp := range groups {
+			got[grp.Key] = grp.Incs[0]
+		}
+		if b.m.done == nil {
+			b.m.done = map[[2]time.Time]map[string]burnrate.Increment{}
+		}
+		b.m.done[k] = got
+	}
+	if inc, ok := got[b.key]; ok {
+		return inc, nil
+	}
+	return burnrate.Increment{End: end, Missing: true}, nil
+}
