@@ -73,10 +73,10 @@ type sloView struct {
 	// groups of the SLO past its max_groups, which are not evaluated.
 	Group              map[string]string `json:"group,omitempty"`
 	GroupsNotEvaluated []string          `json:"groups_not_evaluated,omitempty"`
-	Description string  `json:"description,omitempty"`
-	Objective   float64 `json:"objective"`
-	Period      string            `json:"period"`
-	Labels      map[string]string `json:"labels,omitempty"`
+	Description        string            `json:"description,omitempty"`
+	Objective          float64           `json:"objective"`
+	Period             string            `json:"period"`
+	Labels             map[string]string `json:"labels,omitempty"`
 	// EvaluatedAt is the last evaluation time; DataUntil the end of the SLI history (earlier when
 	// the source failed since); LastData the end of the last step with data.
 	EvaluatedAt      *time.Time   `json:"evaluated_at,omitempty"`

@@ -197,10 +197,10 @@ func sliceGroups(groups []sli.Group, i, j int) []sli.Group {
 type backtester struct {
 	g     *Groups
 	first time.Time
-	obs  Observer
-	res  map[*Instance]*Result
-	open map[*Instance]map[alertKey]int // index into the Result's Alerts of each firing alert
-	all  []*Instance                    // in order of creation
+	obs   Observer
+	res   map[*Instance]*Result
+	open  map[*Instance]map[alertKey]int // index into the Result's Alerts of each firing alert
+	all   []*Instance                    // in order of creation
 }
 
 func newBacktester(slo *rules.SLO, first time.Time, opt Options, obs Observer) *backtester {

@@ -528,7 +528,9 @@ func TestOpenOtherBoltFiles(t *testing.T) {
 // TestCommitDeletesSLOs: a cycle deletes records (a retired group) in its own transaction.
 func TestCommitDeletesSLOs(t *testing.T) {
 	s := openT(t)
-	rec := func(id string) SLORecord { return SLORecord{ID: id, History: []byte("h"), State: []byte("{}"), UpdatedAt: t0} }
+	rec := func(id string) SLORecord {
+		return SLORecord{ID: id, History: []byte("h"), State: []byte("{}"), UpdatedAt: t0}
+	}
 	if _, err := s.Commit(Cycle{SLOs: []SLORecord{rec(`gw/a{model="m1"}`), rec(`gw/a{model="m2"}`)}}); err != nil {
 		t.Fatal(err)
 	}

@@ -189,8 +189,8 @@ type budgetTestSpec struct {
 	EvalTime           *time.Duration    `yaml:"eval_time" yamlx:"required"`
 	SLO                *string           `yaml:"slo" yamlx:"required"`
 	Group              map[string]string `yaml:"group"`
-	ExpBudgetRemaining *float64       `yaml:"exp_budget_remaining" yamlx:"required"`
-	Tolerance          *float64       `yaml:"tolerance"`
+	ExpBudgetRemaining *float64          `yaml:"exp_budget_remaining" yamlx:"required"`
+	Tolerance          *float64          `yaml:"tolerance"`
 }
 
 // checker checks a decoded test file and builds its File; problems go to the Doc.
