@@ -40,17 +40,7 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		alertname = NoDataAlertName
 	}
 
-	// Later sources win: file/SLO labels, alerting labels, the severity's own, then slod's
-	// identifying labels, which routing and silences rely on and nothing may override.
-	labels := map[string]string{}
-	maps.Copy(labels, slo.Labels)
-	maps.Copy(labels, slo.Alerting.Labels)
-	maps.Copy(labels, slo.Alerting.SeverityLabels[tr.Severity])
-	maps.Copy(labels, group)
-	labels["alertname"] = alertname
-	labels["service"] = slo.Service
-	labels["slo"] = slo.Name
-	labels["severity"] = sev
+	labels := alertLabels(slo, group, tr.Severity, alertname)
 	ann := map[string]string{}
 	maps.Copy(ann, slo.Alerting.Annotations)
 	maps.Copy(ann, slo.Alerting.SeverityAnnotations[tr.Severity])
@@ -109,6 +99,22 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		n.Description = strings.TrimSuffix(tr.Note+". "+n.Description, " ")
 	}
 	return n, true
+}
+
+// alertLabels are the labels of an alert of slo's group (nil: the SLO itself). Later sources win:
+// file/SLO labels, alerting labels, the severity's own, the group's, then slod's identifying
+// labels, which routing and silences rely on and nothing may override.
+func alertLabels(slo *rules.SLO, group map[string]string, sev burnrate.Severity, alertname string) map[string]string {
+	labels := map[string]string{}
+	maps.Copy(labels, slo.Labels)
+	maps.Copy(labels, slo.Alerting.Labels)
+	maps.Copy(labels, slo.Alerting.SeverityLabels[sev])
+	maps.Copy(labels, group)
+	labels["alertname"] = alertname
+	labels["service"] = slo.Service
+	labels["slo"] = slo.Name
+	labels["severity"] = string(sev)
+	return labels
 }
 
 // defaultSummary is the one line an on-call engineer sees first on their phone.
