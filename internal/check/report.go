@@ -1,10 +1,12 @@
 package check
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/rules"
 )
 
 // Report is what `slod check` found: the evaluation range and every SLO's backtest.
@@ -69,13 +72,17 @@ type jsonReport struct {
 }
 
 type jsonSLO struct {
-	Service         string      `json:"service"`
-	Name            string      `json:"name"`
-	Objective       number      `json:"objective"`
-	Window          string      `json:"window"`
-	BudgetRemaining number      `json:"budget_remaining"`
-	HasData         bool        `json:"has_data"`
-	Alerts          []jsonAlert `json:"alerts"`
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	// Group is the group's labels, for a group of a grouped SLO; GroupsNotEvaluated the groups
+	// past its max_groups.
+	Group              map[string]string `json:"group,omitempty"`
+	GroupsNotEvaluated []string          `json:"groups_not_evaluated,omitempty"`
+	Objective          number            `json:"objective"`
+	Window             string            `json:"window"`
+	BudgetRemaining    number            `json:"budget_remaining"`
+	HasData            bool              `json:"has_data"`
+	Alerts             []jsonAlert       `json:"alerts"`
 }
 
 type jsonAlert struct {
@@ -139,13 +146,15 @@ func WriteJSON(w io.Writer, r Report) error {
 	out := jsonReport{From: formatTime(r.From), To: formatTime(r.To), Step: FormatDuration(r.Step), SLOs: []jsonSLO{}}
 	for _, res := range r.Results {
 		s := jsonSLO{
-			Service:         res.SLO.Service,
-			Name:            res.SLO.Name,
-			Objective:       number{res.SLO.Objective, objectiveDecimals},
-			Window:          FormatDuration(res.SLO.Period),
-			BudgetRemaining: number{res.Final.BudgetRemaining, budgetDecimals},
-			HasData:         res.HasData,
-			Alerts:          []jsonAlert{},
+			Service:            res.SLO.Service,
+			Name:               res.SLO.Name,
+			Group:              res.Group,
+			GroupsNotEvaluated: res.Excess,
+			Objective:          number{res.SLO.Objective, objectiveDecimals},
+			Window:             FormatDuration(res.SLO.Period),
+			BudgetRemaining:    number{res.Final.BudgetRemaining, budgetDecimals},
+			HasData:            res.HasData,
+			Alerts:             []jsonAlert{},
 		}
 		if !res.HasData {
 			// Nothing was measured: the budget is unknown, not spent.
@@ -195,9 +204,13 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	fmt.Fprintf(&b, "slod check: %d %s evaluated every %s from %s to %s\n", len(r.Results), slos, FormatDuration(r.Step), formatTime(r.From), formatTime(r.To))
 	fmt.Fprintf(&b, "%d paged, %d ticketed, %d quiet\n", pages, tickets, quiet)
-	for _, res := range r.Results {
+	ordered := Ordered(r.Results)
+	for i, res := range ordered {
 		slo := res.SLO
-		fmt.Fprintf(&b, "\n%s  objective %s%% over %s\n", slo.ID(), formatRounded(slo.Objective*100, objectiveDecimals-2), FormatDuration(slo.Period))
+		if len(res.Excess) > 0 && (i == 0 || ordered[i-1].SLO != slo) {
+			fmt.Fprintf(&b, "\nwarning: %s has %d groups past its max_groups (%d), not evaluated: %s\n", slo.ID(), len(res.Excess), slo.MaxGroups, strings.Join(res.Excess, ", "))
+		}
+		fmt.Fprintf(&b, "\n%s%s  objective %s%% over %s\n", slo.ID(), res.GroupKey, formatRounded(slo.Objective*100, objectiveDecimals-2), FormatDuration(slo.Period))
 		if !res.HasData {
 			b.WriteString("  no data: the recording has nothing this SLO reads\n")
 			continue
@@ -232,6 +245,31 @@ func WriteText(w io.Writer, r Report) error {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	return nil
+}
+
+// Ordered returns the results for reading: SLOs in their order, the groups of a grouped SLO under
+// it, worst budget first (those without data last).
+func Ordered(results []eval.Result) []eval.Result {
+	out := slices.Clone(results)
+	first := map[*rules.SLO]int{}
+	for i, r := range out {
+		if _, ok := first[r.SLO]; !ok {
+			first[r.SLO] = i
+		}
+	}
+	budget := func(r eval.Result) float64 {
+		if !r.HasData {
+			return math.Inf(1)
+		}
+		return r.Final.BudgetRemaining
+	}
+	slices.SortStableFunc(out, func(a, b eval.Result) int {
+		if a.SLO != b.SLO {
+			return first[a.SLO] - first[b.SLO]
+		}
+		return cmp.Compare(budget(a), budget(b))
+	})
+	return out
 }
 
 // Counts classifies SLOs by their worst alert: paged (any page), ticketed (tickets only) or quiet
