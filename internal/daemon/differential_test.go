@@ -418,11 +418,23 @@ routes: [{receiver: hook}]
 func logTransitions(t *testing.T, logs []byte) []diffTransition {
 	t.Helper()
 	var out []diffTransition
+	for _, trs := range logTransitionsBySLO(t, logs) {
+		out = append(out, trs...)
+	}
+	return out
+}
+
+// logTransitionsBySLO is logTransitions per SLO instance (the log's slo: an SLO id, with the
+// group's key for a group).
+func logTransitionsBySLO(t *testing.T, logs []byte) map[string][]diffTransition {
+	t.Helper()
+	out := map[string][]diffTransition{}
 	sc := bufio.NewScanner(bytes.NewReader(logs))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var l struct {
 			Msg      string
+			SLO      string
 			Severity burnrate.Severity
 			NoData   bool `json:"no_data"`
 			From, To burnrate.Phase
@@ -432,11 +444,13 @@ func logTransitions(t *testing.T, logs []byte) []diffTransition {
 			t.Fatalf("log line %q: %v", sc.Text(), err)
 		}
 		if l.Msg == "alert transition" {
-			out = append(out, diffTransition{alertName(l.Severity, l.NoData), l.From, l.To, int(l.At.Sub(diffTime(0)) / time.Minute)})
+			out[l.SLO] = append(out[l.SLO], diffTransition{alertName(l.Severity, l.NoData), l.From, l.To, int(l.At.Sub(diffTime(0)) / time.Minute)})
 		}
 	}
 	// A cycle logs its SLO's transitions in time order; cycles follow each other.
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
+	for _, trs := range out {
+		sort.SliceStable(trs, func(i, j int) bool { return trs[i].At < trs[j].At })
+	}
 	return out
 }
 
