@@ -18,7 +18,7 @@ var (
 )
 
 // Assistant is the recording behind examples/assistant.om: four days of the AI assistant whose SLOs
-// are in rules/, with the metric names those files read. It tells three stories, so that the README's
+// are in rules/, with the metric names those files read. It tells four stories, so that the README's
 // first command shows each kind of outcome:
 //
 //   - a page: chat-api answers 15% of its requests with 500 for 25 minutes on the morning of Oct 4
@@ -26,6 +26,9 @@ var (
 //   - a ticket: model-gateway responses slow down for 20 hours from noon on Oct 2 (a model version
 //     with longer completions): ~4% of responses take over 2.5 s, a 4× burn of the 99% latency SLO,
 //     enough for the 3d/6h and then the 1d/2h ticket windows but never for the 6× page;
+//   - a page for one model: the model-gateway's requests to the "code" model backend fail 25% of the
+//     time for 40 minutes on the afternoon of Oct 3; the per-model SLO pages for that model only
+//     (model-gateway/availability-per-model), the other models stay quiet;
 //   - quiet: everything else, including a chat-api restart (counter reset) and a 4-minute scrape gap
 //     on model-gateway, which must not alert.
 func Assistant() Config {
@@ -76,6 +79,9 @@ func Assistant() Config {
 					{Name: "safety_filter_hits_total", Of: "model_requests_total", Ratio: Const(0.003)},
 				},
 			},
+			gatewayBackend("large", 6, Const(0.0004), day(2, 0, 0)),
+			gatewayBackend("small", 4, Const(0.0003), day(2, 0, 0)),
+			gatewayBackend("code", 2, Incident(Const(0.0005), Span{day(2, 14, 0), day(2, 14, 40)}, 0, Const(0.25)), day(2, 0, 0)),
 			{
 				Name:   "model-server",
 				Scrape: 60 * time.Second,
@@ -101,6 +107,24 @@ func Assistant() Config {
 					ErrorRatio: Const(0.0003),
 				},
 			},
+		},
+	}
+}
+
+// gatewayBackend is the model-gateway's view of one model backend: the requests it forwards there
+// (model_backend_requests_total{job="model-gateway",model=...}) and their safety-filter hits. The
+// gateway exposes them from since on (a release on Oct 3, which also keeps the example file small):
+// the groups of the per-model SLOs appear then.
+func gatewayBackend(model string, rps float64, errs Func, since time.Time) Job {
+	labels := []check.Label{{Name: "job", Value: "model-gateway"}, {Name: "model", Value: model}}
+	return Job{
+		Name:   "model-gateway/" + model,
+		Scrape: time.Minute,
+		Offset: 37 * time.Second,
+		Gaps:   []Span{{AssistantStart, since}},
+		HTTP:   &HTTP{Requests: "model_backend_requests_total", RPS: Diurnal(rps, 0.4, 15), ErrorRatio: errs, Labels: labels},
+		Counters: []Counter{
+			{Name: "model_backend_safety_filter_hits_total", Labels: labels, Of: "model_backend_requests_total", Ratio: Const(0.003)},
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -75,6 +76,9 @@ type HTTP struct {
 	LatencySigma  float64
 	// Buckets are the histogram's upper bounds, ascending, without +Inf.
 	Buckets []float64
+	// Labels are added to the request and duration series (a model the requests went to, say;
+	// a job label here overrides the job's name).
+	Labels []check.Label
 }
 
 // Counter is a plain counter. With Of set, each interval's increment is a binomial draw with
@@ -180,19 +184,20 @@ func generateJob(cfg Config, j Job) ([]check.Series, error) {
 		if dur == "" {
 			dur = "http_request_duration_seconds"
 		}
-		ok = mk(req, check.Label{Name: "code", Value: "200"})
+		with := func(ls ...check.Label) []check.Label { return append(slices.Clone(j.HTTP.Labels), ls...) }
+		ok = mk(req, with(check.Label{Name: "code", Value: "200"})...)
 		if j.HTTP.ClientErrorRatio > 0 {
-			clientErr = mk(req, check.Label{Name: "code", Value: "429"})
+			clientErr = mk(req, with(check.Label{Name: "code", Value: "429"})...)
 		} else {
 			clientErr = &series{}
 		}
-		serverErr = mk(req, check.Label{Name: "code", Value: "500"})
+		serverErr = mk(req, with(check.Label{Name: "code", Value: "500"})...)
 		if j.HTTP.LatencyMedian != nil {
 			for _, le := range j.HTTP.Buckets {
-				buckets = append(buckets, mk(dur+"_bucket", check.Label{Name: "le", Value: strconv.FormatFloat(le, 'g', -1, 64)}))
+				buckets = append(buckets, mk(dur+"_bucket", with(check.Label{Name: "le", Value: strconv.FormatFloat(le, 'g', -1, 64)})...))
 			}
-			buckets = append(buckets, mk(dur+"_bucket", check.Label{Name: "le", Value: "+Inf"}))
-			count = mk(dur + "_count")
+			buckets = append(buckets, mk(dur+"_bucket", with(check.Label{Name: "le", Value: "+Inf"})...))
+			count = mk(dur+"_count", with()...)
 		}
 	}
 	counters := make([]*series, len(j.Counters))

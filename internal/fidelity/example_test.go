@@ -49,9 +49,9 @@ func workbookRatio(t *testing.T, slo *rules.SLO, w string) (string, bool) {
 }
 
 // TestExampleAgainstPrometheus holds the README's example to the same standard as the scenarios:
-// for every events and latency SLO in rules/, the alerts slod check reports on
-// examples/assistant.om are the ones Prometheus's own workbook expressions give on the same file,
-// with the default four-pair policy of a 30d SLO.
+// for every events and latency SLO in rules/ (every group of a grouped one), the alerts slod check
+// reports on examples/assistant.om are the ones Prometheus's own workbook expressions give on the
+// same file (the group's series of them), with the default four-pair policy of a 30d SLO.
 func TestExampleAgainstPrometheus(t *testing.T) {
 	Binary(t, "prometheus")
 	Binary(t, "promtool")
@@ -87,13 +87,13 @@ func TestExampleAgainstPrometheus(t *testing.T) {
 	fired := 0
 	for _, res := range results {
 		slo := res.SLO
-		t.Run(slo.ID(), func(t *testing.T) {
+		t.Run(slo.ID()+res.GroupKey, func(t *testing.T) {
 			firing := map[burnrate.Severity]map[time.Time]bool{}
 			for _, w := range slo.Alerting.Windows {
 				long, _ := workbookRatio(t, slo, check.FormatDuration(w.Long))
 				short, _ := workbookRatio(t, slo, check.FormatDuration(w.Short))
 				thr := strconv.FormatFloat(w.Threshold(slo.Objective), 'g', -1, 64)
-				pts := queryRange(ctx, t, papi, fmt.Sprintf("(%s > bool %s) * (%s > bool %s)", long, thr, short, thr), first, last)
+				pts := queryRangeGroup(ctx, t, papi, fmt.Sprintf("(%s > bool %s) * (%s > bool %s)", long, thr, short, thr), first, last, res.Group)
 				if firing[w.Severity] == nil {
 					firing[w.Severity] = map[time.Time]bool{}
 				}

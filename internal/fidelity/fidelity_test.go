@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -307,6 +308,12 @@ func spans(alerts []eval.AlertInterval, sev burnrate.Severity) []span {
 // queryRange asks Prometheus for expr at every step in [start, end] and returns the single result
 // series' points (none when the result is empty: the expression did not hold anywhere).
 func queryRange(ctx context.Context, t *testing.T, papi v1.API, expr string, start, end time.Time) map[time.Time]float64 {
+	return queryRangeGroup(ctx, t, papi, expr, start, end, nil)
+}
+
+// queryRangeGroup is queryRange of the one result series whose labels include group (a group of a
+// grouped SLO; nil: the only series).
+func queryRangeGroup(ctx context.Context, t *testing.T, papi v1.API, expr string, start, end time.Time, group map[string]string) map[time.Time]float64 {
 	t.Helper()
 	// Prometheus refuses more than 11,000 points per series; the scenarios are far below that.
 	if n := end.Sub(start) / step; n >= 11000 {
@@ -323,6 +330,14 @@ func queryRange(ctx context.Context, t *testing.T, papi v1.API, expr string, sta
 	if !ok {
 		t.Fatalf("query_range %s: got %s, want a matrix", expr, v.Type())
 	}
+	m = slices.DeleteFunc(m, func(s *model.SampleStream) bool {
+		for k, v := range group {
+			if string(s.Metric[model.LabelName(k)]) != v {
+				return true
+			}
+		}
+		return false
+	})
 	if len(m) > 1 {
 		t.Fatalf("query_range %s: %d series, want at most one", expr, len(m))
 	}
