@@ -148,8 +148,10 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		span.SetStatus(codes.Error, reason)
 	}
 	res.excess = s.eval.Excess()
-	if len(res.excess) > 0 {
-		log.Warn("groups past max_groups are not evaluated", "max_groups", slo.MaxGroups, "excess", len(res.excess), "first", res.excess[0])
+	if n := len(res.excess) - len(s.excess); n > 0 {
+		// Counted and logged as they appear (s.excess is what the last cycle published).
+		d.m.groupsExcess.WithLabelValues(slo.Service, slo.Name).Add(float64(n))
+		log.Warn("groups past max_groups are not evaluated", "max_groups", slo.MaxGroups, "not_evaluated", len(res.excess), "first", res.excess[0])
 	}
 	return res
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/recorded"
 	"github.com/slod-dev/slod/internal/rules"
@@ -286,5 +287,97 @@ func groupViews(t *testing.T, d *Daemon) {
 	got := strings.Join(gather(t, d.registry), "\n")
 	if !strings.Contains(got, `slod_slo_error_budget_remaining{model="m3",service="gw",slo="avail"}`) {
 		t.Errorf("no per-group budget gauge in\n%s", got)
+	}
+}
+
+// TestGroupsRetiredAndLimited: in the daemon, a group whose series are gone for the SLO's window
+// is retired: its firing alerts resolve with the reason in the notification and its record leaves
+// the store in the same cycle; groups past max_groups are listed in the API and counted.
+func TestGroupsRetiredAndLimited(t *testing.T) {
+	db := recorded.NewDB()
+	for i, model := range []string{"m1", "m2", "m3"} {
+		var ts []int64
+		var ok, bad []float64
+		for m := 0; m <= 150; m++ {
+			if model == "m2" && m > 30 {
+				break // m2 is gone (a model taken out of service) while its alerts fire
+			}
+			e := 0.0
+			if model == "m2" && m > 10 {
+				e = float64(m-10) * 100
+			}
+			ts, ok, bad = append(ts, diffTime(m).UnixMilli()), append(ok, float64(m*(500+10*i))-e), append(bad, e)
+		}
+		db.Add(labels.FromStrings("__name__", "req_total", "job", "gw", "model", model, "code", "200"), ts, ok)
+		db.Add(labels.FromStrings("__name__", "req_total", "job", "gw", "model", model, "code", "500"), ts, bad)
+	}
+	const rulesYML = `version: slod/v1
+service: gw
+slos:
+  - name: avail
+    objective: 99
+    window: 1h
+    group_by: [model]
+    max_groups: 2
+    sli:
+      events:
+        error_query: sum by (model) (rate(req_total{job="gw",code="500"}[{{.window}}]))
+        total_query: sum by (model) (rate(req_total{job="gw"}[{{.window}}]))
+    alerting:
+      windows: [{severity: page, long: 30m, short: 5m, burn_rate: 10}]
+      no_data: {after: 10m, severity: ticket}
+`
+	d, _ := runDaemon(t, rulesYML, db, 60)
+	var views []string
+	for _, v := range d.sloViews() {
+		views = append(views, v.ID+" not evaluated "+strings.Join(v.GroupsNotEvaluated, ","))
+	}
+	if want := []string{`gw/avail{model="m1"} not evaluated {model="m3"}`, `gw/avail{model="m2"} not evaluated {model="m3"}`}; !slices.Equal(views, want) {
+		t.Errorf("views at 60 %q, want %q (m3 past max_groups)", views, want)
+	}
+	for m := 61; m <= 120; m++ {
+		if err := d.Cycle(context.Background(), diffTime(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	views = nil
+	for _, v := range d.sloViews() {
+		views = append(views, v.ID+" not evaluated "+strings.Join(v.GroupsNotEvaluated, ","))
+	}
+	// m3 was past max_groups until m2 retired and made room.
+	if want := []string{`gw/avail{model="m1"} not evaluated `, `gw/avail{model="m3"} not evaluated `}; !slices.Equal(views, want) {
+		t.Errorf("views %q, want %q (m2 retired, m3 evaluated once there was room)", views, want)
+	}
+	if v := metricValue(d.m.groupsExcess.WithLabelValues("gw", "avail")); v != 1 {
+		t.Errorf("slod_slo_groups_not_evaluated_total = %v, want 1", v)
+	}
+	recs, err := d.store.SLOs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := recs[`gw/avail{model="m2"}`]; ok || len(recs) != 2 {
+		t.Errorf("records %v: the retired group's is still there", slices.Sorted(maps.Keys(recs)))
+	}
+	var resolved []string
+	es, err := d.store.Outbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		n, err := notify.UnmarshalPayload(e.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Action == notify.Resolve {
+			resolved = append(resolved, n.DedupKey+": "+n.Description)
+		}
+	}
+	want := []string{
+		`slod/gw/avail/page/{model="m2"}: retired: the group has had no data for 1h`,
+		`slod/gw/avail/ticket/no_data/{model="m2"}: retired: the group has had no data for 1h`,
+	}
+	slices.Sort(resolved)
+	if !slices.Equal(resolved, want) {
+		t.Errorf("resolves %q, want %q", resolved, want)
 	}
 }

@@ -22,6 +22,7 @@ type metrics struct {
 	queries           *prometheus.CounterVec
 	slos              *prometheus.GaugeVec
 	sourceErrors      *prometheus.CounterVec
+	groupsExcess      *prometheus.CounterVec
 	storeSize         prometheus.Gauge
 	storeErrors       prometheus.Counter
 	reloadSuccessful  prometheus.Gauge
@@ -61,6 +62,9 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 		sourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slod_slo_source_errors_total", Help: "Cycles in which an SLO got no usable data from the source, by reason.",
 		}, []string{"service", "slo", "reason"}),
+		groupsExcess: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_slo_groups_not_evaluated_total", Help: "Groups of a grouped SLO found past its max_groups, which are not evaluated.",
+		}, []string{"service", "slo"}),
 		storeSize: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "slod_store_size_bytes", Help: "Size of the state file.",
 		}),
@@ -82,7 +86,7 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 		m.queries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.sourceErrors, m.storeSize, m.storeErrors,
+		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.sourceErrors, m.groupsExcess, m.storeSize, m.storeErrors,
 			m.reloadSuccessful, m.reloadSuccessTime,
 			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}

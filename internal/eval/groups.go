@@ -181,6 +181,7 @@ func (g *Groups) create(ctx context.Context, groups []sli.Group, memo *bridgeMem
 			continue
 		}
 		inst := g.add(grp.Key, grp.Labels, nil, Checkpoint{})
+		delete(g.excess, grp.Key) // room was made (a group retired)
 		out.New = append(out.New, inst)
 		if !g.started {
 			continue // starts with the others, at the first evaluation

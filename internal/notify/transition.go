@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -95,8 +94,11 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	if n.Description == "" {
 		n.Description = slo.Description
 	}
-	if tr.Note != "" {
-		n.Description = strings.TrimSuffix(tr.Note+". "+n.Description, " ")
+	switch {
+	case tr.Note != "" && n.Description != "":
+		n.Description = tr.Note + ". " + n.Description
+	case tr.Note != "":
+		n.Description = tr.Note
 	}
 	return n, true
 }
