@@ -30,8 +30,17 @@ import (
 // number modulo 100 is below firing burn 5% errors (every alert of a 99.9% SLO fires); the others
 // up to 0.009% (none does). It writes into one reused buffer: it runs in the benchmark's process,
 // whose memory is what is measured.
+//
+// Time runs fast: the k-th scrape's samples carry the timestamp t0 + k minutes + 30s (an explicit
+// timestamp, which Prometheus stores as given), so that a benchmark can run a cycle per simulated
+// minute without waiting a real one: a step counts only where a counter has a fresh sample, so the
+// cycles must not run ahead of the data.
 type benchExporter struct {
-	n      int
+	t0 time.Time
+	n  int
+	// groups is the number of groups (model label values) of each SLO's series; 0: no model
+	// label.
+	groups int
 	firing int
 	calls  atomic.Int64
 	mu     sync.Mutex
@@ -42,26 +51,41 @@ func (e *benchExporter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	c := e.calls.Add(1)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	ts := strconv.FormatInt(e.t0.Add(time.Duration(c)*time.Minute+30*time.Second).UnixMilli(), 10)
 	b := append(e.buf[:0], "# TYPE bench_requests_total counter\n"...)
 	for i := range e.n {
-		for _, code := range [...]struct {
-			text string
-			v    int64
-		}{{"200", c * 100000}, {"500", c * e.bad(i)}} {
-			b = append(b, `bench_requests_total{slo="s`...)
-			b = strconv.AppendInt(b, int64(i), 10)
-			b = append(b, `",code="`...)
-			b = append(b, code.text...)
-			b = append(b, `"} `...)
-			b = strconv.AppendInt(b, code.v, 10)
-			b = append(b, '\n')
+		for g := range max(e.groups, 1) {
+			for _, code := range [...]struct {
+				text string
+				v    int64
+			}{{"200", c * 100000}, {"500", c * e.bad(i*max(e.groups, 1)+g)}} {
+				b = append(b, `bench_requests_total{slo="s`...)
+				b = strconv.AppendInt(b, int64(i), 10)
+				if e.groups > 0 {
+					b = append(b, `",model="m`...)
+					b = strconv.AppendInt(b, int64(g), 10)
+				}
+				b = append(b, `",code="`...)
+				b = append(b, code.text...)
+				b = append(b, `"} `...)
+				b = strconv.AppendInt(b, code.v, 10)
+				b = append(b, ' ')
+				b = append(b, ts...)
+				b = append(b, '\n')
+			}
 		}
 	}
 	e.buf = b
 	w.Write(b)
 }
 
-// bad is how many of the 100,000 requests per scrape of SLO i fail.
+// until waits until the exporter has been scraped past the step ending t.
+func (e *benchExporter) until(tb testing.TB, t time.Time) {
+	k := int64(t.Sub(e.t0)/time.Minute) + 1
+	waitFor(tb, "the scrape of "+t.Format(time.TimeOnly), 120*time.Second, func() bool { return e.calls.Load() > k })
+}
+
+// bad is how many of the 100,000 requests per scrape of SLO (or group) i fail.
 func (e *benchExporter) bad(i int) int64 {
 	if i%100 < e.firing {
 		return 5000
@@ -141,17 +165,20 @@ func benchFiring(tb testing.TB) int {
 
 // benchSizes are the SLO counts BenchmarkLiveCycle measures: SLOD_BENCH_SLOS (comma-separated),
 // by default 100 and 1,000. 10,000 (SLOD_BENCH_SLOS=100,1000,10000) takes several minutes more,
-// most of it the backfill.
-func benchSizes(tb testing.TB) []int {
-	env := os.Getenv("SLOD_BENCH_SLOS")
+// most of it the backfill. BenchmarkLiveCycleGrouped reads SLOD_BENCH_GROUPED_SLOS the same way
+// (default 1 and 10 SLOs of 100 groups; 100 for 10,000 instances).
+func benchSizes(tb testing.TB) []int { return benchSizesOf(tb, "SLOD_BENCH_SLOS", []int{100, 1000}) }
+
+func benchSizesOf(tb testing.TB, name string, def []int) []int {
+	env := os.Getenv(name)
 	if env == "" {
-		return []int{100, 1000}
+		return def
 	}
 	var out []int
 	for _, f := range strings.Split(env, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n <= 0 {
-			tb.Fatalf("SLOD_BENCH_SLOS=%q: want a comma-separated list of SLO counts", env)
+			tb.Fatalf("%s=%q: want a comma-separated list of SLO counts", name, env)
 		}
 		out = append(out, n)
 	}
@@ -163,20 +190,30 @@ func benchSizes(tb testing.TB) []int {
 // queries per cycle, cycle time percentiles and the memory each SLO costs, and from the second
 // size on the slope of the anonymous RSS and of the live heap per SLO between consecutive sizes
 // (the per-SLO cost, without the process's fixed part).
-func BenchmarkLiveCycle(b *testing.B) {
+func BenchmarkLiveCycle(b *testing.B) { benchLive(b, benchSizes(b), 0) }
+
+// BenchmarkLiveCycleGrouped is BenchmarkLiveCycle with grouped SLOs (group_by: [model]) of 100
+// groups each: still two queries per SLO per cycle, each returning a series per group; the slopes
+// are per instance (group).
+func BenchmarkLiveCycleGrouped(b *testing.B) {
+	benchLive(b, benchSizesOf(b, "SLOD_BENCH_GROUPED_SLOS", []int{1, 10}), 100)
+}
+
+// benchLive runs the sizes (SLO counts) of a live-cycle benchmark, with groups groups per SLO (0:
+// SLOs without group_by).
+func benchLive(b *testing.B, sizes []int, groups int) {
 	requireBinary(b, "/usr/bin/prometheus")
-	sizes := benchSizes(b)
 	maxSLOs := slices.Max(sizes)
 	dir := b.TempDir()
-	exp := &benchExporter{n: maxSLOs, firing: benchFiring(b)}
+	exp := &benchExporter{t0: sli.Align(time.Now(), time.Minute), n: maxSLOs, groups: groups, firing: benchFiring(b)}
 	expSrv := httptest.NewServer(exp)
 	defer expSrv.Close()
 	addr := freeAddr(b)
 	cfg := filepath.Join(dir, "prometheus.yml")
-	// Two series per SLO: scrape 20,000 series every 10s rather than every 1s, so that the
-	// exporter and Prometheus, which share the machine with slod, stay in the background.
+	// Two series per SLO (or group): scrape 20,000 series every 10s rather than every 1s, so that
+	// the exporter and Prometheus, which share the machine with slod, stay in the background.
 	interval := "1s"
-	if maxSLOs > 1000 {
+	if maxSLOs*max(groups, 1) > 1000 {
 		interval = "10s"
 	}
 	os.WriteFile(cfg, []byte(fmt.Sprintf("global: {scrape_interval: %s, scrape_timeout: %s}\nscrape_configs:\n  - job_name: bench\n    static_configs: [{targets: [%q]}]\n", interval, interval, strings.TrimPrefix(expSrv.URL, "http://"))), 0o644)
@@ -187,33 +224,41 @@ func BenchmarkLiveCycle(b *testing.B) {
 
 	var prev *benchMemory
 	for _, n := range sizes {
-		b.Run(fmt.Sprintf("slos=%d", n), func(b *testing.B) {
-			m := benchCycles(b, dir, addr, n)
-			if prev != nil && prev.n != n {
-				dn := float64(n - prev.n)
-				b.ReportMetric(float64(m.anonRSS-prev.anonRSS)/dn, "anon-rss-slope-B/SLO")
-				b.ReportMetric(float64(m.heap-prev.heap)/dn, "heap-slope-B/SLO")
+		b.Run(fmt.Sprintf("slos=%d/groups=%d", n, groups), func(b *testing.B) {
+			m := benchCycles(b, dir, addr, exp, n, groups)
+			if prev != nil && prev.n != m.n {
+				dn := float64(m.n - prev.n)
+				b.ReportMetric(float64(m.anonRSS-prev.anonRSS)/dn, "anon-rss-slope-B/instance")
+				b.ReportMetric(float64(m.heap-prev.heap)/dn, "heap-slope-B/instance")
 			}
 			prev = &m
 		})
 	}
 }
 
-// benchMemory is what one size of BenchmarkLiveCycle held in steady state.
+// benchMemory is what one size of BenchmarkLiveCycle held in steady state; n counts instances (SLOs,
+// or groups).
 type benchMemory struct {
 	n             int
 	anonRSS, heap int64
 }
 
-func benchCycles(b *testing.B, base, addr string, n int) benchMemory {
-	dir, err := os.MkdirTemp(base, "slod")
-	if err != nil {
-		b.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(dir, "rules"), 0o755)
+// benchRules writes n SLOs, grouped by model when groups > 0.
+func benchRules(n, groups int) string {
 	var rules strings.Builder
 	rules.WriteString("version: slod/v1\nservice: bench\nslos:\n")
 	for i := range n {
+		if groups > 0 {
+			fmt.Fprintf(&rules, `  - name: s%d
+    objective: 99.9
+    group_by: [model]
+    sli:
+      events:
+        error_query: sum by (model) (rate(bench_requests_total{slo="s%d",code="500"}[{{.window}}]))
+        total_query: sum by (model) (rate(bench_requests_total{slo="s%d"}[{{.window}}]))
+`, i, i, i)
+			continue
+		}
 		fmt.Fprintf(&rules, `  - name: s%d
     objective: 99.9
     sli:
@@ -222,7 +267,30 @@ func benchCycles(b *testing.B, base, addr string, n int) benchMemory {
         total_query: sum(rate(bench_requests_total{slo="s%d"}[{{.window}}]))
 `, i, i, i)
 	}
-	os.WriteFile(filepath.Join(dir, "rules", "bench.yaml"), []byte(rules.String()), 0o644)
+	return rules.String()
+}
+
+// instances counts the daemon's instances and those still without history.
+func instances(d *Daemon) (n, empty int) {
+	for _, s := range d.slos {
+		for _, inst := range s.eval.Instances() {
+			n++
+			if inst.Stepper.History().End().IsZero() {
+				empty++
+			}
+		}
+	}
+	return n, empty
+}
+
+func benchCycles(b *testing.B, base, addr string, exp *benchExporter, n, groups int) benchMemory {
+	dir, err := os.MkdirTemp(base, "slod")
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "rules"), 0o755)
+	os.WriteFile(filepath.Join(dir, "rules", "bench.yaml"), []byte(benchRules(n, groups)), 0o644)
+	inst := n * max(groups, 1)
 	os.WriteFile(filepath.Join(dir, "slod.yml"), []byte(fmt.Sprintf(`prometheus: {url: "http://%s", timeout: 30s, max_concurrent_queries: 16}
 evaluation: {interval: 1m, step: 1m, lookback: 10m, max_concurrency: 16}
 rules: [rules/]
@@ -248,7 +316,8 @@ rules: [rules/]
 	}
 	defer d.Close()
 	step := time.Minute
-	t := sli.Align(time.Now(), step)
+	t := exp.t0.Add(time.Duration(exp.calls.Load()-1) * step)
+	exp.until(b, t)
 	// The first cycle backfills each SLO's 30 days (at the tiers' resolutions).
 	backfillStart := time.Now()
 	if err := d.Cycle(context.Background(), t); err != nil {
@@ -259,19 +328,15 @@ rules: [rules/]
 	// Prometheus may have scraped for less than a step: the first increment needs a sample at
 	// both ends of a step. Warm up until every SLO has data, so that each op is a steady cycle.
 	for warm := 0; ; warm++ {
-		empty := 0
-		for _, s := range d.slos {
-			if s.only().History().End().IsZero() {
-				empty++
-			}
-		}
-		if empty == 0 {
+		have, empty := instances(d)
+		if empty == 0 && have == inst {
 			break
 		}
 		if warm == 5 {
-			b.Fatalf("%d SLOs still without data", empty)
+			b.Fatalf("%d of %d instances, %d still without data", have, inst, empty)
 		}
 		t = t.Add(step)
+		exp.until(b, t)
 		if err := d.Cycle(context.Background(), t); err != nil {
 			b.Fatal(err)
 		}
@@ -301,6 +366,9 @@ rules: [rules/]
 	// benchmark's calibration.
 	for b.Loop() {
 		t = t.Add(step)
+		b.StopTimer()
+		exp.until(b, t)
+		b.StartTimer()
 		began := time.Now()
 		if err := d.Cycle(context.Background(), t); err != nil {
 			b.Fatal(err)
@@ -330,7 +398,7 @@ rules: [rules/]
 	b.ReportMetric(pct(0.5), "p50-ms/cycle")
 	b.ReportMetric(pct(0.99), "p99-ms/cycle")
 	b.ReportMetric(commits.Seconds()*1000/float64(len(durations)), "commit-ms/cycle")
-	b.ReportMetric(float64(heap1-heap0)/float64(n), "heap-B/SLO")
+	b.ReportMetric(float64(heap1-heap0)/float64(inst), "heap-B/instance")
 	// The process RSS includes the test binary, Go runtime and earlier sub-benchmarks' freed
 	// heap; heap-B/SLO is the per-SLO cost, this is the ceiling it fits under. Compare the
 	// steady RSS of two sizes for the slope.
@@ -342,8 +410,10 @@ rules: [rules/]
 	b.ReportMetric(float64(rssBytes("VmHWM"))/(1<<20), "rss-peak-MiB")
 	var hist int
 	for _, s := range d.slos {
-		hist += s.only().History().MemoryBytes()
+		for _, i := range s.eval.Instances() {
+			hist += i.Stepper.History().MemoryBytes()
+		}
 	}
-	b.ReportMetric(float64(hist)/float64(n), "history-B/SLO")
-	return benchMemory{n: n, anonRSS: rssSteady, heap: heap2}
+	b.ReportMetric(float64(hist)/float64(inst), "history-B/instance")
+	return benchMemory{n: inst, anonRSS: rssSteady, heap: heap2}
 }
