@@ -39,8 +39,9 @@ func benchScale(b *testing.B) (slos, days int) {
 }
 
 // benchData writes the recording of n services (30 s scrape, a diurnal request rate and a short
-// incident on every tenth service) to dir and returns its path.
-func benchData(b *testing.B, dir string, n, days int) (string, time.Time) {
+// incident on every tenth service) to dir and returns its path. With groups > 0 the services are
+// models of n/groups gateways: job="gw-K", model="m-J".
+func benchData(b *testing.B, dir string, n, days, groups int) (string, time.Time) {
 	b.Helper()
 	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	cfg := examplegen.Config{Start: start, End: start.Add(time.Duration(days) * 24 * time.Hour), Seed: 11}
@@ -50,10 +51,14 @@ func benchData(b *testing.B, dir string, n, days int) (string, time.Time) {
 			at := start.Add(time.Duration(days*24/2)*time.Hour + time.Duration(i)*time.Minute)
 			errs = examplegen.Incident(errs, examplegen.Span{Start: at, End: at.Add(30 * time.Minute)}, 0, examplegen.Const(0.1))
 		}
-		cfg.Jobs = append(cfg.Jobs, examplegen.Job{
+		job := examplegen.Job{
 			Name: fmt.Sprintf("svc-%03d", i), Scrape: 30 * time.Second, Offset: time.Duration(i%30) * time.Second,
 			HTTP: &examplegen.HTTP{RPS: examplegen.Diurnal(50, 0.5, 15), ErrorRatio: errs},
-		})
+		}
+		if groups > 0 {
+			job.HTTP.Labels = []check.Label{{Name: "job", Value: fmt.Sprintf("gw-%03d", i/groups)}, {Name: "model", Value: fmt.Sprintf("m-%03d", i%groups)}}
+		}
+		cfg.Jobs = append(cfg.Jobs, job)
 	}
 	series, err := examplegen.Generate(cfg)
 	if err != nil {
@@ -140,7 +145,7 @@ func peakRSS() float64 {
 func BenchmarkCheck(b *testing.B) {
 	n, days := benchScale(b)
 	dir := b.TempDir()
-	data, start := benchData(b, dir, n, days)
+	data, start := benchData(b, dir, n, days, 0)
 	for _, period := range []string{"7d", "30d"} {
 		b.Run(fmt.Sprintf("slos=%d/days=%d/window=%s", n, days, period), func(b *testing.B) {
 			set, err := rules.Load([]string{benchRules(b, dir, n, period)})
@@ -185,6 +190,87 @@ func BenchmarkCheck(b *testing.B) {
 			b.ReportMetric(float64(samples)/iters, "samples/op")
 			b.ReportMetric(float64(samples)/(parse+evaluate).Seconds(), "samples/s")
 			b.ReportMetric(peakRSS()/(1<<20), "peak-RSS-MiB")
+		})
+	}
+}
+
+// benchGroupedRules writes the SLOs of the grouped recording (benchData with groups): one grouped
+// SLO per gateway (group_by: [model]) when grouped, else one SLO per gateway and model.
+func benchGroupedRules(b *testing.B, dir string, n, groups int, grouped bool) string {
+	b.Helper()
+	var y strings.Builder
+	y.WriteString("version: slod/v1\nservice: bench\nslos:\n")
+	for k := 0; k < n/groups; k++ {
+		if grouped {
+			fmt.Fprintf(&y, `  - name: gw-%03d
+    objective: 99.9
+    group_by: [model]
+    sli:
+      events:
+        error_query: sum by (model) (rate(http_requests_total{job="gw-%03d",code=~"5.."}[{{.window}}]))
+        total_query: sum by (model) (rate(http_requests_total{job="gw-%03d"}[{{.window}}]))
+`, k, k, k)
+			continue
+		}
+		for j := 0; j < groups; j++ {
+			fmt.Fprintf(&y, `  - name: gw-%03d-m-%03d
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{job="gw-%03d",model="m-%03d",code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total{job="gw-%03d",model="m-%03d"}[{{.window}}]))
+`, k, j, k, j, k, j)
+		}
+	}
+	path := filepath.Join(dir, fmt.Sprintf("grouped-%v.yaml", grouped))
+	if err := os.WriteFile(path, []byte(y.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkCheckGrouped backtests the same recording of n services as SLOs grouped by model
+// (n/groups SLOs of groups groups: SLOD_BENCH_GROUPS, default 10) and as n separate SLOs, and
+// reports each one's evaluation time against the parse of the data: a grouped SLO's two queries
+// return a series per group, so its cost follows the instances, as separate SLOs' does.
+func BenchmarkCheckGrouped(b *testing.B) {
+	n, days := benchScale(b)
+	groups := 10
+	if v, err := strconv.Atoi(os.Getenv("SLOD_BENCH_GROUPS")); err == nil && v > 0 {
+		groups = v
+	}
+	if n%groups != 0 {
+		b.Fatalf("%d SLOs are not a whole number of SLOs of %d groups", n, groups)
+	}
+	dir := b.TempDir()
+	data, start := benchData(b, dir, n, days, groups)
+	for _, grouped := range []bool{true, false} {
+		b.Run(fmt.Sprintf("instances=%d/groups=%d/grouped=%v", n, groups, grouped), func(b *testing.B) {
+			set, err := rules.Load([]string{benchGroupedRules(b, dir, n, groups, grouped)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var parseCPU, evalCPU time.Duration
+			for b.Loop() {
+				c0 := cpuTime()
+				db, err := recorded.ParseFile(data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c1 := cpuTime()
+				res, err := eval.Backtest(context.Background(), recorded.NewQuerier(db), set.SLOs, db.MinTime().Add(time.Minute), db.MaxTime(),
+					eval.Options{Step: time.Minute, DataStart: start}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				parseCPU, evalCPU = parseCPU+c1-c0, evalCPU+cpuTime()-c1
+				if len(res) != n {
+					b.Fatalf("%d results for %d instances", len(res), n)
+				}
+			}
+			b.ReportMetric(parseCPU.Seconds()/float64(b.N), "parse-cpu-s/op")
+			b.ReportMetric(evalCPU.Seconds()/float64(b.N), "eval-cpu-s/op")
+			b.ReportMetric(evalCPU.Seconds()/parseCPU.Seconds(), "eval/parse-cpu")
 		})
 	}
 }
