@@ -362,7 +362,24 @@ func (c *Compiled) evalBurnAlert(g *group, w *windowRatios, prev AlertState, fre
 			a.FiredAt, a.PeakBurnRate = time.Time{}, 0
 		}
 	}
-	return a, transition(prev, from, a, now)
+	tr := transition(prev, from, a, now)
+	if tr != nil && tr.To == Inactive {
+		tr.Reason = c.endReason(g, w, prev.Reason)
+	}
+	return a, tr
+}
+
+// endReason is the Reason of an alert that stops holding: the pair that made it fire (or pending),
+// with its burn rates at this evaluation, which no longer exceed the threshold: the resolve says
+// why the alert ended, not the rates of the step before. A pair the policy no longer has keeps
+// the rates it was last seen with.
+func (c *Compiled) endReason(g *group, w *windowRatios, last Reason) Reason {
+	for j := range g.pairs {
+		if pr := &g.pairs[j]; windowIdentical(&pr.w, &last.Window) {
+			return Reason{Window: pr.w, LongBurn: w.burn(pr.long), ShortBurn: w.burn(pr.short), Threshold: pr.threshold}
+		}
+	}
+	return last
 }
 
 // resized is s with length n (cut, or extended with zero times), as a new slice unless s already
@@ -469,7 +486,8 @@ func evalNoData(nd NoData, h *History, prev AlertState, now time.Time) (AlertSta
 }
 
 // transition returns the change from phase from (prev's, normalised) to a.Phase, if any. A
-// resolution carries what the firing period ended with.
+// resolution carries when the firing period began and its peak, and prev's Reason (a burn-rate
+// alert's caller replaces it with the rates at the resolving evaluation: endReason).
 func transition(prev AlertState, from Phase, a AlertState, now time.Time) *Transition {
 	if a.Phase == from {
 		return nil

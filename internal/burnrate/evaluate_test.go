@@ -873,3 +873,40 @@ func TestStateJSONRoundTrip(t *testing.T) {
 		t.Fatalf("page %+v, want firing at the end (bad test case)", state.Alerts[0])
 	}
 }
+
+// TestResolveCarriesRatesOfResolvingStep: a resolution says why the alert ended: the pair that
+// fired with its burn rates at the resolving evaluation, which no longer both exceed the threshold
+// (the rates of the step before did, and were what a resolve used to carry).
+func TestResolveCarriesRatesOfResolvingStep(t *testing.T) {
+	p := defaultPolicy()
+	statuses := map[int]Status{}
+	trs := simulate(t, p, pre+430, func(i int) Increment {
+		if i > pre && i <= pre+30 {
+			return Increment{Bad: 1000, Total: 1000}
+		}
+		return clean(i)
+	}, func(i int, _ *History, st Status) { statuses[i] = st })
+	resolves := 0
+	for _, tr := range trs {
+		if tr.From != Firing || tr.To != Inactive || tr.NoData {
+			continue
+		}
+		resolves++
+		st := statuses[tr.step]
+		w := tr.Reason.Window
+		long, short := windowBurn(t, st, w.Long).BurnRate, windowBurn(t, st, w.Short).BurnRate
+		if math.Abs(tr.Reason.LongBurn-long) > tol || math.Abs(tr.Reason.ShortBurn-short) > tol {
+			t.Errorf("%s resolved at step %d with burn rates %v/%v over %s/%s, want those of the resolving step %v/%v",
+				tr.Severity, tr.step, tr.Reason.LongBurn, tr.Reason.ShortBurn, w.Long, w.Short, long, short)
+		}
+		if tr.Reason.LongBurn > w.BurnRate && tr.Reason.ShortBurn > w.BurnRate {
+			t.Errorf("%s resolved with both burn rates above %v: %+v", tr.Severity, w.BurnRate, tr.Reason)
+		}
+		if tr.Reason.Threshold != w.Threshold(p.Objective) {
+			t.Errorf("%s resolved with threshold %v, want %v", tr.Severity, tr.Reason.Threshold, w.Threshold(p.Objective))
+		}
+	}
+	if resolves != 2 {
+		t.Fatalf("%d resolutions, want the page's and the ticket's: %+v", resolves, trs)
+	}
+}

@@ -9,7 +9,7 @@ import (
 
 // A 99.9% SLO over 30d with the workbook's fast-burn page: an outage of 100% errors after an hour
 // of clean traffic pages at the first step (1 bad minute of 60 > 1.44%) and resolves once the 5m
-// window is clean again.
+// window is clean again: the resolve carries the burn rates of that step, the short one 0.
 func ExampleEvaluate() {
 	p := burnrate.Policy{
 		Objective: 0.999,
@@ -36,7 +36,7 @@ func ExampleEvaluate() {
 	}
 	// Output:
 	// 01:01 page: inactive -> firing (long burn 16.7, short burn 200, peak 200)
-	// 01:15 page: firing -> inactive (long burn 166.7, short burn 200, peak 1000)
+	// 01:15 page: firing -> inactive (long burn 166.7, short burn 0, peak 1000)
 }
 
 // The workbook's table: how long a full error budget lasts at a burn rate, for a 30d SLO.

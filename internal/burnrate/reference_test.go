@@ -132,7 +132,16 @@ func evalBurnAlertRef(objective float64, pairs []Window, lookup func(time.Durati
 			a.FiredAt, a.PeakBurnRate = time.Time{}, 0
 		}
 	}
-	return a, transition(prev, from, a, now)
+	tr := transition(prev, from, a, now)
+	if tr != nil && tr.To == Inactive {
+		// The pair that fired, at the rates of the resolving evaluation.
+		for _, w := range pairs {
+			if w == prev.Reason.Window {
+				tr.Reason = Reason{Window: w, LongBurn: lookup(w.Long).BurnRate, ShortBurn: lookup(w.Short).BurnRate, Threshold: w.Threshold(objective)}
+			}
+		}
+	}
+	return a, tr
 }
 
 func computeStatusRef(p Policy, h *History, now time.Time) Status {

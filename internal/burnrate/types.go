@@ -138,8 +138,9 @@ type Status struct {
 }
 
 // Transition is a change of phase of one alert at evaluation time At. Transitions to Firing and
-// from Firing to Inactive are what gets notified; FiredAt, Reason and PeakBurnRate are those of the
-// firing period (for a resolution, the values it ended with).
+// from Firing to Inactive are what gets notified; FiredAt and PeakBurnRate are those of the firing
+// period. Reason is the window pair that fired with its burn rates at At: for a resolution, the
+// rates of the resolving evaluation (below the threshold), not those of the last step it fired.
 type Transition struct {
 	Severity     Severity
 	NoData       bool
