@@ -119,7 +119,9 @@ func alertLabels(slo *rules.SLO, group map[string]string, sev burnrate.Severity,
 	return labels
 }
 
-// defaultSummary is the one line an on-call engineer sees first on their phone.
+// defaultSummary is the one line an on-call engineer sees first on their phone. Each window of
+// the pair is named with its own burn rate: a trigger says how fast the budget burns over both,
+// a resolve how fast it burns now that the pair no longer holds.
 func defaultSummary(n Notification, period time.Duration) string {
 	id := n.Service + "/" + n.SLO
 	if n.Group != nil {
@@ -128,12 +130,17 @@ func defaultSummary(n Notification, period time.Duration) string {
 	if n.NoData {
 		return fmt.Sprintf("%s: no SLI data (%s)", id, n.Severity)
 	}
-	s := fmt.Sprintf("%s is burning its error budget (objective %s over %s)", id, percent(n.Objective), model.Duration(period))
-	if w := n.Window; w != nil {
-		s = fmt.Sprintf("%s is burning its error budget %s× too fast over %s (objective %s over %s)",
-			id, fmtFloat(w.ShortBurnRate), w.Long, percent(n.Objective), model.Duration(period))
+	objective := fmt.Sprintf("(objective %s over %s), %s", percent(n.Objective), model.Duration(period), n.Severity)
+	w := n.Window
+	switch {
+	case w == nil:
+		return fmt.Sprintf("%s is burning its error budget %s", id, objective)
+	case n.Action == Resolve:
+		return fmt.Sprintf("%s is no longer burning its error budget faster than %s×: %s× over %s and %s× over %s %s",
+			id, fmtFloat(w.BurnRate), fmtFloat(w.LongBurnRate), w.Long, fmtFloat(w.ShortBurnRate), w.Short, objective)
 	}
-	return s + ", " + n.Severity
+	return fmt.Sprintf("%s is burning its error budget %s× too fast over %s and %s× over %s %s",
+		id, fmtFloat(w.LongBurnRate), w.Long, fmtFloat(w.ShortBurnRate), w.Short, objective)
 }
 
 // AlertKeys returns the dedup keys of every alert slo (its group with the key group, "" for the

@@ -118,18 +118,37 @@ func TestFromTransition(t *testing.T) {
 	}
 }
 
+// TestDefaultSummary: the generated summary names each window with its own burn rate (it once
+// paired the short window's rate with the long window's name), for a trigger and for a resolve,
+// which carries the rates of the resolving step.
 func TestDefaultSummary(t *testing.T) {
 	slo := testSLO()
 	slo.Alerting.Annotations = nil
-	tr := burnrate.Transition{Severity: burnrate.Page, From: burnrate.Inactive, To: burnrate.Firing, At: t0, FiredAt: t0,
-		Reason: burnrate.Reason{Window: burnrate.Window{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}, ShortBurn: 31.700000000000003}}
-	n, _ := FromTransition(slo, nil, tr, burnrate.Status{}, "")
-	want := "chat-api/availability is burning its error budget 31.7× too fast over 1h (objective 99.9% over 30d), page"
-	if n.Summary != want {
-		t.Errorf("summary = %q, want %q", n.Summary, want)
+	pair := burnrate.Window{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}
+	cases := []struct {
+		name string
+		tr   burnrate.Transition
+		want string
+	}{
+		{"trigger", burnrate.Transition{Severity: burnrate.Page, From: burnrate.Inactive, To: burnrate.Firing, At: t0, FiredAt: t0,
+			Reason: burnrate.Reason{Window: pair, LongBurn: 15, ShortBurn: 50.000000000000003}},
+			"chat-api/availability is burning its error budget 15× too fast over 1h and 50× over 5m (objective 99.9% over 30d), page"},
+		{"resolve", burnrate.Transition{Severity: burnrate.Page, From: burnrate.Firing, To: burnrate.Inactive, At: t0.Add(time.Hour), FiredAt: t0,
+			Reason: burnrate.Reason{Window: pair, LongBurn: 16.2, ShortBurn: 0}},
+			"chat-api/availability is no longer burning its error budget faster than 14.4×: 16.2× over 1h and 0× over 5m (objective 99.9% over 30d), page"},
+		{"no-data", burnrate.Transition{Severity: burnrate.Ticket, NoData: true, From: burnrate.Pending, To: burnrate.Firing, At: t0, FiredAt: t0},
+			"chat-api/availability: no SLI data (ticket)"},
 	}
-	if n.StatusURL != "" || n.TimeToExhaustion != nil {
-		t.Errorf("status URL %q / time to exhaustion %v, want none", n.StatusURL, n.TimeToExhaustion)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n, _ := FromTransition(slo, nil, c.tr, burnrate.Status{}, "")
+			if n.Summary != c.want || n.Annotations["summary"] != c.want {
+				t.Errorf("summary = %q, want %q", n.Summary, c.want)
+			}
+			if n.StatusURL != "" || n.TimeToExhaustion != nil {
+				t.Errorf("status URL %q / time to exhaustion %v, want none", n.StatusURL, n.TimeToExhaustion)
+			}
+		})
 	}
 }
 
