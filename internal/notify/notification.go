@@ -116,6 +116,22 @@ func StatusURL(externalURL, service, name string) string {
 	return strings.TrimRight(externalURL, "/") + "/#/slo/" + url.PathEscape(service) + "/" + url.PathEscape(name)
 }
 
+// MatchLabels are the labels routes and silences match: the delivered labels with `severity`
+// set to the alert's tier (n.Severity: page, ticket, ...), whatever severity label the SLO file
+// gave the delivered alert. Routing thus keeps working on the tier for a Sloth file whose
+// page_alert labels say severity: pageteam.
+func (n Notification) MatchLabels() map[string]string {
+	if n.Severity == "" || n.Labels["severity"] == n.Severity {
+		return n.Labels
+	}
+	m := maps.Clone(n.Labels)
+	if m == nil {
+		m = map[string]string{}
+	}
+	m["severity"] = n.Severity
+	return m
+}
+
 // MarshalPayload encodes n as the outbox stores it.
 func (n Notification) MarshalPayload() ([]byte, error) {
 	b, err := json.Marshal(n)

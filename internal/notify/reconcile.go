@@ -52,7 +52,8 @@ type ReconcileResult struct {
 // Reconcile applies changes (the notifications of this cycle's transitions, in order; passing
 // every alert's current wish each cycle works too) to prev and returns what to enqueue:
 //   - a trigger is sent once per incident to the receiver its route names, unless an active
-//     silence matches it; a silenced trigger is recorded and sent at the first reconciliation
+//     silence matches it (both match Notification.MatchLabels, where severity is the alert's
+//     tier); a silenced trigger is recorded and sent at the first reconciliation
 //     after the silence ends (or is deleted) if the alert still fires;
 //   - a resolve is sent to the receiver that got the trigger, and only if it got one (a resolve
 //     for an alert that was silenced throughout is not sent); silences do not hold resolves back,
@@ -91,12 +92,13 @@ func (r Reconciler) Reconcile(prev map[string]AlertRecord, changes []Notificatio
 	for _, key := range slices.Sorted(maps.Keys(state)) {
 		rec := state[key]
 		if rec.Receiver == "" {
-			receiver, ok := r.Router.Route(rec.Want.Labels)
+			match := rec.Want.MatchLabels()
+			receiver, ok := r.Router.Route(match)
 			if !ok {
 				res.Unrouted = append(res.Unrouted, key)
 				continue
 			}
-			if id, silenced := Silencing(silences, rec.Want.Labels, now); silenced {
+			if id, silenced := Silencing(silences, match, now); silenced {
 				if rec.SilencedBy != id {
 					res.Silenced = append(res.Silenced, SilencedAlert{Key: key, Receiver: receiver, SilenceID: id})
 				}

@@ -103,11 +103,14 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	return n, true
 }
 
-// alertLabels are the labels of an alert of slo's group (nil: the SLO itself). Later sources win:
-// file/SLO labels, alerting labels, the severity's own, the group's, then slod's identifying
-// labels, which routing and silences rely on and nothing may override.
+// alertLabels are the labels of an alert of slo's group (nil: the SLO itself) as delivered. Later
+// sources win: the tier as severity, file/SLO labels, alerting labels, the severity's own, the
+// group's, then slod's identifying labels, which silences and dedup keys rely on and nothing may
+// override. A severity label given in the file wins on the delivered alert, as in Sloth (whose
+// page_alert.labels.severity: pageteam is what Alertmanager routes written for Sloth match);
+// routes and silences inside slod match the tier all the same (Notification.MatchLabels).
 func alertLabels(slo *rules.SLO, group map[string]string, sev burnrate.Severity, alertname string) map[string]string {
-	labels := map[string]string{}
+	labels := map[string]string{"severity": string(sev)}
 	maps.Copy(labels, slo.Labels)
 	maps.Copy(labels, slo.Alerting.Labels)
 	maps.Copy(labels, slo.Alerting.SeverityLabels[sev])
@@ -115,7 +118,6 @@ func alertLabels(slo *rules.SLO, group map[string]string, sev burnrate.Severity,
 	labels["alertname"] = alertname
 	labels["service"] = slo.Service
 	labels["slo"] = slo.Name
-	labels["severity"] = string(sev)
 	return labels
 }
 

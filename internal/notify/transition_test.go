@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/receiver"
 	"github.com/slod-dev/slod/internal/rules"
 )
 
@@ -15,7 +16,7 @@ func testSLO() *rules.SLO {
 	return &rules.SLO{
 		Service: "chat-api", Name: "availability", Description: "Chat requests answered without a server error.",
 		Objective: 0.999, Period: 30 * 24 * time.Hour,
-		Labels: map[string]string{"team": "assistant", "tier": "1", "severity": "overridden-by-slod"},
+		Labels: map[string]string{"team": "assistant", "tier": "1", "slo": "overridden-by-slod"},
 		Alerting: rules.Alerting{
 			RunbookURL:          "https://runbooks.example/chat-api/availability",
 			Labels:              map[string]string{"component": "chat"},
@@ -233,5 +234,71 @@ func TestFromTransitionGroup(t *testing.T) {
 	slo.Alerting.Windows = []burnrate.Window{{Severity: burnrate.Page, Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}}
 	if keys := AlertKeys(slo, `{model="m2"}`); len(keys) != 1 || keys[0] != n.DedupKey {
 		t.Errorf("alert keys %v, want [%s]", keys, n.DedupKey)
+	}
+}
+
+// slothGettingStarted is Sloth's getting-started file, as far as labels go: its page and ticket
+// alerts carry severity labels of their own, which Alertmanager routes written for Sloth match.
+const slothGettingStarted = `version: "prometheus/v1"
+service: "myservice"
+labels:
+  owner: "myteam"
+slos:
+  - name: "requests-availability"
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[{{.window}}]))
+        total_query: sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}]))
+    alerting:
+      name: MyServiceHighErrorRate
+      labels:
+        category: "availability"
+      page_alert:
+        labels:
+          severity: pageteam
+          routing_key: myteam
+      ticket_alert:
+        labels:
+          severity: "slack"
+          slack_channel: "#alerts-myteam"
+`
+
+// TestSlothSeverityLabels: the severity labels of a Sloth file win on the delivered alert (they
+// used to be replaced by slod's tier, so Alertmanager routes written for Sloth stopped matching),
+// while routes and silences inside slod still match the tier.
+func TestSlothSeverityLabels(t *testing.T) {
+	slos, _, err := rules.Parse("sloth.yaml", []byte(slothGettingStarted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := receiver.NewRouter([]receiver.Route{
+		{Match: map[string]string{"severity": "page"}, Receiver: "oncall"},
+		{Match: map[string]string{"severity": "ticket"}, Receiver: "tickets"},
+	})
+	for _, c := range []struct {
+		tier      burnrate.Severity
+		delivered string
+		receiver  string
+	}{{burnrate.Page, "pageteam", "oncall"}, {burnrate.Ticket, "slack", "tickets"}} {
+		tr := burnrate.Transition{Severity: c.tier, From: burnrate.Inactive, To: burnrate.Firing, At: t0, FiredAt: t0}
+		n, ok := FromTransition(slos[0], nil, tr, burnrate.Status{}, "")
+		if !ok {
+			t.Fatal("no notification")
+		}
+		if n.Labels["severity"] != c.delivered || n.Severity != string(c.tier) || n.Labels["alertname"] != "MyServiceHighErrorRate" {
+			t.Errorf("%s: labels %v, severity %q; want the file's severity %q delivered and the tier kept", c.tier, n.Labels, n.Severity, c.delivered)
+		}
+		if m := n.MatchLabels(); m["severity"] != string(c.tier) || m["owner"] != "myteam" || n.Labels["severity"] != c.delivered {
+			t.Errorf("%s: match labels %v (delivered %v), want severity %s", c.tier, m, n.Labels, c.tier)
+		}
+		silence := Silence{ID: "s", Matchers: []Matcher{{Name: "severity", Value: string(c.tier), IsEqual: true}}, StartsAt: t0, EndsAt: t0.Add(time.Hour)}
+		res := Reconciler{Router: router}.Reconcile(nil, []Notification{n}, nil, t0)
+		if len(res.Enqueue) != 1 || res.Enqueue[0].Receiver != c.receiver || res.Enqueue[0].Notification.Labels["severity"] != c.delivered {
+			t.Errorf("%s: enqueued %+v, want one to %s with severity %q", c.tier, res.Enqueue, c.receiver, c.delivered)
+		}
+		if res := (Reconciler{Router: router}).Reconcile(nil, []Notification{n}, []Silence{silence}, t0); len(res.Enqueue) != 0 || len(res.Silenced) != 1 {
+			t.Errorf("%s: a silence of severity=%s did not hold the alert back: %+v", c.tier, c.tier, res)
+		}
 	}
 }

@@ -104,6 +104,8 @@ type WebhookConfig struct {
 
 // Route sends the alerts whose labels (severity included) equal every entry of Match to
 // Receiver. Routes are tried in order; the first match wins. An empty Match matches everything.
+// `severity` is the alert's tier (page, ticket, ...), even where the SLO file gives the delivered
+// alert a severity label of its own (notify.Notification.MatchLabels).
 type Route struct {
 	Match    map[string]string `yaml:"match,omitempty" json:"match,omitempty"`
 	Receiver string            `yaml:"receiver" json:"receiver"`

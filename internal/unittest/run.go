@@ -440,8 +440,8 @@ func firing(st burnrate.State) map[AlertID]burnrate.AlertState {
 }
 
 // delivered is the labels and annotations a receiver gets for a firing alert: built by
-// notify.FromTransition, the function the daemon uses, so that a test of a routing label tests
-// what routing will see. Annotations include the summary and description as rendered (with their
+// notify.FromTransition, the function the daemon uses, so that a test of a label tests what the
+// receiver gets (a severity label of the SLO file included; slod's own routes match the tier). Annotations include the summary and description as rendered (with their
 // defaults) and the runbook URL.
 func delivered(slo *rules.SLO, group map[string]string, a burnrate.AlertState, status burnrate.Status, at time.Time) (labels, annotations map[string]string) {
 	tr := burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Pending, To: burnrate.Firing,
