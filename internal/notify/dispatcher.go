@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,7 +120,8 @@ type receiverState struct {
 	lastErr string
 }
 
-// NewDispatcher returns a Dispatcher over outbox delivering through notifiers (by receiver name).
+// NewDispatcher returns a Dispatcher over outbox delivering through notifiers (by receiver name),
+// with the delivery counters of every receiver at 0 (Metrics.SetReceivers).
 func NewDispatcher(outbox Outbox, notifiers map[string]Notifier, opt DispatcherOptions) *Dispatcher {
 	if opt.Clock == nil {
 		opt.Clock = clock.New()
@@ -136,16 +139,19 @@ func NewDispatcher(outbox Outbox, notifiers map[string]Notifier, opt DispatcherO
 		opt.Jitter = rand.Float64
 	}
 	opt.Metrics.useClock(opt.Clock)
+	opt.Metrics.SetReceivers(slices.Collect(maps.Keys(notifiers)))
 	return &Dispatcher{outbox: outbox, opt: opt, wake: make(chan struct{}, 1), notifiers: notifiers,
 		receivers: map[string]*receiverState{}}
 }
 
 // SetNotifiers swaps the receivers after a config reload; pending entries keep their receiver
-// name, and receivers keep their backoff state by name.
+// name, and receivers keep their backoff state by name. The delivery counters follow the new
+// receivers (Metrics.SetReceivers).
 func (d *Dispatcher) SetNotifiers(n map[string]Notifier) {
 	d.mu.Lock()
 	d.notifiers = n
 	d.mu.Unlock()
+	d.opt.Metrics.SetReceivers(slices.Collect(maps.Keys(n)))
 	d.Wake()
 }
 

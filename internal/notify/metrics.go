@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,7 +35,16 @@ type Metrics struct {
 	mu     sync.Mutex
 	clock  clock.Clock
 	oldest time.Time // Created of the oldest pending entry; zero when none
+	// receivers are the receivers whose counters SetReceivers initialised.
+	receivers map[string]bool
 }
+
+// outcomes and failureReasons are every value of the outcome and reason labels, which
+// SetReceivers initialises at 0.
+var (
+	outcomes       = []string{OutcomeSuccess, OutcomeRetry, OutcomeFailed, OutcomeSilenced, OutcomeSuperseded}
+	failureReasons = []string{Reason4xx, Reason429, Reason5xx, ReasonTimeout, ReasonNetwork, ReasonOther}
+)
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -66,6 +77,37 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.notifications, m.failures, m.latency, m.pending, m.oldestAge)
 	}
 	return m
+}
+
+// SetReceivers makes the counters of every receiver in names exist at 0 for every outcome and
+// failure reason, so that rate() and increase() see a receiver's first failure (a counter that
+// appears at 1 is invisible to them), and removes the series of the receivers no longer
+// configured. The Dispatcher calls it with its notifiers, at start and at every reload.
+func (m *Metrics) SetReceivers(names []string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := make(map[string]bool, len(names))
+	for _, r := range names {
+		next[r] = true
+		for _, o := range outcomes {
+			m.notifications.WithLabelValues(r, o)
+		}
+		for _, reason := range failureReasons {
+			m.failures.WithLabelValues(r, reason)
+		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(m.receivers)) {
+		if !next[r] {
+			gone := map[string]string{"receiver": r}
+			m.notifications.DeletePartialMatch(gone)
+			m.failures.DeletePartialMatch(gone)
+			m.latency.DeletePartialMatch(gone)
+		}
+	}
+	m.receivers = next
 }
 
 // Count adds one notification with this outcome for receiver.
