@@ -109,6 +109,9 @@ type sloState struct {
 	// past max_groups.
 	insts  []*instState
 	excess []string
+	// sourceErrs count the cycles in which the SLO got no usable data, by reason (carried over
+	// by a reload, by id).
+	sourceErrs *sourceErrorCounts
 }
 
 // commitState is what the store holds of one instance: its alert state as last written (the very
@@ -130,6 +133,9 @@ type instState struct {
 	sourceErr string
 	// dataUntil is the end of the history as of the last commit.
 	dataUntil time.Time
+	// sourceErrs count the cycles in which the SLO got no usable data, by reason (carried over
+	// by a reload, like the rest of its state).
+	sourceErrs *sourceErrorCounts
 }
 
 // Daemon is a running `slod run`.
@@ -404,8 +410,12 @@ func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfi
 	}
 	out := make([]*sloState, 0, len(slos))
 	for _, slo := range slos {
-		s := &sloState{slo: slo, eval: newGroups(slo, rt), commits: map[string]commitState{}}
-		if o, ok := old[slo.ID()]; ok && slices.Equal(o.slo.GroupBy, slo.GroupBy) {
+		s := &sloState{slo: slo, eval: newGroups(slo, rt), commits: map[string]commitState{}, sourceErrs: new(sourceErrorCounts)}
+		o, ok := old[slo.ID()]
+		if ok {
+			s.sourceErrs = o.sourceErrs
+		}
+		if ok && slices.Equal(o.slo.GroupBy, slo.GroupBy) {
 			s.prep, s.insts, s.excess = o.prep, o.insts, o.excess
 			carryInstances(o, s, rt)
 		}

@@ -314,7 +314,7 @@ func TestCycleFireRestartSourceDownResolve(t *testing.T) {
 	if n := len(h.outbox()); n != 1 {
 		t.Errorf("source down produced notifications: %+v", h.outbox())
 	}
-	if v := metricValue(h.d.m.sourceErrors.WithLabelValues("shop", "availability", promapi.ReasonNetwork)); v != 13 {
+	if v := sourceErrorCount(t, h.d, "shop", "availability", promapi.ReasonNetwork); v != 13 {
 		t.Errorf("source errors counted %v, want 13", v)
 	}
 	if !strings.Contains(h.logs.String(), `"slo":"shop/availability"`) || !strings.Contains(h.logs.String(), "holding its alert state") {

@@ -144,7 +144,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		log.Info("group retired", "group", inst.Key, "slo_instance", inst.ID())
 	}
 	for _, reason := range slices.Sorted(maps.Keys(reasons)) {
-		d.m.sourceErrors.WithLabelValues(slo.Service, slo.Name, reason).Inc()
+		s.sourceErrs.add(reason)
 		span.SetStatus(codes.Error, reason)
 	}
 	res.excess = s.eval.Excess()

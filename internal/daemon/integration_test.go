@@ -494,7 +494,7 @@ routes:
 	if got := p.phase("page", false); got != "firing" {
 		t.Fatalf("page is %s while the backend is down", got)
 	}
-	if v := metricValue(p.d.m.sourceErrors.WithLabelValues("app", "availability", "network")); v < 1 {
+	if v := sourceErrorCount(t, p.d, "app", "availability", "network"); v < 1 {
 		t.Errorf("source errors not counted: %v", v)
 	}
 

@@ -3,12 +3,14 @@ package daemon
 import (
 	"runtime"
 	"slices"
+	"sync/atomic"
 
 	"github.com/prometheus/common/model"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/rules"
 )
 
@@ -21,7 +23,6 @@ type metrics struct {
 	lastSuccess       prometheus.Gauge
 	queries           *prometheus.CounterVec
 	slos              *prometheus.GaugeVec
-	sourceErrors      *prometheus.CounterVec
 	groupsExcess      *prometheus.CounterVec
 	storeSize         prometheus.Gauge
 	storeErrors       prometheus.Counter
@@ -59,9 +60,6 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 		slos: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "slod_slos", Help: "SLOs by their most severe alert state: inactive, pending or firing.",
 		}, []string{"state"}),
-		sourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "slod_slo_source_errors_total", Help: "Cycles in which an SLO got no usable data from the source, by reason.",
-		}, []string{"service", "slo", "reason"}),
 		groupsExcess: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slod_slo_groups_not_evaluated_total", Help: "Groups of a grouped SLO found past its max_groups, which are not evaluated.",
 		}, []string{"service", "slo"}),
@@ -86,17 +84,38 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 		m.queries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.sourceErrors, m.groupsExcess, m.storeSize, m.storeErrors,
+		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.groupsExcess, m.storeSize, m.storeErrors,
 			m.reloadSuccessful, m.reloadSuccessTime,
 			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	return m
 }
 
+// sourceErrorReasons are the values of slod_slo_source_errors_total's reason label: promapi's
+// classes of a failed query, and the daemon's own (no_data, invalid).
+var sourceErrorReasons = [...]string{promapi.ReasonTimeout, promapi.ReasonServer, promapi.ReasonClient, promapi.ReasonNetwork,
+	promapi.ReasonBadResponse, promapi.ReasonCanceled, reasonNoData, reasonInvalid}
+
+// sourceErrorCounts are an SLO's slod_slo_source_errors_total, one counter per reason of
+// sourceErrorReasons. They are kept with the SLO (across reloads, by id) rather than in a
+// CounterVec, so that every reason of every SLO is exported from 0 on (a counter that appears at
+// 1 is invisible to rate() and increase()) at 64 bytes per SLO, and leave with the SLO.
+type sourceErrorCounts [len(sourceErrorReasons)]atomic.Uint64
+
+// add counts one source error of reason; one outside sourceErrorReasons (none is) counts as
+// invalid rather than vanish.
+func (c *sourceErrorCounts) add(reason string) {
+	i := slices.Index(sourceErrorReasons[:], reason)
+	if i < 0 {
+		i = slices.Index(sourceErrorReasons[:], reasonInvalid)
+	}
+	c[i].Add(1)
+}
+
 // sloCollector exposes the gauges of every SLO (DESIGN §7: objective, burn rate per window, budget
-// remaining, alert state) from the daemon's SLO states when scraped, instead of keeping a gauge
-// per SLO and label set: those children cost about 6 KiB per SLO, a fifth of what an SLO holds,
-// to repeat numbers the SLO states already have. Like the gauges set after each commit, it shows
+// remaining, alert state) and its source error counters from the daemon's SLO states when scraped,
+// instead of keeping a gauge per SLO and label set: those children cost about 6 KiB per SLO, a
+// fifth of what an SLO holds, to repeat numbers the SLO states already have. Like the gauges set after each commit, it shows
 // what the last committed cycle computed, and nothing of SLOs a reload removed. The gauges of a
 // group of a grouped SLO carry the group's labels: every gauge has the labels of every grouping of
 // the running rules (empty, which Prometheus reads as absent, where an SLO has no such group label),
@@ -114,6 +133,8 @@ func (c *sloCollector) Describe(chan<- *prometheus.Desc) {}
 // sloDescs are the descriptors of one scrape, with the group labels of the running rules.
 type sloDescs struct {
 	objective, burnRate, budgetRemaining, alertState *prometheus.Desc
+	// sourceErrors are counted per SLO (a grouped SLO's queries fail for all its groups at once).
+	sourceErrors *prometheus.Desc
 }
 
 func newSLODescs(group []string) sloDescs {
@@ -127,11 +148,13 @@ func newSLODescs(group []string) sloDescs {
 			with("service", "slo"), nil),
 		alertState: prometheus.NewDesc("slod_alert_state", "State of an SLO alert: 0 inactive, 1 pending, 2 firing.",
 			with("service", "slo", "severity"), nil),
+		sourceErrors: prometheus.NewDesc("slod_slo_source_errors_total", "Cycles in which an SLO got no usable data from the source, by reason.",
+			[]string{"service", "slo", "reason"}, nil),
 	}
 }
 
-// Collect sends the gauges of every configured SLO and group; the burn rates, budget and alert
-// states only once it has been evaluated.
+// Collect sends the gauges of every configured SLO and group, the burn rates, budget and alert
+// states only once it has been evaluated, and every SLO's source error counters.
 func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 	c.d.mu.RLock()
 	defer c.d.mu.RUnlock()
@@ -154,6 +177,18 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			descs.collect(ch, s.slo, is, values)
 		}
+		descs.collectSourceErrors(ch, s)
+	}
+}
+
+// collectSourceErrors sends the SLO's source error counters, every reason from 0 on.
+func (d sloDescs) collectSourceErrors(ch chan<- prometheus.Metric, s *sloState) {
+	for i, reason := range sourceErrorReasons {
+		var n uint64
+		if s.sourceErrs != nil {
+			n = s.sourceErrs[i].Load()
+		}
+		ch <- prometheus.MustNewConstMetric(d.sourceErrors, prometheus.CounterValue, float64(n), s.slo.Service, s.slo.Name, reason)
 	}
 }
 
