@@ -230,37 +230,28 @@ func formatFloat(v float64) string {
 // publishAll sets the gauge of SLOs (and groups) by state after a committed cycle (the per-SLO gauges are
 // read from the SLO states when scraped: sloCollector).
 func (d *Daemon) publishAll(slos []*sloState) {
-	counts := map[burnrate.Phase]int{burnrate.Inactive: 0, burnrate.Pending: 0, burnrate.Firing: 0}
+	counts := map[string]int{string(burnrate.Inactive): 0, string(burnrate.Pending): 0, string(burnrate.Firing): 0, stateUnknown: 0}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, s := range slos {
 		for _, is := range s.insts {
-			counts[worstPhase(is.st)]++
+			counts[is.summaryState()]++
 		}
 	}
-	for ph, n := range counts {
-		d.m.slos.WithLabelValues(string(ph)).Set(float64(n))
+	for st, n := range counts {
+		d.m.slos.WithLabelValues(st).Set(float64(n))
 	}
 }
 
-func phaseValue(p burnrate.Phase) float64 {
-	switch p {
+// phaseValue is slod_alert_state's value of an alert state (alertState; unknown has no sample).
+func phaseValue(state string) float64 {
+	switch burnrate.Phase(state) {
 	case burnrate.Pending:
 		return 1
 	case burnrate.Firing:
 		return 2
 	}
 	return 0
-}
-
-func worstPhase(st burnrate.State) burnrate.Phase {
-	worst := burnrate.Inactive
-	for _, a := range st.Alerts {
-		if phaseValue(a.Phase) > phaseValue(worst) {
-			worst = a.Phase
-		}
-	}
-	return worst
 }
 
 // newCycleID returns a short random correlation id for one cycle's logs and trace.

@@ -499,11 +499,11 @@ func TestHTTPSurface(t *testing.T) {
 		t.Errorf("slo view: %+v", v)
 	}
 	for _, w := range v.Windows {
-		if w.Window == "1h" && (w.BurnRate < 9.99 || w.BurnRate > 10.01) {
+		if w.Window == "1h" && (w.BurnRate == nil || *w.BurnRate < 9.99 || *w.BurnRate > 10.01) {
 			t.Errorf("1h burn rate %v, want 10 (10%% errors against a 1%% budget)", w.BurnRate)
 		}
 	}
-	if v.BudgetRemaining > -8.9 || v.BudgetRemaining < -9.1 {
+	if v.BudgetRemaining == nil || *v.BudgetRemaining > -8.9 || *v.BudgetRemaining < -9.1 {
 		t.Errorf("budget remaining %v, want -9", v.BudgetRemaining)
 	}
 	if len(v.Alerts) != 2 {

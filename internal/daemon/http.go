@@ -63,7 +63,10 @@ type apiResponse struct {
 	Data   any    `json:"data"`
 }
 
-// sloView is one SLO in GET /api/v1/slos and on the status page.
+// sloView is one SLO (or one group of a grouped SLO) in GET /api/v1/slos and on the status page.
+// What slod does not know is null, never a number: the error ratio, budget and time to exhaustion
+// of an SLO whose window holds no step with data, the current burn rate without data in the
+// current window, a window's ratio and burn rate without data in it.
 type sloView struct {
 	// ID is the SLO id, followed by the group's key for a group of a grouped SLO.
 	ID      string `json:"id"`
@@ -79,33 +82,42 @@ type sloView struct {
 	Labels             map[string]string `json:"labels,omitempty"`
 	// EvaluatedAt is the last evaluation time; DataUntil the end of the SLI history (earlier when
 	// the source failed since); LastData the end of the last step with data.
-	EvaluatedAt      *time.Time   `json:"evaluated_at,omitempty"`
-	DataUntil        *time.Time   `json:"data_until,omitempty"`
-	LastData         *time.Time   `json:"last_data,omitempty"`
-	ErrorRatio       float64      `json:"error_ratio"`
-	BudgetRemaining  float64      `json:"budget_remaining"`
-	CurrentBurnRate  float64      `json:"current_burn_rate"`
-	TimeToExhaustion *string      `json:"time_to_exhaustion,omitempty"`
+	EvaluatedAt     *time.Time `json:"evaluated_at,omitempty"`
+	DataUntil       *time.Time `json:"data_until,omitempty"`
+	LastData        *time.Time `json:"last_data,omitempty"`
+	ErrorRatio      *float64   `json:"error_ratio"`
+	BudgetRemaining *float64   `json:"budget_remaining"`
+	CurrentBurnRate *float64   `json:"current_burn_rate"`
+	// TimeToExhaustion is null when unknown and when the budget is not being spent (current burn
+	// rate 0), "0s" once it is spent.
+	TimeToExhaustion *string      `json:"time_to_exhaustion"`
 	Windows          []windowView `json:"windows"`
 	Alerts           []alertView  `json:"alerts"`
 	SourceError      string       `json:"source_error,omitempty"`
 }
 
 type windowView struct {
-	Window     string  `json:"window"`
-	ErrorRatio float64 `json:"error_ratio"`
-	BurnRate   float64 `json:"burn_rate"`
+	Window     string   `json:"window"`
+	ErrorRatio *float64 `json:"error_ratio"`
+	BurnRate   *float64 `json:"burn_rate"`
 }
 
 type alertView struct {
-	Severity     string     `json:"severity"`
-	NoData       bool       `json:"no_data,omitempty"`
+	Severity string `json:"severity"`
+	NoData   bool   `json:"no_data,omitempty"`
+	// State is the alert's phase (inactive, pending, firing), or unknown for a burn-rate alert
+	// that is inactive while the SLO has no data for its newest step: it can neither fire nor
+	// resolve until the data comes, so inactive would claim what slod does not know.
 	State        string     `json:"state"`
 	ActiveAt     *time.Time `json:"active_at,omitempty"`
 	FiredAt      *time.Time `json:"fired_at,omitempty"`
 	PeakBurnRate float64    `json:"peak_burn_rate,omitempty"`
 	Window       string     `json:"window,omitempty"`
 }
+
+// stateUnknown is the state of an alert (alertView.State) and of an SLO (slod_slos{state}) whose
+// burn-rate alerts are inactive for want of data.
+const stateUnknown = "unknown"
 
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -121,6 +133,15 @@ func finite(v float64) float64 {
 		return 0
 	}
 	return round(v)
+}
+
+// known is v (made finite) when known is true, else nil: JSON null, "unknown" on the status page.
+func known(v float64, known bool) *float64 {
+	if !known {
+		return nil
+	}
+	f := finite(v)
+	return &f
 }
 
 func (d *Daemon) sloViews() []sloView {
@@ -139,7 +160,9 @@ func (d *Daemon) sloViews() []sloView {
 	return out
 }
 
-// instView is the view of one instance of an SLO (the SLO, or one of its groups).
+// instView is the view of one instance of an SLO (the SLO, or one of its groups): what the API and
+// the status page show of it, built in this one place from what the last committed cycle
+// published. The caller holds Daemon.mu.
 func instView(s *sloState, is *instState) sloView {
 	v := sloView{ID: s.slo.ID() + is.key, Service: s.slo.Service, Name: s.slo.Name, Group: is.labels, GroupsNotEvaluated: s.excess,
 		Description: s.slo.Description, Objective: s.slo.Objective, Period: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
@@ -147,23 +170,18 @@ func instView(s *sloState, is *instState) sloView {
 	if is.evaluated {
 		st := is.status
 		v.EvaluatedAt, v.DataUntil, v.LastData = timePtr(st.At), timePtr(is.dataUntil), timePtr(st.LastData)
-		v.ErrorRatio, v.BudgetRemaining, v.CurrentBurnRate = finite(st.ErrorRatio), finite(st.BudgetRemaining), finite(st.CurrentBurnRate)
-		if st.TimeToExhaustion > 0 {
-			tte := model.Duration(st.TimeToExhaustion.Round(time.Minute)).String()
-			v.TimeToExhaustion = &tte
-		}
+		v.ErrorRatio, v.BudgetRemaining = known(st.ErrorRatio, !st.NoData), known(st.BudgetRemaining, !st.NoData)
+		v.CurrentBurnRate = known(st.CurrentBurnRate, !st.CurrentNoData)
+		v.TimeToExhaustion = timeToExhaustion(st)
 		for _, w := range st.Windows {
-			v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(), ErrorRatio: finite(w.ErrorRatio), BurnRate: finite(w.BurnRate)})
+			v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(),
+				ErrorRatio: known(w.ErrorRatio, !w.NoData), BurnRate: known(w.BurnRate, !w.NoData)})
 		}
 	}
 	for _, a := range is.st.Alerts {
-		ph := a.Phase
-		if ph == "" {
-			ph = burnrate.Inactive
-		}
-		av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: string(ph), ActiveAt: timePtr(a.ActiveAt),
+		av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: is.alertState(a), ActiveAt: timePtr(a.ActiveAt),
 			FiredAt: timePtr(a.FiredAt), PeakBurnRate: finite(a.PeakBurnRate)}
-		if ph != burnrate.Inactive && a.Reason.Window.Long > 0 {
+		if (a.Phase == burnrate.Pending || a.Phase == burnrate.Firing) && a.Reason.Window.Long > 0 {
 			av.Window = model.Duration(a.Reason.Window.Long).String() + "/" + model.Duration(a.Reason.Window.Short).String()
 		}
 		v.Alerts = append(v.Alerts, av)
@@ -171,13 +189,66 @@ func instView(s *sloState, is *instState) sloView {
 	return v
 }
 
+// timeToExhaustion is the status's time to exhaustion as the API shows it: null when the budget
+// or the current burn rate is unknown, or when the budget is not being spent; "0s" once spent.
+func timeToExhaustion(st burnrate.Status) *string {
+	if st.NoData || st.CurrentNoData || !(st.CurrentBurnRate > 0) {
+		return nil
+	}
+	tte := model.Duration(st.TimeToExhaustion.Round(time.Minute)).String()
+	return &tte
+}
+
+// alertState is the state the API, the status page and the metrics show for alert a of the
+// instance: its phase, or unknown for a burn-rate alert held inactive because the newest step has
+// no data or the instance has not been evaluated since start (a firing or pending alert held
+// meanwhile keeps its phase: it was reached on data).
+func (is *instState) alertState(a burnrate.AlertState) string {
+	switch {
+	case a.Phase == burnrate.Pending || a.Phase == burnrate.Firing:
+		return string(a.Phase)
+	case !a.NoData && (!is.evaluated || is.sourceErr != ""):
+		return stateUnknown
+	}
+	return string(burnrate.Inactive)
+}
+
+// summaryState is the instance's state in slod_slos{state}: firing when an alert fires, else
+// unknown when a burn-rate alert is unknown (its no-data alert may be pending meanwhile), else
+// pending when an alert is, else inactive.
+func (is *instState) summaryState() string {
+	out := string(burnrate.Inactive)
+	for _, a := range is.st.Alerts {
+		if st := is.alertState(a); stateRank[st] > stateRank[out] {
+			out = st
+		}
+	}
+	return out
+}
+
+// stateRank orders the states of summaryState (inactive is 0).
+var stateRank = map[string]int{string(burnrate.Pending): 1, stateUnknown: 2, string(burnrate.Firing): 3}
+
 //go:embed status.html
 var statusHTML string
 
 var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
-	"pct": func(v float64) string { return formatFloat(v*100) + "%" },
-	"num": formatFloat,
+	"pct": func(v any) string { return formatKnown(v, func(f float64) string { return formatFloat(f*100) + "%" }) },
+	"num": func(v any) string { return formatKnown(v, formatFloat) },
 }).Parse(statusHTML))
+
+// formatKnown formats a float64, or a *float64 that is nil when unknown, for the status page.
+func formatKnown(v any, format func(float64) string) string {
+	switch f := v.(type) {
+	case float64:
+		return format(f)
+	case *float64:
+		if f != nil {
+			return format(*f)
+		}
+	}
+	return stateUnknown
+}
 
 func (d *Daemon) statusPage(w http.ResponseWriter, _ *http.Request) {
 	data := struct {

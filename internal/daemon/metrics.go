@@ -203,24 +203,28 @@ func (d sloDescs) collect(ch chan<- prometheus.Metric, slo *rules.SLO, is *instS
 		return
 	}
 	// A label set may be sent only once: windows and alerts are distinct by construction, but a
-	// duplicate must not fail the whole scrape.
+	// duplicate must not fail the whole scrape. Unknown is no sample, never 0: no burn rate for a
+	// window without a step with data, no budget while the SLO's window has none, no state for an
+	// unknown alert.
 	var seen []string
 	for _, w := range is.status.Windows {
-		if win := model.Duration(w.Window).String(); !slices.Contains(seen, win) {
+		if win := model.Duration(w.Window).String(); !w.NoData && !slices.Contains(seen, win) {
 			seen = append(seen, win)
 			gauge(d.burnRate, w.BurnRate, svc, name, win)
 		}
 	}
-	gauge(d.budgetRemaining, is.status.BudgetRemaining, svc, name)
+	if !is.status.NoData {
+		gauge(d.budgetRemaining, is.status.BudgetRemaining, svc, name)
+	}
 	seen = seen[:0]
 	for _, a := range is.st.Alerts {
 		sev := string(a.Severity)
 		if a.NoData {
 			sev += "_no_data"
 		}
-		if !slices.Contains(seen, sev) {
+		if st := is.alertState(a); st != stateUnknown && !slices.Contains(seen, sev) {
 			seen = append(seen, sev)
-			gauge(d.alertState, phaseValue(a.Phase), svc, name, sev)
+			gauge(d.alertState, phaseValue(st), svc, name, sev)
 		}
 	}
 }

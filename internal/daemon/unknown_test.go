@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// get fetches path from srv and returns the status code and body.
+func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestUnknownIsNotGreen: with the source unreachable from the start, nothing about the SLO is
+// known, and nothing says otherwise: the API has null for the error ratio, budget, burn rates and
+// time to exhaustion (not 0, 1, 0), /metrics has no sample for them (not 0 and 1), the burn-rate
+// alert is unknown rather than inactive, and the status page says unknown, never green.
+func TestUnknownIsNotGreen(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) {
+		f.err = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	})
+	h.cycle(t0)
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+
+	_, body := get(t, srv, "/api/v1/slos")
+	var resp struct {
+		Data []map[string]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil || len(resp.Data) != 1 {
+		t.Fatalf("%v: %s", err, body)
+	}
+	slo := resp.Data[0]
+	for _, field := range []string{"error_ratio", "budget_remaining", "current_burn_rate", "time_to_exhaustion"} {
+		if v, ok := slo[field]; !ok || string(v) != "null" {
+			t.Errorf("%s = %s, want null", field, v)
+		}
+	}
+	var windows []map[string]json.RawMessage
+	if err := json.Unmarshal(slo["windows"], &windows); err != nil || len(windows) == 0 {
+		t.Fatalf("windows: %s (%v)", slo["windows"], err)
+	}
+	for _, w := range windows {
+		if string(w["error_ratio"]) != "null" || string(w["burn_rate"]) != "null" {
+			t.Errorf("window %s: error ratio %s, burn rate %s, want null", w["window"], w["error_ratio"], w["burn_rate"])
+		}
+	}
+	if got := h.phase("page", false); got != stateUnknown {
+		t.Errorf("page alert is %q, want unknown", got)
+	}
+	if got := string(slo["source_error"]); got != `"network"` {
+		t.Errorf("source_error = %s", got)
+	}
+
+	_, metrics := get(t, srv, "/metrics")
+	for _, absent := range []string{"slod_slo_burn_rate{", "slod_slo_error_budget_remaining{", `slod_alert_state{service="shop",severity="page"`} {
+		if strings.Contains(metrics, absent) {
+			t.Errorf("/metrics has a sample of %s for an SLO without data", absent)
+		}
+	}
+	for _, want := range []string{`slod_slos{state="unknown"} 1`, `slod_slos{state="inactive"} 0`, `slod_slo_objective{service="shop",slo="availability"} 0.99`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	_, page := get(t, srv, "/")
+	if !strings.Contains(page, `<span class="unknown">page: unknown</span>`) || strings.Contains(page, `class="inactive">page`) {
+		t.Errorf("the status page does not show the page alert as unknown:\n%s", page)
+	}
+	if !strings.Contains(page, "<td>99% over 1d</td>\n<td>unknown</td>") || !strings.Contains(page, "1h: unknown") {
+		t.Errorf("the status page shows a budget for an SLO without data:\n%s", page)
+	}
+}
