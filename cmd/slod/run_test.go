@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,13 +79,32 @@ slos:
         total_query: sum(rate(req_total[{{.window}}]))
 `
 
+// fakePrometheus answers every query with one series of healthy traffic: 1 at every step (0 for
+// the error query), so that slod has data (it is not ready without any).
+func fakePrometheus(w http.ResponseWriter, r *http.Request) {
+	v := "1"
+	if strings.Contains(r.FormValue("query"), `code="500"`) {
+		v = "0"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !strings.HasSuffix(r.URL.Path, "/query_range") {
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%s,%q]}]}}`, r.FormValue("time"), v)
+		return
+	}
+	start, _ := strconv.ParseFloat(r.FormValue("start"), 64)
+	end, _ := strconv.ParseFloat(r.FormValue("end"), 64)
+	step, _ := strconv.ParseFloat(r.FormValue("step"), 64)
+	var points []string
+	for t := start; step > 0 && t <= end; t += step {
+		points = append(points, fmt.Sprintf("[%s,%q]", strconv.FormatFloat(t, 'f', -1, 64), v))
+	}
+	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[%s]}]}}`, strings.Join(points, ","))
+}
+
 // TestRunSignals runs `slod run` in-process against a fake Prometheus: it becomes ready, reloads
 // on SIGHUP, and exits 0 on SIGTERM.
 func TestRunSignals(t *testing.T) {
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
-	}))
+	prom := httptest.NewServer(http.HandlerFunc(fakePrometheus))
 	defer prom.Close()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "rules"), 0o755)

@@ -26,7 +26,11 @@ const silenceRetention = 7 * 24 * time.Hour
 
 // Cycle evaluates every SLO at the step boundary at or before now and commits the outcome in one
 // store transaction. It returns an error when nothing was committed (store failure, or ctx done
-// before the commit); an SLO whose source failed is not an error of the cycle.
+// before the commit); an SLO whose source failed is not an error of the cycle. A committed cycle
+// in which no SLO got data for its newest step (every query failed or came back empty) is not a
+// success either: it counts as result="no_data" and leaves the last-success timestamp where it
+// was, so that SlodNoSuccessfulCycle fires while the source is down; its no-data alerts and held
+// states are committed all the same.
 func (d *Daemon) Cycle(ctx context.Context, now time.Time) error {
 	d.cycleMu.Lock()
 	defer d.cycleMu.Unlock()
@@ -36,7 +40,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time) error {
 	ctx, span := d.tracer.Start(ctx, "cycle", trace.WithAttributes(attribute.String("slod.cycle_id", id)))
 	defer span.End()
 
-	err := d.cycle(ctx, log, now)
+	fresh, err := d.cycle(ctx, log, now)
 	d.m.cycleDuration.Observe(time.Since(began).Seconds())
 	if err != nil && ctx.Err() != nil {
 		// Shutdown: the cycle is abandoned cleanly, the store keeps the last committed one.
@@ -50,6 +54,12 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time) error {
 		log.Error("evaluation cycle failed; nothing committed", "err", err)
 		return err
 	}
+	if fresh == 0 {
+		d.m.cycles.WithLabelValues(cycleNoData).Inc()
+		span.SetStatus(codes.Error, "no SLO got data from the source")
+		log.Warn("no SLO got data from the source in this cycle; alerts are held (each SLO's source error says why)")
+		return nil
+	}
 	d.m.cycles.WithLabelValues(cycleSuccess).Inc()
 	return nil
 }
@@ -58,11 +68,12 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time) error {
 // plan (pure: results in, store batch and notifications out), commit (one store transaction) and
 // publish (the committed state becomes what the API, the metrics and the dispatcher see). Until
 // the commit succeeded nothing of the cycle is visible; when it fails, the steppers (which hold
-// steps that are not committed) are read again from the store before the next cycle.
-func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) error {
+// steps that are not committed) are read again from the store before the next cycle. It returns
+// how many SLOs got data for their newest step.
+func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) (int, error) {
 	if d.dirty {
 		if err := d.restore(); err != nil {
-			return fmt.Errorf("re-reading state after a failed commit: %w", err)
+			return 0, fmt.Errorf("re-reading state after a failed commit: %w", err)
 		}
 	}
 	d.mu.RLock()
@@ -80,12 +91,12 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 		// Shutting down: histories may hold steps that are not committed; the store still has the
 		// last committed cycle, which the next start continues from.
 		d.dirty = true
-		return fmt.Errorf("abandoned at %s: %w", t.Format(time.RFC3339), err)
+		return 0, fmt.Errorf("abandoned at %s: %w", t.Format(time.RFC3339), err)
 	}
 	for _, r := range results {
 		if r.err != nil {
 			d.dirty = true
-			return r.err
+			return 0, r.err
 		}
 	}
 
@@ -96,7 +107,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	nspan.End()
 	if err != nil {
 		d.dirty = true
-		return err
+		return 0, err
 	}
 
 	_, cspan := d.tracer.Start(ctx, "commit")
@@ -108,18 +119,18 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) err
 	if err != nil {
 		d.m.storeErrors.Inc()
 		d.dirty = true
-		return fmt.Errorf("committing cycle: %w", err)
+		return 0, fmt.Errorf("committing cycle: %w", err)
 	}
 	d.lastCommit.Store(int64(commitTook))
 	log.Debug("evaluation cycle committed", "at", t, "evaluate_seconds", evalTook.Seconds(), "commit_seconds", commitTook.Seconds(),
 		"outbox", len(p.commit.Outbox))
-	d.publish(ctx, log, t, slos, results, p)
-	return nil
+	return d.publish(ctx, log, t, slos, results, p), nil
 }
 
 // publish is the cycle's last stage: the committed state becomes the state (API, status page,
-// metrics), the dispatcher is woken for the new outbox entries, and what happened is logged.
-func (d *Daemon) publish(ctx context.Context, log *slog.Logger, t time.Time, slos []*sloState, results []sloResult, p cyclePlan) {
+// metrics), the dispatcher is woken for the new outbox entries, and what happened is logged. It
+// returns how many SLOs got data for their newest step.
+func (d *Daemon) publish(ctx context.Context, log *slog.Logger, t time.Time, slos []*sloState, results []sloResult, p cyclePlan) int {
 	d.mu.Lock()
 	for _, r := range results {
 		r.publish()
@@ -149,10 +160,13 @@ func (d *Daemon) publish(ctx context.Context, log *slog.Logger, t time.Time, slo
 		d.dispatcher.Wake()
 	}
 	d.lastCycle.Store(t.UnixNano())
-	d.m.lastSuccess.Set(float64(t.Unix()))
 	d.m.storeSize.Set(float64(d.store.Size()))
-	d.publishAll(slos)
-	d.afterCycle(ctx, log, t, results)
+	fresh := d.publishAll(slos)
+	if fresh > 0 {
+		d.m.lastSuccess.Set(float64(t.Unix()))
+	}
+	d.afterCycle(ctx, log, t, results, fresh)
+	return fresh
 }
 
 // publish makes the committed outcome of the SLO's cycle what its state says (called under
@@ -173,8 +187,8 @@ func (r *sloResult) publish() {
 }
 
 // afterCycle logs the cycle's transitions, returns a backfill's memory to the OS, expires old
-// silences and marks the daemon ready.
-func (d *Daemon) afterCycle(ctx context.Context, log *slog.Logger, t time.Time, results []sloResult) {
+// silences and marks the daemon ready once an SLO got data (fresh of them did in this cycle).
+func (d *Daemon) afterCycle(ctx context.Context, log *slog.Logger, t time.Time, results []sloResult, fresh int) {
 	// A backfill decodes far more than a steady cycle keeps; hand that memory back to the OS
 	// instead of carrying it as RSS until the runtime scavenges it.
 	appended, n := 0, 0
@@ -207,10 +221,11 @@ func (d *Daemon) afterCycle(ctx context.Context, log *slog.Logger, t time.Time, 
 	} else if n > 0 {
 		log.Info("expired old silences", "count", n)
 	}
-	if !d.ready.Load() {
-		log.Info("first evaluation cycle completed; ready", "at", t)
+	d.cycled.Store(true)
+	if fresh > 0 && !d.ready.Load() {
+		log.Info("first evaluation cycle with data completed; ready", "at", t)
+		d.ready.Store(true)
 	}
-	d.ready.Store(true)
 }
 
 // round keeps 6 significant digits so that logs and the API do not carry float noise.
@@ -227,20 +242,27 @@ func formatFloat(v float64) string {
 	return fmt.Sprintf("%.4g", v)
 }
 
-// publishAll sets the gauge of SLOs (and groups) by state after a committed cycle (the per-SLO gauges are
-// read from the SLO states when scraped: sloCollector).
-func (d *Daemon) publishAll(slos []*sloState) {
+// publishAll sets the gauges of SLOs (and groups) by state and with fresh data after a committed
+// cycle, and returns the latter (the per-SLO gauges are read from the SLO states when scraped:
+// sloCollector).
+func (d *Daemon) publishAll(slos []*sloState) int {
 	counts := map[string]int{string(burnrate.Inactive): 0, string(burnrate.Pending): 0, string(burnrate.Firing): 0, stateUnknown: 0}
+	fresh := 0
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, s := range slos {
 		for _, is := range s.insts {
 			counts[is.summaryState()]++
+			if is.sourceErr == "" {
+				fresh++
+			}
 		}
 	}
 	for st, n := range counts {
 		d.m.slos.WithLabelValues(st).Set(float64(n))
 	}
+	d.m.freshSLOs.Set(float64(fresh))
+	return fresh
 }
 
 // phaseValue is slod_alert_state's value of an alert state (alertState; unknown has no sample).

@@ -173,7 +173,10 @@ type Daemon struct {
 	cycleSeq uint64
 
 	// health is whether the store takes writes and reads (part of readiness).
-	health    *storeHealth
+	health *storeHealth
+	// cycled is set once a cycle has been committed, ready once one has been in which an SLO got
+	// data from the source (readiness: notReady).
+	cycled    atomic.Bool
 	ready     atomic.Bool
 	lastCycle atomic.Int64 // unix nanoseconds of the last committed evaluation time
 	// lastCommit is how long the last store commit took (for the benchmark's breakdown).
@@ -647,13 +650,21 @@ func (d *Daemon) Reload() error {
 	return nil
 }
 
-// Ready reports whether a cycle has completed since start and the store takes writes and reads.
+// Ready reports whether a cycle in which an SLO got data from the source has completed since
+// start, and the store takes writes and reads. Once ready, a source that fails does not make slod
+// unready: it still evaluates the no-data alerts, holds the others and serves its state, and
+// says so (slod_evaluation_cycles_total{result="no_data"}, SlodNoSuccessfulCycle,
+// SlodNoFreshData). Before, a source that never answered (a wrong URL, a network policy) keeps it
+// unready, so that a rollout of such a config does not look healthy.
 func (d *Daemon) Ready() bool { return d.notReady() == "" }
 
 // notReady says why slod is not ready, or is "" when it is.
 func (d *Daemon) notReady() string {
-	if !d.ready.Load() {
+	switch {
+	case !d.cycled.Load():
 		return "no evaluation cycle has completed yet"
+	case !d.ready.Load():
+		return "no SLO has got data from the source since start (the SLOs' source errors say why)"
 	}
 	return d.health.problem()
 }

@@ -24,6 +24,7 @@ type metrics struct {
 	queries           *prometheus.CounterVec
 	slos              *prometheus.GaugeVec
 	groupsExcess      *prometheus.CounterVec
+	freshSLOs         prometheus.Gauge
 	storeSize         prometheus.Gauge
 	storeErrors       prometheus.Counter
 	reloadSuccessful  prometheus.Gauge
@@ -35,6 +36,8 @@ const (
 	cycleSuccess = "success"
 	cycleFailure = "failure"
 	cycleSkipped = "skipped"
+	// cycleNoData is a cycle committed without any SLO getting data for its newest step.
+	cycleNoData = "no_data"
 )
 
 func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
@@ -49,10 +52,13 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "slod_evaluation_cycles_total", Help: "Evaluation cycles by result: success, failure (nothing committed) or skipped (the previous cycle overran).",
+			Name: "slod_evaluation_cycles_total", Help: "Evaluation cycles by result: success, no_data (committed, but no SLO got data from the source), failure (nothing committed) or skipped (the previous cycle overran).",
 		}, []string{"result"}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "slod_last_successful_cycle_timestamp_seconds", Help: "Evaluation time of the last cycle committed to the store.",
+			Name: "slod_last_successful_cycle_timestamp_seconds", Help: "Evaluation time of the last cycle committed to the store in which an SLO got data from the source.",
+		}),
+		freshSLOs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "slod_slos_with_fresh_data", Help: "SLOs whose newest step had data from the source at the last committed cycle.",
 		}),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slod_queries_total", Help: "Queries sent to the Prometheus API by result: success, error, empty or nan.",
@@ -77,14 +83,14 @@ func newMetrics(reg prometheus.Registerer, version, revision string) *metrics {
 		}),
 	}
 	m.buildInfo.WithLabelValues(version, revision, runtime.Version()).Set(1)
-	for _, r := range []string{cycleSuccess, cycleFailure, cycleSkipped} {
+	for _, r := range []string{cycleSuccess, cycleNoData, cycleFailure, cycleSkipped} {
 		m.cycles.WithLabelValues(r)
 	}
 	for _, r := range []string{"success", "error", "empty", "nan"} {
 		m.queries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.groupsExcess, m.storeSize, m.storeErrors,
+		reg.MustRegister(m.buildInfo, m.cycleDuration, m.cycles, m.lastSuccess, m.queries, m.slos, m.groupsExcess, m.freshSLOs, m.storeSize, m.storeErrors,
 			m.reloadSuccessful, m.reloadSuccessTime,
 			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}

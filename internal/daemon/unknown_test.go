@@ -7,8 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/slod-dev/slod/internal/promapi"
 )
 
 // get fetches path from srv and returns the status code and body.
@@ -86,5 +90,76 @@ func TestUnknownIsNotGreen(t *testing.T) {
 	}
 	if !strings.Contains(page, "<td>99% over 1d</td>\n<td>unknown</td>") || !strings.Contains(page, "1h: unknown") {
 		t.Errorf("the status page shows a budget for an SLO without data:\n%s", page)
+	}
+}
+
+// TestUnreachableSourceIsNotSuccess runs the real Prometheus client against a port nothing
+// listens on, from the start. Cycles are committed (the no-data alert must be able to fire) but
+// are not successes: slod_evaluation_cycles_total counts them as no_data, the last-success
+// timestamp does not move (so SlodNoSuccessfulCycle fires), no SLO has fresh data (SlodNoFreshData)
+// and /-/ready says why it is not ready. Once data comes, all of that turns; a later outage is a
+// no_data cycle again but leaves slod ready, serving what it knows.
+func TestUnreachableSourceIsNotSuccess(t *testing.T) {
+	h := newHarness(t)
+	h.tweak = func(o *Options) { o.NewQuerier = nil } // promapi, against http://127.0.0.1:1
+	h.restart()
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+	metric := func(name string) string {
+		t.Helper()
+		_, body := get(t, srv, "/metrics")
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		t.Fatalf("/metrics has no %s", name)
+		return ""
+	}
+	for i := range 3 {
+		h.cycle(t0.Add(time.Duration(i) * time.Minute))
+	}
+	for name, want := range map[string]string{
+		`slod_evaluation_cycles_total{result="no_data"}`: "3",
+		`slod_evaluation_cycles_total{result="success"}`: "0",
+		`slod_evaluation_cycles_total{result="failure"}`: "0",
+		`slod_last_successful_cycle_timestamp_seconds`:   "0",
+		`slod_slos_with_fresh_data`:                      "0",
+	} {
+		if got := metric(name); got != want {
+			t.Errorf("%s = %s, want %s", name, got, want)
+		}
+	}
+	if code, body := get(t, srv, "/-/ready"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no SLO has got data from the source") {
+		t.Errorf("/-/ready = %d %q, want 503 saying no SLO has data", code, body)
+	}
+	if v := h.d.sloViews()[0]; v.SourceError != promapi.ReasonNetwork {
+		t.Errorf("source error %q, want network", v.SourceError)
+	}
+
+	// The source answers: a success, ready.
+	h.tweak = nil
+	h.restart()
+	srv.Config.Handler = h.d.Handler()
+	h.cycle(t0.Add(3 * time.Minute))
+	if got, want := metric(`slod_last_successful_cycle_timestamp_seconds`), strconv.FormatFloat(float64(t0.Add(3*time.Minute).Unix()), 'g', -1, 64); got != want {
+		t.Errorf("last success %s, want %s", got, want)
+	}
+	if code, _ := get(t, srv, "/-/ready"); code != http.StatusOK || metric(`slod_slos_with_fresh_data`) != "1" {
+		t.Errorf("/-/ready = %d, fresh SLOs %s after a cycle with data", code, metric(`slod_slos_with_fresh_data`))
+	}
+	// It fails again: no_data, the last success stays, slod stays ready.
+	h.src.set(func(f *fakeSource) {
+		f.err = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	})
+	h.cycle(t0.Add(4 * time.Minute))
+	if got := metric(`slod_evaluation_cycles_total{result="no_data"}`); got != "1" {
+		t.Errorf("no_data cycles after the outage: %s", got)
+	}
+	if got, want := metric(`slod_last_successful_cycle_timestamp_seconds`), strconv.FormatFloat(float64(t0.Add(3*time.Minute).Unix()), 'g', -1, 64); got != want {
+		t.Errorf("last success %s after a cycle without data, want it left at %s", got, want)
+	}
+	if code, _ := get(t, srv, "/-/ready"); code != http.StatusOK {
+		t.Errorf("/-/ready = %d during a later outage, want 200", code)
 	}
 }
