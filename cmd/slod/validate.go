@@ -20,7 +20,8 @@ in them are skipped) and reports every problem at once, one per line on stderr, 
 file:line:col: field: message. Warnings (such as an alert window pair that can never fire) go to
 stderr too, as file:line:col: warning: ..., and do not make the files invalid.
 
-Exit status: 0 when every file is valid, 1 when any is not, 2 on a usage error.
+Exit status: 0 when every file is valid, 1 when any is not or when RULES hold no SLO at all, 2 on
+a usage error.
 `
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
@@ -48,6 +49,11 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, w := range set.Warnings {
 		fmt.Fprintln(stderr, w.Warning())
+	}
+	if len(set.SLOs) == 0 {
+		// A path that holds no SLO (a typo in CI) validates nothing: that is not a pass.
+		fmt.Fprintf(stderr, "slod validate: %s: no SLO file found (%s read): nothing was validated\n", strings.Join(paths, " "), plural(len(set.Files), "file"))
+		return 1
 	}
 	fmt.Fprintf(stdout, "%s: %s, %s valid\n", strings.Join(paths, " "), plural(len(set.Files), "file"), plural(len(set.SLOs), "SLO"))
 	return 0

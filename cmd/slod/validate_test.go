@@ -104,6 +104,16 @@ func TestValidate(t *testing.T) {
 			},
 		},
 		{
+			// A CI path typo (rules/ for slos/) must not pass.
+			name:     "a directory without SLO files",
+			files:    map[string]string{"README.md": "# nothing here\n", "tests/chat_test.yaml": "rule_files: [../chat.yaml]\ntests: []\n"},
+			args:     []string{"DIR"},
+			wantCode: 1,
+			wantStderr: []string{
+				"slod validate: DIR: no SLO file found (0 files read): nothing was validated",
+			},
+		},
+		{
 			name:     "no arguments is a usage error",
 			args:     nil,
 			wantCode: 2,

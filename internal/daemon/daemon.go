@@ -338,6 +338,12 @@ func (d *Daemon) load() (*config.Config, *rules.Set, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading rules: %w", err)
 	}
+	if len(set.SLOs) == 0 {
+		// A daemon without SLOs would run, answer ready and page for nothing: a rules path
+		// typo must stop it at start, and a reload to an empty set keeps the running rules.
+		return nil, nil, fmt.Errorf("loading rules: %s: rules %s hold no SLO (%d files read): slod run needs at least one",
+			d.opt.ConfigFile, strings.Join(paths, ", "), len(set.Files))
+	}
 	return cfg, set, nil
 }
 

@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,5 +164,29 @@ func TestUnreachableSourceIsNotSuccess(t *testing.T) {
 	}
 	if code, _ := get(t, srv, "/-/ready"); code != http.StatusOK {
 		t.Errorf("/-/ready = %d during a later outage, want 200", code)
+	}
+}
+
+// TestNoSLOsRefused: a config whose rules hold no SLO (a path typo) stops slod at start with an
+// error naming the config and the rules, instead of running ready and paging for nothing; a
+// reload to such rules is refused and the running SLOs stay.
+func TestNoSLOsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.cycle(t0)
+	if err := os.Remove(filepath.Join(h.dir, "rules", "shop.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	err := h.d.Reload()
+	if err == nil || !strings.Contains(err.Error(), "hold no SLO") {
+		t.Fatalf("reload to no SLOs: %v, want it refused", err)
+	}
+	if len(h.d.slos) != 1 || metricValue(h.d.m.reloadSuccessful) != 0 {
+		t.Errorf("after the refused reload: %d SLOs, reload successful %v", len(h.d.slos), metricValue(h.d.m.reloadSuccessful))
+	}
+	h.close()
+	_, err = New(context.Background(), Options{ConfigFile: filepath.Join(h.dir, "slod.yml"), StoragePath: filepath.Join(h.dir, "data")})
+	want := "loading rules: " + filepath.Join(h.dir, "slod.yml") + ": rules " + filepath.Join(h.dir, "rules") + " hold no SLO (0 files read): slod run needs at least one"
+	if err == nil || err.Error() != want {
+		t.Errorf("start without SLOs: %v\nwant %s", err, want)
 	}
 }
