@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -236,7 +238,12 @@ func backupFromDaemon(ctx context.Context, a backupArgs, w io.Writer) (string, e
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return "", fmt.Errorf("GET %s: %s: %s", shown, resp.Status, msg)
+		// slod's API answers errors as {"status": "error", "error": "..."}; a proxy may not.
+		var apiErr struct{ Error string }
+		if json.Unmarshal(msg, &apiErr) == nil && apiErr.Error != "" {
+			msg = []byte(apiErr.Error)
+		}
+		return "", fmt.Errorf("GET %s: %s: %s", shown, resp.Status, bytes.TrimSpace(msg))
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {

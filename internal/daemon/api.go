@@ -7,7 +7,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/benbjohnson/clock"
 
@@ -16,17 +19,100 @@ import (
 	"github.com/slod-dev/slod/internal/store"
 )
 
-// The handlers Handler mounts besides the status page and the probes: the silences API and the
-// store backup.
+// The handlers of /api/v1, which Handler mounts: the SLOs, the silences and the store backup.
+// Every answer but the backup's snapshot is JSON of one shape, {"status": "success", "data": ...}
+// or {"status": "error", "error": "...", "fields": [...]}, as Prometheus's API answers; so are
+// the mux's own 404 and 405 under /api/v1 (apiJSON).
 
-// postSilence creates a silence (id empty) or replaces one: body a notify.Silence, answer
-// {"silenceID": "..."}. Invalid silences get 400 {"error": "...", "fields": [{"field": "endsAt",
-// "message": "..."}]}, an unknown id 404, a body that is not JSON 415, one too large 413.
+// listSLOs answers GET /api/v1/slos: every SLO, or those the query's filters select (sloFilter).
+func (d *Daemon) listSLOs(w http.ResponseWriter, r *http.Request) {
+	match, err := sloFilter(r.URL.Query())
+	if err != nil {
+		writeFail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := []sloView{}
+	for _, v := range d.sloViews() {
+		if match(v) {
+			out = append(out, v)
+		}
+	}
+	writeData(w, out)
+}
+
+// getSLO answers GET /api/v1/slos/{service}/{name}: one entry of the list, by its id, 404 for an
+// unknown one. A group of a grouped SLO is one entry: its name is the SLO's followed by the
+// group's key ({service}/{name}{model="m1"}, escaped in the URL), so every URL names one object;
+// the grouped SLO's own name answers 404 with how to ask for its groups.
+func (d *Daemon) getSLO(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("service") + "/" + r.PathValue("name")
+	groups := 0
+	for _, v := range d.sloViews() {
+		if v.ID == id {
+			writeData(w, v)
+			return
+		}
+		if v.Group != nil && v.Service+"/"+v.Name == id {
+			groups++
+		}
+	}
+	msg := "no SLO " + id
+	if groups > 0 {
+		msg = fmt.Sprintf("%s is grouped (%d groups): ask for one group by its id (%s{label=\"value\"}), or list them with ?service=%s&name=%s",
+			id, groups, id, url.QueryEscape(r.PathValue("service")), url.QueryEscape(r.PathValue("name")))
+	}
+	writeFail(w, http.StatusNotFound, msg)
+}
+
+// sloFilter returns the selection the query of GET /api/v1/slos asks for: service=S and name=N
+// (each repeatable: any of the values) and label=KEY=VALUE (repeatable: every one must hold) on
+// the entry's group labels and the SLO's labels. Any other parameter is an error rather than ignored: a misspelt filter must
+// not answer with every SLO.
+func sloFilter(q url.Values) (func(sloView) bool, error) {
+	var labels [][2]string
+	for key, vals := range q {
+		switch key {
+		case "service", "name":
+		case "label":
+			for _, kv := range vals {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return nil, fmt.Errorf("label=%q: want label=KEY=VALUE", kv)
+				}
+				labels = append(labels, [2]string{k, v})
+			}
+		default:
+			return nil, fmt.Errorf("unknown parameter %q: the SLOs are filtered by service, name and label=KEY=VALUE", key)
+		}
+	}
+	return func(v sloView) bool {
+		if s := q["service"]; len(s) > 0 && !slices.Contains(s, v.Service) {
+			return false
+		}
+		if n := q["name"]; len(n) > 0 && !slices.Contains(n, v.Name) {
+			return false
+		}
+		for _, l := range labels {
+			val, ok := v.Group[l[0]]
+			if !ok {
+				val = v.Labels[l[0]]
+			}
+			if val != l[1] {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// postSilence creates a silence (id empty) or replaces one: body a notify.Silence, data
+// {"silenceID": "..."}. Invalid silences get 400 with "fields": [{"field": "endsAt", "message":
+// "..."}], an unknown id 404, a body that is not JSON 415, one too large 413.
 func postSilence(set *notify.SilenceSet) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sil, status, err := decodeSilence(w, r)
 		if err != nil {
-			writeJSON(w, status, apiError{Error: err.Error()})
+			writeFail(w, status, err.Error())
 			return
 		}
 		out, err := set.Add(sil)
@@ -34,7 +120,7 @@ func postSilence(set *notify.SilenceSet) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"silenceID": out.ID})
+		writeData(w, map[string]string{"silenceID": out.ID})
 	}
 }
 
@@ -64,31 +150,37 @@ func decodeSilence(w http.ResponseWriter, r *http.Request) (notify.Silence, int,
 	return sil, 0, nil
 }
 
-// listSilences lists every silence with its "status": active, pending or expired.
+// silenceView is a silence in the API, with its "status" at the time of the request: active,
+// pending or expired.
+type silenceView struct {
+	notify.Silence
+	Status string `json:"status"`
+}
+
+// listSilences lists every silence with its status, the ended ones too (for a week, or until
+// room is needed: notify.SilenceSet).
 func listSilences(set *notify.SilenceSet, clk clock.Clock) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
-		type withStatus struct {
-			notify.Silence
-			Status string `json:"status"`
-		}
 		now := clk.Now()
 		list := set.List()
-		out := make([]withStatus, 0, len(list))
+		out := make([]silenceView, 0, len(list))
 		for _, s := range list {
-			out = append(out, withStatus{Silence: s, Status: s.Status(now)})
+			out = append(out, silenceView{Silence: s, Status: s.Status(now)})
 		}
-		writeJSON(w, http.StatusOK, out)
+		writeData(w, out)
 	}
 }
 
-// deleteSilence removes the silence {id}; 404 for an unknown id.
-func deleteSilence(set *notify.SilenceSet) http.HandlerFunc {
+// deleteSilence expires the silence {id} now and answers it, expired: it stays listed with its
+// end, for the record, as Alertmanager keeps expired silences. 404 for an unknown id.
+func deleteSilence(set *notify.SilenceSet, clk clock.Clock) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := set.Delete(r.PathValue("id")); err != nil {
+		sil, err := set.End(r.PathValue("id"))
+		if err != nil {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "deleted"})
+		writeData(w, silenceView{Silence: sil, Status: sil.Status(clk.Now())})
 	}
 }
 
@@ -112,7 +204,7 @@ func backup(s *store.Store) http.HandlerFunc {
 			return
 		}
 		if !started {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+			writeFail(w, http.StatusInternalServerError, err.Error())
 			return
 		}
 		// The status line is gone; aborting the connection is the only way left to say "failed".
@@ -120,20 +212,66 @@ func backup(s *store.Store) http.HandlerFunc {
 	}
 }
 
-type apiError struct {
-	Error  string                 `json:"error"`
+// apiResponse is every JSON answer of /api/v1.
+type apiResponse struct {
+	Status string                 `json:"status"` // success or error
+	Data   any                    `json:"data,omitempty"`
+	Error  string                 `json:"error,omitempty"`
 	Fields []*receiver.FieldError `json:"fields,omitempty"`
 }
+
+// writeData answers 200 {"status": "success", "data": data}.
+func writeData(w http.ResponseWriter, data any) {
+	writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: data})
+}
+
+// writeFail answers {"status": "error", "error": msg} with code.
+func writeFail(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, apiResponse{Status: "error", Error: msg})
+}
+
+// apiForbidden answers an /api/v1 endpoint that a flag must enable (forbidden, in JSON).
+func apiForbidden(msg string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { writeFail(w, http.StatusForbidden, msg) }
+}
+
+// apiJSON serves mux, and answers a request under /api/v1/ that no route takes with the mux's own
+// status (404, or 405 with its Allow header) in the API's JSON instead of the mux's text.
+func apiJSON(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" || !strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		writeFail(w, rec.code, fmt.Sprintf("%s %s: %s", r.Method, r.URL.Path, strings.ToLower(http.StatusText(rec.code))))
+	})
+}
+
+// statusRecorder keeps the status and headers a handler answers with, and drops its body.
+type statusRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) WriteHeader(code int)        { s.code = code }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 
 // writeError answers 404 for an unknown silence, 400 naming the fields of a validation error (or
 // for too many silences), and 500 for anything else (the store failing).
 func writeError(w http.ResponseWriter, err error) {
 	if errors.Is(err, notify.ErrSilenceNotFound) {
-		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+		writeFail(w, http.StatusNotFound, err.Error())
 		return
 	}
 	if errors.Is(err, notify.ErrTooManySilences) {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		writeFail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	var fields []*receiver.FieldError
@@ -148,10 +286,10 @@ func writeError(w http.ResponseWriter, err error) {
 		}
 	}
 	if len(fields) > 0 {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Fields: fields})
+		writeJSON(w, http.StatusBadRequest, apiResponse{Status: "error", Error: err.Error(), Fields: fields})
 		return
 	}
-	writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+	writeFail(w, http.StatusInternalServerError, err.Error())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

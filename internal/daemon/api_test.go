@@ -52,14 +52,14 @@ func TestSilencesAPI(t *testing.T) {
 		want     int
 		contains string
 	}{
-		{"create", "POST", "/api/v1/silences", valid, 200, `"silenceID"`},
+		{"create", "POST", "/api/v1/silences", valid, 200, `{"status":"success","data":{"silenceID":"`},
 		{"invalid field", "POST", "/api/v1/silences", `{"matchers":[],"endsAt":"2026-10-04T08:00:00Z","createdBy":"ana","comment":"x"}`, 400, `"field":"matchers"`},
 		{"ends before it starts", "POST", "/api/v1/silences", `{"matchers":[{"name":"slo","value":"a"}],"startsAt":"2026-10-04T08:00:00Z","endsAt":"2026-10-04T07:00:00Z","createdBy":"ana","comment":"x"}`, 400, `"field":"endsAt"`},
 		{"unknown JSON field", "POST", "/api/v1/silences", `{"matcher":[]}`, 400, `unknown field`},
 		{"update of unknown id", "POST", "/api/v1/silences", `{"id":"nope","matchers":[{"name":"slo","value":"a"}],"endsAt":"` + now.Add(time.Hour).Format(time.RFC3339) + `","createdBy":"ana","comment":"x"}`, 404, `not found`},
-		{"list", "GET", "/api/v1/silences", "", 200, `"status":"active"`},
-		{"delete unknown", "DELETE", "/api/v1/silences/nope", "", 404, `not found`},
-		{"wrong method", "PUT", "/api/v1/silences", "", 405, ""},
+		{"list", "GET", "/api/v1/silences", "", 200, `"status":"active"}]}`},
+		{"delete unknown", "DELETE", "/api/v1/silences/nope", "", 404, `{"status":"error","error":"silence \"nope\": silence not found"}`},
+		{"wrong method", "PUT", "/api/v1/silences", "", 405, `{"status":"error","error":"PUT /api/v1/silences: method not allowed"}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -81,16 +81,30 @@ func TestSilencesAPI(t *testing.T) {
 	if l := h.d.silences.List(); len(l) != 1 || l[0].ID != id {
 		t.Fatalf("after restart: %+v", l)
 	}
-	if code, _ := do("DELETE", "/api/v1/silences/"+id, ""); code != 200 {
-		t.Errorf("DELETE = %d", code)
+	// DELETE expires the silence, and it stays listed with its end, for the record.
+	var deleted struct {
+		Status string
+		Data   silenceView
 	}
-	var got []notify.Silence
-	_, body := do("GET", "/api/v1/silences", "")
-	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 0 {
-		t.Errorf("GET after delete = %s (%v)", body, err)
+	code, body := do("DELETE", "/api/v1/silences/"+id, "")
+	if err := json.Unmarshal([]byte(body), &deleted); err != nil || code != 200 || deleted.Status != "success" ||
+		deleted.Data.ID != id || deleted.Data.Status != "expired" || deleted.Data.EndsAt.After(time.Now()) {
+		t.Errorf("DELETE = %d %s (%v), want the silence, expired", code, body, err)
+	}
+	var got struct {
+		Status string
+		Data   []silenceView
+	}
+	_, body = do("GET", "/api/v1/silences", "")
+	if err := json.Unmarshal([]byte(body), &got); err != nil || got.Status != "success" || len(got.Data) != 1 ||
+		got.Data[0].Status != "expired" || !got.Data[0].EndsAt.Equal(deleted.Data.EndsAt) || got.Data[0].CreatedBy != "ana" {
+		t.Errorf("GET after delete = %s (%v), want the silence listed, expired", body, err)
+	}
+	if h.d.silences.Active(time.Now()) != nil {
+		t.Errorf("the expired silence is still active")
 	}
 	h.close() // the store is closed: writes fail
-	if code, body := do("POST", "/api/v1/silences", valid); code != 500 || !strings.Contains(body, "database not open") {
+	if code, body := do("POST", "/api/v1/silences", valid); code != 500 || !strings.Contains(body, `{"status":"error","error":"storing silence`) || !strings.Contains(body, "database not open") {
 		t.Errorf("store failure = %d %s, want 500", code, body)
 	}
 }
@@ -283,5 +297,85 @@ func TestSilencesBounded(t *testing.T) {
 	}
 	if m := stored(); len(m) != 2 || m[first] != nil {
 		t.Errorf("store holds %d silences (first kept: %v), want 2 with the first expired one dropped", len(m), m[first] != nil)
+	}
+}
+
+// TestSLOsAPI: /api/v1 answers in one shape, {"status", "data"} or {"status": "error", "error"},
+// the mux's 404 and 405 included; one SLO has a URL of its own; the list filters by service, name
+// and labels, and refuses a filter it does not know rather than answer every SLO; the SLO's
+// window is called window.
+func TestSLOsAPI(t *testing.T) {
+	h := newHarness(t)
+	writeFile(t, filepath.Join(h.dir, "rules", "cart.yaml"), strings.NewReplacer("service: shop", "service: cart", "team: web", "team: pay").Replace(testRules))
+	if err := h.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	h.cycle(t0)
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+	ids := func(body string) string {
+		t.Helper()
+		var r struct {
+			Status string
+			Data   []sloView
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" {
+			t.Fatalf("%s: %v", body, err)
+		}
+		var out []string
+		for _, v := range r.Data {
+			out = append(out, v.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct{ query, want string }{
+		{"", "cart/availability,shop/availability"},
+		{"?service=shop", "shop/availability"},
+		{"?service=shop&service=cart", "cart/availability,shop/availability"},
+		{"?name=availability&service=cart", "cart/availability"},
+		{"?label=team=pay", "cart/availability"},
+		{"?label=team=pay&label=team=web", ""},
+		{"?service=nope", ""},
+	} {
+		if code, body := get(t, srv, "/api/v1/slos"+c.query); code != 200 || ids(body) != c.want {
+			t.Errorf("GET /api/v1/slos%s = %d %s, want %q", c.query, code, body, c.want)
+		}
+	}
+	for _, c := range []struct {
+		method, path string
+		code         int
+		body         string
+	}{
+		{"GET", "/api/v1/slos?sevice=shop", 400, `{"status":"error","error":"unknown parameter \"sevice\": the SLOs are filtered by service, name and label=KEY=VALUE"}`},
+		{"GET", "/api/v1/slos?label=team", 400, `{"status":"error","error":"label=\"team\": want label=KEY=VALUE"}`},
+		{"GET", "/api/v1/slos/shop/nope", 404, `{"status":"error","error":"no SLO shop/nope"}`},
+		{"GET", "/api/v1/nope", 404, `{"status":"error","error":"GET /api/v1/nope: not found"}`},
+		{"POST", "/api/v1/slos", 405, `{"status":"error","error":"POST /api/v1/slos: method not allowed"}`},
+		{"GET", "/api/v1/admin/backup", 403, `{"status":"error","error":"Admin APIs are not enabled: start slod with --web.enable-admin-api."}`},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || strings.TrimSpace(string(b)) != c.body || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s = %d %s (%s)\nwant %d %s", c.method, c.path, resp.StatusCode, b, resp.Header.Get("Content-Type"), c.code, c.body)
+		}
+		if c.code == 405 && resp.Header.Get("Allow") == "" {
+			t.Errorf("%s %s: 405 without Allow", c.method, c.path)
+		}
+	}
+	code, body := get(t, srv, "/api/v1/slos/shop/availability")
+	var one struct {
+		Status string
+		Data   map[string]json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(body), &one); err != nil || code != 200 || one.Status != "success" {
+		t.Fatalf("GET one SLO = %d %s (%v)", code, body, err)
+	}
+	if string(one.Data["id"]) != `"shop/availability"` || string(one.Data["window"]) != `"1d"` || one.Data["period"] != nil {
+		t.Errorf("one SLO: id %s, window %s, period %s; want shop/availability, 1d and no period", one.Data["id"], one.Data["window"], one.Data["period"])
 	}
 }

@@ -14,11 +14,11 @@ import (
 )
 
 // Handler is slod's HTTP surface (docs/interfaces.md §3), every route in one place: /metrics,
-// /-/healthy, /-/ready, POST /-/reload, GET /api/v1/slos, the silences API (api.go), the store
-// backup (api.go), and the status page at /. The mux answers 405 (with Allow) to a known path with
-// another method. Reload and backup answer 403 unless Options.Web enables them; no endpoint takes
-// a cross-origin write or a body over 1 MiB (guard). TLS and authentication are the server's
-// (serveHTTP).
+// /-/healthy, /-/ready, POST /-/reload, the API under /api/v1 (api.go: the SLOs, the silences,
+// the store backup), and the status page at /. The mux answers 405 (with Allow) to a known path
+// with another method, in JSON under /api/v1. Reload and backup answer 403 unless Options.Web
+// enables them; no endpoint takes a cross-origin write or a body over 1 MiB (guard). TLS and
+// authentication are the server's (serveHTTP).
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry}))
@@ -43,24 +43,18 @@ func (d *Daemon) Handler() http.Handler {
 		}
 	}
 	mux.HandleFunc("POST /-/reload", reload)
-	mux.HandleFunc("GET /api/v1/slos", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: d.sloViews()})
-	})
+	mux.HandleFunc("GET /api/v1/slos", d.listSLOs)
+	mux.HandleFunc("GET /api/v1/slos/{service}/{name}", d.getSLO)
 	mux.HandleFunc("POST /api/v1/silences", postSilence(d.silences))
 	mux.HandleFunc("GET /api/v1/silences", listSilences(d.silences, d.clock))
-	mux.HandleFunc("DELETE /api/v1/silences/{id}", deleteSilence(d.silences))
-	var backupStore http.Handler = forbidden("Admin APIs are not enabled: start slod with --web.enable-admin-api.")
+	mux.HandleFunc("DELETE /api/v1/silences/{id}", deleteSilence(d.silences, d.clock))
+	var backupStore http.Handler = apiForbidden("Admin APIs are not enabled: start slod with --web.enable-admin-api.")
 	if d.opt.Web.EnableAdminAPI {
 		backupStore = noWriteDeadline(backup(d.store))
 	}
 	mux.Handle("GET /api/v1/admin/backup", backupStore)
 	mux.HandleFunc("GET /{$}", d.statusPage)
-	return guard(mux)
-}
-
-type apiResponse struct {
-	Status string `json:"status"`
-	Data   any    `json:"data"`
+	return guard(apiJSON(mux))
 }
 
 // sloView is one SLO (or one group of a grouped SLO) in GET /api/v1/slos and on the status page.
@@ -78,7 +72,7 @@ type sloView struct {
 	GroupsNotEvaluated []string          `json:"groups_not_evaluated,omitempty"`
 	Description        string            `json:"description,omitempty"`
 	Objective          float64           `json:"objective"`
-	Period             string            `json:"period"`
+	Window             string            `json:"window"` // the SLO's window (30d)
 	Labels             map[string]string `json:"labels,omitempty"`
 	// EvaluatedAt is the last evaluation time; DataUntil the end of the SLI history (earlier when
 	// the source failed since); LastData the end of the last step with data.
@@ -165,7 +159,7 @@ func (d *Daemon) sloViews() []sloView {
 // published. The caller holds Daemon.mu.
 func instView(s *sloState, is *instState) sloView {
 	v := sloView{ID: s.slo.ID() + is.key, Service: s.slo.Service, Name: s.slo.Name, Group: is.labels, GroupsNotEvaluated: s.excess,
-		Description: s.slo.Description, Objective: s.slo.Objective, Period: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
+		Description: s.slo.Description, Objective: s.slo.Objective, Window: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
 		Windows: []windowView{}, Alerts: []alertView{}, SourceError: is.sourceErr}
 	if is.evaluated {
 		st := is.status

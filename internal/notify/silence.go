@@ -322,7 +322,39 @@ func (s *SilenceSet) makeRoom(now time.Time) error {
 	return nil
 }
 
-// Delete removes a silence; its alerts are sent again from the next evaluation on.
+// End expires the silence id at now, as Alertmanager does, rather than deleting it: it stays
+// listed (with its new end) for the record, until the retention of Expire drops it. An active
+// silence ends now; a pending one starts and ends now, so that it never silenced anything; an
+// expired one is left as it is. Its alerts are sent again from the next evaluation on. It returns
+// the silence as stored.
+func (s *SilenceSet) End(id string) (Silence, error) {
+	now := s.clock.Now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sil, ok := s.silences[id]
+	if !ok {
+		return Silence{}, fmt.Errorf("silence %q: %w", id, ErrSilenceNotFound)
+	}
+	if !now.Before(sil.EndsAt) {
+		return sil, nil
+	}
+	if now.Before(sil.StartsAt) {
+		sil.StartsAt = now
+	}
+	sil.EndsAt = now
+	b, err := json.Marshal(sil)
+	if err != nil {
+		return Silence{}, fmt.Errorf("encoding silence: %w", err)
+	}
+	if err := s.store.PutSilence(id, b); err != nil {
+		return Silence{}, fmt.Errorf("storing silence %s: %w", id, err)
+	}
+	s.silences[id] = sil
+	return sil, nil
+}
+
+// Delete removes a silence from the set and the store (Expire, and makeRoom, drop the silences
+// that ended long ago; the API ends silences with End instead, keeping them listed).
 func (s *SilenceSet) Delete(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

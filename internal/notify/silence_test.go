@@ -138,3 +138,56 @@ func TestSilenceExpire(t *testing.T) {
 		t.Errorf("Expire = %d, %v; left %d", n, err, len(set.List()))
 	}
 }
+
+// TestSilenceEnd: ending a silence expires it and keeps it listed with its end, in memory and in
+// the store (the record of who silenced what, and until when), as Alertmanager does; a pending
+// silence ends before it ever started; ending an expired one changes nothing.
+func TestSilenceEnd(t *testing.T) {
+	clk := clock.NewMock()
+	clk.Set(t0)
+	st := &memSilenceStore{}
+	set, err := NewSilenceSet(st, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := []Matcher{{Name: "slo", Value: "a", IsEqual: true}}
+	active, err := set.Add(Silence{Matchers: m, EndsAt: t0.Add(time.Hour), CreatedBy: "ana", Comment: "INC-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := set.Add(Silence{Matchers: m, StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour), CreatedBy: "ana", Comment: "INC-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(10 * time.Minute)
+	now := t0.Add(10 * time.Minute)
+	for _, c := range []struct {
+		id         string
+		start, end time.Time
+	}{{active.ID, t0, now}, {pending.ID, now, now}} {
+		got, err := set.End(c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.StartsAt.Equal(c.start) || !got.EndsAt.Equal(c.end) || got.Status(now) != "expired" {
+			t.Errorf("ended silence %+v (%s), want %v–%v, expired", got, got.Status(now), c.start, c.end)
+		}
+	}
+	if len(set.List()) != 2 || len(set.Active(now)) != 0 {
+		t.Errorf("after ending both: listed %+v, active %+v", set.List(), set.Active(now))
+	}
+	reloaded, err := NewSilenceSet(st, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := reloaded.List(); len(l) != 2 || !l[0].EndsAt.Equal(now) || !l[1].EndsAt.Equal(now) {
+		t.Errorf("the store holds %+v, want both ended at %v", l, now)
+	}
+	clk.Add(time.Hour)
+	if again, err := set.End(active.ID); err != nil || !again.EndsAt.Equal(now) {
+		t.Errorf("ending an expired silence: %+v, %v; want it unchanged", again, err)
+	}
+	if _, err := set.End("nope"); !errors.Is(err, ErrSilenceNotFound) {
+		t.Errorf("ending an unknown silence: %v", err)
+	}
+}
