@@ -156,11 +156,13 @@ type Daemon struct {
 	// cycleMu serialises cycles and reloads: a reload waits for the cycle in progress, so the
 	// state it carries over is never half-updated.
 	cycleMu sync.Mutex
-	// mu guards rt, slos and alerts for readers (HTTP); writers hold cycleMu too.
+	// mu guards rt, slos, alerts and reload for readers (HTTP); writers of the first three hold
+	// cycleMu too.
 	mu     sync.RWMutex
 	rt     *runtimeConfig
 	slos   []*sloState
 	alerts map[string]notify.AlertRecord
+	reload reloadStatus
 	// unrouted are the dedup keys of firing alerts no route matched at the last cycle (warned
 	// about once, not every cycle).
 	unrouted map[string]bool
@@ -223,7 +225,7 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 	}
 	cfg, set, err := d.load()
 	if err != nil {
-		d.m.reloadSuccessful.Set(0)
+		d.noteReload(err)
 		return nil, err
 	}
 	rt, err := d.buildRuntime(cfg)
@@ -233,8 +235,7 @@ func New(ctx context.Context, opt Options) (*Daemon, error) {
 	if err := d.openState(set, rt); err != nil {
 		return nil, err
 	}
-	d.m.reloadSuccessful.Set(1)
-	d.m.reloadSuccessTime.Set(float64(d.clock.Now().UnixNano()) / 1e9)
+	d.noteReload(nil)
 	d.m.storeSize.Set(float64(d.store.Size()))
 	if err := opt.Registry.Register(newSLOCollector(d)); err != nil {
 		d.store.Close()
@@ -634,7 +635,7 @@ func (d *Daemon) Reload() error {
 		rt, err = d.buildRuntime(cfg)
 	}
 	if err != nil {
-		d.m.reloadSuccessful.Set(0)
+		d.noteReload(err)
 		d.log.Error("reload failed; keeping the running config", "err", err)
 		return err
 	}
@@ -650,10 +651,36 @@ func (d *Daemon) Reload() error {
 	// The state of SLOs (and groupings) the new rules no longer have; their open incidents are
 	// resolved by the next cycle.
 	d.dropUnconfigured()
-	d.m.reloadSuccessful.Set(1)
-	d.m.reloadSuccessTime.Set(float64(d.clock.Now().UnixNano()) / 1e9)
+	d.noteReload(nil)
 	d.log.Info("reloaded", "config", d.opt.ConfigFile, "slos", len(d.slos), "rule_files", len(set.Files))
 	return nil
+}
+
+// reloadStatus is the outcome of the last load of the config and rules (at start or a reload),
+// for the API and the status page: a failed reload must not leave them saying all is well.
+type reloadStatus struct {
+	// At is when the last load was tried; Err its error ("" when it succeeded).
+	At  time.Time
+	Err string
+	// LoadedAt is when the running config was loaded.
+	LoadedAt time.Time
+}
+
+// noteReload records the outcome of a load of the config (err nil: it succeeded) in the metrics
+// and in the reload status.
+func (d *Daemon) noteReload(err error) {
+	now := d.clock.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.reload.At, d.reload.Err = now, ""
+	if err != nil {
+		d.m.reloadSuccessful.Set(0)
+		d.reload.Err = err.Error()
+		return
+	}
+	d.m.reloadSuccessful.Set(1)
+	d.m.reloadSuccessTime.Set(float64(now.UnixNano()) / 1e9)
+	d.reload.LoadedAt = now
 }
 
 // Ready reports whether a cycle in which an SLO got data from the source has completed since

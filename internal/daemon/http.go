@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/notify"
+	"github.com/slod-dev/slod/internal/rules"
 )
 
 // Handler is slod's HTTP surface (docs/interfaces.md §3), every route in one place: /metrics,
@@ -43,6 +45,7 @@ func (d *Daemon) Handler() http.Handler {
 		}
 	}
 	mux.HandleFunc("POST /-/reload", reload)
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) { writeData(w, d.statusView()) })
 	mux.HandleFunc("GET /api/v1/slos", d.listSLOs)
 	mux.HandleFunc("GET /api/v1/slos/{service}/{name}", d.getSLO)
 	mux.HandleFunc("POST /api/v1/silences", postSilence(d.silences))
@@ -107,6 +110,42 @@ type alertView struct {
 	FiredAt      *time.Time `json:"fired_at,omitempty"`
 	PeakBurnRate float64    `json:"peak_burn_rate,omitempty"`
 	Window       string     `json:"window,omitempty"`
+	// Silenced is the active silence that matches a firing alert: its notifications are held
+	// back (Reconcile) until the silence ends.
+	Silenced *silenceRef `json:"silenced,omitempty"`
+}
+
+// silenceRef names the silence of a silenced alert, and when it ends.
+type silenceRef struct {
+	ID     string    `json:"id"`
+	EndsAt time.Time `json:"ends_at"`
+}
+
+// viewContext is what an SLO's view needs besides the SLO: the notification records of the
+// firing alerts (their labels, which silences match) and the silences in force now.
+type viewContext struct {
+	alerts   map[string]notify.AlertRecord
+	silences []notify.Silence
+	now      time.Time
+}
+
+// silencing returns the active silence matching the firing alert a of slo's group (key "": the
+// SLO itself), if any.
+func (vc viewContext) silencing(slo *rules.SLO, key string, a burnrate.AlertState) *silenceRef {
+	if a.Phase != burnrate.Firing {
+		return nil
+	}
+	rec, ok := vc.alerts[notify.GroupDedupKey(slo.Service, slo.Name, string(a.Severity), a.NoData, key)]
+	if !ok {
+		return nil
+	}
+	labels := rec.Want.MatchLabels()
+	for _, sil := range vc.silences {
+		if sil.Active(vc.now) && sil.Matches(labels) {
+			return &silenceRef{ID: sil.ID, EndsAt: sil.EndsAt.UTC()}
+		}
+	}
+	return nil
 }
 
 // stateUnknown is the state of an alert (alertView.State) and of an SLO (slod_slos{state}) whose
@@ -139,8 +178,11 @@ func known(v float64, known bool) *float64 {
 }
 
 func (d *Daemon) sloViews() []sloView {
+	now := d.clock.Now()
+	silences := d.silences.Active(now)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	vc := viewContext{alerts: d.alerts, silences: silences, now: now}
 	out := make([]sloView, 0, len(d.slos))
 	for _, s := range d.slos {
 		insts := s.insts
@@ -148,7 +190,7 @@ func (d *Daemon) sloViews() []sloView {
 			insts = []*instState{{}} // not evaluated yet
 		}
 		for _, is := range insts {
-			out = append(out, instView(s, is))
+			out = append(out, instView(s, is, vc))
 		}
 	}
 	return out
@@ -157,7 +199,7 @@ func (d *Daemon) sloViews() []sloView {
 // instView is the view of one instance of an SLO (the SLO, or one of its groups): what the API and
 // the status page show of it, built in this one place from what the last committed cycle
 // published. The caller holds Daemon.mu.
-func instView(s *sloState, is *instState) sloView {
+func instView(s *sloState, is *instState, vc viewContext) sloView {
 	v := sloView{ID: s.slo.ID() + is.key, Service: s.slo.Service, Name: s.slo.Name, Group: is.labels, GroupsNotEvaluated: s.excess,
 		Description: s.slo.Description, Objective: s.slo.Objective, Window: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
 		Windows: []windowView{}, Alerts: []alertView{}, SourceError: is.sourceErr}
@@ -174,7 +216,7 @@ func instView(s *sloState, is *instState) sloView {
 	}
 	for _, a := range is.st.Alerts {
 		av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: is.alertState(a), ActiveAt: timePtr(a.ActiveAt),
-			FiredAt: timePtr(a.FiredAt), PeakBurnRate: finite(a.PeakBurnRate)}
+			FiredAt: timePtr(a.FiredAt), PeakBurnRate: finite(a.PeakBurnRate), Silenced: vc.silencing(s.slo, is.key, a)}
 		if (a.Phase == burnrate.Pending || a.Phase == burnrate.Firing) && a.Reason.Window.Long > 0 {
 			av.Window = model.Duration(a.Reason.Window.Long).String() + "/" + model.Duration(a.Reason.Window.Short).String()
 		}
@@ -244,16 +286,52 @@ func formatKnown(v any, format func(float64) string) string {
 	return stateUnknown
 }
 
+// statusView is slod's own state, in GET /api/v1/status and at the top of the status page.
+type statusView struct {
+	Ready bool `json:"ready"`
+	// NotReady says why slod is not ready; StoreError what is wrong with the store.
+	NotReady   string `json:"not_ready,omitempty"`
+	StoreError string `json:"store_error,omitempty"`
+	// LastEvaluation is the evaluation time of the last committed cycle.
+	LastEvaluation *time.Time `json:"last_evaluation,omitempty"`
+	Config         configView `json:"config"`
+}
+
+// configView is the running config and the outcome of the last attempt to load one.
+type configView struct {
+	File string `json:"file"`
+	// LoadedAt is when the running config was loaded.
+	LoadedAt *time.Time `json:"loaded_at,omitempty"`
+	// LastReload is the last load (at start or a reload): when, and its error if it failed
+	// (then the config of LoadedAt still runs).
+	LastReload reloadView `json:"last_reload"`
+}
+
+type reloadView struct {
+	At      *time.Time `json:"at,omitempty"`
+	Success bool       `json:"success"`
+	Error   string     `json:"error,omitempty"`
+}
+
+func (d *Daemon) statusView() statusView {
+	v := statusView{NotReady: d.notReady(), StoreError: d.health.problem(), Config: configView{File: d.opt.ConfigFile}}
+	v.Ready = v.NotReady == ""
+	if n := d.lastCycle.Load(); n != 0 {
+		v.LastEvaluation = timePtr(time.Unix(0, n))
+	}
+	d.mu.RLock()
+	r := d.reload
+	d.mu.RUnlock()
+	v.Config.LoadedAt = timePtr(r.LoadedAt)
+	v.Config.LastReload = reloadView{At: timePtr(r.At), Success: r.Err == "", Error: r.Err}
+	return v
+}
+
 func (d *Daemon) statusPage(w http.ResponseWriter, _ *http.Request) {
 	data := struct {
-		NotReady  string
-		Store     string
-		LastCycle *time.Time
-		SLOs      []sloView
-	}{NotReady: d.notReady(), Store: d.health.problem(), SLOs: d.sloViews()}
-	if n := d.lastCycle.Load(); n != 0 {
-		data.LastCycle = timePtr(time.Unix(0, n))
-	}
+		statusView
+		SLOs []sloView
+	}{d.statusView(), d.sloViews()}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTmpl.Execute(w, data); err != nil {
 		d.log.Warn("rendering the status page", "err", err)

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
+	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
 )
 
@@ -188,5 +191,96 @@ func TestNoSLOsRefused(t *testing.T) {
 	want := "loading rules: " + filepath.Join(h.dir, "slod.yml") + ": rules " + filepath.Join(h.dir, "rules") + " hold no SLO (0 files read): slod run needs at least one"
 	if err == nil || err.Error() != want {
 		t.Errorf("start without SLOs: %v\nwant %s", err, want)
+	}
+}
+
+// TestSilencedAndReloadShown: a silenced firing alert shows as silenced, with the silence's id and
+// end (it showed as plain firing), in the API and on the status page; a failed reload shows its
+// time and error there and in GET /api/v1/status (the page said "Ready." and nothing else).
+func TestSilencedAndReloadShown(t *testing.T) {
+	h := newHarness(t)
+	clk := clock.NewMock()
+	clk.Set(t0)
+	h.tweak = func(o *Options) { o.Clock = clk }
+	h.restart()
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	h.cycle(t0)
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+	pageAlert := func() alertView {
+		t.Helper()
+		_, body := get(t, srv, "/api/v1/slos/shop/availability")
+		var r struct{ Data sloView }
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range r.Data.Alerts {
+			if a.Severity == "page" && !a.NoData {
+				return a
+			}
+		}
+		t.Fatalf("no page alert in %s", body)
+		return alertView{}
+	}
+	if a := pageAlert(); a.State != "firing" || a.Silenced != nil {
+		t.Fatalf("page alert %+v, want firing, not silenced", a)
+	}
+	sil, err := h.d.silences.Add(notify.Silence{Matchers: []notify.Matcher{{Name: "severity", Value: "page", IsEqual: true}},
+		EndsAt: t0.Add(2 * time.Hour), CreatedBy: "ana", Comment: "INC-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := pageAlert(); a.State != "firing" || a.Silenced == nil || a.Silenced.ID != sil.ID || !a.Silenced.EndsAt.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("page alert %+v, want firing, silenced by %s until %v", a, sil.ID, t0.Add(2*time.Hour))
+	}
+	if _, page := get(t, srv, "/"); !strings.Contains(page, "page: firing, silenced</span>") || !strings.Contains(page, "until 2026-11-25T14:00:00Z by "+sil.ID) {
+		t.Errorf("the status page does not show the silence:\n%s", page)
+	}
+	clk.Add(2 * time.Hour)
+	if a := pageAlert(); a.Silenced != nil {
+		t.Errorf("page alert %+v after the silence ended, want it no longer silenced", a)
+	}
+
+	status := func() statusView {
+		t.Helper()
+		_, body := get(t, srv, "/api/v1/status")
+		var r struct {
+			Status string
+			Data   statusView
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" {
+			t.Fatalf("%s: %v", body, err)
+		}
+		return r.Data
+	}
+	if s := status(); !s.Ready || !s.Config.LastReload.Success || s.Config.LoadedAt == nil || !s.Config.LoadedAt.Equal(t0) {
+		t.Errorf("status %+v, want ready, loaded at %v", s, t0)
+	}
+	cfgPath := filepath.Join(h.dir, "slod.yml")
+	good, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, string(good)+"evaluaton: {}\n")
+	reloadErr := h.d.Reload()
+	if reloadErr == nil {
+		t.Fatal("a broken config reloaded")
+	}
+	s := status()
+	if s.Config.LastReload.Success || s.Config.LastReload.Error != reloadErr.Error() || !s.Config.LastReload.At.Equal(t0.Add(2*time.Hour)) ||
+		!s.Config.LoadedAt.Equal(t0) || !s.Ready {
+		t.Errorf("status after a failed reload %+v, want the failure at %v with its error, the config of %v running, still ready", s, t0.Add(2*time.Hour), t0)
+	}
+	_, page := get(t, srv, "/")
+	if !strings.Contains(page, "The last reload at 2026-11-25T14:00:00Z failed") || !strings.Contains(page, "evaluaton") {
+		t.Errorf("the status page does not show the failed reload:\n%s", page)
+	}
+	writeFile(t, cfgPath, string(good))
+	clk.Add(time.Minute)
+	if err := h.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); !s.Config.LastReload.Success || s.Config.LastReload.Error != "" || !s.Config.LoadedAt.Equal(t0.Add(121*time.Minute)) {
+		t.Errorf("status after a good reload %+v", s)
+	}
+	if _, page := get(t, srv, "/"); strings.Contains(page, "failed") {
+		t.Errorf("the status page still shows a failed reload:\n%s", page)
 	}
 }
