@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -287,6 +289,19 @@ func groupViews(t *testing.T, d *Daemon) {
 	got := strings.Join(gather(t, d.registry), "\n")
 	if !strings.Contains(got, `slod_slo_error_budget_remaining{model="m3",service="gw",slo="avail"}`) {
 		t.Errorf("no per-group budget gauge in\n%s", got)
+	}
+	// Every group has a URL of its own, the label filter selects groups, and the grouped SLO's
+	// own name says how to ask for them.
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	if code, body := get(t, srv, "/api/v1/slos/gw/"+url.PathEscape(`avail{model="m2"}`)); code != 200 || !strings.Contains(body, `"id":"gw/avail{model=\"m2\"}"`) {
+		t.Errorf("one group: %d %s", code, body)
+	}
+	if code, body := get(t, srv, "/api/v1/slos/gw/avail"); code != 404 || !strings.Contains(body, "gw/avail is grouped (4 groups)") {
+		t.Errorf("the grouped SLO's own name: %d %s", code, body)
+	}
+	if code, body := get(t, srv, "/api/v1/slos?label=model=m3"); code != 200 || strings.Count(body, `"id"`) != 1 || !strings.Contains(body, `"id":"gw/avail{model=\"m3\"}"`) {
+		t.Errorf("?label=model=m3: %d %s", code, body)
 	}
 }
 
