@@ -159,7 +159,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 // instOutcome is the result of one instance after Groups.Advance; sourceErr is the SLO's fetch
 // error, if its source failed.
 func instOutcome(log *slog.Logger, inst *eval.Instance, out eval.GroupsOutcome, sourceErr string, t time.Time) instResult {
-	o := out.Outcomes[inst.Key]
+	o := out.Outcome(inst.Key)
 	ir := instResult{key: inst.Key, id: inst.ID(), labels: inst.Labels, st: inst.Stepper.State(), status: inst.Stepper.Status(t),
 		transitions: o.Transitions, sourceErr: sourceErr, dataUntil: inst.Stepper.History().End(), appended: o.Appended}
 	if inst.Key != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -51,6 +52,8 @@ type Groups struct {
 	opt     StepperOptions
 	step    time.Duration
 	insts   map[string]*Instance
+	keys    []string    // the keys of insts, sorted
+	list    []*Instance // insts in key order, replaced (never changed) when insts change
 	excess  map[string]bool
 	started bool
 }
@@ -78,21 +81,39 @@ func (g *Groups) add(key string, labels map[string]string, hist *burnrate.Histor
 	}
 	cp.Group = labels
 	inst := &Instance{SLO: g.slo, Key: key, Labels: labels, Stepper: NewStepper(g.policy, hist, cp, g.opt)}
+	if _, ok := g.insts[key]; !ok {
+		i, _ := slices.BinarySearch(g.keys, key)
+		g.keys = slices.Insert(g.keys, i, key)
+	}
 	g.insts[key] = inst
+	g.relist()
 	return inst
+}
+
+// remove takes an instance out of the evaluation.
+func (g *Groups) remove(key string) {
+	if i, ok := slices.BinarySearch(g.keys, key); ok {
+		g.keys = slices.Delete(g.keys, i, i+1)
+	}
+	delete(g.insts, key)
+	g.relist()
+}
+
+// relist rebuilds the list of instances in key order: a new slice, so that one returned by
+// Instances before stays as it was.
+func (g *Groups) relist() {
+	g.list = make([]*Instance, len(g.keys))
+	for i, k := range g.keys {
+		g.list[i] = g.insts[k]
+	}
 }
 
 // SLO is the SLO evaluated.
 func (g *Groups) SLO() *rules.SLO { return g.slo }
 
-// Instances are the instances, in key order (the whole SLO or the placeholder first).
-func (g *Groups) Instances() []*Instance {
-	out := make([]*Instance, 0, len(g.insts))
-	for _, k := range slices.Sorted(maps.Keys(g.insts)) {
-		out = append(out, g.insts[k])
-	}
-	return out
-}
+// Instances are the instances, in key order (the whole SLO or the placeholder first). The slice is
+// shared: callers must not change it (Backtest asks for it at every step).
+func (g *Groups) Instances() []*Instance { return g.list }
 
 // Excess lists the groups past SLO.MaxGroups seen so far, which are not evaluated.
 func (g *Groups) Excess() []string { return slices.Sorted(maps.Keys(g.excess)) }
@@ -123,8 +144,9 @@ func (g *Groups) From(floor time.Time) time.Time {
 
 // GroupsOutcome is what one Groups.Advance did.
 type GroupsOutcome struct {
-	// Outcomes are the instances' outcomes by key (retired ones included).
-	Outcomes map[string]Outcome
+	// outcomes are the instances' outcomes in key order (retired ones included): a slice, not a
+	// map, because Backtest makes one GroupsOutcome per step.
+	outcomes []keyedOutcome
 	// New and Retired are the instances created and retired (in key order); a retired instance's
 	// last outcome holds the resolution of its firing alerts.
 	New, Retired []*Instance
@@ -134,40 +156,82 @@ type GroupsOutcome struct {
 }
 
 // Advance gives every instance the increments of its group (groups: one per group with data on a
-// common grid of steps, as sli.Groups returns them; a group absent from them has no data there)
-// and evaluates at now (Stepper.Advance), creating, limiting and retiring groups as Groups says.
+// common grid of steps, in key order as sli.Groups returns them; a group absent from them has no
+// data there) and evaluates at now (Stepper.Advance), creating, limiting and retiring groups as
+// Groups says. Backtest calls it at every step, so it allocates little for an SLO that keeps its
+// instances.
 func (g *Groups) Advance(ctx context.Context, groups []sli.Group, now time.Time, src GroupBridger) GroupsOutcome {
-	out := GroupsOutcome{Outcomes: map[string]Outcome{}, Errs: map[string]error{}}
-	memo := &bridgeMemo{src: src}
-	byKey := make(map[string]sli.Group, len(groups))
-	for _, grp := range groups {
-		byKey[grp.Key] = grp
+	if !slices.IsSortedFunc(groups, byGroupKey) {
+		groups = slices.SortedFunc(slices.Values(groups), byGroupKey)
 	}
-	rest := g.create(ctx, groups, memo, &out)
+	out := GroupsOutcome{outcomes: make([]keyedOutcome, 0, len(g.keys))}
+	memo := &bridgeMemo{src: src}
+	given := g.create(ctx, groups, memo, &out)
 	g.placeholder(now, &out)
-	for _, key := range slices.Sorted(maps.Keys(g.insts)) {
-		incs, ok := rest[key]
-		if !ok {
-			incs = missingLike(groups, byKey[key].Incs)
+	for _, key := range g.keys {
+		var incs []burnrate.Increment
+		if i, ok := slices.BinarySearchFunc(groups, key, groupHasKey); ok {
+			incs = groups[i].Incs[given[key]:]
+		} else {
+			incs = missingLike(groups)
 		}
 		o, err := g.insts[key].Stepper.Advance(ctx, incs, now, memo.forKey(key))
-		out.Outcomes[key] = merge(out.Outcomes[key], o)
-		if err != nil {
-			out.Errs[key] = err
-		}
+		out.add(key, o)
+		out.fail(key, err)
 	}
 	g.retire(now, &out)
 	g.started = true
 	return out
 }
 
+type keyedOutcome struct {
+	key string
+	o   Outcome
+}
+
+// Outcome is the outcome of the instance with the key (retired ones included); zero for one that
+// was not evaluated.
+func (o *GroupsOutcome) Outcome(key string) Outcome {
+	if i, ok := o.find(key); ok {
+		return o.outcomes[i].o
+	}
+	return Outcome{}
+}
+
+// add records x, an instance's outcome, after what the instance did before in the same Advance.
+func (o *GroupsOutcome) add(key string, x Outcome) {
+	i, ok := o.find(key)
+	if ok {
+		o.outcomes[i].o = merge(o.outcomes[i].o, x)
+		return
+	}
+	o.outcomes = slices.Insert(o.outcomes, i, keyedOutcome{key, x})
+}
+
+func (o *GroupsOutcome) find(key string) (int, bool) {
+	return slices.BinarySearchFunc(o.outcomes, key, func(k keyedOutcome, key string) int { return strings.Compare(k.key, key) })
+}
+
+func byGroupKey(a, b sli.Group) int         { return strings.Compare(a.Key, b.Key) }
+func groupHasKey(a sli.Group, k string) int { return strings.Compare(a.Key, k) }
+
+// fail records an instance's error (none when err is nil).
+func (o *GroupsOutcome) fail(key string, err error) {
+	if err == nil {
+		return
+	}
+	if o.Errs == nil {
+		o.Errs = map[string]error{}
+	}
+	o.Errs[key] = err
+}
+
 // create makes an instance of every group that has data for the first time (up to MaxGroups) and,
-// once the SLO has been evaluated before, evaluates it at its first step with data. It returns the
-// increments each instance still has to be given.
-func (g *Groups) create(ctx context.Context, groups []sli.Group, memo *bridgeMemo, out *GroupsOutcome) map[string][]burnrate.Increment {
-	rest := make(map[string][]burnrate.Increment, len(groups))
+// once the SLO has been evaluated before, evaluates it at its first step with data. It returns how
+// many of its group's increments each instance created so was given (nil when none was created).
+func (g *Groups) create(ctx context.Context, groups []sli.Group, memo *bridgeMemo, out *GroupsOutcome) map[string]int {
+	var given map[string]int
 	for _, grp := range groups {
-		rest[grp.Key] = grp.Incs
 		if _, ok := g.insts[grp.Key]; ok || grp.Key == "" {
 			continue
 		}
@@ -177,7 +241,6 @@ func (g *Groups) create(ctx context.Context, groups []sli.Group, memo *bridgeMem
 		}
 		if g.groupCount() >= g.slo.MaxGroups {
 			g.excess[grp.Key] = true
-			delete(rest, grp.Key)
 			continue
 		}
 		inst := g.add(grp.Key, grp.Labels, nil, Checkpoint{})
@@ -188,13 +251,14 @@ func (g *Groups) create(ctx context.Context, groups []sli.Group, memo *bridgeMem
 		}
 		at := grp.Incs[first].End
 		o, err := inst.Stepper.Advance(ctx, grp.Incs[:first+1], at, memo.forKey(grp.Key))
-		out.Outcomes[grp.Key] = o
-		if err != nil {
-			out.Errs[grp.Key] = err
+		out.add(grp.Key, o)
+		out.fail(grp.Key, err)
+		if given == nil {
+			given = map[string]int{}
 		}
-		rest[grp.Key] = grp.Incs[first+1:]
+		given[grp.Key] = first + 1
 	}
-	return rest
+	return given
 }
 
 // groupCount is the number of real groups (the placeholder does not count).
@@ -223,8 +287,8 @@ func (g *Groups) placeholder(now time.Time, out *GroupsOutcome) {
 
 // retire retires the groups that have had no data for the SLO's window.
 func (g *Groups) retire(now time.Time, out *GroupsOutcome) {
-	for _, key := range slices.Sorted(maps.Keys(g.insts)) {
-		inst := g.insts[key]
+	for _, inst := range g.list {
+		key := inst.Key
 		last := inst.Stepper.History().LastData()
 		if key == "" || last.IsZero() || now.Sub(last) <= g.slo.Period {
 			continue
@@ -234,18 +298,21 @@ func (g *Groups) retire(now time.Time, out *GroupsOutcome) {
 }
 
 func (g *Groups) retireOne(inst *Instance, now time.Time, note string, out *GroupsOutcome) {
-	o := out.Outcomes[inst.Key]
-	o.Transitions = append(o.Transitions, inst.Stepper.Retire(now, note)...)
-	out.Outcomes[inst.Key] = o
+	trs := inst.Stepper.Retire(now, note)
+	if i, ok := out.find(inst.Key); ok {
+		out.outcomes[i].o.Transitions = append(out.outcomes[i].o.Transitions, trs...)
+	} else {
+		out.add(inst.Key, Outcome{Transitions: trs})
+	}
 	out.Retired = append(out.Retired, inst)
-	delete(g.insts, inst.Key)
+	g.remove(inst.Key)
 }
 
 // missingLike returns steps without data on the grid of the batch (nil when there is none), for
 // an instance whose group has no series in it.
-func missingLike(groups []sli.Group, own []burnrate.Increment) []burnrate.Increment {
-	if own != nil || len(groups) == 0 {
-		return own
+func missingLike(groups []sli.Group) []burnrate.Increment {
+	if len(groups) == 0 {
+		return nil
 	}
 	out := make([]burnrate.Increment, len(groups[0].Incs))
 	for i, inc := range groups[0].Incs {
