@@ -98,11 +98,20 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return 1
 	}
-	return 0
+	// The report shows each SLO's error in its place; stderr and the exit status say that there
+	// were any, for scripts and CI.
+	code = 0
+	for _, res := range rep.Results {
+		if p := check.Problem(res); p != "" {
+			fmt.Fprintf(stderr, "slod check: %s: %s\n", res.ID(), p)
+			code = 1
+		}
+	}
+	return code
 }
 
 // checkReport loads rules and data and runs the backtest; a non-zero code means it failed and the
-// reason has been printed.
+// reason has been printed. The errors of single SLOs are in the report's results.
 func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Report, int) {
 	set, err := rules.Load(a.rules)
 	if err != nil {
@@ -139,8 +148,14 @@ func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Repo
 	}
 	opt := eval.Options{Step: a.step, Lookback: a.lookback, DataStart: db.MinTime()}
 	results, err := eval.Backtest(ctx, recorded.NewQuerier(db), set.SLOs, first, last, opt, nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "slod check: %v\n", err)
+	if results == nil {
+		var span *eval.SpanError
+		if errors.As(err, &span) {
+			fmt.Fprintf(stderr, "slod check: %v (the recording %s spans %s to %s): narrow the range with --from and --to, or use a longer --step\n",
+				err, a.data, db.MinTime().Format(time.RFC3339), db.MaxTime().Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(stderr, "slod check: %v\n", err)
+		}
 		return check.Report{}, 1
 	}
 	return check.Report{From: first, To: last, Step: a.step, Results: results}, 0

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -135,5 +139,67 @@ func TestCheckArgs(t *testing.T) {
 				tc.check(t, stdout, stderr)
 			}
 		})
+	}
+}
+
+// writeTemp writes files (name → content) into a new temporary directory and returns its path.
+func writeTemp(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestCheckSLOErrors: a +Inf sample in what one SLO reads is that SLO's error, shown in its place
+// in the report, on stderr and in the exit status; the other SLOs are reported as without it.
+func TestCheckSLOErrors(t *testing.T) {
+	small, err := os.ReadFile("testdata/check/small.om")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inf strings.Builder
+	for m := 0; m <= 120; m++ {
+		v := strconv.Itoa(m * 100)
+		if m == 60 {
+			v = "+Inf"
+		}
+		fmt.Fprintf(&inf, "inf_total %s %d\n", v, 1790812800+60*m)
+	}
+	data := strings.Replace(string(small), "# EOF\n", inf.String()+"# EOF\n", 1)
+	dir := writeTemp(t, map[string]string{"data.om": data, "slos.yaml": `version: slod/v1
+service: api
+slos:
+  - name: availability
+    objective: 99
+    sli:
+      events:
+        error_query: sum(rate(req_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(req_total[{{.window}}]))
+  - name: broken
+    objective: 99
+    sli:
+      events:
+        error_query: sum(rate(req_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(inf_total[{{.window}}]))
+`})
+	_, alone, _ := runCheckCmd("testdata/check/ok.yaml", "--data", "testdata/check/small.om")
+	code, stdout, stderr := runCheckCmd(filepath.Join(dir, "slos.yaml"), "--data", filepath.Join(dir, "data.om"))
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	block := alone[strings.Index(alone, "api/availability"):]
+	if !strings.Contains(stdout, block) {
+		t.Errorf("api/availability is not reported as it is alone:\n%s\nalone:\n%s", stdout, block)
+	}
+	want := "the step ending 2026-10-01T01:00:00Z: appending increment at 2026-10-01T01:00:00Z: total count +Inf is not a finite number >= 0 (held as a step without data)"
+	if !strings.Contains(stdout, "api/broken  objective 99% over 30d\n  budget remaining") || !strings.Contains(stdout, "  error: "+want) {
+		t.Errorf("the report does not show api/broken evaluated, with its error:\n%s", stdout)
+	}
+	if stderr != "slod check: api/broken: "+want+"\n" {
+		t.Errorf("stderr:\n%s", stderr)
 	}
 }

@@ -83,6 +83,9 @@ type jsonSLO struct {
 	BudgetRemaining    number            `json:"budget_remaining"`
 	HasData            bool              `json:"has_data"`
 	Alerts             []jsonAlert       `json:"alerts"`
+	// Error is what went wrong with this SLO (Failed), or the first step held for a value no SLI
+	// can have.
+	Error string `json:"error,omitempty"`
 }
 
 type jsonAlert struct {
@@ -160,6 +163,7 @@ func WriteJSON(w io.Writer, r Report) error {
 			// Nothing was measured: the budget is unknown, not spent.
 			s.BudgetRemaining.v = math.NaN()
 		}
+		s.Error = Problem(res)
 		for _, a := range res.Alerts {
 			ja := jsonAlert{
 				Severity:     string(a.Severity),
@@ -194,16 +198,20 @@ func WriteJSON(w io.Writer, r Report) error {
 }
 
 // WriteText writes the report for people: one block per SLO with its objective, the budget left at
-// the end, and the timeline of its alerts.
+// the end, and the timeline of its alerts, or what went wrong with it.
 func WriteText(w io.Writer, r Report) error {
 	var b strings.Builder
-	pages, tickets, quiet := Counts(r.Results)
+	c := Count(r.Results)
 	slos := "SLOs"
 	if len(r.Results) == 1 {
 		slos = "SLO"
 	}
 	fmt.Fprintf(&b, "slod check: %d %s evaluated every %s from %s to %s\n", len(r.Results), slos, FormatDuration(r.Step), formatTime(r.From), formatTime(r.To))
-	fmt.Fprintf(&b, "%d paged, %d ticketed, %d quiet\n", pages, tickets, quiet)
+	fmt.Fprintf(&b, "%d paged, %d ticketed, %d quiet", c.Paged, c.Ticketed, c.Quiet)
+	if c.Failed > 0 {
+		fmt.Fprintf(&b, ", %d failed", c.Failed)
+	}
+	b.WriteByte('\n')
 	ordered := Ordered(r.Results)
 	for i, res := range ordered {
 		slo := res.SLO
@@ -211,40 +219,68 @@ func WriteText(w io.Writer, r Report) error {
 			fmt.Fprintf(&b, "\nwarning: %s has %d groups past its max_groups (%d), not evaluated: %s\n", slo.ID(), len(res.Excess), slo.MaxGroups, strings.Join(res.Excess, ", "))
 		}
 		fmt.Fprintf(&b, "\n%s%s  objective %s%% over %s\n", slo.ID(), res.GroupKey, formatRounded(slo.Objective*100, objectiveDecimals-2), FormatDuration(slo.Period))
-		if !res.HasData {
-			b.WriteString("  no data: the recording has nothing this SLO reads\n")
-			continue
+		if !Failed(res) {
+			writeTextSLO(&b, res, r.To)
 		}
-		fmt.Fprintf(&b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(r.To))
-		if len(res.Alerts) == 0 {
-			b.WriteString("  no alerts\n")
-			continue
+		if p := Problem(res); p != "" {
+			fmt.Fprintf(&b, "  error: %s\n", p)
 		}
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		for _, a := range res.Alerts {
-			end := "still firing"
-			if a.End != nil {
-				end = formatTime(*a.End)
-			}
-			sev := string(a.Severity)
-			why := fmt.Sprintf("%s/%s windows above %s× (long %s×, short %s×)",
-				FormatDuration(a.Reason.Window.Long), FormatDuration(a.Reason.Window.Short),
-				formatRounded(a.Reason.Window.BurnRate, burnDecimals),
-				formatRounded(a.Reason.LongBurn, burnDecimals), formatRounded(a.Reason.ShortBurn, burnDecimals))
-			peak := "peak burn " + formatRounded(a.PeakBurnRate, burnDecimals) + "×"
-			if a.NoData {
-				sev += " (no data)"
-				why, peak = "the SLI returned no data", ""
-			}
-			fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", sev, formatTime(a.Start), end,
-				FormatDuration(alertEnd(a, r.To).Sub(a.Start)), peak, why)
-		}
-		tw.Flush()
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	return nil
+}
+
+// writeTextSLO writes the budget and the alert timeline of one evaluated SLO.
+func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
+	if !res.HasData {
+		b.WriteString("  no data: the recording has nothing this SLO reads\n")
+		return
+	}
+	fmt.Fprintf(b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(to))
+	if len(res.Alerts) == 0 {
+		b.WriteString("  no alerts\n")
+		return
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	for _, a := range res.Alerts {
+		end := "still firing"
+		if a.End != nil {
+			end = formatTime(*a.End)
+		}
+		sev := string(a.Severity)
+		why := fmt.Sprintf("%s/%s windows above %s× (long %s×, short %s×)",
+			FormatDuration(a.Reason.Window.Long), FormatDuration(a.Reason.Window.Short),
+			formatRounded(a.Reason.Window.BurnRate, burnDecimals),
+			formatRounded(a.Reason.LongBurn, burnDecimals), formatRounded(a.Reason.ShortBurn, burnDecimals))
+		peak := "peak burn " + formatRounded(a.PeakBurnRate, burnDecimals) + "×"
+		if a.NoData {
+			sev += " (no data)"
+			why, peak = "the SLI returned no data", ""
+		}
+		fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", sev, formatTime(a.Start), end,
+			FormatDuration(alertEnd(a, to).Sub(a.Start)), peak, why)
+	}
+	tw.Flush()
+}
+
+// Failed reports whether the SLO could not be evaluated at all (its Result holds nothing but the
+// error).
+func Failed(res eval.Result) bool {
+	return res.Err != nil && res.Alerts == nil && res.Final.At.IsZero()
+}
+
+// Problem is what went wrong with an SLO (or group) of a backtest, "" when nothing did: its error,
+// or the first step held for a value no SLI can have (+Inf). `slod check` exits 1 when any has one.
+func Problem(res eval.Result) string {
+	switch {
+	case res.Err != nil:
+		return res.Err.Error()
+	case res.DataError != "":
+		return res.DataError + " (held as a step without data)"
+	}
+	return ""
 }
 
 // Ordered returns the results for reading: SLOs in their order, the groups of a grouped SLO under
@@ -272,10 +308,23 @@ func Ordered(results []eval.Result) []eval.Result {
 	return out
 }
 
-// Counts classifies SLOs by their worst alert: paged (any page), ticketed (tickets only) or quiet
-// (no alert at all).
-func Counts(results []eval.Result) (pages, tickets, quiet int) {
+// Counts is how the SLOs (and groups) of a backtest fared.
+type Counts struct {
+	// Paged, Ticketed and Quiet classify the evaluated ones by their worst alert: any page, tickets
+	// only, no alert at all.
+	Paged, Ticketed, Quiet int
+	// Failed are those that could not be evaluated.
+	Failed int
+}
+
+// Count classifies the SLOs (and groups) of a backtest.
+func Count(results []eval.Result) Counts {
+	var c Counts
 	for _, res := range results {
+		if Failed(res) {
+			c.Failed++
+			continue
+		}
 		worst := ""
 		for _, a := range res.Alerts {
 			if a.Severity == burnrate.Page {
@@ -286,12 +335,12 @@ func Counts(results []eval.Result) (pages, tickets, quiet int) {
 		}
 		switch worst {
 		case "page":
-			pages++
+			c.Paged++
 		case "ticket":
-			tickets++
+			c.Ticketed++
 		default:
-			quiet++
+			c.Quiet++
 		}
 	}
-	return pages, tickets, quiet
+	return c
 }

@@ -8,12 +8,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/rules"
@@ -68,6 +71,36 @@ type Result struct {
 	// HasData is false when the source had no data at all for the SLO in the whole range, so its
 	// silence says nothing about the service.
 	HasData bool
+	// Err is what went wrong with this SLO and no other: its queries failed or its SLI cannot be
+	// evaluated (then it is the SLO's only Result, without alerts or status), or an error of the
+	// instance's source during the backtest (a bridge that failed).
+	Err error
+}
+
+// ID names the result: the SLO id, followed by the group's key for a group.
+func (r Result) ID() string { return InstanceID(r.SLO, r.GroupKey) }
+
+// MaxBacktestSteps bounds the steps one backtest fetches and evaluates per SLO (its history before
+// the first evaluation time included): 4,194,304 steps are 8 years at a 1m step, 48 days at 1s.
+// Past that a backtest takes minutes per SLO and says nothing a shorter range would not; a
+// recording whose samples lie years apart (a wrong timestamp) is an error rather than hours of
+// CPU.
+const MaxBacktestSteps = 1 << 22
+
+// fetchSteps is how many steps a backtest fetches with one query, so that its memory is bounded by
+// this (about 20 MB per SLO) and not by the length of the range. A variable for the tests.
+var fetchSteps = 1 << 16
+
+// SpanError is the error of a backtest whose range holds more than MaxBacktestSteps steps.
+type SpanError struct {
+	From, To time.Time
+	Step     time.Duration
+	Steps    int64
+}
+
+func (e *SpanError) Error() string {
+	return fmt.Sprintf("evaluating from %s to %s at a %s step is %d steps, more than the %d a backtest may span",
+		e.From.UTC().Format(time.RFC3339), e.To.UTC().Format(time.RFC3339), model.Duration(e.Step), e.Steps, MaxBacktestSteps)
 }
 
 // Observer is called at every evaluation time of an instance (an SLO, or one group of a grouped
@@ -79,6 +112,12 @@ type Observer func(inst *Instance, t time.Time, st burnrate.State, status burnra
 // and reports what fired when: one Result per SLO, or per group of a grouped SLO (Groups), in the
 // order of slos and then of the groups' keys. SLOs are evaluated concurrently (at most GOMAXPROCS
 // at once). obs may be nil.
+//
+// What goes wrong with one SLO is that SLO's Result.Err and stops no other: the results of every
+// SLO are returned, with an error that lists each failed SLO's, in the order of slos (so the same
+// data always gives the same error, whichever goroutine failed first). An error that concerns the
+// backtest as a whole (a bad step, a range without an evaluation time or longer than
+// MaxBacktestSteps, a cancelled context) comes without results.
 func Backtest(ctx context.Context, q sli.Querier, slos []*rules.SLO, from, to time.Time, opt Options, obs Observer) ([]Result, error) {
 	if opt.Step == 0 {
 		opt.Step = sli.DefaultStep
@@ -94,11 +133,15 @@ func Backtest(ctx context.Context, q sli.Querier, slos []*rules.SLO, from, to ti
 	if last.Before(first) {
 		return nil, fmt.Errorf("backtest: no evaluation time (multiple of %s) in [%s, %s]", opt.Step, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 	}
+	for _, slo := range slos {
+		start := dataStart(slo, first, opt)
+		// Sub saturates at about 292 years, which is still far more steps than the bound.
+		if n := int64(last.Sub(start)/opt.Step) + 1; n > MaxBacktestSteps {
+			return nil, fmt.Errorf("backtest: %w", &SpanError{From: start, To: last, Step: opt.Step, Steps: n})
+		}
+	}
 
 	results := make([][]Result, len(slos))
-	errs := make([]error, len(slos))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for i, slo := range slos {
@@ -106,33 +149,31 @@ func Backtest(ctx context.Context, q sli.Querier, slos []*rules.SLO, from, to ti
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				errs[i] = ctx.Err()
 				return
 			}
 			defer func() { <-sem }()
-			results[i], errs[i] = backtestOne(ctx, q, slo, first, last, opt, obs)
-			if errs[i] != nil {
-				cancel()
+			rs, err := backtestOne(ctx, q, slo, first, last, opt, obs)
+			if err != nil {
+				rs = []Result{{SLO: slo, Err: err}}
 			}
+			results[i] = rs
 		})
 	}
 	wg.Wait()
-	// Report the error that caused the others (cancellations follow the first real failure).
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, err
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	var out []Result
+	var errs []error
 	for _, rs := range results {
+		for _, r := range rs {
+			if r.Err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r.ID(), r.Err))
+			}
+		}
 		out = append(out, rs...)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // alignUp is the first multiple of step at or after t.
@@ -150,7 +191,9 @@ type alertKey struct {
 	noData bool
 }
 
-func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last time.Time, opt Options, obs Observer) ([]Result, error) {
+// dataStart is where the backtest of slo starts fetching: its longest window before the first
+// evaluation time, or opt.DataStart when that is later, and never after first.
+func dataStart(slo *rules.SLO, first time.Time, opt Options) time.Time {
 	start := sli.Align(first.Add(-slo.MaxWindow()), opt.Step)
 	if ds := sli.Align(opt.DataStart, opt.Step); !opt.DataStart.IsZero() && ds.After(start) {
 		start = ds
@@ -158,29 +201,49 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 	if start.After(first) {
 		start = first
 	}
+	return start
+}
+
+// backtestOne evaluates one SLO. The steps up to the first evaluation time (at most its longest
+// window) are the history the first evaluation starts with, as a daemon started at that time would
+// have backfilled it, fetched at once; then every step in turn, fetched fetchSteps at a time.
+func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last time.Time, opt Options, obs Observer) ([]Result, error) {
 	prep, err := sli.Prepare(slo, q, sli.Options{Step: opt.Step, Lookback: opt.Lookback})
 	if err != nil {
-		return nil, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
+		return nil, err
 	}
 	src := Source{Querier: q, SLO: slo, Prepared: prep}
-	groups, err := src.Fetch(ctx, start, last, false)
-	if err != nil {
-		return nil, fmt.Errorf("backtesting %s: %w", slo.ID(), err)
-	}
 	b := newBacktester(slo, first, opt, obs)
-	// The steps before the first evaluation time are the history the first evaluation starts
-	// with, as a daemon started at that time would have backfilled it; then every step in turn.
-	n := int(first.Sub(start)/opt.Step) + 1
-	b.at(ctx, first, sliceGroups(groups, 0, n), src)
-	for i, t := n, first.Add(opt.Step); !t.After(last); i, t = i+1, t.Add(opt.Step) {
-		if i%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
+	hist, err := src.Fetch(ctx, dataStart(slo, first, opt), first, false)
+	if err != nil {
+		return nil, err
+	}
+	b.at(ctx, first, b.known(hist, sli.Align(dataStart(slo, first, opt), opt.Step), first, opt.Step), src)
+	for from := first.Add(opt.Step); !from.After(last); {
+		to := minTime(from.Add(time.Duration(fetchSteps-1)*opt.Step), last)
+		groups, err := src.Fetch(ctx, from, to, false)
+		if err != nil {
+			return nil, err
 		}
-		b.at(ctx, t, sliceGroups(groups, i, i+1), src)
+		groups = b.known(groups, from, to, opt.Step)
+		for i, t := 0, from; !t.After(to); i, t = i+1, t.Add(opt.Step) {
+			if i%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			b.at(ctx, t, sliceGroups(groups, i, i+1), src)
+		}
+		from = to.Add(opt.Step)
 	}
 	return b.results(last), nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // sliceGroups returns the steps [i, j) of every group.
@@ -201,6 +264,37 @@ type backtester struct {
 	res   map[*Instance]*Result
 	open  map[*Instance]map[alertKey]int // index into the Result's Alerts of each firing alert
 	all   []*Instance                    // in order of creation
+	// groups are the labels of every group fetched so far, by key (known).
+	groups map[string]map[string]string
+}
+
+// known returns the groups of a fetch of the steps in [from, to] with every group an earlier fetch
+// had added, without data in this one: one fetch of the whole range would have had it, with steps
+// without data (which a Stepper may ask a bridge for; no steps at all it would not).
+func (b *backtester) known(groups []sli.Group, from, to time.Time, step time.Duration) []sli.Group {
+	if b.groups == nil {
+		b.groups = map[string]map[string]string{}
+	}
+	have := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		have[g.Key] = true
+		b.groups[g.Key] = g.Labels
+	}
+	if len(have) == len(b.groups) {
+		return groups
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.groups)) {
+		if have[k] {
+			continue
+		}
+		var incs []burnrate.Increment
+		for t := from; !t.After(to); t = t.Add(step) {
+			incs = append(incs, burnrate.Increment{End: t, Missing: true})
+		}
+		groups = append(groups, sli.Group{Key: k, Labels: b.groups[k], Incs: incs})
+	}
+	slices.SortFunc(groups, func(a, b sli.Group) int { return strings.Compare(a.Key, b.Key) })
+	return groups
 }
 
 func newBacktester(slo *rules.SLO, first time.Time, opt Options, obs Observer) *backtester {
@@ -230,8 +324,13 @@ func (b *backtester) track(inst *Instance, st burnrate.State, t time.Time, err e
 		b.all = append(b.all, inst)
 	}
 	var invalid *InvalidError
-	if r.DataError == "" && errors.As(err, &invalid) {
-		r.DataError = invalid.Error()
+	switch {
+	case errors.As(err, &invalid):
+		if r.DataError == "" {
+			r.DataError = invalid.Error()
+		}
+	case err != nil && r.Err == nil:
+		r.Err = err
 	}
 	track(r, b.open[inst], st, t)
 }

@@ -2,8 +2,11 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -253,4 +256,152 @@ func TestBacktestErrors(t *testing.T) {
 			t.Fatal("no error from a cancelled context")
 		}
 	})
+}
+
+// TestBacktestInChunks fetches the range a few steps at a time: the increments of a step do not
+// depend on the query that fetched it, so the results are those of one fetch; a group without
+// series in a whole chunk (m3, not scraped from minute 100 to 129), even when it is the only one,
+// has steps without data there, as in one fetch (and a bridge is asked for them the same way).
+func TestBacktestInChunks(t *testing.T) {
+	grouped, _, err := rules.Parse("gw.yaml", []byte("version: slod/v1\nservice: gw\nslos:\n  - name: avail\n    objective: 99.9\n    group_by: [model]\n    sli:\n      events:\n"+
+		"        error_query: sum by (model) (rate(req_total{code=\"500\"}[{{.window}}]))\n"+
+		"        total_query: sum by (model) (rate(req_total[{{.window}}]))\n"+groupedPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		slos []*rules.SLO
+		db   *recorded.DB
+	}{"SLOs": {loadSLOs(t), testDB(t, 180)}, "groups": {grouped, modelsDB(t, []string{"m1", "m2", "m3", "m4"}, 180)},
+		"no group in a chunk": {grouped, modelsDB(t, []string{"m3"}, 180)}} {
+		opt := Options{Step: time.Minute, DataStart: t0}
+		want, err := Backtest(context.Background(), recorded.NewQuerier(c.db), c.slos, minute(1), minute(180), opt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 7, 60} {
+			func() {
+				defer func(n int) { fetchSteps = n }(fetchSteps)
+				fetchSteps = n
+				got, err := Backtest(context.Background(), recorded.NewQuerier(c.db), c.slos, minute(1), minute(180), opt, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s, fetching %d steps at a time:\n%+v\nat once:\n%+v", name, n, got, want)
+				}
+			}()
+		}
+	}
+}
+
+const failingSLOs = `version: slod/v1
+service: svc
+slos:
+  - name: broken-exporter
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(req_total{job="api",code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(inf_total[{{.window}}]))
+    alerting:
+      windows: [{severity: page, long: 1h, short: 5m, burn_rate: 14.4}]
+  - name: many-to-many
+    objective: 99
+    sli:
+      events:
+        error_query: sum(rate(req_total[{{.window}}])) * on() rate(req_total[{{.window}}])
+        total_query: sum(rate(req_total[{{.window}}]))
+  - name: avail
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(req_total{job="api",code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(req_total{job="api"}[{{.window}}]))
+    alerting:
+      windows: [{severity: page, long: 1h, short: 5m, burn_rate: 14.4}]
+  - name: also-many-to-many
+    objective: 99
+    sli:
+      events:
+        error_query: rate(req_total[{{.window}}]) / on() rate(req_total[{{.window}}])
+        total_query: sum(rate(req_total[{{.window}}]))
+`
+
+// TestBacktestSLOErrors: what goes wrong with one SLO is that SLO's error. A step of +Inf is held
+// and reported (DataError) while the rest of the SLO is evaluated; a query the engine refuses fails
+// its SLO only; the others are evaluated as if alone, and the error names every failed SLO in their order,
+// the same at every run (it used to be whichever goroutine failed first, or "query was canceled"
+// of an SLO that had nothing wrong).
+func TestBacktestSLOErrors(t *testing.T) {
+	slos, _, err := rules.Parse("failing.yaml", []byte(failingSLOs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := testDB(t, 180)
+	var ts []int64
+	var vs []float64
+	for m := 0; m <= 180; m++ {
+		ts = append(ts, minute(m).UnixMilli())
+		vs = append(vs, float64(600*m))
+	}
+	vs[90] = math.Inf(1)
+	if err := db.Add(labels.FromStrings("__name__", "inf_total"), ts, vs); err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Step: time.Minute, DataStart: t0}
+	alone, err := Backtest(context.Background(), recorded.NewQuerier(db), slos[2:3], minute(1), minute(180), opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for run := 0; run < 10; run++ {
+		res, err := Backtest(context.Background(), recorded.NewQuerier(db), slos, minute(1), minute(180), opt, nil)
+		if err == nil || len(res) != len(slos) {
+			t.Fatalf("error %v with %d results, want an error and %d results", err, len(res), len(slos))
+		}
+		if run == 0 {
+			first = err.Error()
+			t.Logf("error:\n%s", first)
+		} else if err.Error() != first {
+			t.Fatalf("run %d: error\n%s\nrun 0:\n%s", run, err, first)
+		}
+		if res[0].Err != nil || !strings.HasPrefix(res[0].DataError, "the step ending 2026-03-01T01:30:00Z: ") {
+			t.Errorf("broken-exporter: error %v, data error %q, want the step ending at minute 90 held", res[0].Err, res[0].DataError)
+		}
+		if got := minutes(res[0].Alerts); fmt.Sprint(got) != fmt.Sprint([]interval{{burnrate.Page, false, 65, 85}}) {
+			t.Errorf("broken-exporter: alerts %v: the other steps are evaluated", got)
+		}
+		for _, i := range []int{1, 3} {
+			if res[i].Err == nil || !strings.Contains(res[i].Err.Error(), "many-to-many") || len(res[i].Alerts) != 0 {
+				t.Errorf("%s: error %v, alerts %v", res[i].SLO.Name, res[i].Err, res[i].Alerts)
+			}
+		}
+		if !reflect.DeepEqual(res[2], alone[0]) {
+			t.Errorf("avail beside failing SLOs:\n%+v\nalone:\n%+v", res[2], alone[0])
+		}
+		for _, name := range []string{"many-to-many", "also-many-to-many"} {
+			if !strings.Contains(err.Error(), "svc/"+name+": ") {
+				t.Errorf("the error does not name svc/%s", name)
+			}
+		}
+		if strings.Contains(err.Error(), "cancel") || strings.Contains(err.Error(), "svc/avail") || strings.Contains(err.Error(), "svc/broken-exporter") {
+			t.Errorf("the error blames an SLO that had nothing wrong:\n%s", err)
+		}
+	}
+}
+
+// TestBacktestSpan: a range of more steps than MaxBacktestSteps (a sample with a wrong timestamp
+// decades away) is an error at once, before anything is fetched.
+func TestBacktestSpan(t *testing.T) {
+	slos := loadSLOs(t)
+	db := testDB(t, 60)
+	for _, to := range []time.Time{t0.AddDate(56, 0, 0), time.UnixMilli(1e17)} {
+		res, err := Backtest(context.Background(), recorded.NewQuerier(db), slos, minute(1), to, Options{DataStart: t0}, nil)
+		var span *SpanError
+		if res != nil || !errors.As(err, &span) || span.Steps <= MaxBacktestSteps {
+			t.Fatalf("to %s: %d results, error %v; want a SpanError", to, len(res), err)
+		}
+		t.Log(err)
+	}
 }
