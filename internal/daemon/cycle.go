@@ -176,7 +176,7 @@ func (r *sloResult) publish() {
 	s.insts, s.excess = make([]*instState, len(r.insts)), r.excess
 	for i, ir := range r.insts {
 		s.insts[i] = &instState{key: ir.key, labels: ir.labels, st: ir.st, status: ir.status, evaluated: true,
-			sourceErr: ir.sourceErr, dataUntil: ir.dataUntil}
+			sourceErr: ir.sourceErr, sourceMsg: ir.sourceMsg, dataUntil: ir.dataUntil}
 		if ir.record.ID != "" {
 			s.commits[ir.key] = commitState{alerts: ir.st.Alerts, written: true}
 		}

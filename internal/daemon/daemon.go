@@ -131,6 +131,7 @@ type instState struct {
 	// evaluated is false until a cycle evaluated the instance.
 	evaluated bool
 	sourceErr string
+	sourceMsg string
 	// dataUntil is the end of the history as of the last commit.
 	dataUntil time.Time
 	// sourceErrs count the cycles in which the SLO got no usable data, by reason (carried over

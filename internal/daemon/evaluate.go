@@ -68,6 +68,8 @@ type instResult struct {
 	// record is the instance's record to write (ID empty: nothing to write this cycle).
 	record    store.SLORecord
 	sourceErr string
+	// sourceMsg is the error behind sourceErr, for the API ("" for no_data).
+	sourceMsg string
 	dataUntil time.Time
 	appended  int
 }
@@ -107,14 +109,14 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 	log = log.With("slo", slo.ID())
 
 	src, groups, err := d.fetch(ctx, log, rt, s, t)
-	sourceErr := ""
+	var source instResult // the SLO's source error, which every instance shares
 	switch {
 	case err != nil && ctx.Err() != nil:
 		res.err = ctx.Err()
 		return res
 	case err != nil:
-		sourceErr = promapi.Reason(err)
-		log.Warn("source failed for SLO; holding its alert state", "reason", sourceErr, "err", err)
+		source.sourceErr, source.sourceMsg = promapi.Reason(err), err.Error()
+		log.Warn("source failed for SLO; holding its alert state", "reason", source.sourceErr, "err", err)
 	}
 
 	_, espan := d.tracer.Start(ctx, "evaluate")
@@ -130,7 +132,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 	}
 	reasons := map[string]bool{}
 	for _, inst := range s.eval.Instances() {
-		ir := instOutcome(log, inst, out, sourceErr, t)
+		ir := instOutcome(log, inst, out, source, t)
 		if res.err = ir.encode(s, inst, t, historyTurn(ir.id, seq)); res.err != nil {
 			return res
 		}
@@ -140,7 +142,7 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 		}
 	}
 	for _, inst := range out.Retired {
-		res.retired = append(res.retired, instOutcome(log, inst, out, sourceErr, t))
+		res.retired = append(res.retired, instOutcome(log, inst, out, source, t))
 		log.Info("group retired", "group", inst.Key, "slo_instance", inst.ID())
 	}
 	for _, reason := range slices.Sorted(maps.Keys(reasons)) {
@@ -156,12 +158,12 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 	return res
 }
 
-// instOutcome is the result of one instance after Groups.Advance; sourceErr is the SLO's fetch
-// error, if its source failed.
-func instOutcome(log *slog.Logger, inst *eval.Instance, out eval.GroupsOutcome, sourceErr string, t time.Time) instResult {
+// instOutcome is the result of one instance after Groups.Advance; source holds the SLO's fetch
+// error (sourceErr, sourceMsg), if its source failed.
+func instOutcome(log *slog.Logger, inst *eval.Instance, out eval.GroupsOutcome, source instResult, t time.Time) instResult {
 	o := out.Outcome(inst.Key)
 	ir := instResult{key: inst.Key, id: inst.ID(), labels: inst.Labels, st: inst.Stepper.State(), status: inst.Stepper.Status(t),
-		transitions: o.Transitions, sourceErr: sourceErr, dataUntil: inst.Stepper.History().End(), appended: o.Appended}
+		transitions: o.Transitions, sourceErr: source.sourceErr, sourceMsg: source.sourceMsg, dataUntil: inst.Stepper.History().End(), appended: o.Appended}
 	if inst.Key != "" {
 		log = log.With("group", inst.Key)
 	}
@@ -178,10 +180,10 @@ func (r *instResult) noteOutcome(log *slog.Logger, inst *eval.Instance, out eval
 		// before the history's end would misread it; the stepper keeps everything as it is.
 		log.Warn("evaluation time before the end of the SLO's history; holding its state", "history_end", inst.Stepper.History().End())
 	case errors.As(err, &invalid):
-		r.sourceErr = reasonInvalid
+		r.sourceErr, r.sourceMsg = reasonInvalid, err.Error()
 		log.Warn("the source returned a value slod cannot count; holding the SLO's alert state", "reason", reasonInvalid, "err", err)
 	case err != nil && r.sourceErr == "":
-		r.sourceErr = promapi.Reason(err)
+		r.sourceErr, r.sourceMsg = promapi.Reason(err), err.Error()
 		log.Warn("source failed for SLO; holding its alert state", "reason", r.sourceErr, "err", err)
 	case r.sourceErr == "" && out.NoBad:
 		r.sourceErr = reasonNoData

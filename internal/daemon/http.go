@@ -91,6 +91,8 @@ type sloView struct {
 	Windows          []windowView `json:"windows"`
 	Alerts           []alertView  `json:"alerts"`
 	SourceError      string       `json:"source_error,omitempty"`
+	// SourceErrorMessage is the error behind SourceError (none for no_data).
+	SourceErrorMessage string `json:"source_error_message,omitempty"`
 }
 
 type windowView struct {
@@ -202,7 +204,7 @@ func (d *Daemon) sloViews() []sloView {
 func instView(s *sloState, is *instState, vc viewContext) sloView {
 	v := sloView{ID: s.slo.ID() + is.key, Service: s.slo.Service, Name: s.slo.Name, Group: is.labels, GroupsNotEvaluated: s.excess,
 		Description: s.slo.Description, Objective: s.slo.Objective, Window: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
-		Windows: []windowView{}, Alerts: []alertView{}, SourceError: is.sourceErr}
+		Windows: []windowView{}, Alerts: []alertView{}, SourceError: is.sourceErr, SourceErrorMessage: is.sourceMsg}
 	if is.evaluated {
 		st := is.status
 		v.EvaluatedAt, v.DataUntil, v.LastData = timePtr(st.At), timePtr(is.dataUntil), timePtr(st.LastData)

@@ -76,7 +76,35 @@ type Source struct {
 // (sli.Additive) longer than the finest tier is fetched segment by segment at the tiers'
 // resolutions (backfillPlan); everything else at the evaluation step with the prepared queries,
 // which is at most two queries (split under the server's point limit by the querier).
+//
+// A latency SLI whose steps have a total but no bad events is checked for what usually causes
+// that: a threshold that is no bucket boundary of the histogram (sli.Prepared.CheckBuckets). Such
+// an SLI cannot be evaluated, and its *sli.BucketError is Fetch's error, so that `slod check`,
+// `slod test` and the daemon (the SLO's source error, reason invalid) all say so, with the le
+// values the histogram has.
 func (s Source) Fetch(ctx context.Context, start, t time.Time, backfill bool) ([]sli.Group, error) {
+	groups, err := s.fetch(ctx, start, t, backfill)
+	if err != nil {
+		return nil, err
+	}
+	var last time.Time // the last step of any group with a total and no bad events
+	for _, g := range groups {
+		for i := len(g.Incs) - 1; i >= 0; i-- {
+			if inc := g.Incs[i]; inc.NoBad && !inc.Missing {
+				last = maxTime(last, inc.End)
+				break
+			}
+		}
+	}
+	if !last.IsZero() {
+		if err := s.Prepared.CheckBuckets(ctx, s.Querier, last); err != nil {
+			return nil, err
+		}
+	}
+	return groups, nil
+}
+
+func (s Source) fetch(ctx context.Context, start, t time.Time, backfill bool) ([]sli.Group, error) {
 	opt := s.Prepared.Options()
 	step := opt.Step
 	if !backfill || t.Sub(start) < fineSteps*step {

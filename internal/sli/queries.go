@@ -106,50 +106,68 @@ func rawQueries(s *rules.SLI, by []string) (Queries, error) {
 // histogramSelectors derives the _bucket selector (restricted to the threshold's bucket) and the
 // _count selector of a classic histogram, keeping the histogram selector's matchers.
 func histogramSelectors(histogram string, threshold float64) (bucket, count string, err error) {
-	e, err := promql.ParseExpr(histogram)
+	h, err := parseHistogram(histogram)
 	if err != nil {
-		return "", "", fmt.Errorf("parsing histogram %q: %w", histogram, err)
-	}
-	vs, ok := e.(*parser.VectorSelector)
-	if !ok || vs.Name == "" {
-		return "", "", fmt.Errorf("histogram %q must be a metric name with optional matchers", histogram)
-	}
-	if vs.OriginalOffset != 0 || vs.OriginalOffsetExpr != nil || vs.Timestamp != nil || vs.StartOrEnd != 0 {
-		return "", "", fmt.Errorf("histogram %q must not carry offset or @ modifiers", histogram)
+		return "", "", err
 	}
 	re, err := leRegex(threshold)
 	if err != nil {
 		return "", "", err
 	}
-	var others []*labels.Matcher
+	le, err := labels.NewMatcher(labels.MatchRegexp, labels.BucketLabel, re)
+	if err != nil {
+		return "", "", fmt.Errorf("building le matcher %q: %w", re, err)
+	}
+	if bucket, err = h.selector("_bucket", le); err != nil {
+		return "", "", err
+	}
+	if count, err = h.selector("_count"); err != nil {
+		return "", "", err
+	}
+	return bucket, count, nil
+}
+
+// histogramSel is the histogram selector of a latency SLI: a metric name and matchers.
+type histogramSel struct {
+	name   string
+	others []*labels.Matcher // every matcher but the name's
+}
+
+func parseHistogram(histogram string) (histogramSel, error) {
+	e, err := promql.ParseExpr(histogram)
+	if err != nil {
+		return histogramSel{}, fmt.Errorf("parsing histogram %q: %w", histogram, err)
+	}
+	vs, ok := e.(*parser.VectorSelector)
+	if !ok || vs.Name == "" {
+		return histogramSel{}, fmt.Errorf("histogram %q must be a metric name with optional matchers", histogram)
+	}
+	if vs.OriginalOffset != 0 || vs.OriginalOffsetExpr != nil || vs.Timestamp != nil || vs.StartOrEnd != 0 {
+		return histogramSel{}, fmt.Errorf("histogram %q must not carry offset or @ modifiers", histogram)
+	}
+	h := histogramSel{name: vs.Name}
 	for _, m := range vs.LabelMatchers {
 		switch m.Name {
 		case labels.MetricName:
 			continue
 		case labels.BucketLabel:
-			return "", "", fmt.Errorf("histogram %q must not match on %q: the threshold chooses the bucket", histogram, labels.BucketLabel)
+			return histogramSel{}, fmt.Errorf("histogram %q must not match on %q: the threshold chooses the bucket", histogram, labels.BucketLabel)
 		}
-		others = append(others, m)
+		h.others = append(h.others, m)
 	}
-	sel := func(name string, extra ...*labels.Matcher) (string, error) {
-		nm, err := labels.NewMatcher(labels.MatchEqual, labels.MetricName, name)
-		if err != nil {
-			return "", err
-		}
-		ms := append(append(slices.Clone(others), extra...), nm)
-		return (&parser.VectorSelector{Name: name, LabelMatchers: ms}).String(), nil
-	}
-	le, err := labels.NewMatcher(labels.MatchRegexp, labels.BucketLabel, re)
+	return h, nil
+}
+
+// selector is the selector of the histogram's series name+suffix (_bucket, _count), with its
+// matchers and extra ones.
+func (h histogramSel) selector(suffix string, extra ...*labels.Matcher) (string, error) {
+	name := h.name + suffix
+	nm, err := labels.NewMatcher(labels.MatchEqual, labels.MetricName, name)
 	if err != nil {
-		return "", "", fmt.Errorf("building le matcher %q: %w", re, err)
+		return "", err
 	}
-	if bucket, err = sel(vs.Name+"_bucket", le); err != nil {
-		return "", "", err
-	}
-	if count, err = sel(vs.Name + "_count"); err != nil {
-		return "", "", err
-	}
-	return bucket, count, nil
+	ms := append(append(slices.Clone(h.others), extra...), nm)
+	return (&parser.VectorSelector{Name: name, LabelMatchers: ms}).String(), nil
 }
 
 // Selectors returns the series selectors the queries of slo read, without offset or @ modifiers,
