@@ -47,7 +47,7 @@ tests:
     alert_test:
       - {eval_time: 120m, slo: svc/latency, exp_alerts: [{severity: page}, {severity: ticket}]}
 `
-	dir := writeTemp(t, map[string]string{
+	dir := writeFiles(t, map[string]string{
 		"data.om":  om.String(),
 		"bad.yaml": fmt.Sprintf(latencyRules, "0.42"), "good.yaml": fmt.Sprintf(latencyRules, "1"),
 		"bad_test.yaml": fmt.Sprintf(testFile, "bad.yaml"), "good_test.yaml": fmt.Sprintf(testFile, "good.yaml"),

@@ -114,6 +114,11 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 // reason has been printed. The errors of single SLOs are in the report's results.
 func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Report, int) {
 	set, err := rules.Load(a.rules)
+	if err == nil {
+		if errs := rules.CheckStep(set.SLOs, a.step); errs != nil {
+			err = errs
+		}
+	}
 	if err != nil {
 		printRuleErrors(stderr, err)
 		return check.Report{}, 1

@@ -103,6 +103,10 @@ func TestCheckArgs(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "windows --step cannot represent: every one with file:line:col", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--step", "10m"}, wantCode: 1,
+			wantStderr: []string{"testdata/check/ok.yaml:4:5: slos[0]: the default policy's page short window for an SLO window of 30d is 5m, shorter than the evaluation step 10m"},
+		},
 		{name: "missing rules", args: []string{"testdata/check/nope.yaml", "--data", "testdata/check/small.om"}, wantCode: 1, wantStderr: []string{"nope.yaml"}},
 		{name: "unsorted data names the line", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/unsorted.om"}, wantCode: 1, wantStderr: []string{"unsorted.om:3"}},
 		{name: "missing data", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/nope.om"}, wantCode: 1, wantStderr: []string{"nope.om"}},
@@ -142,18 +146,6 @@ func TestCheckArgs(t *testing.T) {
 	}
 }
 
-// writeTemp writes files (name → content) into a new temporary directory and returns its path.
-func writeTemp(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // TestCheckSLOErrors: a +Inf sample in what one SLO reads is that SLO's error, shown in its place
 // in the report, on stderr and in the exit status; the other SLOs are reported as without it.
 func TestCheckSLOErrors(t *testing.T) {
@@ -170,7 +162,7 @@ func TestCheckSLOErrors(t *testing.T) {
 		fmt.Fprintf(&inf, "inf_total %s %d\n", v, 1790812800+60*m)
 	}
 	data := strings.Replace(string(small), "# EOF\n", inf.String()+"# EOF\n", 1)
-	dir := writeTemp(t, map[string]string{"data.om": data, "slos.yaml": `version: slod/v1
+	dir := writeFiles(t, map[string]string{"data.om": data, "slos.yaml": `version: slod/v1
 service: api
 slos:
   - name: availability

@@ -77,6 +77,8 @@ slos:
       events:
         error_query: sum(rate(req_total{code="500"}[{{.window}}]))
         total_query: sum(rate(req_total[{{.window}}]))
+    alerting:
+      windows: [{severity: page, long: 5m, short: 30s, burn_rate: 14.4}]
 `
 
 // fakePrometheus answers every query with one series of healthy traffic: 1 at every step (0 for

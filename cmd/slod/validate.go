@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/sli"
 )
 
 func init() {
@@ -36,6 +37,11 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	set, err := rules.Load(paths)
+	if err == nil {
+		if errs := rules.CheckStep(set.SLOs, sli.DefaultStep); errs != nil {
+			err = errs
+		}
+	}
 	if err != nil {
 		var errs rules.Errors
 		if errors.As(err, &errs) {

@@ -43,6 +43,26 @@ slos:
         total_query: sum(rate(http_requests_total[{{.window}}]))
 `
 
+const shortWindowSLOFile = `version: slod/v1
+service: chat-api
+slos:
+  - name: availability
+    objective: 99.9
+    window: 1d
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+  - name: custom
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+    alerting:
+      windows: [{severity: page, long: 1h, short: 10s, burn_rate: 14.4}]
+`
+
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -93,6 +113,16 @@ func TestValidate(t *testing.T) {
 			wantStderr: []string{
 				"DIR/bad.yaml:5:16: slos[0].objective: must be a percentage between 0 and 100 (exclusive), got 100",
 				"DIR/bad.yaml:8:22: slos[0].sli.events.error_query: must contain {{.window}} as the range of its rate or increase, e.g. rate(x[{{.window}}])",
+			},
+		},
+		{
+			name:     "windows the default step (1m) cannot represent",
+			files:    map[string]string{"short.yaml": shortWindowSLOFile},
+			args:     []string{"DIR"},
+			wantCode: 1,
+			wantStderr: []string{
+				"DIR/short.yaml:6:13: slos[0].window: the default policy's page short window for an SLO window of 1d is 10s, shorter than the evaluation step 1m: set a longer window, alerting.windows, or a shorter step",
+				"DIR/short.yaml:18:51: slos[1].alerting.windows[0].short: 10s is shorter than the evaluation step 1m: a window is a sum of whole steps",
 			},
 		},
 		{

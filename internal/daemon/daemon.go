@@ -337,6 +337,11 @@ func (d *Daemon) load() (*config.Config, *rules.Set, error) {
 		return nil, nil, fmt.Errorf("loading %s: %w", d.opt.ConfigFile, err)
 	}
 	set, err := rules.Load(paths)
+	if err == nil {
+		if errs := rules.CheckStep(set.SLOs, cfg.Evaluation.Step.D()); errs != nil {
+			err = errs
+		}
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading rules: %w", err)
 	}

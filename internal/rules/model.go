@@ -107,6 +107,32 @@ type SLO struct {
 	// Pos is where the SLO is declared; Format is "slod/v1" or "prometheus/v1".
 	Pos    Pos
 	Format string
+	// Places say where the SLO's parts are written, for the checks that need to know more than
+	// the file (CheckStep, the daemon's routes). Zero for an SLO not read from a file.
+	Places Places
+}
+
+// Place is where a value is written in a file: its position and its field path
+// ("slos[0].alerting.windows[1].short").
+type Place struct {
+	Pos   Pos
+	Field string
+}
+
+// Places say where the parts of an SLO are written. A part the file leaves out is placed at what
+// decides it: the default policy's windows at the SLO's window (or the SLO), the alerting of an SLO
+// without an alerting section at the SLO.
+type Places struct {
+	SLO, Period, Alerting, Slice Place
+	// Windows are parallel to Alerting.Windows.
+	Windows []WindowPlace
+}
+
+// WindowPlace is where a window pair's long and short windows are written. Derived is set for the
+// default policy's pairs, which are scaled from the period (their places are the period's).
+type WindowPlace struct {
+	Long, Short Place
+	Derived     bool
 }
 
 // ID is the SLO id, "<service>/<name>".

@@ -190,11 +190,13 @@ func (c *checker) name(path, s, format string) bool {
 // the path of its name when the name is valid, and the objective's check for the alert policy.
 func (c *checker) sloCommon(path string, fs fileSpec, name *string, description string, objective *decimal, labels map[string]string) (*SLO, string, policyContext) {
 	slo := &SLO{Service: fs.service, Format: fs.format, Pos: c.doc.Pos(path), Period: DefaultPeriod, Description: description}
+	slo.Places.SLO = c.place(path)
+	slo.Places.Period, slo.Places.Alerting = slo.Places.SLO, slo.Places.SLO
 	namePath := ""
 	if name != nil && c.name(yamlx.Field(path, "name"), *name, fs.format) {
 		slo.Name, namePath = *name, yamlx.Field(path, "name")
 	}
-	pc := policyContext{objPath: yamlx.Field(path, "objective"), period: DefaultPeriod, periodOK: true}
+	pc := policyContext{objPath: yamlx.Field(path, "objective"), period: DefaultPeriod, periodOK: true, periodPlace: slo.Places.SLO}
 	if objective != nil {
 		ratio := objectiveRatio(objective.r)
 		switch {
@@ -228,15 +230,29 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 		slo.Period, pc.periodOK = 0, false
 	}
 	pc.period = slo.Period
+	if s.Window != nil {
+		slo.Places.Period = c.place(wp)
+		pc.periodPlace = slo.Places.Period
+	}
 	c.groupBy(path, s.GroupBy, s.MaxGroups, slo)
 	if s.SLI != nil {
 		slo.SLI = c.v1SLI(yamlx.Field(path, "sli"), s.SLI)
 		c.groupQueries(yamlx.Field(path, "sli"), slo)
+		if sp := yamlx.Field(yamlx.Field(yamlx.Field(path, "sli"), "timeslice"), "slice"); c.doc.Has(sp) {
+			slo.Places.Slice = c.place(sp)
+		}
 	}
 	slices.Sort(slo.GroupBy)
-	slo.Alerting = c.v1Alerting(yamlx.Field(path, "alerting"), s.Alerting, pc)
+	ap := yamlx.Field(path, "alerting")
+	if c.doc.Has(ap) {
+		slo.Places.Alerting = c.place(ap)
+	}
+	slo.Alerting, slo.Places.Windows = c.v1Alerting(ap, s.Alerting, pc)
 	return slo, namePath
 }
+
+// place is where the value at path is.
+func (c *checker) place(path string) Place { return Place{Pos: c.doc.Pos(path), Field: path} }
 
 // slothSLO checks one Sloth SLO.
 func (c *checker) slothSLO(path string, s *slothSLO, fs fileSpec) (*SLO, string) {
@@ -248,7 +264,11 @@ func (c *checker) slothSLO(path string, s *slothSLO, fs fileSpec) (*SLO, string)
 		slo.SLI = c.slothSLI(yamlx.Field(path, "sli"), s.SLI)
 		c.slothGroups(slo)
 	}
-	slo.Alerting = c.slothAlerting(yamlx.Field(path, "alerting"), s.Alerting, pc)
+	ap := yamlx.Field(path, "alerting")
+	if c.doc.Has(ap) {
+		slo.Places.Alerting = c.place(ap)
+	}
+	slo.Alerting, slo.Places.Windows = c.slothAlerting(ap, s.Alerting, pc)
 	return slo, namePath
 }
 
@@ -417,12 +437,15 @@ type policyContext struct {
 	objPath   string
 	period    time.Duration
 	periodOK  bool
+	// periodPlace is where the period is written (the SLO when it is not).
+	periodPlace Place
 }
 
-// placedWindow is a window pair with the path to point warnings at.
+// placedWindow is a window pair with the path to point warnings at, and where its windows are.
 type placedWindow struct {
 	w     burnrate.Window
 	field string
+	place WindowPlace
 }
 
 // severityAlert is a page or ticket section: whether it is disabled, and what it adds to alerts.
@@ -447,13 +470,14 @@ func (c *checker) severityAlert(path string, s *severitySpec) severityAlert {
 func defaultWindows(pc policyContext) []placedWindow {
 	var out []placedWindow
 	for _, w := range DefaultWindows(pc.period) {
-		out = append(out, placedWindow{w: w, field: pc.objPath})
+		out = append(out, placedWindow{w: w, field: pc.objPath, place: WindowPlace{Long: pc.periodPlace, Short: pc.periodPlace, Derived: true}})
 	}
 	return out
 }
 
-// v1Alerting checks a slod/v1 alerting section and derives the effective policy.
-func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) Alerting {
+// v1Alerting checks a slod/v1 alerting section and derives the effective policy, and where its
+// windows are written.
+func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) (Alerting, []WindowPlace) {
 	a := Alerting{Name: DefaultAlertName}
 	if al == nil {
 		al = &v1Alerting{}
@@ -484,11 +508,12 @@ func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) Aler
 	} else if pc.periodOK {
 		placed = defaultWindows(pc)
 	}
-	a.Windows = c.effectiveWindows(placed, sev, pc)
+	var places []WindowPlace
+	a.Windows, places = c.effectiveWindows(placed, sev, pc)
 	if al.NoData != nil {
 		a.NoData = c.noData(yamlx.Field(path, "no_data"), al.NoData)
 	}
-	return a
+	return a, places
 }
 
 func severityMaps(sev map[burnrate.Severity]severityAlert) (labels, annotations map[burnrate.Severity]map[string]string) {
@@ -511,13 +536,16 @@ func severityMaps(sev map[burnrate.Severity]severityAlert) (labels, annotations 
 
 // effectiveWindows drops the window pairs of disabled severities and warns about pairs that can
 // never fire: with burn_rate × (1 − objective) ≥ 1 the threshold is an error ratio of 100% or more.
-func (c *checker) effectiveWindows(placed []placedWindow, sev map[burnrate.Severity]severityAlert, pc policyContext) []burnrate.Window {
+// It returns the pairs and where they are written.
+func (c *checker) effectiveWindows(placed []placedWindow, sev map[burnrate.Severity]severityAlert, pc policyContext) ([]burnrate.Window, []WindowPlace) {
 	var out []burnrate.Window
+	var places []WindowPlace
 	for _, p := range placed {
 		if sev[p.w.Severity].disable {
 			continue
 		}
 		out = append(out, p.w)
+		places = append(places, p.place)
 		if !pc.objOK {
 			continue
 		}
@@ -528,7 +556,7 @@ func (c *checker) effectiveWindows(placed []placedWindow, sev map[burnrate.Sever
 				formatFloat(p.w.BurnRate), formatFloat(budget), formatFloat(th))
 		}
 	}
-	return out
+	return out, places
 }
 
 // formatFloat prints a derived number without float noise: 1.4400000000000002 as 1.44.
@@ -548,7 +576,7 @@ func (c *checker) windows(path string, ws []*windowSpec, pc policyContext) []pla
 		}
 		w := c.window(p, ws, pc)
 		if c.doc.Clean(p) {
-			out = append(out, placedWindow{w: w, field: p})
+			out = append(out, placedWindow{w: w, field: p, place: WindowPlace{Long: c.place(yamlx.Field(p, "long")), Short: c.place(yamlx.Field(p, "short"))}})
 		}
 	}
 	return out
@@ -618,7 +646,7 @@ func (c *checker) noData(path string, n *noDataSpec) *burnrate.NoData {
 
 // slothAlerting checks Sloth's alerting section: page_alert and ticket_alert are the page and
 // ticket severities of the default policy (Sloth's only policy).
-func (c *checker) slothAlerting(path string, al *slothAlerting, pc policyContext) Alerting {
+func (c *checker) slothAlerting(path string, al *slothAlerting, pc policyContext) (Alerting, []WindowPlace) {
 	a := Alerting{Name: DefaultAlertName}
 	if al == nil {
 		al = &slothAlerting{}
@@ -636,6 +664,7 @@ func (c *checker) slothAlerting(path string, al *slothAlerting, pc policyContext
 		sev[burnrate.Ticket] = c.severityAlert(yamlx.Field(path, "ticket_alert"), al.TicketAlert)
 	}
 	a.SeverityLabels, a.SeverityAnnotations = severityMaps(sev)
-	a.Windows = c.effectiveWindows(defaultWindows(pc), sev, pc)
-	return a
+	var places []WindowPlace
+	a.Windows, places = c.effectiveWindows(defaultWindows(pc), sev, pc)
+	return a, places
 }

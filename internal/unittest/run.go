@@ -140,6 +140,13 @@ func runFile(ctx context.Context, path string, w io.Writer, opt Options, sum *Su
 		fmt.Fprintf(w, "%s: loading rule_files:\n%v\n", path, err)
 		return
 	}
+	// The SLOs are evaluated at the file's evaluation_interval, which must be able to represent
+	// their windows, as evaluation.step must in the daemon.
+	if errs := rules.CheckStep(set.SLOs, f.EvaluationInterval); errs != nil {
+		sum.Errors++
+		fmt.Fprintf(w, "%s: rule_files at the evaluation_interval %s:\n%v\n", path, model.Duration(f.EvaluationInterval), errs)
+		return
+	}
 	byID := make(map[string]*rules.SLO, len(set.SLOs))
 	for _, s := range set.SLOs {
 		byID[s.ID()] = s

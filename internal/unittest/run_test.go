@@ -19,6 +19,7 @@ func TestRun(t *testing.T) {
 		{"wrong", Summary{Files: 1, Tests: 4, FailedTests: 3, Assertions: 7, FailedAssertions: 4}},
 		{"unknown-slo", Summary{Files: 1, Tests: 2, FailedTests: 1, Assertions: 3, FailedAssertions: 2}},
 		{"missing-rules", Summary{Files: 1, Errors: 1}},
+		{"coarse-interval", Summary{Files: 1, Errors: 1}},
 		{"malformed", Summary{Files: 1, Errors: 1}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -82,7 +83,7 @@ func TestFindTestFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"testdata/run/malformed.yaml", "testdata/run/missing-rules.yaml", "testdata/run/pass.yaml",
+		"testdata/run/coarse-interval.yaml", "testdata/run/malformed.yaml", "testdata/run/missing-rules.yaml", "testdata/run/pass.yaml",
 		"testdata/run/unknown-slo.yaml", "testdata/run/wrong.yaml", "testdata/decode/syntax.yaml",
 	}
 	if strings.Join(files, " ") != strings.Join(want, " ") {
