@@ -105,7 +105,7 @@ func TestCheckArgs(t *testing.T) {
 		},
 		{
 			name: "windows --step cannot represent: every one with file:line:col", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--step", "10m"}, wantCode: 1,
-			wantStderr: []string{"testdata/check/ok.yaml:4:5: slos[0]: the default policy's page short window for an SLO window of 30d is 5m, shorter than the evaluation step 10m"},
+			wantStderr: []string{"testdata/check/ok.yaml:4:5: slos[0]: the default policy's page short window (5m at 30d) is 5m for an SLO window of 30d, shorter than the evaluation step 10m"},
 		},
 		{name: "missing rules", args: []string{"testdata/check/nope.yaml", "--data", "testdata/check/small.om"}, wantCode: 1, wantStderr: []string{"nope.yaml"}},
 		{name: "unsorted data names the line", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/unsorted.om"}, wantCode: 1, wantStderr: []string{"unsorted.om:3"}},

@@ -165,7 +165,8 @@ func runRun(args []string, _, stderr io.Writer) int {
 		Reload:        reload,
 	})
 	if err != nil {
-		log.Error("cannot start", "err", err)
+		// Every problem of the config and the rules, one per line, all at once.
+		daemon.LogErrors(log, "cannot start", err)
 		return 1
 	}
 	log.Info("starting slod", "version", version, "revision", revision)

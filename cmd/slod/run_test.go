@@ -188,3 +188,25 @@ func TestRunSignals(t *testing.T) {
 		}
 	}
 }
+
+// TestRunStartupErrors: slod run prints every problem of its config and rules at once, one per
+// line (it printed the config's, then the rules' after a second run, all in one escaped log line).
+func TestRunStartupErrors(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"slod.yml":     "prometheus: {url: \"http://127.0.0.1:1\", timeoutt: 3s}\nevaluation: {lookback: 10s}\nrules: [rules/]\n",
+		"rules/a.yaml": strings.Replace(fmt.Sprintf(runTestRule, "a"), "window: 1h", "windw: 1h", 1),
+	})
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--config.file", filepath.Join(dir, "slod.yml"), "--storage.path", filepath.Join(dir, "data")}, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	want := []string{`level=ERROR msg="cannot start" problems=3`, `level=ERROR msg="` + dir + `/slod.yml:1:41: prometheus.timeoutt: unknown field`,
+		`level=ERROR msg="` + dir + `/slod.yml:2:24: evaluation.lookback: must be at least the step"`, `level=ERROR msg="` + dir + `/rules/a.yaml:6:5: slos[0].windw: unknown field`}
+	if code != 1 || len(lines) != len(want) {
+		t.Fatalf("exit %d, %d lines, want 1 and %d:\n%s", code, len(lines), len(want), stderr.String())
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d: %s\nwant %s", i, lines[i], w)
+		}
+	}
+}

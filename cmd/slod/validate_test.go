@@ -121,7 +121,7 @@ func TestValidate(t *testing.T) {
 			args:     []string{"DIR"},
 			wantCode: 1,
 			wantStderr: []string{
-				"DIR/short.yaml:6:13: slos[0].window: the default policy's page short window for an SLO window of 1d is 10s, shorter than the evaluation step 1m: set a longer window, alerting.windows, or a shorter step",
+				"DIR/short.yaml:6:13: slos[0].window: the default policy's page short window (5m at 30d) is 10s for an SLO window of 1d, shorter than the evaluation step 1m: set a longer window, alerting.windows, or a shorter step",
 				"DIR/short.yaml:18:51: slos[1].alerting.windows[0].short: 10s is shorter than the evaluation step 1m: a window is a sum of whole steps",
 			},
 		},
@@ -183,5 +183,51 @@ func TestValidate(t *testing.T) {
 				t.Errorf("stderr:\ngot  %q\nwant %q", gotErr, tt.wantStderr)
 			}
 		})
+	}
+}
+
+// TestValidateConfig: slod validate --config.file checks a daemon config offline as slod run
+// would: the config's own problems, its rules' problems, windows its step cannot represent and
+// severities no route takes, every one at once, one per line, as file:line:col.
+func TestValidateConfig(t *testing.T) {
+	const goodConfig = "prometheus: {url: \"http://127.0.0.1:9090\"}\nrules: [rules/]\nreceivers: [{name: hook, webhook: {url: \"http://127.0.0.1:1/\"}}]\nroutes:\n  - {match: {severity: page}, receiver: hook}\n  - {match: {severity: ticket}, receiver: hook}\n"
+	dir := writeFiles(t, map[string]string{
+		"good.yml":           goodConfig,
+		"rules/chat.yaml":    validSLOFile,
+		"bad.yml":            "prometheus: {url: \"http://127.0.0.1:9090\", timeoutt: 1s}\nevaluation: {step: 2m}\nrules: [badrules/]\nreceivers: [{name: hook, webhook: {url: \"http://127.0.0.1:1/\"}}]\nroutes:\n  - {match: {severity: page}, receiver: hook}\n",
+		"badrules/a.yaml":    shortWindowSLOFile,
+		"badrules/b.yaml":    looseSLOFile,
+		"broken.yml":         "prometheus: {url: \"http://127.0.0.1:9090\"}\nrules: [brokenrules/]\n",
+		"brokenrules/x.yaml": invalidSLOFile,
+	})
+	validate := func(args ...string) (int, []string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"validate"}, args...), &stdout, &stderr)
+		return code, strings.Split(strings.TrimSuffix(strings.ReplaceAll(stderr.String(), dir, "DIR"), "\n"), "\n"), strings.ReplaceAll(stdout.String(), dir, "DIR")
+	}
+	if code, stderr, stdout := validate("--config.file", filepath.Join(dir, "good.yml")); code != 0 || stdout != "DIR/good.yml and its rules: 1 file, 2 SLOs valid\n" {
+		t.Errorf("a good config: exit %d\nstdout: %s\nstderr: %q", code, stdout, stderr)
+	}
+	code, stderr, _ := validate("--config.file", filepath.Join(dir, "bad.yml"))
+	want := []string{
+		"DIR/bad.yml:1:44: prometheus.timeoutt: unknown field, did you mean timeout? (known fields: url, headers, bearer_token, bearer_token_file, basic_auth, tls_config, timeout, max_concurrent_queries)",
+		"DIR/badrules/a.yaml:6:13: slos[0].window: the default policy's page short window (5m at 30d) is 10s for an SLO window of 1d, shorter than the evaluation step 2m: set a longer window, alerting.windows, or a shorter step",
+		"DIR/badrules/a.yaml:6:13: slos[0].window: the default policy's page short window (30m at 30d) is 1m for an SLO window of 1d, shorter than the evaluation step 2m: set a longer window, alerting.windows, or a shorter step",
+		"DIR/badrules/a.yaml:18:51: slos[1].alerting.windows[0].short: 10s is shorter than the evaluation step 2m: a window is a sum of whole steps",
+		"DIR/badrules/a.yaml:4:5: slos[0]: no route of DIR/bad.yml (at DIR/bad.yml:6:3) takes the ticket alerts of chat-api/availability, labelled {severity=\"ticket\"}: add one, or turn them off with alerting.ticket: {disable: true}",
+		"DIR/badrules/b.yaml:4:5: slos[0]: no route of DIR/bad.yml (at DIR/bad.yml:6:3) takes the ticket alerts of toy/loose, labelled {severity=\"ticket\"}: add one, or turn them off with alerting.ticket: {disable: true}",
+	}
+	if code != 1 || strings.Join(stderr, "\n") != strings.Join(want, "\n") {
+		t.Errorf("a bad config: exit %d, stderr:\n%s\nwant:\n%s", code, strings.Join(stderr, "\n"), strings.Join(want, "\n"))
+	}
+	// RULES given with --config.file are checked instead of the config's own.
+	if code, stderr, stdout := validate("--config.file", filepath.Join(dir, "good.yml"), filepath.Join(dir, "badrules/b.yaml")); code != 0 || stdout != "DIR/good.yml with DIR/badrules/b.yaml: 1 file, 1 SLO valid\n" {
+		t.Errorf("a good config with RULES: exit %d\nstdout: %s\nstderr: %q", code, stdout, stderr)
+	}
+	if code, stderr, _ := validate("--config.file", filepath.Join(dir, "broken.yml")); code != 1 || len(stderr) != 2 || !strings.HasPrefix(stderr[0], "DIR/brokenrules/x.yaml:5:16: slos[0].objective") {
+		t.Errorf("a config whose rules do not load: exit %d, stderr %q", code, stderr)
+	}
+	if code, stderr, _ := validate("--config.file", filepath.Join(dir, "missing.yml")); code != 1 || !strings.Contains(stderr[0], "missing.yml") {
+		t.Errorf("a missing config: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -52,7 +52,22 @@ type Config struct {
 
 	// File is the path the config was read from ("" when parsed from memory).
 	File string `yaml:"-"`
+	// doc is the decoded file, for the positions of its values (Pos).
+	doc *yamlx.Doc
 }
+
+// Pos is where the value at path ("routes", "evaluation.step") is written in the config file, or
+// the closest enclosing value when it is not: checks that need more than the file (the rules'
+// windows against the step, the SLOs' severities against the routes) report there.
+func (c *Config) Pos(path string) Pos {
+	if c.doc == nil {
+		return Pos{File: c.File}
+	}
+	return c.doc.Pos(path)
+}
+
+// Clean reports whether the config's problems, if any, leave the value at path and below it alone.
+func (c *Config) Clean(path string) bool { return c.doc == nil || c.doc.Clean(path) }
 
 // PrometheusConfig says how to reach the Prometheus-compatible query API.
 type PrometheusConfig struct {
@@ -142,7 +157,7 @@ type Error = yamlx.Diagnostic
 // Errors is every problem of a config file, one per line when printed.
 type Errors = yamlx.Errors
 
-// Load reads and validates the config file at path.
+// Load reads and validates the config file at path, as Parse does.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -154,7 +169,10 @@ func Load(path string) (*Config, error) {
 var configKind = yamlx.Kind{Name: "config", Want: "a slod config with prometheus and rules"}
 
 // Parse decodes, defaults, resolves and validates a config; file names it in errors and relative
-// paths are resolved against its directory. The error is an Errors holding every problem.
+// paths are resolved against its directory. The error is an Errors holding every problem. With
+// the problems of a file that parsed as YAML comes the Config as decoded, which must not be run
+// but tells where the rule files are (Clean says which parts are sound), so that their problems
+// can be reported at the same time.
 func Parse(file string, data []byte) (*Config, error) {
 	doc := yamlx.Parse(file, data, configKind)
 	c := &Config{}
@@ -162,12 +180,12 @@ func Parse(file string, data []byte) (*Config, error) {
 	if doc.Root() == nil {
 		return nil, doc.Err()
 	}
-	c.File = file
+	c.File, c.doc = file, doc
 	c.applyDefaults()
 	c.resolvePaths(filepath.Dir(file))
 	c.validate(doc)
 	if err := doc.Err(); err != nil {
-		return nil, err
+		return c, err
 	}
 	return c, nil
 }

@@ -326,32 +326,9 @@ func (d *Daemon) openState(set *rules.Set, rt *runtimeConfig) error {
 	return nil
 }
 
-// load reads the config file and the rules it names.
+// load reads and checks the config file and the rules it names (LoadConfig).
 func (d *Daemon) load() (*config.Config, *rules.Set, error) {
-	cfg, err := config.Load(d.opt.ConfigFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading %s: %w", d.opt.ConfigFile, err)
-	}
-	paths, err := cfg.RulePaths()
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading %s: %w", d.opt.ConfigFile, err)
-	}
-	set, err := rules.Load(paths)
-	if err == nil {
-		if errs := rules.CheckStep(set.SLOs, cfg.Evaluation.Step.D()); errs != nil {
-			err = errs
-		}
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading rules: %w", err)
-	}
-	if len(set.SLOs) == 0 {
-		// A daemon without SLOs would run, answer ready and page for nothing: a rules path
-		// typo must stop it at start, and a reload to an empty set keeps the running rules.
-		return nil, nil, fmt.Errorf("loading rules: %s: rules %s hold no SLO (%d files read): slod run needs at least one",
-			d.opt.ConfigFile, strings.Join(paths, ", "), len(set.Files))
-	}
-	return cfg, set, nil
+	return LoadConfig(d.opt.ConfigFile, nil)
 }
 
 // buildRuntime turns a config into the objects that use it.
@@ -642,7 +619,7 @@ func (d *Daemon) Reload() error {
 	}
 	if err != nil {
 		d.noteReload(err)
-		d.log.Error("reload failed; keeping the running config", "err", err)
+		LogErrors(d.log, "reload failed; keeping the running config", err)
 		return err
 	}
 	d.mu.Lock()

@@ -188,7 +188,7 @@ func TestNoSLOsRefused(t *testing.T) {
 	}
 	h.close()
 	_, err = New(context.Background(), Options{ConfigFile: filepath.Join(h.dir, "slod.yml"), StoragePath: filepath.Join(h.dir, "data")})
-	want := "loading rules: " + filepath.Join(h.dir, "slod.yml") + ": rules " + filepath.Join(h.dir, "rules") + " hold no SLO (0 files read): slod run needs at least one"
+	want := filepath.Join(h.dir, "slod.yml") + ":3:8: rules: rules " + filepath.Join(h.dir, "rules") + " hold no SLO (0 files read): slod run needs at least one"
 	if err == nil || err.Error() != want {
 		t.Errorf("start without SLOs: %v\nwant %s", err, want)
 	}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -67,8 +68,10 @@ func checkStep(s *SLO, step time.Duration) Errors {
 			switch {
 			case wp.Derived && side.d < step && !reported[side.d]:
 				reported[side.d] = true
-				at(side.place, "the default policy's %s %s window for an SLO window of %s is %s, shorter than the evaluation step %s: set a longer window, alerting.windows, or a shorter step",
-					w.Severity, side.name, days(s.Period), model.Duration(side.d), st)
+				// The window of the 30-day table it was scaled from, to the minute (as the table is).
+				orig := time.Duration(math.Round(float64(side.d)/float64(s.Period)*float64(DefaultPeriod)/float64(time.Minute))) * time.Minute
+				at(side.place, "the default policy's %s %s window (%s at 30d) is %s for an SLO window of %s, shorter than the evaluation step %s: set a longer window, alerting.windows, or a shorter step",
+					w.Severity, side.name, model.Duration(orig), model.Duration(side.d), days(s.Period), st)
 			case wp.Derived:
 			case side.d < step:
 				at(side.place, "%s is shorter than the evaluation step %s: a window is a sum of whole steps", model.Duration(side.d), st)

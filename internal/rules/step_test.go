@@ -76,7 +76,7 @@ func TestCheckStep(t *testing.T) {
 		{time.Minute, []string{
 			"slos.yaml:12:45: slos[0].alerting.windows[0].short: 10s is shorter than the evaluation step 1m: a window is a sum of whole steps",
 			"slos.yaml:13:47: slos[0].alerting.windows[1].short: 1m30s is not a multiple of the evaluation step 1m: a window is a sum of whole steps (it would be read as 2m)",
-			"slos.yaml:16:13: slos[1].window: the default policy's page short window for an SLO window of 1d is 10s, shorter than the evaluation step 1m: set a longer window, alerting.windows, or a shorter step",
+			"slos.yaml:16:13: slos[1].window: the default policy's page short window (5m at 30d) is 10s for an SLO window of 1d, shorter than the evaluation step 1m: set a longer window, alerting.windows, or a shorter step",
 			"slos.yaml:26:64: slos[3].sli.timeslice.slice: time slice 30s is not a multiple of the evaluation step 1m: a slice ends on a step",
 		}},
 		{10 * time.Minute, nil},
@@ -90,9 +90,9 @@ func TestCheckStep(t *testing.T) {
 				t.Log(errs.Error())
 				for _, want := range []string{
 					"slos.yaml:12:45: slos[0].alerting.windows[0].short: 10s is shorter than the evaluation step 10m",
-					"slos.yaml:20:13: slos[2].window: the default policy's page short window for an SLO window of 7d is 1m10s, shorter",
-					"slos.yaml:29:13: slos[4].window: the default policy's ticket short window for an SLO window of 1d is 4m, shorter",
-					"sloth.yaml:4:5: slos[0]: the default policy's page short window for an SLO window of 30d is 5m, shorter than the evaluation step 10m",
+					"slos.yaml:20:13: slos[2].window: the default policy's page short window (5m at 30d) is 1m10s for an SLO window of 7d, shorter",
+					"slos.yaml:29:13: slos[4].window: the default policy's ticket short window (2h at 30d) is 4m for an SLO window of 1d, shorter",
+					"sloth.yaml:4:5: slos[0]: the default policy's page short window (5m at 30d) is 5m for an SLO window of 30d, shorter than the evaluation step 10m",
 				} {
 					if !strings.Contains(errs.Error(), want) {
 						t.Errorf("errors lack %q", want)
