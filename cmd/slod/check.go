@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/check"
+	"github.com/slod-dev/slod/internal/daemon"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/recorded"
 	"github.com/slod-dev/slod/internal/rules"
@@ -24,15 +26,24 @@ func init() {
 }
 
 const checkUsage = `usage: slod check RULES... --data FILE [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json]
+       slod check --config.file slod.yml [RULES...] --data FILE [--from T] [--to T] [--format text|json]
 
 Evaluates the SLOs in RULES (files or directories) on the recorded data in FILE (OpenMetrics text
 with timestamps, as promtool tsdb dump-openmetrics or slod record write it) at every multiple of
 --step in [--from, --to], with the same engine as slod run, and reports each SLO's alert intervals
-and the error budget left at --to. T is RFC 3339 or Unix seconds; by default the range is the whole
-recording (from its first sample + step to its last sample).
+and the error budget left at --to. T is RFC 3339, Unix seconds, a date (2026-10-01, UTC), now or
+now-DURATION (now-7d); by default the range is the whole recording (from its first sample + step to
+its last sample).
+
+With --config.file, the step and the lookback are the daemon's (evaluation.step and
+evaluation.lookback), so that the backtest evaluates as production does, and the SLOs are the
+config's rules unless RULES are given; the config is checked as slod run checks it.
+
+A recording coarser than the step (one sample a minute at --step 10s) leaves steps without data:
+slod check warns about it.
 
 Exit status: 0 when the check ran (alerts are findings, not failures), 1 when the rules or the data
-are invalid, 2 on a usage error.
+are invalid or an SLO could not be evaluated, 2 on a usage error.
 
 Flags:
 `
@@ -45,6 +56,8 @@ type checkArgs struct {
 	fromSet, toSet bool
 	step, lookback time.Duration
 	format         string
+	// configFile is the daemon config whose step, lookback (and rules, without RULES) are used.
+	configFile string
 }
 
 func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
@@ -56,11 +69,18 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
 	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
 	fs.StringVar(&a.format, "format", "text", "output format: text or json")
+	fs.StringVar(&a.configFile, "config.file", "", "daemon config: evaluate at its evaluation.step and lookback, its rules unless RULES are given")
 	var err error
-	if a.rules, err = parseRules(fs, args); err != nil {
+	if a.rules, err = parseInterleaved(fs, args); err != nil {
 		return a, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
+	case len(a.rules) == 0 && a.configFile == "":
+		err = errors.New("no RULES given")
+	case a.configFile != "" && (set["step"] || set["lookback"]):
+		err = errors.New("--step and --lookback come from --config.file (evaluation.step and evaluation.lookback)")
 	case a.data == "":
 		err = errors.New("--data is required")
 	case a.format != "text" && a.format != "json":
@@ -113,12 +133,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 // checkReport loads rules and data and runs the backtest; a non-zero code means it failed and the
 // reason has been printed. The errors of single SLOs are in the report's results.
 func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Report, int) {
-	set, err := rules.Load(a.rules)
-	if err == nil {
-		if errs := rules.CheckStep(set.SLOs, a.step); errs != nil {
-			err = errs
-		}
-	}
+	set, err := checkRules(&a)
 	if err != nil {
 		printRuleErrors(stderr, err)
 		return check.Report{}, 1
@@ -137,6 +152,10 @@ func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Repo
 	}
 	if db.Samples() == 0 {
 		fmt.Fprintf(stderr, "slod check: %s holds no samples\n", a.data)
+		return check.Report{}, 1
+	}
+	if err := warnCoarse(stderr, db, set.SLOs, a.step); err != nil {
+		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return check.Report{}, 1
 	}
 	from, to := a.from, a.to
@@ -164,6 +183,61 @@ func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Repo
 		return check.Report{}, 1
 	}
 	return check.Report{From: first, To: last, Step: a.step, Results: results}, 0
+}
+
+// checkRules loads the SLOs to backtest: RULES at --step, or the daemon config's rules (or RULES) at
+// its step, whose step and lookback it sets in a.
+func checkRules(a *checkArgs) (*rules.Set, error) {
+	if a.configFile == "" {
+		return loadRules(a.rules, a.step)
+	}
+	var paths []string
+	if len(a.rules) > 0 {
+		paths = a.rules
+	}
+	cfg, set, err := daemon.LoadConfig(a.configFile, paths)
+	if err != nil {
+		return nil, err
+	}
+	a.step, a.lookback = cfg.Evaluation.Step.D(), cfg.Evaluation.Lookback.D()
+	if len(a.rules) == 0 {
+		a.rules = []string{a.configFile}
+	}
+	return set, nil
+}
+
+// warnCoarse warns when series the SLOs read were sampled less often than every step: the steps
+// between two samples have no data, and a counter's growth lands in the steps that have one, so
+// the short windows see bursts the live daemon, at its own step over the raw data, would not.
+func warnCoarse(stderr io.Writer, db *recorded.DB, slos []*rules.SLO, step time.Duration) error {
+	var selectors []string
+	for _, slo := range slos {
+		sels, err := sli.Selectors(slo)
+		if err != nil {
+			return err
+		}
+		selectors = append(selectors, sels...)
+	}
+	ivs, err := db.Intervals(selectors)
+	if err != nil {
+		return err
+	}
+	var coarsest recorded.SeriesInterval
+	n := 0
+	for _, iv := range ivs {
+		if iv.Interval > step {
+			n++
+			if iv.Interval > coarsest.Interval {
+				coarsest = iv
+			}
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(stderr, "slod check: warning: %d of the %d series the SLOs read are sampled less often than the step %s (%s every %s): "+
+			"steps without a sample have no data; use a step of at least %s, or a recording of every sample (slod record)\n",
+			n, len(ivs), model.Duration(step), coarsest.Series, model.Duration(coarsest.Interval), model.Duration(coarsest.Interval))
+	}
+	return nil
 }
 
 // alignUpTo is the first multiple of step at or after t.

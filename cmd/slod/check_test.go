@@ -107,6 +107,21 @@ func TestCheckArgs(t *testing.T) {
 			name: "windows --step cannot represent: every one with file:line:col", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--step", "10m"}, wantCode: 1,
 			wantStderr: []string{"testdata/check/ok.yaml:4:5: slos[0]: the default policy's page short window (5m at 30d) is 5m for an SLO window of 30d, shorter than the evaluation step 10m"},
 		},
+		{
+			name: "--config.file: the daemon's step, lookback and rules", args: []string{"--config.file", "testdata/check/slod.yml", "--data", "testdata/check/small.om", "--format", "json"}, wantCode: 0,
+			wantStdout: []string{`"step": "5m"`, `"from": "2026-10-01T00:05:00Z"`, `"name": "availability"`},
+		},
+		{
+			name: "--config.file with RULES", args: []string{"--config.file", "testdata/check/slod.yml", "testdata/check/ok.yaml", "--data", "testdata/check/small.om"}, wantCode: 0,
+			wantStdout: []string{"evaluated every 5m"},
+		},
+		{name: "--config.file and --step", args: []string{"--config.file", "testdata/check/slod.yml", "--data", "testdata/check/small.om", "--step", "1m"}, wantCode: 2, wantStderr: []string{"--step and --lookback come from --config.file"}},
+		{name: "an invalid --config.file", args: []string{"--config.file", "testdata/check/ok.yaml", "--data", "testdata/check/small.om"}, wantCode: 1, wantStderr: []string{"testdata/check/ok.yaml:1:1: version: unknown field"}},
+		{
+			// One sample a minute, evaluated every 10 s: five steps in six have no data.
+			name: "data coarser than the step: a warning", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--step", "10s"}, wantCode: 0,
+			wantStderr: []string{`slod check: warning: 2 of the 2 series the SLOs read are sampled less often than the step 10s (req_total{code="200"} every 1m): steps without a sample have no data; use a step of at least 1m, or a recording of every sample (slod record)`},
+		},
 		{name: "missing rules", args: []string{"testdata/check/nope.yaml", "--data", "testdata/check/small.om"}, wantCode: 1, wantStderr: []string{"nope.yaml"}},
 		{name: "unsorted data names the line", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/unsorted.om"}, wantCode: 1, wantStderr: []string{"unsorted.om:3"}},
 		{name: "missing data", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/nope.om"}, wantCode: 1, wantStderr: []string{"nope.om"}},
@@ -121,6 +136,11 @@ func TestCheckArgs(t *testing.T) {
 		{
 			name: "text", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om"}, wantCode: 0,
 			wantStdout: []string{"api/availability  objective 99% over 30d", "still firing", "6h/30m windows above 6×"},
+			check: func(t *testing.T, _, stderr string) {
+				if stderr != "" {
+					t.Errorf("stderr of a check on data as fine as its step: %s", stderr)
+				}
+			},
 		},
 	}
 	for _, tc := range tests {

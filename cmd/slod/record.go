@@ -23,12 +23,18 @@ func init() {
 	register("record", "record the series that SLOs read from a live Prometheus, for slod check", runRecord)
 }
 
-const recordUsage = `usage: slod record --prometheus.url URL --from T --to T [--step 30s] RULES... -o FILE
+const recordUsage = `usage: slod record --prometheus.url URL --from T --to T [--chunk 1h] RULES... -o FILE
 
-Fetches from Prometheus (or anything with its query API) every series that the SLOs in RULES read,
-at every multiple of --step in [--from, --to], and writes them as OpenMetrics text with timestamps:
-the input of slod check --data. Use the scrape interval as the step. Ranges longer than 11,000 steps
-are fetched in several queries. T is RFC 3339 or Unix seconds; FILE "-" is standard output.
+Fetches from Prometheus (or anything with its query API) every sample, as Prometheus stored it, of
+every series that the SLOs in RULES read in [--from, --to], and writes them as OpenMetrics text with
+timestamps: the input of slod check --data. Each query is a range selector (series[1h]) over one
+--chunk of the range, which returns the raw samples; slod check then sees the data the daemon's
+queries see. T is RFC 3339, Unix seconds, a date (2026-10-01, UTC), now or now-DURATION (now-7d);
+FILE "-" is standard output.
+
+--step D records instead the value a query sees at every multiple of D (one per step, the last
+sample within Prometheus's lookback delta): samples between steps are lost and sparse ones
+repeated, so a check at a finer step than D sees data that was not there. Prefer the raw samples.
 
 Flags:
 `
@@ -37,19 +43,20 @@ type recordArgs struct {
 	url            string
 	from, to       time.Time
 	fromSet, toSet bool
-	step           time.Duration
+	step, chunk    time.Duration
 	timeout        time.Duration
 	out            string
 	rules          []string
 }
 
 func parseRecordArgs(args []string, stderr io.Writer) (recordArgs, error) {
-	a := recordArgs{step: 30 * time.Second, timeout: 2 * time.Minute}
+	a := recordArgs{chunk: check.DefaultRecordChunk, timeout: 2 * time.Minute}
 	fs := newFlagSet("record", recordUsage, stderr)
 	fs.StringVar(&a.url, "prometheus.url", "", "base URL of the Prometheus HTTP API (required)")
 	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "start of the recording, RFC 3339 or Unix seconds (required)")
 	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "end of the recording, RFC 3339 or Unix seconds (required)")
-	fs.Var(promDurationValue{&a.step}, "step", "resolution of the recording: use the scrape interval")
+	fs.Var(promDurationValue{&a.chunk}, "chunk", "span of one query: fewer samples per query with a shorter one")
+	fs.Var(promDurationValue{&a.step}, "step", "record the values a query sees at multiples of this step instead of the raw samples (lossy; default: raw samples)")
 	fs.Var(promDurationValue{&a.timeout}, "prometheus.timeout", "timeout of each query")
 	fs.StringVar(&a.out, "o", "", "file to write (required; - for standard output)")
 	var err error
@@ -63,8 +70,10 @@ func parseRecordArgs(args []string, stderr io.Writer) (recordArgs, error) {
 		err = errors.New("--from and --to are required")
 	case a.to.Before(a.from):
 		err = errors.New("--to is before --from")
-	case a.step <= 0:
+	case a.step < 0:
 		err = fmt.Errorf("--step must be positive, not %s", model.Duration(a.step))
+	case a.chunk < time.Second:
+		err = fmt.Errorf("--chunk must be at least 1s, not %s", model.Duration(a.chunk))
 	case a.out == "":
 		err = errors.New("-o FILE is required")
 	}
@@ -106,7 +115,12 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	series, err := check.Record(ctx, client, selectors, a.from, a.to, a.step)
+	var series []check.Series
+	if a.step > 0 {
+		series, err = check.Resample(ctx, client, selectors, a.from, a.to, a.step)
+	} else {
+		series, err = check.Record(ctx, client, selectors, a.from, a.to, a.chunk)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "slod record: %v\n", err)
 		return 1

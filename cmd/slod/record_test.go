@@ -16,18 +16,19 @@ import (
 	"github.com/slod-dev/slod/internal/recorded"
 )
 
-// TestRecordFromPrometheus backfills two days of data into a real Prometheus, records what
-// testdata/check/record.yaml reads with slod record, and checks the recording: it holds exactly the
-// series the SLOs read, every step of the range once (two days at 15 s is 11,521 steps, so the range
-// had to be split under Prometheus's 11,000-points limit), and slod check on it finds the alerts
-// that slod check finds on the original data.
+// TestRecordFromPrometheus backfills two days of data into a real Prometheus and records what
+// testdata/check/record.yaml reads with slod record. The recording holds exactly the series the SLOs
+// read, with every sample of the original data (scraped 4 s after each 15 s step) and nothing else
+// (two days in 1h chunks), and slod check on it finds exactly the alerts slod check finds on the
+// original data. With --step 15s (values at multiples of the step, the range split under
+// Prometheus's 11,000-points limit) every step of the range is there once.
 func TestRecordFromPrometheus(t *testing.T) {
 	fidelity.Binary(t, "prometheus")
 	fidelity.Binary(t, "promtool")
 	start := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
 	end := start.Add(48 * time.Hour)
 	cfg := examplegen.Config{Start: start, End: end, Seed: 3, Jobs: []examplegen.Job{
-		{Name: "api", Scrape: 15 * time.Second, HTTP: &examplegen.HTTP{
+		{Name: "api", Scrape: 15 * time.Second, Offset: 4 * time.Second, HTTP: &examplegen.HTTP{
 			RPS:           examplegen.Const(5),
 			ErrorRatio:    examplegen.Incident(examplegen.Const(0), examplegen.Span{Start: start.Add(30 * time.Hour), End: start.Add(30*time.Hour + 20*time.Minute)}, 0, examplegen.Const(0.3)),
 			LatencyMedian: examplegen.Const(0.2), LatencySigma: 0.5, Buckets: []float64{1},
@@ -49,31 +50,56 @@ func TestRecordFromPrometheus(t *testing.T) {
 	}
 	prom := fidelity.StartOnRecording(t, orig)
 
-	rec := filepath.Join(dir, "recorded.om")
-	unix := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
-	var out, errb bytes.Buffer
-	code := run([]string{"record", "--prometheus.url", prom.URL, "--from", unix(start), "--to", end.Format(time.RFC3339), "--step", "15s",
-		"testdata/check/record.yaml", "-o", rec}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("slod record: exit %d\n%s\nprometheus logs:\n%s", code, errb.String(), prom.Logs())
+	record := func(file string, extra ...string) []byte {
+		t.Helper()
+		unix := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+		var out, errb bytes.Buffer
+		args := append([]string{"record", "--prometheus.url", prom.URL, "--from", unix(start), "--to", end.Format(time.RFC3339)}, extra...)
+		if code := run(append(args, "testdata/check/record.yaml", "-o", file), &out, &errb); code != 0 {
+			t.Fatalf("slod record: exit %d\n%s\nprometheus logs:\n%s", code, errb.String(), prom.Logs())
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("other_metric")) {
+			t.Error("the recording holds a series no SLO reads")
+		}
+		return data
 	}
 
-	db, err := recorded.ParseFile(rec)
+	raw := filepath.Join(dir, "raw.om")
+	got := sampleLines(record(raw))
+	// http_requests_total{code="200"|"500"}, the le="1" bucket and _count: the latency SLI reads no
+	// other bucket, so le="+Inf" is not recorded.
+	keys := map[string]bool{}
+	for l := range got {
+		keys[seriesOf(l)] = true
+	}
+	want := map[string]bool{}
+	for l := range sampleLines(om.Bytes()) {
+		if keys[seriesOf(l)] {
+			want[l] = true
+		}
+	}
+	if len(keys) != 4 || len(got) != len(want) || len(got) < 4*11520 {
+		t.Errorf("recorded %d samples of %d series, want the %d samples of the 4 series the SLOs read", len(got), len(keys), len(want))
+	}
+	for l := range want {
+		if !got[l] {
+			t.Fatalf("the recording lacks the sample %q", l)
+		}
+	}
+
+	resampled := filepath.Join(dir, "resampled.om")
+	record(resampled, "--step", "15s")
+	db, err := recorded.ParseFile(resampled)
 	if err != nil {
 		t.Fatalf("the recording does not parse: %v", err)
 	}
-	// http_requests_total{code="200"|"500"}, the le="1" bucket and _count: the latency SLI reads no
-	// other bucket, so le="+Inf" is not recorded.
-	if db.Series() != 4 {
-		t.Errorf("recorded %d series, want the 4 the SLOs read", db.Series())
-	}
-	data, _ := os.ReadFile(rec)
-	if bytes.Contains(data, []byte("other_metric")) {
-		t.Error("the recording holds a series no SLO reads")
-	}
-	steps := int(end.Sub(start)/(15*time.Second)) + 1
-	if db.Samples() != 4*steps {
-		t.Errorf("recorded %d samples, want %d steps × 4 series", db.Samples(), steps)
+	// Every step but the first: the samples start 4 s after it.
+	if steps := int(end.Sub(start) / (15 * time.Second)); db.Series() != 4 || db.Samples() != 4*steps {
+		t.Errorf("resampled %d samples of %d series, want %d steps × 4 series", db.Samples(), db.Series(), steps)
 	}
 
 	alerts := func(file string) []string {
@@ -95,23 +121,31 @@ func TestRecordFromPrometheus(t *testing.T) {
 		}
 		return out
 	}
-	want, got := alerts(orig), alerts(rec)
-	t.Logf("alerts on the original %v, on the recording %v", want, got)
-	if len(want) == 0 {
+	wantAlerts, gotAlerts := alerts(orig), alerts(raw)
+	t.Logf("alerts on the original %v, on the recording %v", wantAlerts, gotAlerts)
+	if len(wantAlerts) == 0 {
 		t.Fatal("the original data raises no alert: the test would prove nothing")
 	}
-	// The recording resamples at the scrape interval: alert starts may move by one step.
-	if len(got) != len(want) {
-		t.Fatalf("alerts on the recording %v, on the original %v", got, want)
+	if strings.Join(gotAlerts, " ") != strings.Join(wantAlerts, " ") {
+		t.Errorf("alerts on the recording %v, on the original %v", gotAlerts, wantAlerts)
 	}
-	for i := range want {
-		w, g := strings.SplitN(want[i], "@", 2), strings.SplitN(got[i], "@", 2)
-		wt, _ := time.Parse(time.RFC3339, w[1])
-		gt, _ := time.Parse(time.RFC3339, g[1])
-		if w[0] != g[0] || gt.Sub(wt) > time.Minute || wt.Sub(gt) > time.Minute {
-			t.Errorf("alert %d: recording %s, original %s", i, got[i], want[i])
+}
+
+// seriesOf is the series of a sample line: what comes before its value and timestamp.
+func seriesOf(line string) string {
+	i := strings.LastIndexByte(line, ' ')
+	return line[:strings.LastIndexByte(line[:i], ' ')]
+}
+
+// sampleLines is the set of sample lines of an OpenMetrics text ("series value timestamp").
+func sampleLines(data []byte) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out[l] = true
 		}
 	}
+	return out
 }
 
 func TestRecordArgs(t *testing.T) {

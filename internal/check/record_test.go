@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"github.com/slod-dev/slod/internal/recorded"
 )
 
-func TestRecord(t *testing.T) {
+func TestResample(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	db := recorded.NewDB()
 	var ts []int64
@@ -40,7 +41,7 @@ func TestRecord(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := check.Record(context.Background(), q, tc.selectors, t0, t0.Add(10*time.Minute), time.Minute)
+			got, err := check.Resample(context.Background(), q, tc.selectors, t0, t0.Add(10*time.Minute), time.Minute)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)
@@ -59,5 +60,70 @@ func TestRecord(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecordRawSamples: Record returns every sample as stored, at its own timestamp, whatever the
+// chunk (a sample on a chunk boundary once), and nothing outside [from, to]. Samples 7 to 23 s
+// apart, a gap and a sample exactly at from and at to: resampling at 30s, as slod record did,
+// moves, loses and repeats them.
+func TestRecordRawSamples(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	db := recorded.NewDB()
+	var ts []int64
+	var vs []float64
+	at := t0.Add(-61 * time.Second)
+	for i := 0; at.Before(t0.Add(2 * time.Hour)); i++ {
+		if !(at.After(t0.Add(40*time.Minute)) && at.Before(t0.Add(55*time.Minute))) {
+			ts = append(ts, at.UnixMilli())
+			vs = append(vs, float64(i))
+		}
+		at = at.Add(time.Duration(7+16*(i%2)) * time.Second)
+	}
+	from, to := t0, t0.Add(90*time.Minute)
+	ts = append(ts, from.UnixMilli(), to.UnixMilli())
+	vs = append(vs, -1, -2)
+	sortPairs(ts, vs)
+	if err := db.Add(labels.FromStrings("__name__", "req_total", "code", "200"), ts, vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Add(labels.FromStrings("__name__", "other_total"), ts, vs); err != nil {
+		t.Fatal(err)
+	}
+	var want []check.Sample
+	for i, ms := range ts {
+		if ms >= from.UnixMilli() && ms <= to.UnixMilli() {
+			want = append(want, check.Sample{T: ms, V: vs[i]})
+		}
+	}
+	q := recorded.NewQuerier(db)
+	for _, chunk := range []time.Duration{time.Hour, 7 * time.Minute, 23 * time.Second, 3 * time.Hour} {
+		got, err := check.Record(context.Background(), q, []string{`req_total`, `req_total{code="200"}`}, from, to, chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || fmt.Sprint(got[0].Samples) != fmt.Sprint(want) {
+			t.Fatalf("chunk %s: %d series, samples\n%v\nwant\n%v", chunk, len(got), got, want)
+		}
+	}
+	resampled, err := check.Resample(context.Background(), q, []string{`req_total`}, from, to, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(resampled[0].Samples) == fmt.Sprint(want) {
+		t.Fatal("resampling keeps the samples: the test shows nothing")
+	}
+	if _, err := check.Record(context.Background(), q, []string{`sum(req_total)`}, from, to, time.Hour); err == nil {
+		t.Error("an aggregation recorded: want an error, a recording needs series")
+	}
+}
+
+// sortPairs sorts timestamps and their values together by time.
+func sortPairs(ts []int64, vs []float64) {
+	for i := 1; i < len(ts); i++ {
+		for j := i; j > 0 && ts[j] < ts[j-1]; j-- {
+			ts[j], ts[j-1] = ts[j-1], ts[j]
+			vs[j], vs[j-1] = vs[j-1], vs[j]
+		}
 	}
 }
