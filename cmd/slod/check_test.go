@@ -215,3 +215,25 @@ slos:
 		t.Errorf("stderr:\n%s", stderr)
 	}
 }
+
+// TestCheckBadData: recordings slod check cannot use are clear errors: samples 56 years apart (a
+// wrong timestamp) are refused before gigabytes are spent on them, a truncated file is said to be
+// truncated, and a file that is not OpenMetrics is said not to be, with its first line.
+func TestCheckBadData(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"far.om":   "req_total{code=\"200\"} 1 0\nreq_total{code=\"200\"} 2 1767225600\n# EOF\n",
+		"cut.om":   "req_total{code=\"200\"} 1 1790812800\nreq_total{code=\"200\"} 2 17908",
+		"api.json": `{"status":"success","data":{"resultType":"vector","result":[]}}` + "\n",
+	})
+	for _, tc := range []struct{ file, want string }{
+		{"far.om", "slod check: backtest: evaluating from 1970-01-01T00:00:00Z to 2026-01-01T00:00:00Z at a 1m step is 29453761 steps, more than the 4194304 a backtest may span (the recording DIR/far.om spans 1970-01-01T00:00:00Z to 2026-01-01T00:00:00Z): narrow the range with --from and --to, or use a longer --step\n"},
+		{"cut.om", "slod check: DIR/cut.om:2: the data ends in the middle of a line (\"req_total{code=\\\"200\\\"} 2 17908\") without # EOF: the file is truncated\n"},
+		{"api.json", "slod check: DIR/api.json:1: not OpenMetrics text with timestamps: the first line is \"{\\\"status\\\":\\\"success\\\",\\\"data\\\":{\\\"resultType\\\":\\\"vector\\\",\\\"result\\\":[]}}\" (expected equal, got \":\" (\"INVALID\"))\n"},
+	} {
+		code, _, stderr := runCheckCmd("testdata/check/ok.yaml", "--data", filepath.Join(dir, tc.file))
+		// (far.om also gets the warning that one sample in 56 years is coarser than the step.)
+		if got := strings.ReplaceAll(stderr, dir, "DIR"); code != 1 || !strings.HasSuffix(got, tc.want) {
+			t.Errorf("%s: exit %d, stderr\n%s\nwant\n%s", tc.file, code, got, tc.want)
+		}
+	}
+}

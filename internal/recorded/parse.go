@@ -9,7 +9,9 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -23,6 +25,13 @@ const chunkSize = 1 << 20
 // eofLine ends every chunk handed to textparse, which insists on it; the real `# EOF` of the file is
 // checked by Parse itself.
 var eofLine = []byte("# EOF\n")
+
+// maxSeriesBytes bounds the text of one series (its name and labels). Prometheus's own label
+// encoding cannot hold 16 MiB (it panics), and no exporter's series comes near 1 MiB.
+const maxSeriesBytes = 1 << 20
+
+// maxQuote bounds the text of the file an error quotes: a malformed line may be megabytes long.
+const maxQuote = 120
 
 // ParseFile reads an OpenMetrics file with Parse, naming errors after path.
 func ParseFile(path string) (*DB, error) {
@@ -38,8 +47,10 @@ func ParseFile(path string) (*DB, error) {
 // one sample per line with a timestamp in (fractional) seconds, TYPE/HELP/UNIT lines optional,
 // `# EOF` last. Series may be interleaved, but the samples of each series must be in strictly
 // increasing time order. Nothing is skipped silently: a malformed line, a sample without a
-// timestamp, an out-of-order or duplicate timestamp, data after `# EOF` or a missing `# EOF` is an
-// error of the form "name:line: message".
+// timestamp, an out-of-order or duplicate timestamp, a series of more than 1 MiB, data after
+// `# EOF` or a missing `# EOF` is an error of the form "name:line: message", which quotes at most
+// a short excerpt of the file. A file whose first line does not parse is said not to be
+// OpenMetrics, and one that ends in the middle of a line without `# EOF` to be truncated.
 func Parse(r io.Reader, name string) (*DB, error) {
 	p := &omParser{db: NewDB(), name: name, byText: map[string]*memSeries{}, st: labels.NewSymbolTable()}
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -62,7 +73,7 @@ func Parse(r io.Reader, name string) (*DB, error) {
 				return p.db, nil
 			}
 			chunk = append(chunk, l...)
-			if l[len(l)-1] != '\n' {
+			if p.cut = l[len(l)-1] != '\n'; p.cut {
 				chunk = append(chunk, '\n')
 			}
 			if len(chunk) >= chunkSize {
@@ -73,16 +84,37 @@ func Parse(r io.Reader, name string) (*DB, error) {
 			}
 		}
 		if err == io.EOF {
-			break
+			return nil, p.noEOF(chunk, chunkStart, line)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: reading: %w", name, line+1, err)
 		}
 	}
-	if err := p.parseChunk(chunk, chunkStart); err != nil {
-		return nil, err
+}
+
+// noEOF is the error of a file that ended after line last without `# EOF`, chunk holding its
+// lines from start on. A last line without its newline is a file cut short (a copy or a download
+// that stopped): that is the error, whatever its partial last line would parse to (a timestamp
+// cut to 17000 would be a sample in 1970), unless it is the only line, which is what a file that
+// is not OpenMetrics at all looks like.
+func (p *omParser) noEOF(chunk []byte, start, last int) error {
+	lines := bytes.SplitAfter(chunk, []byte("\n"))
+	if n := len(chunk); n > 0 && last > 1 {
+		// chunk always ends with a newline (Parse adds a missing one): the last line was cut
+		// when it did not have one in the file. Find it and parse what comes before.
+		tail := lines[len(lines)-2]
+		if p.cut {
+			if err := p.parseChunk(chunk[:n-len(tail)], start); err != nil {
+				return err
+			}
+			return fmt.Errorf("%s:%d: the data ends in the middle of a line (%s) without # EOF: the file is truncated",
+				p.name, last, quote(bytes.TrimSuffix(tail, []byte("\n"))))
+		}
 	}
-	return nil, fmt.Errorf("%s:%d: data does not end with # EOF", name, line+1)
+	if err := p.parseChunk(chunk, start); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s:%d: data does not end with # EOF (is the file complete?)", p.name, last+1)
 }
 
 // readLine returns the next line including its newline, however long it is.
@@ -116,6 +148,8 @@ type omParser struct {
 	// it to parse exactly as the whole file would.
 	typeLine []byte
 	mtype    model.MetricType
+	// cut is set when the last line read had no newline: the end of a file.
+	cut bool
 }
 
 // parseChunk parses whole lines, the first of which is line start of the file. Every entry the
@@ -143,7 +177,7 @@ func (p *omParser) parseChunk(chunk []byte, start int) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", p.name, line, err)
+			return p.syntaxError(line, text, err)
 		}
 		switch entry {
 		case textparse.EntrySeries:
@@ -161,6 +195,9 @@ func (p *omParser) parseChunk(chunk []byte, start int) error {
 			return fmt.Errorf("%s:%d: unsupported entry (only float samples are supported)", p.name, line)
 		}
 		ser, tsp, v := tp.Series()
+		if len(ser) > maxSeriesBytes {
+			return fmt.Errorf("%s:%d: a series of %d bytes (%s): slod reads series of at most 1 MiB", p.name, line, len(ser), quote(ser))
+		}
 		if tsp == nil {
 			return fmt.Errorf("%s:%d: sample without a timestamp (recorded data needs one on every sample)", p.name, line)
 		}
@@ -184,6 +221,53 @@ func (p *omParser) parseChunk(chunk []byte, start int) error {
 			return fmt.Errorf("%s:%d: %w", p.name, line, err)
 		}
 	}
+}
+
+// syntaxError is the error of a line the OpenMetrics parser refused, which quotes a short excerpt
+// of it (the parser's own message quotes all of it). The first line of the file is what tells
+// OpenMetrics from something else (JSON, YAML, the Prometheus API's answer): there it says so.
+func (p *omParser) syntaxError(line int, text []byte, err error) error {
+	msg, parsed, found := strings.Cut(err.Error(), " while parsing: ")
+	if line == 1 {
+		return fmt.Errorf("%s:1: not OpenMetrics text with timestamps: the first line is %s (%s)", p.name, quote(text), shorten(msg))
+	}
+	if !found {
+		return fmt.Errorf("%s:%d: %s", p.name, line, shorten(msg))
+	}
+	// What the parser read of the line before it stopped: its end says where.
+	if s, err := strconv.Unquote(parsed); err == nil && len(s) > maxQuote {
+		cut := len(s) - maxQuote
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		parsed = fmt.Sprintf("…%s (%d bytes)", strconv.Quote(s[cut:]), len(s))
+	}
+	return fmt.Errorf("%s:%d: %s while parsing: %s", p.name, line, shorten(msg), parsed)
+}
+
+// quote quotes b as Go does, at most maxQuote bytes of it followed by how many more there are.
+func quote(b []byte) string {
+	if len(b) <= maxQuote {
+		return strconv.Quote(string(b))
+	}
+	cut := maxQuote
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(string(b[:cut])), len(b))
+}
+
+// shorten cuts a message that quotes the file (a parser's "got ..." with a whole token) to a few
+// times maxQuote.
+func shorten(s string) string {
+	if len(s) <= 4*maxQuote {
+		return s
+	}
+	cut := 4 * maxQuote
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // currentLine returns the line of buf starting at pos, without its newline.

@@ -91,14 +91,14 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unsorted.om", `testdata/unsorted.om:3: sample for {__name__="up"} at 2023-11-14T22:13:50.000Z (1700000030.000) is older than the previous one at 2023-11-14T22:14:20.000Z (1700000060.000) (samples of a series must be in time order)`},
 		{"duplicate.om", `testdata/duplicate.om:4: duplicate sample for {__name__="up", a="1"} at 2023-11-14T22:13:20.000Z (1700000000.000)`},
-		{"no_eof.om", `testdata/no_eof.om:3: data does not end with # EOF`},
+		{"no_eof.om", `testdata/no_eof.om:3: data does not end with # EOF (is the file complete?)`},
 		{"garbage.om", `testdata/garbage.om:2: strconv.ParseFloat: parsing "is": invalid syntax while parsing: "this is"`},
 		{"no_timestamp.om", `testdata/no_timestamp.om:2: sample without a timestamp (recorded data needs one on every sample)`},
 		{"data_after_eof.om", `testdata/data_after_eof.om:3: unexpected data after # EOF`},
 		{"blank_line.om", `testdata/blank_line.om:2: expected a valid start token, got "\n" ("INVALID") while parsing: "\n"`},
 		{"comment.om", `testdata/comment.om:2: expected a valid start token, got "# j" ("INVALID") while parsing: "# j"`},
 		{"bad_labels.om", `testdata/bad_labels.om:2: expected comma or brace close, got " " ("INVALID") while parsing: "up{a=\"1\" "`},
-		{"bad_value.om", `testdata/bad_value.om:1: strconv.ParseFloat: parsing "one": invalid syntax while parsing: "up one"`},
+		{"bad_value.om", `testdata/bad_value.om:1: not OpenMetrics text with timestamps: the first line is "up one 1700000000" (strconv.ParseFloat: parsing "one": invalid syntax)`},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -234,5 +234,37 @@ func TestParseTypeAcrossChunks(t *testing.T) {
 		if len(got) != 1 || got[0] != c.le || count != c.samples {
 			t.Errorf("%s: series with le %q and %d samples, want one with le %q and %d", c.name, got, count, c.le, c.samples)
 		}
+	}
+}
+
+// TestParseBadFiles: files that are not what slod check needs get a short error naming the line
+// and saying what is wrong, never a panic or a message the size of the file.
+func TestParseBadFiles(t *testing.T) {
+	huge := strings.Repeat("a", 16<<20)
+	cases := []struct {
+		name, in, want string
+	}{
+		// Prometheus's label encoding panics at 16 MiB: a file:line error instead.
+		{"huge label", "m{l=\"" + huge + "\"} 1 1700000000\n# EOF\n",
+			`huge.om:1: a series of 16777223 bytes ("m{l=\"` + strings.Repeat("a", 115) + `"… (16777223 bytes)): slod reads series of at most 1 MiB`},
+		{"huge malformed line", "up 1 1700000000\nup" + strings.Repeat("z", 5<<20) + " bad 1700000060\n# EOF\n",
+			`huge.om:2: strconv.ParseFloat: parsing "bad": invalid syntax while parsing: …"` + strings.Repeat("z", 116) + ` bad" (5242886 bytes)`},
+		{"truncated", "x 1 1700000000\nx 2 1700000060\nx 3 17000",
+			`huge.om:3: the data ends in the middle of a line ("x 3 17000") without # EOF: the file is truncated`},
+		{"truncated after a bad line", "x 1 1700000000\nx two 1700000060\nx 3 17000",
+			`huge.om:2: strconv.ParseFloat: parsing "two": invalid syntax while parsing: "x two"`},
+		{"complete lines without # EOF", "x 1 1700000000\n", `huge.om:2: data does not end with # EOF (is the file complete?)`},
+		{"JSON", `{"status":"success","data":{"resultType":"matrix","result":[]}}`,
+			`huge.om:1: not OpenMetrics text with timestamps: the first line is "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}" (expected equal, got ":" ("INVALID"))`},
+		{"YAML", "version: slod/v1\nservice: x\n",
+			`huge.om:1: not OpenMetrics text with timestamps: the first line is "version: slod/v1" (strconv.ParseFloat: parsing "slod/v1": invalid syntax)`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(c.in), "huge.om")
+			if err == nil || err.Error() != c.want {
+				t.Fatalf("error\n got %.2000v\nwant %s", err, c.want)
+			}
+		})
 	}
 }
