@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/rules"
@@ -136,6 +137,12 @@ func ReadFile(path string) (*File, error) {
 // aliases work as in SLO files, and the same mistake gets the same message (internal/yamlx).
 func Decode(path string, data []byte) (*File, error) {
 	doc := yamlx.Parse(path, data, testFileKind)
+	if sloFile(doc) {
+		// Its every key would be unknown here: say what it is instead, as slod validate does of a
+		// test file.
+		return nil, Errors{{Pos: rules.Pos{File: path, Line: 1, Col: 1},
+			Message: "this is an SLO file (it has version, service or slos), not a slod test file: check it with slod validate, and test it from a test file that names it in rule_files"}}
+	}
 	var spec fileSpec
 	doc.Decode(&spec)
 	var f *File
@@ -149,6 +156,25 @@ func Decode(path string, data []byte) (*File, error) {
 }
 
 var testFileKind = yamlx.Kind{Name: "test file", Want: "a slod test file with rule_files and tests"}
+
+// sloFile reports whether doc is an SLO file: a mapping with an SLO file's top-level keys and none
+// of a test file's.
+func sloFile(doc *yamlx.Doc) bool {
+	root := yamlx.Resolve(doc.Root())
+	if root == nil || root.Kind != yaml.MappingNode {
+		return false
+	}
+	slo := false
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "rule_files", "tests":
+			return false
+		case "version", "service", "slos":
+			slo = true
+		}
+	}
+	return slo
+}
 
 // The schema of a test file, declared once; checker checks what the types cannot say. Pointers
 // are fields that may be absent; they stay nil when absent or when the value did not decode.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/recorded"
 	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/yamlx"
 )
 
 // epoch is time 0 of every test: input series start there and eval_time counts from there, as in
@@ -217,11 +219,12 @@ type obsKey struct {
 
 // runTest loads the test's series into a recorded DB and evaluates the SLOs its assertions name
 // with eval.Backtest over recorded.NewQuerier, exactly as `slod check` evaluates recorded data, then
-// compares the observed state at each eval_time with the expectations.
+// compares the observed state at each eval_time with the expectations. An assertion naming an SLO
+// the rule files do not define is a failure of its own; the others are evaluated as usual.
 func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, opt Options) ([]failure, error) {
-	slos, wanted, last, err := testedSLOs(f, t, byID)
-	if err != nil {
-		return nil, err
+	slos, wanted, last, unknown := testedSLOs(f, t, byID)
+	if len(slos) == 0 {
+		return unknown, nil
 	}
 	db, err := loadSeries(t)
 	if err != nil {
@@ -231,21 +234,26 @@ func runTest(ctx context.Context, f *File, t *Test, byID map[string]*rules.SLO, 
 	if err != nil {
 		return nil, err
 	}
-	failures := alertFailures(t, seen, byID)
+	failures := append(unknown, alertFailures(t, seen, byID)...)
 	return append(failures, budgetFailures(t, seen, byID)...), nil
 }
 
 // testedSLOs returns the SLOs the test's assertions name, the (SLO, time) pairs they look at and
-// the last of those times; an unknown SLO id is an error naming where it is used.
-func testedSLOs(f *File, t *Test, byID map[string]*rules.SLO) ([]*rules.SLO, map[obsKey]bool, time.Duration, error) {
+// the last of those times, and a failure for every assertion that names an SLO the rule files do
+// not define, at its slo field, with the closest id when it looks like a typo.
+func testedSLOs(f *File, t *Test, byID map[string]*rules.SLO) ([]*rules.SLO, map[obsKey]bool, time.Duration, []failure) {
 	var slos []*rules.SLO
 	wanted := map[obsKey]bool{}
 	var last time.Duration
-	var unknown Errors
-	need := func(id string, pos rules.Pos, field string, at time.Duration) {
+	var unknown []failure
+	need := func(kind, id string, pos rules.Pos, field string, at time.Duration) {
 		slo, ok := byID[id]
 		if !ok {
-			unknown = append(unknown, Error{Pos: pos, Field: field, Message: fmt.Sprintf("unknown SLO %q; %s defines %s", id, strings.Join(relPaths(f), ", "), knownIDs(byID))})
+			msg := fmt.Sprintf("%s at %s: %s: unknown SLO %q", kind, formatOffset(at), field, id)
+			if c := yamlx.Closest(id, slices.Sorted(maps.Keys(byID))); c != "" {
+				msg += fmt.Sprintf(", did you mean %s?", c)
+			}
+			unknown = append(unknown, failure{pos: pos, message: msg + fmt.Sprintf(" (%s defines %s)", strings.Join(relPaths(f), ", "), knownIDs(byID))})
 			return
 		}
 		if !containsSLO(slos, slo) {
@@ -255,15 +263,12 @@ func testedSLOs(f *File, t *Test, byID map[string]*rules.SLO) ([]*rules.SLO, map
 		last = max(last, at)
 	}
 	for _, a := range t.AlertTests {
-		need(a.SLO, a.SLOPos, a.fieldPath+".slo", a.EvalTime)
+		need("alert_test", a.SLO, a.SLOPos, a.fieldPath+".slo", a.EvalTime)
 	}
 	for _, b := range t.BudgetTests {
-		need(b.SLO, b.SLOPos, b.fieldPath+".slo", b.EvalTime)
+		need("budget_test", b.SLO, b.SLOPos, b.fieldPath+".slo", b.EvalTime)
 	}
-	if len(unknown) > 0 {
-		return nil, nil, 0, unknown
-	}
-	return slos, wanted, last, nil
+	return slos, wanted, last, unknown
 }
 
 // loadSeries loads the test's input series into a recorded DB, on the test's sample grid.
@@ -361,6 +366,9 @@ func listOrNone(keys []string) string {
 func alertFailures(t *Test, seen observations, byID map[string]*rules.SLO) []failure {
 	var failures []failure
 	for _, a := range t.AlertTests {
+		if byID[a.SLO] == nil {
+			continue // a failure of its own (testedSLOs)
+		}
 		o, why := seen.at("alert_test", a.SLO, a.Group, a.EvalTime, byID[a.SLO])
 		if why != "" {
 			failures = append(failures, failure{pos: a.Pos, message: why})
@@ -414,6 +422,9 @@ func labelFailures(a AlertTest, firingNow map[AlertID]burnrate.AlertState, o obs
 func budgetFailures(t *Test, seen observations, byID map[string]*rules.SLO) []failure {
 	var failures []failure
 	for _, b := range t.BudgetTests {
+		if byID[b.SLO] == nil {
+			continue // a failure of its own (testedSLOs)
+		}
 		o, why := seen.at("budget_test", b.SLO, b.Group, b.EvalTime, byID[b.SLO])
 		switch {
 		case why != "":

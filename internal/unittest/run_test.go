@@ -17,7 +17,7 @@ func TestRun(t *testing.T) {
 	}{
 		{"pass", Summary{Files: 1, Tests: 4, Assertions: 14}},
 		{"wrong", Summary{Files: 1, Tests: 4, FailedTests: 3, Assertions: 7, FailedAssertions: 4}},
-		{"unknown-slo", Summary{Files: 1, Tests: 2, FailedTests: 1, Assertions: 3, FailedAssertions: 2}},
+		{"unknown-slo", Summary{Files: 1, Tests: 2, FailedTests: 1, Assertions: 5, FailedAssertions: 3}},
 		{"missing-rules", Summary{Files: 1, Errors: 1}},
 		{"coarse-interval", Summary{Files: 1, Errors: 1}},
 		{"malformed", Summary{Files: 1, Errors: 1}},

@@ -410,6 +410,10 @@ func unknownField(key string, known []string) string {
 	return fmt.Sprintf("unknown field (known fields: %s)", list)
 }
 
+// Closest returns the known name within a small edit distance of name (a typo, a wrong case, a
+// missing s), or "": the "did you mean" of every unknown name slod reports (keys, SLO ids).
+func Closest(name string, known []string) string { return closest(name, known) }
+
 // closest returns the known name within a small edit distance of key (a typo, a wrong case, a
 // missing s), or "".
 func closest(key string, known []string) string {
