@@ -64,8 +64,8 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	a := checkArgs{step: sli.DefaultStep, lookback: sli.DefaultLookback, format: "text"}
 	fs := newFlagSet("check", checkUsage, stderr)
 	fs.StringVar(&a.data, "data", "", "recorded data: OpenMetrics text with timestamps (required)")
-	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "first evaluation time, RFC 3339 or Unix seconds (default: first sample + step)")
-	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time, RFC 3339 or Unix seconds (default: last sample)")
+	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "first evaluation time: "+timeArgForms+" (default: first sample + step)")
+	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time: "+timeArgForms+" (default: last sample)")
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
 	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
 	fs.StringVar(&a.format, "format", "text", "output format: text or json")

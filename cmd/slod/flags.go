@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -107,7 +108,8 @@ func (f promDurationValue) Set(s string) error {
 	return nil
 }
 
-// timeArgValue is a flag.Value taking RFC 3339 or Unix seconds; set reports whether the flag was given.
+// timeArgValue is a flag.Value taking a time in any form parseTimeArg reads; set reports whether
+// the flag was given.
 type timeArgValue struct {
 	t   *time.Time
 	set *bool
@@ -121,7 +123,7 @@ func (f timeArgValue) String() string {
 }
 
 func (f timeArgValue) Set(s string) error {
-	t, err := parseTimeArg(s)
+	t, err := parseTimeArg(s, timeNow())
 	if err != nil {
 		return err
 	}
@@ -129,9 +131,17 @@ func (f timeArgValue) Set(s string) error {
 	return nil
 }
 
-// parseTimeArg reads a time as Prometheus's API does: RFC 3339, or Unix seconds with an optional
-// fraction.
-func parseTimeArg(s string) (time.Time, error) {
+// timeNow is the clock of relative times (now-7d); tests set it.
+var timeNow = time.Now
+
+// timeArgForms is how the help of every time flag names what it takes.
+const timeArgForms = "RFC 3339, Unix seconds, a date (2026-10-01) or date and time (2026-10-01T12:00) in UTC, now or now-7d"
+
+// parseTimeArg reads a time as Prometheus's API does (RFC 3339, or Unix seconds with an optional
+// fraction), or as people write one: a date or a date and time without a zone, taken as UTC
+// (2026-10-01, 2026-10-01T12:00, 2026-10-01T12:00:30), now, or now plus or minus a Prometheus
+// duration (now-7d, now-1h30m), relative to now.
+func parseTimeArg(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC(), nil
 	}
@@ -139,5 +149,28 @@ func parseTimeArg(s string) (time.Time, error) {
 		sec, frac := math.Modf(f)
 		return time.Unix(int64(sec), int64(math.Round(frac*1e3))*int64(time.Millisecond)).UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("not a time (RFC 3339 or Unix seconds): %q", s)
+	for _, layout := range []string{time.DateOnly, "2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	if rest, ok := strings.CutPrefix(s, "now"); ok {
+		if rest == "" {
+			return now.UTC().Truncate(time.Millisecond), nil
+		}
+		sign := time.Duration(1)
+		switch rest[0] {
+		case '-':
+			sign = -1
+		case '+':
+		default:
+			return time.Time{}, fmt.Errorf("not a time (%s): %q", timeArgForms, s)
+		}
+		d, err := model.ParseDuration(rest[1:])
+		if err != nil {
+			return time.Time{}, fmt.Errorf("not a time (%s): %q: %v", timeArgForms, s, err)
+		}
+		return now.UTC().Add(sign * time.Duration(d)).Truncate(time.Millisecond), nil
+	}
+	return time.Time{}, fmt.Errorf("not a time (%s): %q", timeArgForms, s)
 }

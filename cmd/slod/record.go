@@ -53,8 +53,8 @@ func parseRecordArgs(args []string, stderr io.Writer) (recordArgs, error) {
 	a := recordArgs{chunk: check.DefaultRecordChunk, timeout: 2 * time.Minute}
 	fs := newFlagSet("record", recordUsage, stderr)
 	fs.StringVar(&a.url, "prometheus.url", "", "base URL of the Prometheus HTTP API (required)")
-	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "start of the recording, RFC 3339 or Unix seconds (required)")
-	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "end of the recording, RFC 3339 or Unix seconds (required)")
+	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "start of the recording: "+timeArgForms+" (required)")
+	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "end of the recording: "+timeArgForms+" (required)")
 	fs.Var(promDurationValue{&a.chunk}, "chunk", "span of one query: fewer samples per query with a shorter one")
 	fs.Var(promDurationValue{&a.step}, "step", "record the values a query sees at multiples of this step instead of the raw samples (lossy; default: raw samples)")
 	fs.Var(promDurationValue{&a.timeout}, "prometheus.timeout", "timeout of each query")
