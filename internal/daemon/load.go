@@ -69,7 +69,8 @@ func LoadConfig(path string, rulePaths []string) (*config.Config, *rules.Set, er
 
 // CheckRoutes reports every alert of slos that no route of cfg sends to a receiver: a page, a ticket
 // or a no-data alert that would otherwise be noticed only when it fires, by one line in the log. The
-// labels routed are those a receiver gets (notify.FromTransition), so a route that matches on a team
+// labels routed are those routing matches (notify.FromTransition, Notification.MatchLabels: the
+// severity is the tier even where the file labels it otherwise), so a route that matches on a team
 // label is checked as it will be used. A grouped SLO's group labels are known only from its data: a
 // route matching on one may take some of its groups, and counts. A config without routes (and so
 // without receivers) sends nothing by design, and is not checked. Each error is at the SLO's
@@ -89,7 +90,8 @@ func CheckRoutes(cfg *config.Config, slos []*rules.SLO) rules.Errors {
 	for _, slo := range slos {
 		for _, a := range alertsOf(slo) {
 			n, _ := notify.FromTransition(slo, nil, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Pending, To: burnrate.Firing}, burnrate.Status{}, "")
-			if routed(cfg.Routes, n.Labels, slo.GroupBy) {
+			match := n.MatchLabels()
+			if routed(cfg.Routes, match, slo.GroupBy) {
 				continue
 			}
 			what, fix := fmt.Sprintf("the %s alerts", a.Severity), fmt.Sprintf("or turn them off with alerting.%s: {disable: true}", a.Severity)
@@ -102,7 +104,7 @@ func CheckRoutes(cfg *config.Config, slos []*rules.SLO) rules.Errors {
 			}
 			errs = append(errs, rules.Diagnostic{Pos: p.Pos, Field: p.Field, Message: fmt.Sprintf(
 				"no route of %s (at %s) takes %s of %s, labelled %s: add one, %s",
-				cfg.File, routesAt, what, slo.ID(), matchedLabels(n.Labels, keys), fix)})
+				cfg.File, routesAt, what, slo.ID(), matchedLabels(match, keys), fix)})
 		}
 	}
 	return errs

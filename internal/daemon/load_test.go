@@ -94,3 +94,33 @@ slos:
 		}
 	}
 }
+
+// TestCheckRoutesSlothSeverity: a Sloth file's page_alert.labels.severity: pageteam is delivered,
+// but routing inside slod matches the tier, so routes {severity: page} take its pages.
+func TestCheckRoutesSlothSeverity(t *testing.T) {
+	slos, _, err := rules.Parse("sloth.yaml", []byte(`version: prometheus/v1
+service: emb
+slos:
+  - name: avail
+    objective: 99
+    sli:
+      events:
+        error_query: sum(rate(req_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(req_total[{{.window}}]))
+    alerting:
+      name: EmbAvail
+      page_alert: {labels: {severity: pageteam}}
+      ticket_alert: {labels: {severity: slack}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("slod.yml", []byte("prometheus: {url: \"http://127.0.0.1:1\"}\nrules: [x]\nreceivers: [{name: hook, webhook: {url: \"http://127.0.0.1:1/\"}}]\n"+
+		"routes:\n  - {match: {severity: page}, receiver: hook}\n  - {match: {severity: ticket}, receiver: hook}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := CheckRoutes(cfg, slos); errs != nil {
+		t.Errorf("errors:\n%s", errs)
+	}
+}
