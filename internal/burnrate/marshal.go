@@ -157,7 +157,9 @@ func (d *decoder) cum(what string) cum {
 	}
 	d.b = d.b[16:]
 	for _, v := range [...]float64{c.bad, c.total} {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		// A negative zero too: sums of counts >= 0 are never -0, and one read as 0 would
+		// encode back to other bytes.
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || math.Signbit(v) {
 			d.fail("%s: cumulative count %v is not a finite number >= 0", what, v)
 		}
 	}
