@@ -266,3 +266,44 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAll: every document of a file, each decoded and reported on its own, with the
+// positions of the file; a list item as an Element of its own.
+func TestParseAll(t *testing.T) {
+	src := "# objects\nname: a\ncount: x\n---\n---\n- name: b\n- {nme: c}\n"
+	docs, errs := ParseAll("f.yaml", []byte(src), Kind{Name: "test file", Want: "a test file"})
+	if errs != nil || len(docs) != 2 {
+		t.Fatalf("%d docs, errors %v; want 2 (the empty one skipped)", len(docs), errs)
+	}
+	var first testSchema
+	docs[0].Decode(&first)
+	if got := docs[0].Errors().Error(); got != `f.yaml:3:8: count: must be an integer, got "x"` || first.Name != "a" {
+		t.Errorf("first document: %q, %+v", got, first)
+	}
+	list := docs[1].Root()
+	if list.Kind != yaml.SequenceNode || len(list.Content) != 2 {
+		t.Fatalf("second document: %s", KindName(list))
+	}
+	var items []string
+	for _, n := range list.Content {
+		e := docs[1].Element(n)
+		var v testSchema
+		e.Decode(&v)
+		items = append(items, v.Name+"|"+e.Errors().Error())
+	}
+	want := []string{"b|", "|f.yaml:7:3: name: missing required field\nf.yaml:7:4: nme: unknown field, did you mean name? (known fields: name, count, ratio, enabled, every, timeout, labels, items, nested, raw, upper)"}
+	if strings.Join(items, "\n") != strings.Join(want, "\n") {
+		t.Errorf("elements:\n%s\nwant:\n%s", strings.Join(items, "\n"), strings.Join(want, "\n"))
+	}
+
+	for src, want := range map[string]string{
+		"":              "f.yaml:1:1: empty file: want a test file",
+		"---\n---\n":    "f.yaml:1:1: empty file: want a test file",
+		"a: 1\n---\n[": "f.yaml:3:1: invalid YAML: did not find expected node content",
+	} {
+		docs, errs := ParseAll("f.yaml", []byte(src), Kind{Want: "a test file"})
+		if docs != nil || errs.Error() != want {
+			t.Errorf("%q: %d docs, %q; want %q", src, len(docs), errs.Error(), want)
+		}
+	}
+}

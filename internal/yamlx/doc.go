@@ -64,14 +64,68 @@ const maxMerged = 10000
 // Parse reads the single YAML document of a file. Problems with the file as a whole (a syntax
 // error, no document, several) are in Errors; Root is then nil.
 func Parse(file string, data []byte, kind Kind) *Doc {
-	d := &Doc{file: file, lines: strings.Split(string(data), "\n"), at: map[string]located{}, failed: map[string]bool{}}
-	d.root = d.document(data, kind)
-	if d.root != nil {
+	d := newDoc(file, strings.Split(string(data), "\n"))
+	d.setRoot(d.document(data, kind))
+	return d
+}
+
+func newDoc(file string, lines []string) *Doc {
+	return &Doc{file: file, lines: lines, at: map[string]located{}, failed: map[string]bool{}}
+}
+
+func (d *Doc) setRoot(root *yaml.Node) {
+	d.root = root
+	if root != nil {
 		// Every value of the file may be decoded a few times over through aliases and merges, and
 		// a file of a hundred thousand nodes is still fine; beyond that, it is an alias bomb.
-		d.maxVisits = 10*countNodes(d.root) + 100000
+		d.maxVisits = 10*countNodes(root) + 100000
 	}
-	return d
+}
+
+// ParseAll reads every YAML document of a file (documents separated by `---`, as Kubernetes and
+// OpenSLO files hold several objects), one Doc each, in order; empty (null) documents are skipped. A
+// syntax error anywhere makes the file unreadable: then no Doc is returned, and errs says where.
+// A file without any document is an error too ("empty file: want <kind.Want>").
+func ParseAll(file string, data []byte, kind Kind) (docs []*Doc, errs Errors) {
+	lines := strings.Split(string(data), "\n")
+	whole := newDoc(file, lines) // collects the problems of the file as a whole
+	defer func() {
+		// As in Parse: a panic of yaml.v3 on malformed input is a problem of the file.
+		if r := recover(); r != nil {
+			docs, errs = nil, Errors{{Pos: Pos{File: file, Line: 1, Col: 1}, Message: fmt.Sprintf("invalid YAML: %v", r)}}
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			whole.syntaxError(err)
+			return nil, whole.Errors()
+		}
+		if len(doc.Content) == 0 || IsNull(doc.Content[0]) {
+			continue // nothing between two `---`
+		}
+		d := newDoc(file, lines)
+		d.setRoot(doc.Content[0])
+		docs = append(docs, d)
+	}
+	if len(docs) == 0 {
+		whole.ErrorAt(Pos{File: file, Line: 1, Col: 1}, "", "empty file: want %s", kind.Want)
+		return nil, whole.Errors()
+	}
+	return docs, nil
+}
+
+// Element is a Doc of its own over n, a node of d (an item of a list of objects, say), so that
+// the objects of one file are decoded and reported on each with its own field paths.
+func (d *Doc) Element(n *yaml.Node) *Doc {
+	e := newDoc(d.file, d.lines)
+	e.setRoot(n)
+	return e
 }
 
 // document decodes the single YAML document of a file into its root node.
