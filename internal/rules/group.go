@@ -85,28 +85,33 @@ func (c *checker) groupBy(path string, labels []string, maxGroups *int, slo *SLO
 	}
 	seen := map[string]bool{}
 	for i, l := range labels {
-		lp := fmt.Sprintf("%s[%d]", gp, i)
-		switch {
-		case !model.LegacyValidation.IsValidLabelName(l) || strings.HasPrefix(l, "__"):
-			c.doc.Errorf(lp, "invalid label name %q: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __", l)
-			continue
-		case slices.Contains(reservedGroupLabels, l):
-			c.doc.Errorf(lp, "%q is a label slod sets on every alert and metric; group by another label (or relabel it in the query)", l)
-			continue
-		case seen[l]:
-			c.doc.Errorf(lp, "label %q is listed twice", l)
+		if msg := groupLabelProblem(l, seen, slo.Labels); msg != "" {
+			c.doc.Errorf(fmt.Sprintf("%s[%d]", gp, i), "%s", msg)
 			continue
 		}
-		if _, ok := slo.Labels[l]; ok {
-			c.doc.Errorf(lp, "%q is also one of the SLO's labels: a group's value would overwrite it", l)
-			continue
-		}
-		seen[l] = true
 		slo.GroupBy = append(slo.GroupBy, l)
 	}
 	if len(slo.GroupBy) > 0 && slo.MaxGroups == 0 {
 		slo.MaxGroups = DefaultMaxGroups
 	}
+}
+
+// groupLabelProblem says what is wrong with l as a group label of an SLO with these labels, given
+// the group labels seen before it (which it joins when it is fine), or "".
+func groupLabelProblem(l string, seen map[string]bool, labels map[string]string) string {
+	switch {
+	case !model.LegacyValidation.IsValidLabelName(l) || strings.HasPrefix(l, "__"):
+		return fmt.Sprintf("invalid label name %q: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __", l)
+	case slices.Contains(reservedGroupLabels, l):
+		return fmt.Sprintf("%q is a label slod sets on every alert and metric; group by another label (or relabel it in the query)", l)
+	case seen[l]:
+		return fmt.Sprintf("label %q is listed twice", l)
+	}
+	if _, ok := labels[l]; ok {
+		return fmt.Sprintf("%q is also one of the SLO's labels: a group's value would overwrite it", l)
+	}
+	seen[l] = true
+	return ""
 }
 
 // groupQueries checks that every group_by label survives the outermost aggregation of each query

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/slod-dev/slod/internal/openslo"
 	"github.com/slod-dev/slod/internal/yamlx"
 )
 
@@ -21,46 +22,31 @@ type Set struct {
 
 // Load reads SLO files and directories. A directory contributes every *.yaml and *.yml file under
 // it, recursively and in lexical order, except `slod test` files (those with rule_files or tests at
-// the top), which live next to the SLOs they test. The error is an Errors with every problem of
-// every file, including SLO ids defined twice.
+// the top), which live next to the SLOs they test. OpenSLO files are read together, so that their
+// references resolve across files. The error is an Errors with every problem of every file,
+// including SLO ids defined twice.
 func Load(paths []string) (*Set, error) {
 	set := &Set{}
 	sources, errs := walk(paths)
-	seenFile := map[string]bool{}
+	files, ferrs := readFiles(sources)
+	errs = append(errs, ferrs...)
+	var osFiles []openslo.File
+	for _, f := range files {
+		if f.openslo != nil {
+			osFiles = append(osFiles, *f.openslo)
+		}
+	}
+	osSLOs, osWarns, osErrs := readOpenSLO(osFiles)
+	set.Warnings = append(set.Warnings, osWarns...)
+	errs = append(errs, osErrs...)
 	firstID := map[string]*SLO{}
-	for _, src := range sources {
-		if seenFile[filepath.Clean(src.Path)] {
-			continue // named twice (a file and its directory): load it once
+	for _, f := range files {
+		set.Files = append(set.Files, f.path)
+		set.Warnings = append(set.Warnings, f.warns...)
+		slos := f.slos
+		if f.openslo != nil {
+			slos = osSLOs[f.path]
 		}
-		seenFile[filepath.Clean(src.Path)] = true
-		data, err := os.ReadFile(src.Path)
-		if err != nil {
-			errs = append(errs, Diagnostic{Pos: Pos{File: src.Path}, Message: fmt.Sprintf("reading rules: %v", unwrapPath(err))})
-			continue
-		}
-		var slos []*SLO
-		var warns []Diagnostic
-		if src.Explicit {
-			var perr error
-			slos, warns, perr = Parse(src.Path, data)
-			if perr != nil {
-				errs = append(errs, perr.(Errors)...)
-			}
-		} else {
-			var ferrs Errors
-			var testFile bool
-			slos, warns, ferrs, testFile = parseFile(src.Path, data)
-			if testFile {
-				continue
-			}
-			if len(ferrs) > 0 {
-				yamlx.Sort(ferrs)
-				errs = append(errs, ferrs...)
-				slos = nil
-			}
-		}
-		set.Files = append(set.Files, src.Path)
-		set.Warnings = append(set.Warnings, warns...)
 		for _, s := range slos {
 			if prev := firstID[s.ID()]; prev != nil {
 				errs = append(errs, Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("duplicate SLO id %q: first defined at %s", s.ID(), prev.Pos)})
@@ -76,6 +62,51 @@ func Load(paths []string) (*Set, error) {
 	return set, nil
 }
 
+// loaded is one SLO file read: its SLOs and warnings, or, for an OpenSLO file, its content, which
+// is read with the other OpenSLO files.
+type loaded struct {
+	path    string
+	slos    []*SLO
+	warns   []Diagnostic
+	openslo *openslo.File
+}
+
+// readFiles reads and parses the files Load was given, each once, skipping `slod test` files
+// found in directories.
+func readFiles(sources []File) ([]loaded, Errors) {
+	var out []loaded
+	var errs Errors
+	seenFile := map[string]bool{}
+	for _, src := range sources {
+		if seenFile[filepath.Clean(src.Path)] {
+			continue // named twice (a file and its directory): load it once
+		}
+		seenFile[filepath.Clean(src.Path)] = true
+		data, err := os.ReadFile(src.Path)
+		if err != nil {
+			errs = append(errs, Diagnostic{Pos: Pos{File: src.Path}, Message: fmt.Sprintf("reading rules: %v", unwrapPath(err))})
+			continue
+		}
+		if openslo.Sniff(data) {
+			out = append(out, loaded{path: src.Path, openslo: &openslo.File{Path: src.Path, Data: data}})
+			continue
+		}
+		slos, warns, ferrs, testFile := parseFile(src.Path, data)
+		if testFile && !src.Explicit {
+			continue
+		}
+		if testFile {
+			ferrs = append(ferrs, testFileError(src.Path))
+		}
+		if len(ferrs) > 0 {
+			yamlx.Sort(ferrs)
+			errs = append(errs, ferrs...)
+			slos = nil
+		}
+		out = append(out, loaded{path: src.Path, slos: slos, warns: warns})
+	}
+	return out, errs
+}
 // File is one file Load reads: Explicit when it was named as such rather than found in a
 // directory (an explicit file is always an SLO file; a found one may be a `slod test` file).
 type File struct {

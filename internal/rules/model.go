@@ -85,6 +85,10 @@ type Alerting struct {
 	// from budget_percent.
 	Windows []burnrate.Window
 	NoData  *burnrate.NoData
+	// NoResolve lists the severities whose alerts are not notified when they stop firing (slod/v1's
+	// send_resolved: false, OpenSLO's alertWhenResolved: false): the incident is left for a person
+	// to close.
+	NoResolve map[burnrate.Severity]bool
 }
 
 // SLO is one validated SLO, ready for evaluation.
@@ -104,7 +108,8 @@ type SLO struct {
 	MaxGroups int
 	SLI       SLI
 	Alerting  Alerting
-	// Pos is where the SLO is declared; Format is "slod/v1" or "prometheus/v1".
+	// Pos is where the SLO is declared; Format is "slod/v1", "prometheus/v1", "openslo/v1" or
+	// "openslo/v1alpha".
 	Pos    Pos
 	Format string
 	// Places say where the SLO's parts are written, for the checks that need to know more than

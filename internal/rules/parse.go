@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/openslo"
 	"github.com/slod-dev/slod/internal/yamlx"
 )
 
@@ -39,19 +40,30 @@ var (
 // fileKind names SLO files in messages about a file as a whole.
 var fileKind = yamlx.Kind{Name: "SLO file", Want: "an SLO file with version " + FormatV1}
 
-// Parse reads one SLO file (slod/v1 or Sloth prometheus/v1) and returns its validated SLOs and
-// warnings. The error, if any, is an Errors holding every problem of the file; then no SLOs are
+// Parse reads one SLO file (slod/v1, Sloth prometheus/v1, or OpenSLO whose references it holds
+// itself) and returns its validated SLOs and warnings. The error, if any, is an Errors holding every problem of the file; then no SLOs are
 // returned. A `slod test` file is an error here: it is not an SLO file.
 func Parse(file string, data []byte) ([]*SLO, []Diagnostic, error) {
+	if openslo.Sniff(data) {
+		slos, warns, errs := readOpenSLO([]openslo.File{{Path: file, Data: data}})
+		if len(errs) > 0 {
+			return nil, warns, errs
+		}
+		return slos[file], warns, nil
+	}
 	slos, warns, errs, testFile := parseFile(file, data)
 	if testFile {
-		errs = append(errs, Diagnostic{Pos: Pos{File: file, Line: 1, Col: 1},
-			Message: "this is a slod test file (it has rule_files or tests), not an SLO file: run it with slod test"})
+		errs = append(errs, testFileError(file))
 	}
 	if len(errs) > 0 {
 		return nil, warns, errs
 	}
 	return slos, warns, nil
+}
+
+func testFileError(file string) Diagnostic {
+	return Diagnostic{Pos: Pos{File: file, Line: 1, Col: 1},
+		Message: "this is a slod test file (it has rule_files or tests), not an SLO file: run it with slod test"}
 }
 
 // parseFile does the work of Parse; testFile reports a `slod test` file, which directory walks

@@ -1,0 +1,99 @@
+package openslo
+
+import (
+	"time"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/yamlx"
+)
+
+// SLO is one SLO as slod evaluates it: one objective of an OpenSLO SLO object, its references
+// resolved and mapped onto slod's concepts (README, "OpenSLO files"). Package rules turns it into
+// a rules.SLO with the checks every SLO file gets.
+type SLO struct {
+	// APIVersion is openslo/v1 or openslo/v1alpha.
+	APIVersion  string
+	Service     string
+	Name        string
+	Description string
+	// Objective is a ratio (target, or targetPercent/100).
+	Objective float64
+	// Period is the rolling time window (slod's default, 30d, when the SLO has none).
+	Period time.Duration
+	// Labels are the Service's metadata labels overlaid with the SLO's.
+	Labels map[string]string
+	// GroupBy and MaxGroups come from the slod.dev/group-by and slod.dev/max-groups annotations.
+	GroupBy   []string
+	MaxGroups int
+	SLI       SLI
+	Alerting  Alerting
+	// At is the SLO's objective, where problems with the SLO as a whole are reported; GroupByAt
+	// the slod.dev/group-by annotation.
+	At, GroupByAt Loc
+}
+
+// Loc is where a value is written: its document and its field path there, so that checks made
+// after Read (PromQL, alert windows) report at file:line:col.
+type Loc struct {
+	Doc  *yamlx.Doc
+	Path string
+}
+
+// Pos is the position of the value in its file.
+func (l Loc) Pos() yamlx.Pos { return l.Doc.Pos(l.Path) }
+
+// The kinds of SLI, named as in slod's model (rules.SLIKind).
+const (
+	// Events counts bad and total events per step: Bad and Total are queries over {{.window}}.
+	Events = "events"
+	// Timeslice judges each slice: good when `Value Op Threshold` holds at the slice's end.
+	Timeslice = "timeslice"
+	// Ratio is an error ratio per step (Value), averaged over a window, as Sloth's raw SLIs.
+	Ratio = "ratio"
+)
+
+// SLI is the SLI of an SLO in slod's terms.
+type SLI struct {
+	Kind       string
+	Bad, Total Query
+	Value      Query
+	// Parts are the queries the SLI is built from (good, bad, total or raw, a counter's already
+	// over {{.window}}), for checks that look into each: that a group label survives them.
+	Parts []Query
+	// Op (lt, lte, gt, gte), Threshold and Slice (0: the evaluation step) are a Timeslice's.
+	Op        string
+	Threshold float64
+	Slice     time.Duration
+}
+
+// Query is a PromQL query as slod runs it, and where the query it was made from is written.
+// Verbatim is set when Text is that query unchanged, so that a problem inside it can be reported
+// at its character.
+type Query struct {
+	Text     string
+	At       Loc
+	Verbatim bool
+}
+
+// Alerting is the alert policy of an SLO in slod's terms.
+type Alerting struct {
+	// Name and RunbookURL come from the slod.dev/alert-name and slod.dev/runbook-url annotations.
+	Name, RunbookURL string
+	// Default is set when the SLO has no alert policy: slod's default policy applies, and Windows
+	// is empty.
+	Default bool
+	Windows []Window
+	NoData  *burnrate.NoData
+	// SeverityLabels go on the alerts of one severity: notification_target (the policies'
+	// notification targets) and severity (the conditions' own severity when it is not page or
+	// ticket).
+	SeverityLabels map[burnrate.Severity]map[string]string
+	// NoResolve lists the severities whose policies all set alertWhenResolved: false.
+	NoResolve map[burnrate.Severity]bool
+}
+
+// Window is one window pair, from one AlertCondition, and where that condition is.
+type Window struct {
+	burnrate.Window
+	At Loc
+}

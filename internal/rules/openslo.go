@@ -1,0 +1,124 @@
+package rules
+
+import (
+	"slices"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/openslo"
+)
+
+// readOpenSLO reads OpenSLO files together (their references resolve across them) and returns
+// their SLOs by file, with the checks every SLO gets: the queries as PromQL, group labels, and
+// window pairs that can never fire.
+func readOpenSLO(files []openslo.File) (map[string][]*SLO, []Diagnostic, Errors) {
+	if len(files) == 0 {
+		return nil, nil, nil
+	}
+	set := openslo.Read(files)
+	out := map[string][]*SLO{}
+	for file, slos := range set.Files {
+		for _, o := range slos {
+			out[file] = append(out[file], fromOpenSLO(o))
+		}
+	}
+	// The checks above report into the files' documents: collect only now.
+	return out, set.Warnings(), set.Errors()
+}
+
+// sliKinds maps the kinds of package openslo onto the model's.
+var sliKinds = map[string]SLIKind{openslo.Events: EventsSLI, openslo.Timeslice: TimesliceSLI, openslo.Ratio: RatioSLI}
+
+// fromOpenSLO makes a model SLO of an SLO read from an OpenSLO file.
+func fromOpenSLO(o *openslo.SLO) *SLO {
+	slo := &SLO{
+		Service: o.Service, Name: o.Name, Description: o.Description, Objective: o.Objective,
+		Period: o.Period, Labels: o.Labels, Pos: o.At.Pos(), Format: o.APIVersion,
+	}
+	s := o.SLI
+	slo.SLI = SLI{Kind: sliKinds[s.Kind], Op: CompareOp(s.Op), Threshold: s.Threshold, Slice: s.Slice}
+	switch slo.SLI.Kind {
+	case EventsSLI:
+		slo.SLI.ErrorQuery = checkedQuery(s.Bad, true)
+		slo.SLI.TotalQuery = checkedQuery(s.Total, true)
+	case TimesliceSLI:
+		slo.SLI.Query = checkedQuery(s.Value, false)
+	case RatioSLI:
+		slo.SLI.ErrorRatioQuery = checkedQuery(s.Value, false)
+	}
+	openSLOGroups(o, slo)
+	slo.Alerting = openSLOAlerting(o)
+	return slo
+}
+
+// checkedQuery checks a query as slod runs it. A query written in the file (Verbatim) gets the
+// checks of every SLO file, problems at their character. One package openslo built from the
+// file's queries parses, since it parsed those; if it did not, that is reported at the query
+// written, with the query built.
+func checkedQuery(q openslo.Query, needWindow bool) string {
+	c := &checker{doc: q.At.Doc}
+	if q.Verbatim {
+		text, _ := c.query(q.At.Path, &q.Text, needWindow)
+		return text
+	}
+	sub, _ := substituteWindow(q.Text, sampleWindow)
+	if _, err := promqlParser.ParseExpr(sub); err != nil {
+		c.doc.Errorf(q.At.Path, "the query slod builds from this one is not valid PromQL (%v): %s", err, q.Text)
+		return ""
+	}
+	return q.Text
+}
+
+// openSLOGroups checks the labels of the slod.dev/group-by annotation and that every query the
+// SLI is built from keeps them.
+func openSLOGroups(o *openslo.SLO, slo *SLO) {
+	if o.GroupBy == nil {
+		return
+	}
+	d, path := o.GroupByAt.Doc, o.GroupByAt.Path
+	seen := map[string]bool{}
+	for _, l := range o.GroupBy {
+		if msg := groupLabelProblem(l, seen, slo.Labels); msg != "" {
+			d.Errorf(path, "%s", msg)
+			continue
+		}
+		slo.GroupBy = append(slo.GroupBy, l)
+	}
+	slices.Sort(slo.GroupBy)
+	slo.MaxGroups = o.MaxGroups
+	if slo.MaxGroups == 0 {
+		slo.MaxGroups = DefaultMaxGroups
+	}
+	for _, q := range o.SLI.Parts {
+		for _, l := range slo.GroupBy {
+			if why := dropsLabel(q.Text, l); why != "" {
+				q.At.Doc.Errorf(q.At.Path, "drops the group label %q of %s (%s): write e.g. sum by (%s) (...)", l, path, why, l)
+			}
+		}
+	}
+}
+
+// openSLOAlerting is the model's alert policy of an SLO read from an OpenSLO file: slod's default
+// policy when it has no alert policy, else the window pairs of its conditions, with the warnings
+// every SLO file gets for pairs that can never fire.
+func openSLOAlerting(o *openslo.SLO) Alerting {
+	al := o.Alerting
+	a := Alerting{
+		Name: al.Name, RunbookURL: al.RunbookURL, NoData: al.NoData,
+		SeverityLabels: al.SeverityLabels, NoResolve: al.NoResolve,
+	}
+	if a.Name == "" {
+		a.Name = DefaultAlertName
+	}
+	pc := policyContext{objective: o.Objective, objOK: o.Objective > 0, objPath: o.At.Path, period: o.Period, periodOK: o.Period > 0}
+	if al.Default {
+		if pc.periodOK {
+			a.Windows = (&checker{doc: o.At.Doc}).effectiveWindows(defaultWindows(pc), nil, pc)
+		}
+		return a
+	}
+	for _, w := range al.Windows {
+		c := &checker{doc: w.At.Doc}
+		a.Windows = append(a.Windows, c.effectiveWindows([]placedWindow{{w: w.Window, field: w.At.Path}}, map[burnrate.Severity]severityAlert{}, pc)...)
+	}
+	return a
+}
