@@ -135,7 +135,7 @@ func alphaRatioMetrics(d *yamlx.Doc, p string, m *alphaRatio) (ratio, bool) {
 func alphaQuery(d *yamlx.Doc, p string, s *alphaSource) (Query, bool) {
 	ok := true
 	if s.Source != nil && !strings.EqualFold(*s.Source, "prometheus") && !strings.EqualFold(*s.Source, "sloth") {
-		d.Errorf(yamlx.Field(p, "source"), "a %s source: slod queries Prometheus (source: prometheus)", *s.Source)
+		d.Errorf(yamlx.Field(p, "source"), "source %s: slod queries Prometheus (source: prometheus)", *s.Source)
 		ok = false
 	}
 	if s.QueryType != nil && !strings.EqualFold(*s.QueryType, "promql") {

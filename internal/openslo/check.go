@@ -41,8 +41,8 @@ var slodAnnotations = map[string][]string{
 	KindAlertCondition: {annSeverity, annShortWindow},
 }
 
-// checkObject checks what every object of its kind must satisfy, used by an SLO or not. What
-// only matters to evaluate an SLO (a Prometheus source, a burn rate slod can alert on) is checked
+// checkObject checks what every object of its kind must satisfy, used by an SLO or not, and that
+// its references resolve. What only matters to evaluate an SLO (a Prometheus source, a burn rate slod can alert on) is checked
 // when an SLO uses the object.
 func (r *reader) checkObject(o *obj) {
 	d := o.doc
@@ -53,6 +53,7 @@ func (r *reader) checkObject(o *obj) {
 		checkMetadata(d, "metadata", v.Metadata, o.kind)
 		if v.Spec != nil {
 			checkSLISpec(d, "spec", v.Spec)
+			r.sliRefs(d, "spec", v.Spec)
 		}
 	case *object[serviceSpec]:
 		checkMetadata(d, "metadata", v.Metadata, o.kind)
@@ -62,6 +63,7 @@ func (r *reader) checkObject(o *obj) {
 		checkMetadata(d, "metadata", v.Metadata, o.kind)
 		if v.Spec != nil {
 			checkPolicySpec(d, "spec", v.Spec)
+			r.policyRefs(d, "spec", v.Spec)
 		}
 	case *object[conditionSpec]:
 		checkMetadata(d, "metadata", v.Metadata, o.kind)
@@ -277,3 +279,34 @@ func checkConditionSpec(d *yamlx.Doc, path string, s *conditionSpec) {
 }
 
 func validOp(op string) bool { return op == "lt" || op == "lte" || op == "gt" || op == "gte" }
+
+// sliRefs resolves the DataSources an SLI's metric sources refer to, used by an SLO or not: a
+// reference to nothing is a mistake in the files either way.
+func (r *reader) sliRefs(d *yamlx.Doc, path string, s *sliSpec) {
+	check := func(p string, m *metricSpec) {
+		if m != nil && m.MetricSource != nil && m.MetricSource.MetricSourceRef != nil && dnsLabel.MatchString(*m.MetricSource.MetricSourceRef) {
+			r.lookup(d, yamlx.Field(yamlx.Field(p, "metricSource"), "metricSourceRef"), KindDataSource, *m.MetricSource.MetricSourceRef)
+		}
+	}
+	check(yamlx.Field(path, "thresholdMetric"), s.ThresholdMetric)
+	if m := s.RatioMetric; m != nil {
+		rp := yamlx.Field(path, "ratioMetric")
+		for k, part := range map[string]*metricSpec{"good": m.Good, "bad": m.Bad, "total": m.Total, "raw": m.Raw} {
+			check(yamlx.Field(rp, k), part)
+		}
+	}
+}
+
+// policyRefs resolves the conditions and targets an AlertPolicy refers to.
+func (r *reader) policyRefs(d *yamlx.Doc, path string, s *policySpec) {
+	for i, c := range s.Conditions {
+		if c != nil && c.ConditionRef != nil && dnsLabel.MatchString(*c.ConditionRef) {
+			r.lookup(d, yamlx.Field(yamlx.Index(yamlx.Field(path, "conditions"), i), "conditionRef"), KindAlertCondition, *c.ConditionRef)
+		}
+	}
+	for i, t := range s.NotificationTargets {
+		if t != nil && t.TargetRef != nil && dnsLabel.MatchString(*t.TargetRef) {
+			r.lookup(d, yamlx.Field(yamlx.Index(yamlx.Field(path, "notificationTargets"), i), "targetRef"), KindAlertNotificationTarget, *t.TargetRef)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func (r *reader) source(loc Loc, ms *metricSource) (Query, bool) {
 		return Query{}, false
 	}
 	if !slices.Contains(promTypes, strings.ToLower(typ)) {
-		d.Errorf(typeAt, "a %s source: slod queries Prometheus and the stores that answer its API (type Prometheus, Thanos, Mimir, Cortex or VictoriaMetrics)", typ)
+		d.Errorf(typeAt, "type %s: slod queries Prometheus and the stores that answer its API (type Prometheus, Thanos, Mimir, Cortex or VictoriaMetrics)", typ)
 		return Query{}, false
 	}
 	sp := yamlx.Field(loc.Path, "spec")

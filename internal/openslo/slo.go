@@ -180,7 +180,7 @@ func window(d *yamlx.Doc, path string, dur *shorthand, rolling bool, cal *calend
 		d.Errorf(dp, "must be greater than 0")
 		return false
 	case dur.unit == 'm':
-		d.Errorf(dp, "%s is %s minutes: in OpenSLO 'm' is minutes and 'M' months; an SLO window is days or longer (e.g. 28d, 4w, 1M)", dur.text, strings.TrimSuffix(dur.text, "m"))
+		d.Errorf(dp, "%s is in minutes ('m' is minutes in OpenSLO, 'M' months): an SLO window is days or longer, such as 28d, 4w or 1M", dur.text)
 		return false
 	}
 	return ok
