@@ -75,6 +75,9 @@ type Notification struct {
 	// StartsAt is when the alert started firing; EndsAt when it stopped (resolve only).
 	StartsAt time.Time  `json:"starts_at"`
 	EndsAt   *time.Time `json:"ends_at,omitempty"`
+	// NoResolve, on a trigger, says that no resolve will follow: the SLO asks for none for this
+	// severity (rules.Alerting.NoResolve), so its incident is closed by a person.
+	NoResolve bool `json:"no_resolve,omitempty"`
 }
 
 // DedupKey returns the incident key of one alert of an SLO: stable across restarts and across

@@ -56,8 +56,8 @@ type ReconcileResult struct {
 //     tier); a silenced trigger is recorded and sent at the first reconciliation
 //     after the silence ends (or is deleted) if the alert still fires;
 //   - a resolve is sent to the receiver that got the trigger, and only if it got one (a resolve
-//     for an alert that was silenced throughout is not sent); silences do not hold resolves back,
-//     so no incident stays open because of one;
+//     for an alert that was silenced throughout is not sent) and the trigger did not say
+//     NoResolve; silences do not hold resolves back, so no incident stays open because of one;
 //   - receivers in Resend get the trigger again every interval while the alert fires.
 //
 // prev is not modified. Call it every evaluation cycle, also without changes, so that expired
@@ -80,7 +80,7 @@ func (r Reconciler) Reconcile(prev map[string]AlertRecord, changes []Notificatio
 			rec.Want = n.clone()
 			state[n.DedupKey] = rec
 		case Resolve:
-			if had && rec.Receiver != "" {
+			if had && rec.Receiver != "" && !rec.Want.NoResolve {
 				if n.EndsAt == nil {
 					n = n.resolved(now)
 				}

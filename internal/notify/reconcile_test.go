@@ -53,6 +53,11 @@ func TestReconcile(t *testing.T) {
 			{at: 30 * time.Minute, silences: []Silence{silenceA}, want: []string{"oncall:a:trigger"}},
 			{at: 31 * time.Minute, changes: []Notification{notificationFor("a", Resolve)}, want: []string{"oncall:a:resolve"}},
 		}},
+		{"a trigger that says no resolve follows gets none, and the next trigger is sent", []step{
+			{at: 0, changes: []Notification{noResolve(notificationFor("a", Trigger))}, want: []string{"oncall:a:trigger"}},
+			{at: time.Minute, restart: true, changes: []Notification{notificationFor("a", Resolve)}, want: nil},
+			{at: 2 * time.Minute, changes: []Notification{noResolve(notificationFor("a", Trigger))}, want: []string{"oncall:a:trigger"}},
+		}},
 		{"resolve of a never-sent trigger is not sent", []step{
 			{at: 0, changes: []Notification{notificationFor("a", Trigger)}, silences: []Silence{silenceA}, want: nil},
 			{at: 5 * time.Minute, changes: []Notification{notificationFor("a", Resolve)}, silences: []Silence{silenceA}, want: nil},
@@ -107,6 +112,11 @@ func TestReconcile(t *testing.T) {
 			}
 		})
 	}
+}
+
+func noResolve(n Notification) Notification {
+	n.NoResolve = true
+	return n
 }
 
 func TestReconcileReportsSilencedOnce(t *testing.T) {

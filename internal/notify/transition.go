@@ -72,6 +72,8 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	if action == Resolve {
 		at := tr.At.UTC()
 		n.EndsAt = &at
+	} else {
+		n.NoResolve = slo.Alerting.NoResolve[tr.Severity]
 	}
 	if w := tr.Reason.Window; !tr.NoData && w.Long > 0 {
 		n.Window = &FiredWindow{

@@ -302,3 +302,42 @@ func TestSlothSeverityLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestNoResolve: a severity whose resolve the SLO does not want has its triggers say so, and no
+// resolve goes out for them, across a reload that removes the SLO too.
+func TestNoResolve(t *testing.T) {
+	slo := testSLO()
+	slo.Alerting.NoResolve = map[burnrate.Severity]bool{burnrate.Page: true}
+	at := t0
+	fire := func(sev burnrate.Severity) burnrate.Transition {
+		return burnrate.Transition{Severity: sev, From: burnrate.Inactive, To: burnrate.Firing, At: at, FiredAt: at}
+	}
+	stop := func(sev burnrate.Severity) burnrate.Transition {
+		return burnrate.Transition{Severity: sev, From: burnrate.Firing, To: burnrate.Inactive, At: at.Add(time.Hour), FiredAt: at}
+	}
+	var changes []Notification
+	for _, tr := range []burnrate.Transition{fire(burnrate.Page), fire(burnrate.Ticket)} {
+		n, _ := FromTransition(slo, nil, tr, burnrate.Status{}, "")
+		changes = append(changes, n)
+	}
+	if !changes[0].NoResolve || changes[1].NoResolve {
+		t.Fatalf("NoResolve on page/ticket triggers = %v/%v, want true/false", changes[0].NoResolve, changes[1].NoResolve)
+	}
+	r := Reconciler{Router: receiver.NewRouter([]receiver.Route{{Receiver: "oncall"}})}
+	res := r.Reconcile(nil, changes, nil, at)
+	var stops []Notification
+	for _, tr := range []burnrate.Transition{stop(burnrate.Page), stop(burnrate.Ticket)} {
+		n, _ := FromTransition(slo, nil, tr, burnrate.Status{}, "")
+		stops = append(stops, n)
+	}
+	res = r.Reconcile(res.State, stops, nil, at.Add(time.Hour))
+	if len(res.Enqueue) != 1 || res.Enqueue[0].Notification.Severity != "ticket" || len(res.State) != 0 {
+		t.Errorf("enqueued %+v, state %v: want only the ticket's resolve, and both alerts forgotten", res.Enqueue, res.State)
+	}
+
+	res = r.Reconcile(nil, changes[:1], nil, at)
+	gone := ResolveMissing(res.State, func(string) bool { return false }, at.Add(time.Hour))
+	if res = r.Reconcile(res.State, gone, nil, at.Add(time.Hour)); len(res.Enqueue) != 0 {
+		t.Errorf("a removed SLO's page was resolved: %+v", res.Enqueue)
+	}
+}

@@ -506,11 +506,17 @@ func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) (Ale
 	a.Labels = c.labels(yamlx.Field(path, "labels"), al.Labels, "label")
 	a.Annotations = c.labels(yamlx.Field(path, "annotations"), al.Annotations, "annotation")
 	sev := map[burnrate.Severity]severityAlert{}
-	if al.Page != nil {
-		sev[burnrate.Page] = c.severityAlert(yamlx.Field(path, "page"), al.Page)
-	}
-	if al.Ticket != nil {
-		sev[burnrate.Ticket] = c.severityAlert(yamlx.Field(path, "ticket"), al.Ticket)
+	for s, spec := range map[burnrate.Severity]*v1SeveritySpec{burnrate.Page: al.Page, burnrate.Ticket: al.Ticket} {
+		if spec == nil {
+			continue
+		}
+		sev[s] = c.severityAlert(yamlx.Field(path, string(s)), &severitySpec{Disable: spec.Disable, Labels: spec.Labels, Annotations: spec.Annotations})
+		if spec.SendResolved != nil && !*spec.SendResolved {
+			if a.NoResolve == nil {
+				a.NoResolve = map[burnrate.Severity]bool{}
+			}
+			a.NoResolve[s] = true
+		}
 	}
 	a.SeverityLabels, a.SeverityAnnotations = severityMaps(sev)
 
@@ -611,8 +617,8 @@ func (c *checker) window(p string, ws *windowSpec, pc policyContext) burnrate.Wi
 	if ws.Short != nil {
 		w.Short = c.positive(yamlx.Field(p, "short"), *ws.Short)
 	}
-	if longOK && shortOK && w.Short >= w.Long {
-		c.doc.Errorf(yamlx.Field(p, "short"), "must be shorter than long (%s), got %s", model.Duration(w.Long), model.Duration(w.Short))
+	if longOK && shortOK && w.Short > w.Long {
+		c.doc.Errorf(yamlx.Field(p, "short"), "must not be longer than long (%s), got %s", model.Duration(w.Long), model.Duration(w.Short))
 	}
 	if longOK && pc.periodOK && w.Long > pc.period {
 		c.doc.Errorf(yamlx.Field(p, "long"), "must not be longer than the SLO window (%s), got %s", model.Duration(pc.period), model.Duration(w.Long))

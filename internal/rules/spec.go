@@ -63,17 +63,26 @@ type v1Alerting struct {
 	RunbookURL  *string           `yaml:"runbook_url"`
 	Labels      map[string]string `yaml:"labels"`
 	Annotations map[string]string `yaml:"annotations"`
-	Page        *severitySpec     `yaml:"page"`
-	Ticket      *severitySpec     `yaml:"ticket"`
+	Page        *v1SeveritySpec   `yaml:"page"`
+	Ticket      *v1SeveritySpec   `yaml:"ticket"`
 	Windows     []*windowSpec     `yaml:"windows"`
 	NoData      *noDataSpec       `yaml:"no_data"`
 }
 
-// severitySpec is a page or ticket section (slod/v1), or Sloth's page_alert / ticket_alert.
+// severitySpec is Sloth's page_alert / ticket_alert, and what slod/v1's page and ticket share
+// with them.
 type severitySpec struct {
 	Disable     *bool             `yaml:"disable"`
 	Labels      map[string]string `yaml:"labels"`
 	Annotations map[string]string `yaml:"annotations"`
+}
+
+// v1SeveritySpec is a page or ticket section of a slod/v1 file.
+type v1SeveritySpec struct {
+	Disable      *bool             `yaml:"disable"`
+	Labels       map[string]string `yaml:"labels"`
+	Annotations  map[string]string `yaml:"annotations"`
+	SendResolved *bool             `yaml:"send_resolved"`
 }
 
 type windowSpec struct {
