@@ -107,6 +107,7 @@ func readFiles(sources []File) ([]loaded, Errors) {
 	}
 	return out, errs
 }
+
 // File is one file Load reads: Explicit when it was named as such rather than found in a
 // directory (an explicit file is always an SLO file; a found one may be a `slod test` file).
 type File struct {

@@ -297,8 +297,8 @@ func TestParseAll(t *testing.T) {
 	}
 
 	for src, want := range map[string]string{
-		"":              "f.yaml:1:1: empty file: want a test file",
-		"---\n---\n":    "f.yaml:1:1: empty file: want a test file",
+		"":             "f.yaml:1:1: empty file: want a test file",
+		"---\n---\n":   "f.yaml:1:1: empty file: want a test file",
 		"a: 1\n---\n[": "f.yaml:3:1: invalid YAML: did not find expected node content",
 	} {
 		docs, errs := ParseAll("f.yaml", []byte(src), Kind{Want: "a test file"})
