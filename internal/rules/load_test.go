@@ -197,6 +197,19 @@ func TestParseValid(t *testing.T) {
 			},
 		},
 		{
+			name: "a raw SLI, a pair whose short window is its long one, a page without resolves",
+			file: "raw.yaml",
+			want: []*SLO{{
+				Service: "wifi", Name: "satisfaction", Objective: 0.95, Period: 30 * day, Labels: map[string]string{},
+				SLI: SLI{Kind: RatioSLI, ErrorRatioQuery: `1 - avg(avg_over_time(client_satisfaction_ratio[{{.window}}]))`},
+				Alerting: Alerting{Name: "SLOBurnRate", Windows: []burnrate.Window{
+					{Severity: burnrate.Page, Long: time.Hour, Short: time.Hour, BurnRate: 10},
+					{Severity: burnrate.Ticket, Long: day, Short: 2 * time.Hour, BurnRate: 2},
+				}, NoResolve: map[burnrate.Severity]bool{burnrate.Page: true}},
+				Pos: Pos{File: "raw.yaml", Line: 4, Col: 5}, Format: "slod/v1",
+			}},
+		},
+		{
 			name: "a window pair that can never fire is a warning, not an error",
 			file: "never-fires.yaml",
 			want: []*SLO{{

@@ -9,8 +9,8 @@ import (
 // SLIKind says how an SLI counts bad and total events.
 type SLIKind string
 
-// The SLI kinds. RatioSLI is Sloth's raw error_ratio_query: evaluated each step and averaged over
-// a window, as Sloth's own period rule does.
+// The SLI kinds. RatioSLI is a raw error_ratio_query (slod/v1's and Sloth's raw): evaluated each
+// step and averaged over a window, as Sloth's own period rule does.
 const (
 	EventsSLI    SLIKind = "events"
 	LatencySLI   SLIKind = "latency"
@@ -65,7 +65,7 @@ type SLI struct {
 	Op    CompareOp
 	Slice time.Duration
 
-	// RatioSLI (Sloth's raw SLI): a query for the error ratio itself.
+	// RatioSLI (a raw SLI): a query for the error ratio itself.
 	ErrorRatioQuery string
 }
 

@@ -327,15 +327,15 @@ func (c *checker) present(path string, keys ...string) []string {
 	return out
 }
 
-// v1SLI checks a slod/v1 SLI: exactly one of events, latency and timeslice.
+// v1SLI checks a slod/v1 SLI: exactly one of events, latency, timeslice and raw.
 func (c *checker) v1SLI(path string, s *v1SLI) SLI {
-	kinds := c.present(path, "events", "latency", "timeslice")
+	kinds := c.present(path, "events", "latency", "timeslice", "raw")
 	switch {
 	case len(kinds) > 1:
-		c.doc.Errorf(path, "exactly one of events, latency or timeslice is allowed, got %s", strings.Join(kinds, " and "))
+		c.doc.Errorf(path, "exactly one of events, latency, timeslice or raw is allowed, got %s", strings.Join(kinds, " and "))
 		return SLI{}
 	case len(kinds) == 0:
-		c.doc.Errorf(path, "exactly one of events, latency or timeslice is required")
+		c.doc.Errorf(path, "exactly one of events, latency, timeslice or raw is required")
 		return SLI{}
 	}
 	switch {
@@ -345,8 +345,16 @@ func (c *checker) v1SLI(path string, s *v1SLI) SLI {
 		return c.latency(yamlx.Field(path, "latency"), s.Latency)
 	case s.Timeslice != nil:
 		return c.timeslice(yamlx.Field(path, "timeslice"), s.Timeslice)
+	case s.Raw != nil:
+		return c.raw(yamlx.Field(path, "raw"), s.Raw)
 	}
 	return SLI{} // the one kind given did not decode: reported
+}
+
+// raw checks an error ratio SLI (slod/v1's raw, Sloth's raw): the query of the error ratio itself.
+func (c *checker) raw(path string, r *rawSpec) SLI {
+	q, _ := c.query(yamlx.Field(path, "error_ratio_query"), r.ErrorRatioQuery, false)
+	return SLI{Kind: RatioSLI, ErrorRatioQuery: q}
 }
 
 func (c *checker) events(path string, e *eventsSpec) SLI {
@@ -408,8 +416,7 @@ func (c *checker) slothSLI(path string, s *slothSLI) SLI {
 	case s.Events != nil:
 		return c.events(yamlx.Field(path, "events"), s.Events)
 	case s.Raw != nil:
-		q, _ := c.query(yamlx.Field(yamlx.Field(path, "raw"), "error_ratio_query"), s.Raw.ErrorRatioQuery, false)
-		return SLI{Kind: RatioSLI, ErrorRatioQuery: q}
+		return c.raw(yamlx.Field(path, "raw"), s.Raw)
 	case s.Plugin != nil:
 		c.doc.KeyErrorf(yamlx.Field(path, "plugin"), "Sloth SLI plugins are not supported by slod: write the SLI as events or raw queries")
 	}

@@ -39,6 +39,7 @@ type v1SLI struct {
 	Events    *eventsSpec    `yaml:"events"`
 	Latency   *latencySpec   `yaml:"latency"`
 	Timeslice *timesliceSpec `yaml:"timeslice"`
+	Raw       *rawSpec       `yaml:"raw"`
 }
 
 type eventsSpec struct {
