@@ -310,3 +310,9 @@ func (r *reader) policyRefs(d *yamlx.Doc, path string, s *policySpec) {
 		}
 	}
 }
+
+// ValidName reports whether s can name an OpenSLO object (a DNS label).
+func ValidName(s string) bool { return dnsLabel.MatchString(s) }
+
+// ValidLabelKey reports whether s can be the key of an OpenSLO metadata label.
+func ValidLabelKey(s string) bool { return labelKey.MatchString(s) }

@@ -67,6 +67,17 @@ func sliceOf(def *rules.SLI, step time.Duration) (time.Duration, error) {
 	return s, nil
 }
 
+// WrittenQueries returns the queries of slo's SLI over {{.window}}, before the per-step rewrite:
+// as written, and for a latency SLI the ones slod derives from its histogram (what `slod convert`
+// writes for it).
+func WrittenQueries(slo *rules.SLO) (Queries, error) {
+	q, err := rawQueries(&slo.SLI, slo.GroupBy)
+	if err != nil {
+		return Queries{}, fmt.Errorf("SLO %s: %w", slo.ID(), err)
+	}
+	return q, nil
+}
+
 // rawQueries returns the queries of the SLI s as the user wrote them (placeholder included), deriving
 // the histogram queries of a latency SLI (summed by the group labels by, if any).
 func rawQueries(s *rules.SLI, by []string) (Queries, error) {
