@@ -274,14 +274,14 @@ func burnWindow(p policy, period time.Duration) (burnrate.Window, bool) {
 		d.Errorf(yamlx.Field(cp, "op"), "%s alerts while the burn rate is at or below the threshold: a burn-rate alert fires when the budget burns faster than the threshold, so slod takes gt or gte", *c.Op)
 		ok = false
 	}
-	if c.Threshold != nil && c.Threshold.f <= 0 {
-		d.Errorf(yamlx.Field(cp, "threshold"), "must be a burn rate above 0, got %s", c.Threshold.text)
+	if c.Threshold != nil && c.Threshold.F <= 0 {
+		d.Errorf(yamlx.Field(cp, "threshold"), "must be a burn rate above 0, got %s", c.Threshold.Text)
 		ok = false
 	}
 	if c.LookbackWindow == nil || c.Threshold == nil {
 		return burnrate.Window{}, false
 	}
-	w := burnrate.Window{Long: c.LookbackWindow.d, Short: c.LookbackWindow.d, BurnRate: c.Threshold.f}
+	w := burnrate.Window{Long: c.LookbackWindow.d, Short: c.LookbackWindow.d, BurnRate: c.Threshold.F}
 	if c.AlertAfter != nil {
 		w.For = c.AlertAfter.d
 	}

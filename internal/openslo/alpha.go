@@ -71,11 +71,11 @@ func alphaObjectiveSLI(d *yamlx.Doc, p string, ob *alphaObjective, method string
 		case !d.Has(tp):
 			d.Errorf(p, "timeSliceTarget is required with Timeslices: the share of a slice that must be good for the slice to be")
 			ok = false
-		case v != nil && (v.f <= 0 || v.f > 1):
-			d.Errorf(tp, "must be above 0 and at most 1, got %s", v.text)
+		case v != nil && (v.F <= 0 || v.F > 1):
+			d.Errorf(tp, "must be above 0 and at most 1, got %s", v.Text)
 			ok = false
 		case v != nil:
-			f.sliceFrac = v.f
+			f.sliceFrac = v.F
 		}
 	}
 	switch {
@@ -151,16 +151,8 @@ func alphaQuery(d *yamlx.Doc, p string, s *alphaSource) (Query, bool) {
 // alphaWindow checks a v1alpha SLO's timeWindows and returns the window's length.
 func alphaWindow(d *yamlx.Doc, ws []*alphaTimeWindow) time.Duration {
 	const path = "spec.timeWindows"
-	switch {
-	case !d.Has(path) || (len(ws) == 0 && !d.Failed(path) && yamlx.IsNull(d.Node(path))):
-		return DefaultPeriod
-	case d.Failed(path):
-		return 0
-	case len(ws) != 1:
-		d.Errorf(path, "must hold exactly one time window, got %d", len(ws))
-		return 0
-	case ws[0] == nil:
-		return 0
+	if period, more := oneWindow(d, path, len(ws)); !more || ws[0] == nil {
+		return period
 	}
 	w, p := ws[0], yamlx.Index(path, 0)
 	ok := true

@@ -47,35 +47,26 @@ var slodAnnotations = map[string][]string{
 func (r *reader) checkObject(o *obj) {
 	d := o.doc
 	switch v := o.value.(type) {
-	case *object[sloSpec]:
-		checkMetadata(d, "metadata", v.Metadata, o.kind)
+	case interface{ meta() *metadata }:
+		checkMetadata(d, "metadata", v.meta(), o.kind)
+	case interface{ meta() *alphaMetadata }:
+		checkAlphaMetadata(d, v.meta())
+	}
+	switch v := o.value.(type) {
 	case *object[sliSpec]:
-		checkMetadata(d, "metadata", v.Metadata, o.kind)
 		if v.Spec != nil {
 			checkSLISpec(d, "spec", v.Spec)
 			r.sliRefs(d, "spec", v.Spec)
 		}
-	case *object[serviceSpec]:
-		checkMetadata(d, "metadata", v.Metadata, o.kind)
-	case *object[dataSourceSpec]:
-		checkMetadata(d, "metadata", v.Metadata, o.kind)
 	case *object[policySpec]:
-		checkMetadata(d, "metadata", v.Metadata, o.kind)
 		if v.Spec != nil {
 			checkPolicySpec(d, "spec", v.Spec)
 			r.policyRefs(d, "spec", v.Spec)
 		}
 	case *object[conditionSpec]:
-		checkMetadata(d, "metadata", v.Metadata, o.kind)
 		if v.Spec != nil {
 			checkConditionSpec(d, "spec", v.Spec)
 		}
-	case *object[targetSpec]:
-		checkMetadata(d, "metadata", v.Metadata, o.kind)
-	case *alphaObject[alphaSLOSpec]:
-		checkAlphaMetadata(d, v.Metadata)
-	case *alphaObject[serviceSpec]:
-		checkAlphaMetadata(d, v.Metadata)
 	}
 	checkDescription(d, "spec.description")
 }

@@ -12,23 +12,24 @@ import (
 // a rules.SLO with the checks every SLO file gets.
 type SLO struct {
 	// APIVersion is openslo/v1 or openslo/v1alpha.
-	APIVersion  string
-	Service     string
-	Name        string
-	Description string
-	// Objective is a ratio (target, or targetPercent/100).
+	APIVersion string
+	// Service is spec.service; Name is metadata.name, with the objective's displayName (or index)
+	// after a '-' when the SLO has several objectives; Description is spec.description.
+	Service, Name, Description string
+	// Objective is the objective's target, or its targetPercent / 100.
 	Objective float64
-	// Period is the rolling time window (slod's default, 30d, when the SLO has none).
+	// Period is timeWindow's rolling duration, or slod's default (30d) without one.
 	Period time.Duration
-	// Labels are the Service's metadata labels overlaid with the SLO's.
+	// Labels are the metadata labels of the Service object named spec.service (if the files
+	// define one) overlaid with the SLO's, as alert labels.
 	Labels map[string]string
-	// GroupBy and MaxGroups come from the slod.dev/group-by and slod.dev/max-groups annotations.
+	// GroupBy and MaxGroups are the slod.dev/group-by and slod.dev/max-groups annotations.
 	GroupBy   []string
 	MaxGroups int
 	SLI       SLI
 	Alerting  Alerting
-	// At is the SLO's objective, where problems with the SLO as a whole are reported; GroupByAt
-	// the slod.dev/group-by annotation.
+	// At is the objective, where problems with the SLO as a whole are reported; GroupByAt the
+	// slod.dev/group-by annotation.
 	At, GroupByAt Loc
 }
 

@@ -80,11 +80,11 @@ func objectiveFields(d *yamlx.Doc, p string, o *objective, method string, thresh
 		if !d.Has(tp) {
 			d.Errorf(p, "timeSliceTarget is required with Timeslices: the share of a slice that must be good for the slice to be")
 			ok = false
-		} else if v := o.TimeSliceTarget; v != nil && (v.f <= 0 || v.f > 1) {
-			d.Errorf(tp, "must be above 0 and at most 1, got %s", v.text)
+		} else if v := o.TimeSliceTarget; v != nil && (v.F <= 0 || v.F > 1) {
+			d.Errorf(tp, "must be above 0 and at most 1, got %s", v.Text)
 			ok = false
 		} else if v != nil {
-			out.sliceFrac = v.f
+			out.sliceFrac = v.F
 		}
 		fallthrough
 	case ratioTimeslices:
@@ -130,7 +130,7 @@ func thresholdFields(d *yamlx.Doc, p string, op *string, value *number, threshol
 		d.Errorf(p, "value is required with a thresholdMetric: the query is compared with it")
 		ok = false
 	} else if value != nil {
-		out.value = value.f
+		out.value = value.F
 	}
 	return ok && op != nil && value != nil
 }

@@ -135,16 +135,8 @@ func budgetingMethod(d *yamlx.Doc, m *string, methods ...string) string {
 // timeWindowOf checks a v1 SLO's timeWindow and returns its length: slod's windows are rolling.
 func timeWindowOf(d *yamlx.Doc, ws []*timeWindow) time.Duration {
 	const path = "spec.timeWindow"
-	switch {
-	case !d.Has(path) || (len(ws) == 0 && !d.Failed(path) && yamlx.IsNull(d.Node(path))):
-		return DefaultPeriod
-	case d.Failed(path):
-		return 0
-	case len(ws) != 1:
-		d.Errorf(path, "must hold exactly one time window, got %d", len(ws))
-		return 0
-	case ws[0] == nil:
-		return 0
+	if period, more := oneWindow(d, path, len(ws)); !more || ws[0] == nil {
+		return period
 	}
 	w, p := ws[0], yamlx.Index(path, 0)
 	rolling := w.IsRolling != nil && *w.IsRolling
@@ -152,6 +144,21 @@ func timeWindowOf(d *yamlx.Doc, ws []*timeWindow) time.Duration {
 		return 0
 	}
 	return w.Duration.d
+}
+
+// oneWindow checks that the list of n time windows at path holds one. When it does not, more is
+// false and period is the SLO's: slod's default without a window, 0 after a problem.
+func oneWindow(d *yamlx.Doc, path string, n int) (period time.Duration, more bool) {
+	switch {
+	case !d.Has(path) || (n == 0 && !d.Failed(path) && yamlx.IsNull(d.Node(path))):
+		return DefaultPeriod, false
+	case d.Failed(path):
+		return 0, false
+	case n != 1:
+		d.Errorf(path, "must hold exactly one time window, got %d", n)
+		return 0, false
+	}
+	return 0, true
 }
 
 // window checks one time window: rolling (slod's kind) or calendar-aligned (not yet slod's), the
@@ -249,18 +256,18 @@ func ratioOf(d *yamlx.Doc, path string, target, percent *number) (float64, bool)
 	if v == nil {
 		return 0, false
 	}
-	if v.f < 0 || v.f >= limit {
-		d.Errorf(p, "must be at least 0 and below %s%s, got %s", formatNumber(limit), unit, v.text)
+	if v.F < 0 || v.F >= limit {
+		d.Errorf(p, "must be at least 0 and below %s%s, got %s", formatNumber(limit), unit, v.Text)
 		return 0, false
 	}
-	r := new(big.Rat).Set(v.r)
+	r := new(big.Rat).Set(v.R)
 	if percent != nil {
 		r.Quo(r, big.NewRat(100, 1))
 	}
 	f, _ := r.Float64()
 	if f <= 0 || f >= 1 {
 		// 0 makes the whole of every window error budget; 0.99999999999999999 rounds to 1.
-		d.Errorf(p, "%s cannot be an objective for slod: it must be above 0 and, as a ratio, below 1", v.text)
+		d.Errorf(p, "%s cannot be an objective for slod: it must be above 0 and, as a ratio, below 1", v.Text)
 		return 0, false
 	}
 	return f, true

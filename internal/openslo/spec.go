@@ -2,7 +2,6 @@ package openslo
 
 import (
 	"fmt"
-	"math/big"
 	"regexp"
 	"strconv"
 	"time"
@@ -18,13 +17,20 @@ import (
 // fields that may be absent. Field names and required fields follow the spec's README and JSON
 // schemas (github.com/OpenSLO/OpenSLO, v1 and v1alpha).
 
-// object is one OpenSLO object of kind K: every kind has the same header.
-type object[S any] struct {
-	APIVersion string    `yaml:"apiVersion" yamlx:"required"`
-	Kind       string    `yaml:"kind" yamlx:"required"`
-	Metadata   *metadata `yaml:"metadata" yamlx:"required"`
-	Spec       *S        `yaml:"spec" yamlx:"required"`
+// kobject is one OpenSLO object: every kind has the same header, and v1 and v1alpha differ in
+// their metadata (M).
+type kobject[M, S any] struct {
+	APIVersion string `yaml:"apiVersion" yamlx:"required"`
+	Kind       string `yaml:"kind" yamlx:"required"`
+	Metadata   *M     `yaml:"metadata" yamlx:"required"`
+	Spec       *S     `yaml:"spec" yamlx:"required"`
 }
+
+// meta is the object's metadata.
+func (o *kobject[M, S]) meta() *M { return o.Metadata }
+
+// object is a v1 object whose spec is an S.
+type object[S any] = kobject[metadata, S]
 
 // metadata is v1's: labels may hold a string or a list of strings per key.
 type metadata struct {
@@ -190,12 +196,7 @@ type targetSpec struct {
 
 // The v1alpha objects: what Sloth reads (its OpenSLO support is v1alpha only). Metadata has no
 // labels or annotations there.
-type alphaObject[S any] struct {
-	APIVersion string         `yaml:"apiVersion" yamlx:"required"`
-	Kind       string         `yaml:"kind" yamlx:"required"`
-	Metadata   *alphaMetadata `yaml:"metadata" yamlx:"required"`
-	Spec       *S             `yaml:"spec" yamlx:"required"`
-}
+type alphaObject[S any] = kobject[alphaMetadata, S]
 
 type alphaMetadata struct {
 	Name        *string `yaml:"name" yamlx:"required"`
@@ -247,20 +248,7 @@ type alphaTimeWindow struct {
 
 // number is a number with its exact decimal value, so that a target of 0.999 becomes the float64
 // nearest 0.999 and a targetPercent of 99.9 the same one.
-type number struct {
-	f    float64
-	r    *big.Rat
-	text string
-}
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (v *number) UnmarshalYAML(n *yaml.Node) error {
-	f, r, err := yamlx.Number(n)
-	if err == nil {
-		*v = number{f: f, r: r, text: n.Value}
-	}
-	return err
-}
+type number = yamlx.Decimal
 
 // shorthand is the spec's duration-shorthand: a whole number and one unit of m, h, d, w, M, Q or
 // Y. The spec leaves the length of M, Q and Y to implementations; slod takes 30, 90 and 365

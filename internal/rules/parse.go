@@ -210,13 +210,13 @@ func (c *checker) sloCommon(path string, fs fileSpec, name *string, description 
 	}
 	pc := policyContext{objPath: yamlx.Field(path, "objective"), period: DefaultPeriod, periodOK: true, periodPlace: slo.Places.SLO}
 	if objective != nil {
-		ratio := objectiveRatio(objective.r)
+		ratio := objectiveRatio(objective.R)
 		switch {
-		case objective.r.Sign() <= 0 || objective.r.Cmp(big.NewRat(100, 1)) >= 0:
-			c.doc.Errorf(pc.objPath, "must be a percentage between 0 and 100 (exclusive), got %s", objective.text)
+		case objective.R.Sign() <= 0 || objective.R.Cmp(big.NewRat(100, 1)) >= 0:
+			c.doc.Errorf(pc.objPath, "must be a percentage between 0 and 100 (exclusive), got %s", objective.Text)
 		case ratio <= 0 || ratio >= 1:
 			// 99.99999999999999999 is below 100 but rounds to a ratio of 1: no error budget at all.
-			c.doc.Errorf(pc.objPath, "%s is too close to 0 or 100 to be represented", objective.text)
+			c.doc.Errorf(pc.objPath, "%s is too close to 0 or 100 to be represented", objective.Text)
 		default:
 			slo.Objective, pc.objective, pc.objOK = ratio, ratio, true
 		}
@@ -372,10 +372,10 @@ func (c *checker) latency(path string, l *latencySpec) SLI {
 	s := SLI{Kind: LatencySLI}
 	s.Histogram, _ = c.histogram(yamlx.Field(path, "histogram"), l.Histogram)
 	if t := l.Threshold; t != nil {
-		if t.f <= 0 {
-			c.doc.Errorf(yamlx.Field(path, "threshold"), "must be a positive number of seconds, got %s", t.text)
+		if t.F <= 0 {
+			c.doc.Errorf(yamlx.Field(path, "threshold"), "must be a positive number of seconds, got %s", t.Text)
 		}
-		s.Threshold = t.f
+		s.Threshold = t.F
 	}
 	return s
 }
@@ -392,7 +392,7 @@ func (c *checker) timeslice(path string, t *timesliceSpec) SLI {
 		}
 	}
 	if t.Threshold != nil {
-		s.Threshold = t.Threshold.f
+		s.Threshold = t.Threshold.F
 	}
 	if t.Slice != nil {
 		s.Slice = c.positive(yamlx.Field(path, "slice"), *t.Slice)
@@ -635,16 +635,16 @@ func (c *checker) window(p string, ws *windowSpec, pc policyContext) burnrate.Wi
 	case hasRate && hasBudget:
 		c.doc.ErrorAt(c.doc.KeyPos(yamlx.Field(p, "budget_percent")), p, "set burn_rate or budget_percent, not both")
 	case ws.BurnRate != nil:
-		if ws.BurnRate.f <= 0 {
-			c.doc.Errorf(yamlx.Field(p, "burn_rate"), "must be greater than 0, got %s", ws.BurnRate.text)
+		if ws.BurnRate.F <= 0 {
+			c.doc.Errorf(yamlx.Field(p, "burn_rate"), "must be greater than 0, got %s", ws.BurnRate.Text)
 		}
-		w.BurnRate = ws.BurnRate.f
+		w.BurnRate = ws.BurnRate.F
 	case ws.BudgetPercent != nil:
-		switch v := ws.BudgetPercent.f; {
+		switch v := ws.BudgetPercent.F; {
 		case v <= 0 || v > 100:
-			c.doc.Errorf(yamlx.Field(p, "budget_percent"), "must be a percentage greater than 0 and at most 100, got %s", ws.BudgetPercent.text)
+			c.doc.Errorf(yamlx.Field(p, "budget_percent"), "must be a percentage greater than 0 and at most 100, got %s", ws.BudgetPercent.Text)
 		case longOK && pc.periodOK:
-			w.BurnRate = budgetBurnRate(ws.BudgetPercent.r, pc.period, w.Long)
+			w.BurnRate = budgetBurnRate(ws.BudgetPercent.R, pc.period, w.Long)
 		}
 	case !hasRate && !hasBudget:
 		c.doc.Errorf(p, "one of burn_rate or budget_percent is required")

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"math/big"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -137,21 +136,6 @@ type slothAlerting struct {
 	TicketAlert *severitySpec     `yaml:"ticket_alert"`
 }
 
-// decimal is a number with its exact decimal value, so that ratios computed from it (99.9 →
-// 0.999) are the nearest float64, not an accumulation of rounding errors; text is as written, for
-// messages.
-type decimal struct {
-	f    float64
-	r    *big.Rat
-	text string
-}
-
-// UnmarshalYAML implements yaml.Unmarshaler (yamlx reports the error at the value).
-func (d *decimal) UnmarshalYAML(n *yaml.Node) error {
-	f, r, err := yamlx.Number(n)
-	if err != nil {
-		return err
-	}
-	*d = decimal{f: f, r: r, text: n.Value}
-	return nil
-}
+// decimal is a number with its exact decimal value (yamlx.Decimal), so that ratios computed from
+// it (99.9 → 0.999) are the nearest float64.
+type decimal = yamlx.Decimal

@@ -368,6 +368,24 @@ func Number(n *yaml.Node) (float64, *big.Rat, error) {
 	return f, r, nil
 }
 
+// Decimal is a number of a file with its exact decimal value, so that figures computed from it
+// (99.9 → 0.999) are the nearest float64 rather than an accumulation of rounding errors; Text is
+// as written, for messages. As a schema field it decodes through Number.
+type Decimal struct {
+	F    float64
+	R    *big.Rat
+	Text string
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler (Decode reports the error at the value).
+func (d *Decimal) UnmarshalYAML(n *yaml.Node) error {
+	f, r, err := Number(n)
+	if err == nil {
+		*d = Decimal{F: f, R: r, Text: Resolve(n).Value}
+	}
+	return err
+}
+
 // ParseDuration decodes a Prometheus duration ("5m", "1h30m", "30d"); negative durations do not
 // parse. Types of other packages holding a duration use it in their UnmarshalYAML, so that every
 // file words a bad duration the same way.
