@@ -96,7 +96,7 @@ func writeConverted(dir string, files []convert.File, stdout io.Writer) error {
 		if len(files) != 1 {
 			var names []string
 			for _, f := range files {
-				names = append(names, f.Name)
+				names = append(names, strings.TrimSuffix(f.Name, ".yaml"))
 			}
 			return fmt.Errorf("the SLOs are of %d services (%s): give -o DIR to write one file each", len(files), strings.Join(names, ", "))
 		}
