@@ -110,7 +110,7 @@ func checkMetadata(d *yamlx.Doc, path string, m *metadata, kind string) {
 			if len(slodAnnotations[kind]) > 0 {
 				known = strings.Join(slodAnnotations[kind], ", ")
 			}
-			d.KeyErrorf(yamlx.Field(ap, k), "unknown slod annotation %q on a %s (slod reads %s there)", k, kind, known)
+			d.KeyErrorf(yamlx.Field(ap, k), "unknown slod annotation %q on %s %s (slod reads %s there)", k, article(kind), kind, known)
 		}
 	}
 }
@@ -228,7 +228,7 @@ func inlineOrRef(d *yamlx.Doc, path, refKey, kind string, gotKind *string) bool 
 	inline := present(d, path, "kind", "metadata", "spec")
 	if d.Has(yamlx.Field(path, refKey)) {
 		if len(inline) > 0 {
-			d.KeyErrorf(yamlx.Field(path, inline[0]), "a %s takes %s or an inline %s (kind, metadata, spec), not both", kind, refKey, kind)
+			d.KeyErrorf(yamlx.Field(path, inline[0]), "%s %s takes %s or an inline %s (kind, metadata, spec), not both", article(kind), kind, refKey, kind)
 			return false
 		}
 		checkName(d, yamlx.Field(path, refKey), stringAt(d, yamlx.Field(path, refKey)))
@@ -307,3 +307,11 @@ func ValidName(s string) bool { return dnsLabel.MatchString(s) }
 
 // ValidLabelKey reports whether s can be the key of an OpenSLO metadata label.
 func ValidLabelKey(s string) bool { return labelKey.MatchString(s) }
+
+// article is the indefinite article of a kind: an SLO, an AlertPolicy, a Service.
+func article(kind string) string {
+	if kind == KindSLO || kind == KindSLI || strings.HasPrefix(kind, "Alert") {
+		return "an"
+	}
+	return "a"
+}

@@ -139,10 +139,6 @@ func nodeName(n parser.Node) string {
 		return "the operator " + v.Op.String()
 	case *parser.VectorSelector:
 		return "offset or @ (on " + v.Name + ")"
-	case *parser.MatrixSelector:
-		return "a range selector"
-	case *parser.SubqueryExpr:
-		return "a subquery"
 	case *parser.NumberLiteral:
 		return "a number added to it"
 	}
