@@ -113,3 +113,16 @@ spec:
 		t.Errorf("stderr = %q\nwant %q", stderr.String(), want)
 	}
 }
+
+// TestOpenSLOSLIs runs the slod test of testdata/openslo/slis.yaml: thresholds per step and per
+// slice (timeSliceTarget), time slices of a good/total ratio, ratio time slices and raw ratios
+// evaluate to the budgets their arithmetic gives.
+func TestOpenSLOSLIs(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"test", "testdata/openslo/slis_test.yaml"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if got := stdout.String(); got != "SUCCESS: 1 test, 5 assertions\n" {
+		t.Errorf("stdout = %q", got)
+	}
+}

@@ -214,44 +214,54 @@ func (r *reader) ratioMetric(in indicator) (ratio, bool) {
 	return out, ok && out.total != nil && (out.good != nil || out.bad != nil)
 }
 
-// aggregate is the sum slod wraps queries in to combine them: sum, or sum by the group labels.
-func aggregate(by []string) string {
+// summed is q summed over its series, by the group labels if any: how queries are combined.
+func summed(q string, by []string) string {
 	if len(by) == 0 {
-		return "sum"
+		return "sum(" + q + ")"
 	}
-	return "sum by (" + strings.Join(by, ", ") + ")"
+	return "sum by (" + strings.Join(by, ", ") + ") (" + q + ")"
 }
 
-// badEvents is the query of the bad events of each step: bad, or total − good. A step whose good
-// query has no series while total has (no successes at all) counts every event as bad.
+// orNone is the query of part (good or bad) that has a value wherever total has: a step whose
+// part query has no series while total has (no good events at all, no bad events yet) counts 0.
+func (q ratio) orNone(part *Query, by []string) string {
+	return fmt.Sprintf("(%s or 0 * %s)", summed(part.Text, by), summed(q.total.Text, by))
+}
+
+// badEvents is the query of the bad events of each step: bad as written, or total − good.
 func (q ratio) badEvents(by []string) Query {
 	if q.bad != nil {
 		return *q.bad
 	}
-	s := aggregate(by)
-	total := fmt.Sprintf("%s (%s)", s, q.total.Text)
-	return Query{Text: fmt.Sprintf("%s - (%s (%s) or 0 * %s)", total, s, q.good.Text, total), At: q.good.At}
+	return Query{Text: summed(q.total.Text, by) + " - " + q.orNone(q.good, by), At: q.good.At}
 }
 
-// errorRatio is the query of the error ratio of each step (or slice).
+// errorRatio is the query of the error ratio of each step (or slice): raw, bad / total, or
+// 1 − good / total.
 func (q ratio) errorRatio(by []string) Query {
-	if q.raw != nil {
-		if q.rawSuccess {
-			return Query{Text: fmt.Sprintf("1 - (%s)", q.raw.Text), At: q.raw.At}
-		}
+	switch {
+	case q.raw != nil && q.rawSuccess:
+		return Query{Text: fmt.Sprintf("1 - (%s)", q.raw.Text), At: q.raw.At}
+	case q.raw != nil:
 		return *q.raw
+	case q.bad != nil:
+		return Query{Text: q.orNone(q.bad, by) + " / " + summed(q.total.Text, by), At: q.bad.At}
 	}
-	bad := q.badEvents(by)
-	return Query{Text: fmt.Sprintf("(%s) / %s (%s)", bad.Text, aggregate(by), q.total.Text), At: bad.At}
+	return Query{Text: "1 - " + q.orNone(q.good, by) + " / " + summed(q.total.Text, by), At: q.good.At}
 }
 
-// successRatio is the query of the success ratio of each slice.
+// successRatio is the query of the success ratio of each slice: raw, good / total, or
+// 1 − bad / total.
 func (q ratio) successRatio(by []string) Query {
-	if q.raw != nil && q.rawSuccess {
+	switch {
+	case q.raw != nil && !q.rawSuccess:
+		return Query{Text: fmt.Sprintf("1 - (%s)", q.raw.Text), At: q.raw.At}
+	case q.raw != nil:
 		return *q.raw
+	case q.good != nil:
+		return Query{Text: q.orNone(q.good, by) + " / " + summed(q.total.Text, by), At: q.good.At}
 	}
-	e := q.errorRatio(by)
-	return Query{Text: "1 - (" + e.Text + ")", At: e.At}
+	return Query{Text: "1 - " + q.orNone(q.bad, by) + " / " + summed(q.total.Text, by), At: q.bad.At}
 }
 
 // objectiveSLI is what an objective and the budgeting method say of the SLI.
