@@ -28,7 +28,7 @@ FUZZTIME ?= 5s
 test: ## the whole suite: unit + integration tests, the shipped rules and their tests, brief fuzzing
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) run ./cmd/slod validate rules/
-	$(GO) run ./cmd/slod test rules/tests/
+	$(GO) run ./cmd/slod test rules/tests/ examples/openslo/tests/
 	$(MAKE) --no-print-directory fuzz
 
 fuzz: ## run every fuzz target for FUZZTIME (default 5s)

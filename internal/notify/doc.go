@@ -9,8 +9,9 @@
 //   - Reconciler.Reconcile decides what to enqueue from the notifications of the cycle, the
 //     previous AlertRecords (what was sent to whom) and the active silences: a trigger is sent
 //     once per incident to the receiver its Route names, a resolve only to the receiver that got
-//     the trigger, silenced triggers go out when the silence ends if the alert still fires, and
-//     Alertmanager receivers get firing alerts again every resend interval.
+//     the trigger (and none when the trigger says NoResolve: the SLO asks for none), silenced
+//     triggers go out when the silence ends if the alert still fires, and Alertmanager
+//     receivers get firing alerts again every resend interval.
 //   - The caller commits the entries and the new records (EncodeAlertRecords under
 //     MetaAlertRecords) in the same store transaction as the alert state, so a transition is
 //     never recorded without its notification, and a restart never enqueues anything twice.

@@ -1,5 +1,6 @@
 // Package rules loads SLO files into validated model SLOs: slod's own `version: slod/v1` format
-// (docs/interfaces.md §1) and Sloth's `version: "prometheus/v1"` files, unchanged.
+// (docs/interfaces.md §1), Sloth's `version: "prometheus/v1"` files and OpenSLO files
+// (`apiVersion: openslo/v1` or `openslo/v1alpha`), unchanged.
 //
 // A file is decoded strictly by internal/yamlx into the schema types of spec.go (unknown and
 // duplicate keys, wrong types, missing fields; merge keys and aliases work), then checked by
@@ -14,4 +15,8 @@
 // page_alert and ticket_alert are the page and ticket severities of the default policy over Sloth's
 // 30-day period, with their labels and annotations kept per severity. Sloth's SLI and SLO plugins
 // are Sloth code and are reported as unsupported.
+//
+// OpenSLO files are read together, so that their references resolve across files, by package
+// openslo, which maps each objective onto an SLO in slod's terms; openslo.go turns those into
+// model SLOs with the checks above (PromQL, group labels, window pairs that can never fire).
 package rules

@@ -1,5 +1,5 @@
-// Package yamlx decodes slod's YAML files (SLO files, `slod test` files, the daemon config)
-// strictly into Go types, reporting every problem at once as file:line:col: field: message.
+// Package yamlx decodes slod's YAML files (SLO files, OpenSLO files, `slod test` files, the daemon
+// config) strictly into Go types, reporting every problem at once as file:line:col: field: message.
 //
 // A schema is declared once, as Go types: struct fields are named by their `yaml` tag, and
 // `yamlx:"required"` marks a field that must be set. The walker goes over yaml.v3 nodes by hand
