@@ -142,7 +142,12 @@ func (a *alerts) add(p policy, period time.Duration) {
 	}
 	w.Severity = tier
 	if breaching(p.spec.AlertWhenBreaching) {
-		a.Windows = append(a.Windows, Window{Window: w, At: Loc{cd, yamlx.Field(cp, "condition")}})
+		long := Loc{cd, yamlx.Field(yamlx.Field(cp, "condition"), "lookbackWindow")}
+		short := long
+		if _, at, ok := annotationOf(p, annShortWindow); ok {
+			short = at
+		}
+		a.Windows = append(a.Windows, Window{Window: w, At: Loc{cd, yamlx.Field(cp, "condition")}, LongAt: long, ShortAt: short})
 	}
 	if p.spec.AlertWhenNoData != nil && *p.spec.AlertWhenNoData {
 		// The burn rate over lookbackWindow has no value once the window holds no data; the

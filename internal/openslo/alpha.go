@@ -24,7 +24,7 @@ func (r *reader) alphaSLO(o *obj, v *alphaObject[alphaSLOSpec]) []*SLO {
 	}
 	base := &SLO{APIVersion: V1Alpha, Name: o.name, Description: deref(s.Description), At: Loc{d, "metadata.name"}, Alerting: Alerting{Default: true}}
 	r.sloHeader(d, s.Service, nil, nil, base)
-	base.Period = alphaWindow(d, s.TimeWindows)
+	base.Period, base.PeriodAt = alphaWindow(d, s.TimeWindows), periodAt(d, "spec.timeWindows[0].count")
 	method := occurrences
 	if s.BudgetingMethod != nil {
 		method = budgetingMethod(d, s.BudgetingMethod, occurrences, timeslices)

@@ -28,9 +28,9 @@ type SLO struct {
 	MaxGroups int
 	SLI       SLI
 	Alerting  Alerting
-	// At is the objective, where problems with the SLO as a whole are reported; GroupByAt the
-	// slod.dev/group-by annotation.
-	At, GroupByAt Loc
+	// At is the objective, where problems with the SLO as a whole are reported; PeriodAt the time
+	// window's duration (At without one); GroupByAt the slod.dev/group-by annotation.
+	At, PeriodAt, GroupByAt Loc
 }
 
 // Loc is where a value is written: its document and its field path there, so that checks made
@@ -40,8 +40,13 @@ type Loc struct {
 	Path string
 }
 
-// Pos is the position of the value in its file.
-func (l Loc) Pos() yamlx.Pos { return l.Doc.Pos(l.Path) }
+// Pos is the position of the value in its file; the zero Loc has none.
+func (l Loc) Pos() yamlx.Pos {
+	if l.Doc == nil {
+		return yamlx.Pos{}
+	}
+	return l.Doc.Pos(l.Path)
+}
 
 // The kinds of SLI, named as in slod's model (rules.SLIKind).
 const (
@@ -61,10 +66,12 @@ type SLI struct {
 	// Parts are the queries the SLI is built from (good, bad, total or raw, a counter's already
 	// over {{.window}}), for checks that look into each: that a group label survives them.
 	Parts []Query
-	// Op (lt, lte, gt, gte), Threshold and Slice (0: the evaluation step) are a Timeslice's.
+	// Op (lt, lte, gt, gte), Threshold and Slice (0: the evaluation step) are a Timeslice's;
+	// SliceAt is the timeSliceWindow.
 	Op        string
 	Threshold float64
 	Slice     time.Duration
+	SliceAt   Loc
 }
 
 // Query is a PromQL query as slod runs it, and where the query it was made from is written.
@@ -93,8 +100,10 @@ type Alerting struct {
 	NoResolve map[burnrate.Severity]bool
 }
 
-// Window is one window pair, from one AlertCondition, and where that condition is.
+// Window is one window pair, from one AlertCondition: where the condition is, and where its long
+// and short windows are written (the lookbackWindow, and the slod.dev/short-window annotation or
+// the lookbackWindow again).
 type Window struct {
 	burnrate.Window
-	At Loc
+	At, LongAt, ShortAt Loc
 }

@@ -57,6 +57,9 @@ func (r *reader) objectives(d *yamlx.Doc, base *SLO, method string, in indicator
 		default:
 			slo.SLI = ratioSLI(rq, fields)
 		}
+		if slo.SLI.Slice > 0 {
+			slo.SLI.SliceAt = Loc{d, yamlx.Field(p, "timeSliceWindow")}
+		}
 		out = append(out, &slo)
 	}
 	return out

@@ -28,7 +28,7 @@ func (r *reader) slo(o *obj, v *object[sloSpec]) []*SLO {
 	}
 	base := &SLO{APIVersion: V1, Name: o.name, Description: deref(s.Description), At: Loc{d, "metadata.name"}}
 	r.sloHeader(d, s.Service, v.Metadata.Labels, v.Metadata.Annotations, base)
-	base.Period = timeWindowOf(d, s.TimeWindow)
+	base.Period, base.PeriodAt = timeWindowOf(d, s.TimeWindow), periodAt(d, "spec.timeWindow[0].duration")
 	method := budgetingMethod(d, s.BudgetingMethod, occurrences, timeslices, ratioTimeslices)
 	base.Alerting = r.alerting(d, s.AlertPolicies, base.Period)
 	base.Alerting.Name = v.Metadata.Annotations[annAlertName]
@@ -144,6 +144,14 @@ func timeWindowOf(d *yamlx.Doc, ws []*timeWindow) time.Duration {
 		return 0
 	}
 	return w.Duration.d
+}
+
+// periodAt is where the SLO window is written, at path, or the SLO's name without one.
+func periodAt(d *yamlx.Doc, path string) Loc {
+	if d.Has(path) {
+		return Loc{d, path}
+	}
+	return Loc{d, "metadata.name"}
 }
 
 // oneWindow checks that the list of n time windows at path holds one. When it does not, more is

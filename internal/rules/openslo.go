@@ -34,6 +34,7 @@ func fromOpenSLO(o *openslo.SLO) *SLO {
 		Service: o.Service, Name: o.Name, Description: o.Description, Objective: o.Objective,
 		Period: o.Period, Labels: o.Labels, Pos: o.At.Pos(), Format: o.APIVersion,
 	}
+	slo.Places = Places{SLO: placeOf(o.At), Period: placeOf(o.PeriodAt), Alerting: placeOf(o.At), Slice: placeOf(o.SLI.SliceAt)}
 	s := o.SLI
 	slo.SLI = SLI{Kind: sliKinds[s.Kind], Op: CompareOp(s.Op), Threshold: s.Threshold, Slice: s.Slice}
 	switch slo.SLI.Kind {
@@ -46,8 +47,16 @@ func fromOpenSLO(o *openslo.SLO) *SLO {
 		slo.SLI.ErrorRatioQuery = checkedQuery(s.Value, false)
 	}
 	openSLOGroups(o, slo)
-	slo.Alerting = openSLOAlerting(o)
+	slo.Alerting, slo.Places.Windows = openSLOAlerting(o, slo.Places.Period)
 	return slo
+}
+
+// placeOf is the model's Place of a location in an OpenSLO file (none for the zero Loc).
+func placeOf(l openslo.Loc) Place {
+	if l.Doc == nil {
+		return Place{}
+	}
+	return Place{Pos: l.Pos(), Field: l.Path}
 }
 
 // checkedQuery checks a query as slod runs it. A query written in the file (Verbatim) gets the
@@ -97,10 +106,11 @@ func openSLOGroups(o *openslo.SLO, slo *SLO) {
 	}
 }
 
-// openSLOAlerting is the model's alert policy of an SLO read from an OpenSLO file: slod's default
-// policy when it has no alert policy, else the window pairs of its conditions, with the warnings
-// every SLO file gets for pairs that can never fire.
-func openSLOAlerting(o *openslo.SLO) Alerting {
+// openSLOAlerting is the model's alert policy of an SLO read from an OpenSLO file, and where its
+// windows are written: slod's default policy when it has no alert policy (its windows derived
+// from the period), else the window pairs of its conditions, with the warnings every SLO file gets
+// for pairs that can never fire.
+func openSLOAlerting(o *openslo.SLO, period Place) (Alerting, []WindowPlace) {
 	al := o.Alerting
 	a := Alerting{
 		Name: al.Name, RunbookURL: al.RunbookURL, NoData: al.NoData,
@@ -109,16 +119,20 @@ func openSLOAlerting(o *openslo.SLO) Alerting {
 	if a.Name == "" {
 		a.Name = DefaultAlertName
 	}
-	pc := policyContext{objective: o.Objective, objOK: o.Objective > 0, objPath: o.At.Path, period: o.Period, periodOK: o.Period > 0}
+	pc := policyContext{objective: o.Objective, objOK: o.Objective > 0, objPath: o.At.Path, period: o.Period,
+		periodOK: o.Period > 0, periodPlace: period}
+	var places []WindowPlace
 	if al.Default {
 		if pc.periodOK {
-			a.Windows = (&checker{doc: o.At.Doc}).effectiveWindows(defaultWindows(pc), nil, pc)
+			a.Windows, places = (&checker{doc: o.At.Doc}).effectiveWindows(defaultWindows(pc), nil, pc)
 		}
-		return a
+		return a, places
 	}
 	for _, w := range al.Windows {
 		c := &checker{doc: w.At.Doc}
-		a.Windows = append(a.Windows, c.effectiveWindows([]placedWindow{{w: w.Window, field: w.At.Path}}, map[burnrate.Severity]severityAlert{}, pc)...)
+		pw := placedWindow{w: w.Window, field: w.At.Path, place: WindowPlace{Long: placeOf(w.LongAt), Short: placeOf(w.ShortAt)}}
+		ws, wp := c.effectiveWindows([]placedWindow{pw}, map[burnrate.Severity]severityAlert{}, pc)
+		a.Windows, places = append(a.Windows, ws...), append(places, wp...)
 	}
-	return a
+	return a, places
 }

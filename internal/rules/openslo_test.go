@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/model"
 )
@@ -115,5 +116,53 @@ spec:
 	slos, _, err := Parse("f.yaml", []byte(strings.Replace(strings.Replace(file, "model, team, le", "model", 1), "sum(errors_total)", "sum by (model) (errors_total)", 1)))
 	if err != nil || len(slos) != 1 || slos[0].ID() != "shop/a" || !slices.Equal(slos[0].GroupBy, []string{"model"}) || slos[0].MaxGroups != DefaultMaxGroups {
 		t.Errorf("Parse: %v, %v", slos, err)
+	}
+}
+
+// TestOpenSLOCheckStep: an OpenSLO SLO says where its windows and slices are written, so that
+// CheckStep reports a window the evaluation step cannot represent at its place in the file.
+func TestOpenSLOCheckStep(t *testing.T) {
+	const file = `apiVersion: openslo/v1
+kind: SLO
+metadata: {name: a}
+spec:
+  service: shop
+  indicator:
+    metadata: {name: q}
+    spec:
+      thresholdMetric: {metricSource: {type: Prometheus, spec: {query: 'max(queue_depth)'}}}
+  timeWindow: [{duration: 7d, isRolling: true}]
+  budgetingMethod: Timeslices
+  objectives: [{op: lte, value: 50, target: 0.99, timeSliceTarget: 1, timeSliceWindow: 5m}]
+  alertPolicies:
+    - kind: AlertPolicy
+      metadata: {name: p, annotations: {slod.dev/short-window: 90s}}
+      spec:
+        conditions:
+          - kind: AlertCondition
+            metadata: {name: c}
+            spec: {severity: page, condition: {op: gt, threshold: 10, lookbackWindow: 1h}}
+        notificationTargets: [{targetRef: t}]
+---
+apiVersion: openslo/v1
+kind: AlertNotificationTarget
+metadata: {name: t}
+spec: {target: pager}
+`
+	slos, _, err := Parse("f.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"f.yaml:10:27: spec.timeWindow[0].duration: 7d is not a multiple of the evaluation step 5h: the error budget is summed over whole steps",
+		"f.yaml:12:88: spec.objectives[0].timeSliceWindow: time slice 5m is not a multiple of the evaluation step 5h: a slice ends on a step",
+		"f.yaml:15:64: spec.alertPolicies[0].metadata.annotations.slod.dev/short-window: 1m30s is shorter than the evaluation step 5h: a window is a sum of whole steps",
+		"f.yaml:20:87: spec.alertPolicies[0].spec.conditions[0].spec.condition.lookbackWindow: 1h is shorter than the evaluation step 5h: a window is a sum of whole steps",
+	}
+	if got := CheckStep(slos, 5*time.Hour); got.Error() != strings.Join(want, "\n") {
+		t.Errorf("CheckStep:\n%v\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	if got := CheckStep(slos, time.Minute); got == nil || !strings.Contains(got.Error(), "f.yaml:15:64: ") || strings.Count(got.Error(), "\n") != 0 {
+		t.Errorf("CheckStep at 1m: %v, want only the 90s short window", got)
 	}
 }
