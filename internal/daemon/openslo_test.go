@@ -72,6 +72,9 @@ func TestOpenSLORules(t *testing.T) {
 		bad:   func(time.Time) float64 { return 0 },
 		total: func(time.Time) float64 { return 10 },
 	}}
+	if _, set, err := LoadConfig(filepath.Join(dir, "slod.yml"), nil); err != nil || len(set.SLOs) != 1 {
+		t.Fatalf("LoadConfig: %v", err)
+	}
 	h.open()
 	t.Cleanup(h.close)
 	if len(h.d.slos) != 1 || h.d.slos[0].slo.ID() != "shop/availability" || h.d.slos[0].slo.Format != "openslo/v1" {

@@ -236,32 +236,24 @@ func (q ratio) badEvents(by []string) Query {
 	return Query{Text: summed(q.total.Text, by) + " - " + q.orNone(q.good, by), At: q.good.At}
 }
 
-// errorRatio is the query of the error ratio of each step (or slice): raw, bad / total, or
-// 1 − good / total.
-func (q ratio) errorRatio(by []string) Query {
-	switch {
-	case q.raw != nil && q.rawSuccess:
+// share is the query of the share of good events (success) or of bad ones in each step or
+// slice: raw, or good or bad over total, or 1 − the other share.
+func (q ratio) share(success bool, by []string) Query {
+	if q.raw != nil {
+		if q.rawSuccess == success {
+			return *q.raw
+		}
 		return Query{Text: fmt.Sprintf("1 - (%s)", q.raw.Text), At: q.raw.At}
-	case q.raw != nil:
-		return *q.raw
-	case q.bad != nil:
-		return Query{Text: q.orNone(q.bad, by) + " / " + summed(q.total.Text, by), At: q.bad.At}
 	}
-	return Query{Text: "1 - " + q.orNone(q.good, by) + " / " + summed(q.total.Text, by), At: q.good.At}
-}
-
-// successRatio is the query of the success ratio of each slice: raw, good / total, or
-// 1 − bad / total.
-func (q ratio) successRatio(by []string) Query {
-	switch {
-	case q.raw != nil && !q.rawSuccess:
-		return Query{Text: fmt.Sprintf("1 - (%s)", q.raw.Text), At: q.raw.At}
-	case q.raw != nil:
-		return *q.raw
-	case q.good != nil:
-		return Query{Text: q.orNone(q.good, by) + " / " + summed(q.total.Text, by), At: q.good.At}
+	part, isGood := q.bad, false
+	if q.good != nil {
+		part, isGood = q.good, true
 	}
-	return Query{Text: "1 - " + q.orNone(q.bad, by) + " / " + summed(q.total.Text, by), At: q.bad.At}
+	text := q.orNone(part, by) + " / " + summed(q.total.Text, by)
+	if isGood != success {
+		text = "1 - " + text
+	}
+	return Query{Text: text, At: part.At}
 }
 
 // objectiveSLI is what an objective and the budgeting method say of the SLI.
@@ -296,9 +288,9 @@ func thresholdSLI(q Query, o objectiveSLI) SLI {
 func ratioSLI(q ratio, o objectiveSLI) SLI {
 	switch {
 	case o.method == timeslices:
-		return SLI{Kind: Timeslice, Value: q.successRatio(o.by), Op: "gte", Threshold: o.sliceFrac, Slice: o.slice, Parts: q.parts()}
+		return SLI{Kind: Timeslice, Value: q.share(true, o.by), Op: "gte", Threshold: o.sliceFrac, Slice: o.slice, Parts: q.parts()}
 	case o.method == ratioTimeslices || q.raw != nil:
-		return SLI{Kind: Ratio, Value: q.errorRatio(o.by), Parts: q.parts()}
+		return SLI{Kind: Ratio, Value: q.share(false, o.by), Parts: q.parts()}
 	}
 	return SLI{Kind: Events, Bad: q.badEvents(o.by), Total: *q.total, Parts: q.parts()}
 }
