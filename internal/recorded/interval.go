@@ -1,12 +1,14 @@
 package recorded
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
@@ -54,42 +56,103 @@ func (db *DB) Intervals(selectors []string) ([]SeriesInterval, error) {
 }
 
 // interval is the median time between consecutive samples of s (false with fewer than two).
-// Scrape intervals repeat, so the differences are counted rather than sorted.
 func (s *memSeries) interval() (time.Duration, bool, error) {
-	counts := map[int64]int{}
-	n := 0
-	prev, has := int64(0), false
+	var d spacing
 	var it chunkenc.Iterator
 	for _, c := range s.chunks {
 		it = c.chunk.Iterator(it)
 		for it.Next() != chunkenc.ValNone {
-			t := it.AtT()
-			if has {
-				counts[t-prev]++
-				n++
-			}
-			prev, has = t, true
+			d.add(it.AtT())
 		}
 		if err := it.Err(); err != nil {
 			return 0, false, fmt.Errorf("reading %s: %w", s.lset, err)
 		}
 	}
-	if n == 0 {
-		return 0, false, nil
+	iv, ok := d.median()
+	return iv, ok, nil
+}
+
+// spacing counts the differences between consecutive sample times (ms). Scrape intervals repeat,
+// so the differences are counted rather than sorted.
+type spacing struct {
+	counts map[int64]int
+	n      int
+	prev   int64
+	has    bool
+}
+
+func (s *spacing) add(t int64) {
+	if s.has {
+		if s.counts == nil {
+			s.counts = map[int64]int{}
+		}
+		s.counts[t-s.prev]++
+		s.n++
 	}
-	diffs := make([]int64, 0, len(counts))
-	for d := range counts {
+	s.prev, s.has = t, true
+}
+
+// median is the median difference (false with fewer than two samples).
+func (s *spacing) median() (time.Duration, bool) {
+	if s.n == 0 {
+		return 0, false
+	}
+	diffs := make([]int64, 0, len(s.counts))
+	for d := range s.counts {
 		diffs = append(diffs, d)
 	}
 	slices.Sort(diffs)
 	seen := 0
 	for _, d := range diffs {
-		seen += counts[d]
-		if 2*seen >= n {
-			return time.Duration(d) * time.Millisecond, true, nil
+		seen += s.counts[d]
+		if 2*seen >= s.n {
+			return time.Duration(d) * time.Millisecond, true
 		}
 	}
-	return 0, false, nil // unreachable: the counts add up to n
+	return 0, false // unreachable: the counts add up to n
+}
+
+// QueryableIntervals is Intervals over any storage (a TSDB directory), for the series' samples in
+// [mint, maxt] (ms), each series once, in the order the selectors find them.
+func QueryableIntervals(ctx context.Context, q storage.Queryable, mint, maxt int64, selectors []string) ([]SeriesInterval, error) {
+	qr, err := q.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	defer qr.Close()
+	seen := map[string]bool{}
+	var out []SeriesInterval
+	var it chunkenc.Iterator
+	for _, sel := range selectors {
+		ms, err := selectorParser.ParseMetricSelector(sel)
+		if err != nil {
+			return nil, fmt.Errorf("selector %q: %w", sel, err)
+		}
+		ss := qr.Select(ctx, false, nil, ms...)
+		for ss.Next() {
+			s := ss.At()
+			key := s.Labels().String()
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			var d spacing
+			it = s.Iterator(it)
+			for it.Next() != chunkenc.ValNone {
+				d.add(it.AtT())
+			}
+			if err := it.Err(); err != nil {
+				return nil, fmt.Errorf("reading %s: %w", s.Labels(), err)
+			}
+			if iv, ok := d.median(); ok {
+				out = append(out, SeriesInterval{Series: seriesText(s.Labels()), Interval: iv})
+			}
+		}
+		if err := ss.Err(); err != nil {
+			return nil, fmt.Errorf("selector %q: %w", sel, err)
+		}
+	}
+	return out, nil
 }
 
 // seriesText writes a series as PromQL does: its name, then its other labels in braces.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -23,20 +24,30 @@ const (
 // NewQuerier returns an sli.Querier that evaluates PromQL over db with Prometheus's own engine
 // (promql.NewEngine), the same evaluation Prometheus would do on the same samples.
 func NewQuerier(db *DB) sli.Querier {
-	return &engineQuerier{
-		db: db,
-		engine: promql.NewEngine(promql.EngineOpts{
-			MaxSamples:           maxSamples,
-			Timeout:              queryTimeout,
-			LookbackDelta:        lookbackDelta,
-			EnableAtModifier:     true,
-			EnableNegativeOffset: true,
-		}),
-	}
+	return &engineQuerier{data: db, clean: db.clean, engine: newEngine()}
+}
+
+// NewQueryableQuerier returns an sli.Querier that evaluates PromQL over any storage (a TSDB
+// directory for slod check --data DIR) with the engine NewQuerier uses. The queries are not
+// simplified (sli.SimplifySubquery): that needs to know, per series, what a DB learns as it parses.
+func NewQueryableQuerier(q storage.Queryable) sli.Querier {
+	return &engineQuerier{data: q, engine: newEngine()}
+}
+
+func newEngine() *promql.Engine {
+	return promql.NewEngine(promql.EngineOpts{
+		MaxSamples:           maxSamples,
+		Timeout:              queryTimeout,
+		LookbackDelta:        lookbackDelta,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+	})
 }
 
 type engineQuerier struct {
-	db     *DB
+	data storage.Queryable
+	// clean tells whether the series matching a selector allow sli.SimplifySubquery; nil: never.
+	clean  func(ms []*labels.Matcher, scale float64) (plain, unfiltered bool)
 	engine *promql.Engine
 }
 
@@ -51,8 +62,10 @@ var _ sli.PrometheusEngine = (*engineQuerier)(nil)
 // sli.SimplifySubquery when the series it reads allow (the same numbers, at about half the CPU).
 func (q *engineQuerier) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]sli.Series, error) {
 	run, lookback := query, time.Duration(0) // 0: the engine's lookbackDelta
-	if simpler, lb, ok := sli.SimplifySubquery(query, q.db.clean); ok {
-		run, lookback = simpler, lb
+	if q.clean != nil {
+		if simpler, lb, ok := sli.SimplifySubquery(query, q.clean); ok {
+			run, lookback = simpler, lb
+		}
 	}
 	return q.queryRange(ctx, query, run, lookback, start, end, step)
 }
@@ -66,9 +79,9 @@ func (q *engineQuerier) queryRange(ctx context.Context, query, run string, lookb
 		err error
 	)
 	if start.Equal(end) {
-		qry, err = q.engine.NewInstantQuery(ctx, q.db, opts, run, start)
+		qry, err = q.engine.NewInstantQuery(ctx, q.data, opts, run, start)
 	} else {
-		qry, err = q.engine.NewRangeQuery(ctx, q.db, opts, run, start, end, step)
+		qry, err = q.engine.NewRangeQuery(ctx, q.data, opts, run, start, end, step)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("preparing query %q: %w", query, err)
