@@ -34,6 +34,19 @@ type Options struct {
 	// since nothing older can matter; a caller that knows where its data begins (slod check) sets it
 	// there to avoid querying empty time.
 	DataStart time.Time
+	// Progress, when set, is told how many evaluation times of an SLO were evaluated since its
+	// last call (every 1,024 steps and at the end of each fetch; from concurrent goroutines): a
+	// backtest evaluates Steps(from, to, step) times per SLO.
+	Progress func(steps int)
+}
+
+// Steps is the number of evaluation times (multiples of step) in [from, to].
+func Steps(from, to time.Time, step time.Duration) int64 {
+	first, last := alignUp(from, step), sli.Align(to, step)
+	if last.Before(first) {
+		return 0
+	}
+	return int64(last.Sub(first)/step) + 1
 }
 
 // AlertInterval is one span during which an alert fired.
@@ -50,6 +63,8 @@ type AlertInterval struct {
 	PeakBurnRate float64
 	// Reason is the window pair that made the alert fire, with its burn rates at Start.
 	Reason burnrate.Reason
+	// BudgetRemaining is the SLO's error budget remaining at Start (a fraction, as in Status).
+	BudgetRemaining float64
 }
 
 // Result is the backtest of one SLO, or of one group of a grouped SLO.
@@ -68,6 +83,9 @@ type Result struct {
 	Alerts    []AlertInterval
 	// Final is the SLO's status at the last evaluation time: budget remaining, burn rates.
 	Final burnrate.Status
+	// Initial is its status at its first evaluation time (the backtest's first, or the first of a
+	// group that appeared later): with Final, what the range spent.
+	Initial burnrate.Status
 	// HasData is false when the source had no data at all for the SLO in the whole range, so its
 	// silence says nothing about the service.
 	HasData bool
@@ -219,6 +237,12 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 		return nil, err
 	}
 	b.at(ctx, first, b.known(hist, sli.Align(dataStart(slo, first, opt), opt.Step), first, opt.Step), src)
+	progress := func(n int) {
+		if opt.Progress != nil && n > 0 {
+			opt.Progress(n)
+		}
+	}
+	progress(1)
 	for from := first.Add(opt.Step); !from.After(last); {
 		to := minTime(from.Add(time.Duration(fetchSteps-1)*opt.Step), last)
 		groups, err := src.Fetch(ctx, from, to, false)
@@ -226,14 +250,17 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 			return nil, err
 		}
 		groups = b.known(groups, from, to, opt.Step)
-		for i, t := 0, from; !t.After(to); i, t = i+1, t.Add(opt.Step) {
+		i := 0
+		for t := from; !t.After(to); i, t = i+1, t.Add(opt.Step) {
 			if i%1024 == 0 {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
+				progress(min(i, 1024))
 			}
 			b.at(ctx, t, sliceGroups(groups, i, i+1), src)
 		}
+		progress((i-1)%1024 + 1)
 		from = to.Add(opt.Step)
 	}
 	return b.results(last), nil
@@ -319,7 +346,7 @@ func (b *backtester) at(ctx context.Context, t time.Time, groups []sli.Group, sr
 func (b *backtester) track(inst *Instance, st burnrate.State, t time.Time, err error) {
 	r := b.res[inst]
 	if r == nil {
-		r = &Result{SLO: inst.SLO, Group: inst.Labels, GroupKey: inst.Key}
+		r = &Result{SLO: inst.SLO, Group: inst.Labels, GroupKey: inst.Key, Initial: inst.Stepper.Status(t)}
 		b.res[inst], b.open[inst] = r, map[alertKey]int{}
 		b.all = append(b.all, inst)
 	}
@@ -332,7 +359,7 @@ func (b *backtester) track(inst *Instance, st burnrate.State, t time.Time, err e
 	case err != nil && r.Err == nil:
 		r.Err = err
 	}
-	track(r, b.open[inst], st, t)
+	track(r, b.open[inst], st, t, inst.Stepper)
 }
 
 // results are the instances' Results at the end of the backtest (at last), in key order. The
@@ -390,9 +417,9 @@ func sortIntervals(as []AlertInterval) {
 	})
 }
 
-// track opens an interval for every alert that fires at t without one, raises the peak burn rate of
-// the open ones, and closes those that no longer fire.
-func track(res *Result, open map[alertKey]int, st burnrate.State, t time.Time) {
+// track opens an interval for every alert that fires at t without one (with the budget remaining
+// then, from s), raises the peak burn rate of the open ones, and closes those that no longer fire.
+func track(res *Result, open map[alertKey]int, st burnrate.State, t time.Time, s *Stepper) {
 	if len(open) == 0 && !anyFiring(st) {
 		return // nothing fires, nothing did: the common case, without the maps
 	}
@@ -405,7 +432,8 @@ func track(res *Result, open map[alertKey]int, st burnrate.State, t time.Time) {
 		firing[k] = true
 		i, ok := open[k]
 		if !ok {
-			res.Alerts = append(res.Alerts, AlertInterval{Severity: a.Severity, NoData: a.NoData, Start: t, Reason: a.Reason})
+			res.Alerts = append(res.Alerts, AlertInterval{Severity: a.Severity, NoData: a.NoData, Start: t, Reason: a.Reason,
+				BudgetRemaining: s.Status(t).BudgetRemaining})
 			i = len(res.Alerts) - 1
 			open[k] = i
 		}

@@ -405,3 +405,53 @@ func TestBacktestSpan(t *testing.T) {
 		t.Log(err)
 	}
 }
+
+// TestBacktestProgressAndBudgets: Progress is told of every evaluation time of every SLO exactly
+// once, whatever the fetch size; each result has the status at its first evaluation, and each
+// alert the budget remaining when it started, which is what the status said then.
+func TestBacktestProgressAndBudgets(t *testing.T) {
+	for _, n := range []int{7, 1 << 16} {
+		t.Run(fmt.Sprintf("fetch %d steps", n), func(t *testing.T) {
+			defer func(n int) { fetchSteps = n }(fetchSteps)
+			fetchSteps = n
+			slos := loadSLOs(t)
+			db := testDB(t, 3000)
+			var mu sync.Mutex
+			done := 0
+			budgets := map[string]map[time.Time]float64{}
+			obs := func(inst *Instance, at time.Time, _ burnrate.State, status burnrate.Status) {
+				mu.Lock()
+				defer mu.Unlock()
+				if budgets[inst.SLO.Name] == nil {
+					budgets[inst.SLO.Name] = map[time.Time]float64{}
+				}
+				budgets[inst.SLO.Name][at] = status.BudgetRemaining
+			}
+			opt := Options{Step: time.Minute, DataStart: t0, Progress: func(steps int) {
+				mu.Lock()
+				defer mu.Unlock()
+				done += steps
+			}}
+			res, err := Backtest(context.Background(), recorded.NewQuerier(db), slos, minute(30), minute(2999), opt, obs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := int(Steps(minute(30), minute(2999), time.Minute)) * len(slos); want != 2970*3 || done != want {
+				t.Errorf("progress counted %d steps, want %d (%d SLOs × %d evaluation times)", done, want, len(slos), Steps(minute(30), minute(2999), time.Minute))
+			}
+			for _, r := range res {
+				if want := budgets[r.SLO.Name][minute(30)]; r.Initial.BudgetRemaining != want || !r.Initial.At.Equal(minute(30)) {
+					t.Errorf("%s: initial status at %s with budget %v, want the status at the first evaluation, %v", r.ID(), r.Initial.At, r.Initial.BudgetRemaining, want)
+				}
+				for _, a := range r.Alerts {
+					if want := budgets[r.SLO.Name][a.Start]; a.BudgetRemaining != want {
+						t.Errorf("%s: %s alert from %s with budget %v, want %v", r.ID(), a.Severity, a.Start, a.BudgetRemaining, want)
+					}
+				}
+			}
+			if len(res[0].Alerts) == 0 || res[0].Alerts[0].BudgetRemaining >= res[0].Initial.BudgetRemaining {
+				t.Errorf("avail's alerts %v: the first one's budget is not below the initial %v", res[0].Alerts, res[0].Initial.BudgetRemaining)
+			}
+		})
+	}
+}
