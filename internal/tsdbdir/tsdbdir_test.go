@@ -119,7 +119,7 @@ func TestSamplesAsRecorded(t *testing.T) {
 	ranges := [][2]time.Time{
 		{want.MinTime(), want.MaxTime()},
 		{start.Add(3*time.Hour + 17*time.Minute), start.Add(7*time.Hour + 3*time.Second)}, // cuts blocks and chunks
-		{start.Add(5 * time.Hour), start.Add(5*time.Hour + 10*time.Minute)},                 // inside the scrape gap
+		{start.Add(5 * time.Hour), start.Add(5*time.Hour + 10*time.Minute)},               // inside the scrape gap
 	}
 	cases := map[string][]*labels.Matcher{
 		"name":            ms("__name__", "=", "http_requests_total"),
@@ -172,7 +172,9 @@ func TestSupersededAndOverlappingBlocks(t *testing.T) {
 			metas[e.Name()] = readMeta(t, filepath.Join(dir, e.Name()))
 		}
 	}
-	slices.SortFunc(blocks, func(a, b string) int { return cmp.Compare(metas[a]["minTime"].(float64), metas[b]["minTime"].(float64)) })
+	slices.SortFunc(blocks, func(a, b string) int {
+		return cmp.Compare(metas[a]["minTime"].(float64), metas[b]["minTime"].(float64))
+	})
 	a, b := blocks[0], blocks[1]
 	// A copy of block a that names b as its parent: b is superseded, and a's samples are there
 	// twice.
