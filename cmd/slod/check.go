@@ -14,36 +14,56 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/check"
+	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/daemon"
 	"github.com/slod-dev/slod/internal/eval"
-	"github.com/slod-dev/slod/internal/recorded"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 )
 
 func init() {
-	register("check", "backtest SLOs on recorded data: when would they have paged", runCheck)
+	register("check", "backtest SLOs on recorded data or a Prometheus: when would they have paged; compare two rule sets", runCheck)
 }
 
-const checkUsage = `usage: slod check RULES... --data FILE [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json]
-       slod check --config.file slod.yml [RULES...] --data FILE [--from T] [--to T] [--format text|json]
+const checkUsage = `usage: slod check RULES... --data FILE|DIR [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json]
+       slod check RULES... --prometheus.url URL --from T [--to T] [--step 1m] [--lookback 10m] [--format text|json]
+       slod check --config.file slod.yml [RULES...] [--data FILE|DIR | --prometheus.url URL] [--from T] [--to T] [--format text|json]
+       slod check --compare OLD_RULES NEW_RULES (--data FILE|DIR | --prometheus.url URL) [--incidents FILE] [--fail-on-more-pages N] ...
 
-Evaluates the SLOs in RULES (files or directories) on the recorded data in FILE (OpenMetrics text
-with timestamps, as promtool tsdb dump-openmetrics or slod record write it) at every multiple of
---step in [--from, --to], with the same engine as slod run, and reports each SLO's alert intervals
-and the error budget left at --to. T is RFC 3339, Unix seconds, a date (2026-10-01, UTC), now or
-now-DURATION (now-7d); by default the range is the whole recording (from its first sample + step to
-its last sample).
+Evaluates the SLOs in RULES (files or directories) at every multiple of --step in [--from, --to],
+with the same engine as slod run, and reports each SLO's alert intervals and the error budget left
+at --to. The data is one of:
+
+  --data FILE            OpenMetrics text with timestamps, as promtool tsdb dump-openmetrics or
+                         slod record write it;
+  --data DIR             a Prometheus TSDB data directory or snapshot (POST /api/v1/admin/tsdb/snapshot),
+                         read-only: its blocks (a running Prometheus's last hours, still in its
+                         write-ahead log, are not read: take a snapshot for them);
+  --prometheus.url URL   a Prometheus, Thanos, Mimir or VictoriaMetrics query API, queried as the
+                         daemon queries it (the same increments, at every step, split under the
+                         11,000-points limit); --from is required, --to defaults to now.
+
+T is RFC 3339, Unix seconds, a date (2026-10-01, UTC), now or now-DURATION (now-7d); with --data
+the range defaults to the whole recording (from its first sample + step to its last sample).
 
 With --config.file, the step and the lookback are the daemon's (evaluation.step and
-evaluation.lookback), so that the backtest evaluates as production does, and the SLOs are the
-config's rules unless RULES are given; the config is checked as slod run checks it.
+evaluation.lookback), so that the backtest evaluates as production does, the SLOs are the config's
+rules unless RULES are given, and without --data the source is the config's prometheus section
+(its URL unless --prometheus.url is given, its authentication, TLS, headers and timeout); the
+config is checked as slod run checks it.
+
+--compare evaluates OLD_RULES and NEW_RULES (a file or directory each) over the same data and
+prints, per SLO, what the change does to the pager: pages and tickets per 30 days, time firing,
+flaps (a re-fire within an hour of a resolve), the budget left at --to and spent before the first
+page, and with --incidents FILE how late each set paged for the known incidents it lists and which
+it missed.
 
 A recording coarser than the step (one sample a minute at --step 10s) leaves steps without data:
-slod check warns about it.
+slod check warns about it. On a terminal, a progress line is written to stderr.
 
 Exit status: 0 when the check ran (alerts are findings, not failures), 1 when the rules or the data
-are invalid or an SLO could not be evaluated, 2 on a usage error.
+are invalid or an SLO could not be evaluated, or with --fail-on-more-pages N when the new rules
+page more than N more times per 30 days than the old ones, 2 on a usage error.
 
 Flags:
 `
@@ -52,50 +72,77 @@ Flags:
 type checkArgs struct {
 	rules          []string
 	data           string
+	promURL        string
+	promTimeout    time.Duration
 	from, to       time.Time
 	fromSet, toSet bool
 	step, lookback time.Duration
 	format         string
-	// configFile is the daemon config whose step, lookback (and rules, without RULES) are used.
+	// configFile is the daemon config whose step, lookback (and rules, without RULES; and source,
+	// without --data) are used.
 	configFile string
+	// compare: rules are OLD_RULES and NEW_RULES.
+	compare         bool
+	incidents       string
+	failOnMorePages optionalInt
 }
 
 func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	a := checkArgs{step: sli.DefaultStep, lookback: sli.DefaultLookback, format: "text"}
 	fs := newFlagSet("check", checkUsage, stderr)
-	fs.StringVar(&a.data, "data", "", "recorded data: OpenMetrics text with timestamps (required)")
-	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "first evaluation time: "+timeArgForms+" (default: first sample + step)")
-	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time: "+timeArgForms+" (default: last sample)")
+	fs.StringVar(&a.data, "data", "", "recorded data: OpenMetrics text with timestamps (a file), or a Prometheus TSDB directory or snapshot")
+	fs.StringVar(&a.promURL, "prometheus.url", "", "query this Prometheus (or Thanos, Mimir, VictoriaMetrics) API instead of recorded data")
+	fs.Var(promDurationValue{&a.promTimeout}, "prometheus.timeout", "timeout of each query to --prometheus.url (default: the config's prometheus.timeout, else 2m)")
+	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "first evaluation time: "+timeArgForms+" (default with --data: first sample + step)")
+	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time: "+timeArgForms+" (default: the last sample; now with a Prometheus)")
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
 	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
 	fs.StringVar(&a.format, "format", "text", "output format: text or json")
-	fs.StringVar(&a.configFile, "config.file", "", "daemon config: evaluate at its evaluation.step and lookback, its rules unless RULES are given")
+	fs.StringVar(&a.configFile, "config.file", "", "daemon config: evaluate at its evaluation.step and lookback, its rules unless RULES are given, its prometheus source without --data")
+	fs.BoolVar(&a.compare, "compare", false, "compare two rule sets: RULES are OLD_RULES NEW_RULES")
+	fs.StringVar(&a.incidents, "incidents", "", "with --compare: a YAML file of known incidents (name, slos, start, end), for detection delays and missed incidents")
+	fs.Var(&a.failOnMorePages, "fail-on-more-pages", "with --compare: exit 1 when the new rules page more than N more times per 30 days than the old ones")
 	var err error
 	if a.rules, err = parseInterleaved(fs, args); err != nil {
 		return a, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case len(a.rules) == 0 && a.configFile == "":
-		err = errors.New("no RULES given")
-	case a.configFile != "" && (set["step"] || set["lookback"]):
-		err = errors.New("--step and --lookback come from --config.file (evaluation.step and evaluation.lookback)")
-	case a.data == "":
-		err = errors.New("--data is required")
-	case a.format != "text" && a.format != "json":
-		err = fmt.Errorf("--format must be text or json, not %q", a.format)
-	case a.step <= 0:
-		err = fmt.Errorf("--step must be positive, not %s", model.Duration(a.step))
-	case a.lookback < a.step:
-		err = fmt.Errorf("--lookback %s must be at least the step %s", model.Duration(a.lookback), model.Duration(a.step))
-	case a.fromSet && a.toSet && a.to.Before(a.from):
-		err = errors.New("--to is before --from")
-	}
-	if err != nil {
+	if err = checkArgsError(a, set); err != nil {
 		return a, usageError(fs, err)
 	}
 	return a, nil
+}
+
+// checkArgsError is what is wrong with the arguments, nil when nothing is.
+func checkArgsError(a checkArgs, set map[string]bool) error {
+	switch {
+	case a.compare && len(a.rules) != 2:
+		return fmt.Errorf("--compare takes two RULES, OLD_RULES and NEW_RULES, not %d", len(a.rules))
+	case !a.compare && (a.incidents != "" || a.failOnMorePages.set):
+		return errors.New("--incidents and --fail-on-more-pages need --compare")
+	case len(a.rules) == 0 && a.configFile == "":
+		return errors.New("no RULES given")
+	case a.configFile != "" && (set["step"] || set["lookback"]):
+		return errors.New("--step and --lookback come from --config.file (evaluation.step and evaluation.lookback)")
+	case a.data != "" && a.promURL != "":
+		return errors.New("--data and --prometheus.url are two sources: give one")
+	case a.data == "" && a.promURL == "" && a.configFile == "":
+		return errors.New("--data or --prometheus.url is required")
+	case a.data == "" && !a.fromSet:
+		return errors.New("--from is required with a Prometheus source (how far back to evaluate, e.g. now-30d)")
+	case a.format != "text" && a.format != "json":
+		return fmt.Errorf("--format must be text or json, not %q", a.format)
+	case a.step <= 0:
+		return fmt.Errorf("--step must be positive, not %s", model.Duration(a.step))
+	case a.lookback < a.step:
+		return fmt.Errorf("--lookback %s must be at least the step %s", model.Duration(a.lookback), model.Duration(a.step))
+	case a.fromSet && a.toSet && a.to.Before(a.from):
+		return errors.New("--to is before --from")
+	case a.failOnMorePages.set && a.failOnMorePages.n < 0:
+		return fmt.Errorf("--fail-on-more-pages must be 0 or more, not %d", a.failOnMorePages.n)
+	}
+	return nil
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
@@ -105,6 +152,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if a.compare {
+		return runCompare(ctx, a, stdout, stderr)
+	}
 	rep, code := checkReport(ctx, a, stderr)
 	if code != 0 {
 		return code
@@ -118,10 +168,15 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return 1
 	}
-	// The report shows each SLO's error in its place; stderr and the exit status say that there
-	// were any, for scripts and CI.
-	code = 0
-	for _, res := range rep.Results {
+	return reportProblems(stderr, rep.Results)
+}
+
+// reportProblems names on stderr every SLO that could not be evaluated (the report shows each
+// error in its place; stderr and the exit status say that there were any, for scripts and CI) and
+// returns the exit status: 1 when there was one.
+func reportProblems(stderr io.Writer, results []eval.Result) int {
+	code := 0
+	for _, res := range results {
 		if p := check.Problem(res); p != "" {
 			fmt.Fprintf(stderr, "slod check: %s: %s\n", res.ID(), p)
 			code = 1
@@ -133,7 +188,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 // checkReport loads rules and data and runs the backtest; a non-zero code means it failed and the
 // reason has been printed. The errors of single SLOs are in the report's results.
 func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Report, int) {
-	set, err := checkRules(&a)
+	set, cfg, err := checkRules(&a, a.rules)
 	if err != nil {
 		printRuleErrors(stderr, err)
 		return check.Report{}, 1
@@ -145,99 +200,90 @@ func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Repo
 		fmt.Fprintf(stderr, "slod check: no SLOs in %s\n", strings.Join(a.rules, ", "))
 		return check.Report{}, 1
 	}
-	db, err := recorded.ParseFile(a.data)
+	src, err := openCheckSource(a, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return check.Report{}, 1
 	}
-	if db.Samples() == 0 {
-		fmt.Fprintf(stderr, "slod check: %s holds no samples\n", a.data)
-		return check.Report{}, 1
+	defer src.close()
+	first, last, code := backtestRange(a, src, stderr)
+	if code != 0 {
+		return check.Report{}, code
 	}
-	if err := warnCoarse(stderr, db, set.SLOs, a.step); err != nil {
-		fmt.Fprintf(stderr, "slod check: %v\n", err)
-		return check.Report{}, 1
-	}
-	from, to := a.from, a.to
-	if !a.fromSet {
-		from = db.MinTime().Add(a.step)
-	}
-	if !a.toSet {
-		to = db.MaxTime()
-	}
-	first, last := alignUpTo(from, a.step), sli.Align(to, a.step)
-	if last.Before(first) {
-		fmt.Fprintf(stderr, "slod check: no multiple of --step %s between %s and %s\n", model.Duration(a.step), from.Format(time.RFC3339), to.Format(time.RFC3339))
-		return check.Report{}, 2
-	}
-	opt := eval.Options{Step: a.step, Lookback: a.lookback, DataStart: db.MinTime()}
-	results, err := eval.Backtest(ctx, recorded.NewQuerier(db), set.SLOs, first, last, opt, nil)
-	if results == nil {
-		var span *eval.SpanError
-		if errors.As(err, &span) {
-			fmt.Fprintf(stderr, "slod check: %v (the recording %s spans %s to %s): narrow the range with --from and --to, or use a longer --step\n",
-				err, a.data, db.MinTime().Format(time.RFC3339), db.MaxTime().Format(time.RFC3339))
-		} else {
-			fmt.Fprintf(stderr, "slod check: %v\n", err)
-		}
-		return check.Report{}, 1
+	results, code := backtest(ctx, a, src, set.SLOs, first, last, stderr)
+	if code != 0 {
+		return check.Report{}, code
 	}
 	return check.Report{From: first, To: last, Step: a.step, Results: results}, 0
 }
 
-// checkRules loads the SLOs to backtest: RULES at --step, or the daemon config's rules (or RULES) at
-// its step, whose step and lookback it sets in a.
-func checkRules(a *checkArgs) (*rules.Set, error) {
+// backtestRange is the range of evaluation times: --from and --to, by default the data's span. It
+// warns when the data the SLOs read is coarser than the step.
+func backtestRange(a checkArgs, src *checkSource, stderr io.Writer) (first, last time.Time, code int) {
+	from, to := a.from, a.to
+	if !a.fromSet {
+		from = src.min.Add(a.step)
+	}
+	if !a.toSet {
+		to = src.max
+		if src.max.IsZero() {
+			to = timeNow()
+		}
+	}
+	first, last = alignUpTo(from, a.step), sli.Align(to, a.step)
+	if last.Before(first) {
+		fmt.Fprintf(stderr, "slod check: no multiple of --step %s between %s and %s\n", model.Duration(a.step), from.Format(time.RFC3339), to.Format(time.RFC3339))
+		return first, last, 2
+	}
+	return first, last, 0
+}
+
+// backtest evaluates slos over the source, with a progress line on a terminal; a non-zero code
+// means it failed as a whole and the reason has been printed.
+func backtest(ctx context.Context, a checkArgs, src *checkSource, slos []*rules.SLO, first, last time.Time, stderr io.Writer) ([]eval.Result, int) {
+	if err := src.warnCoarse(stderr, slos, first, last, a.step); err != nil {
+		fmt.Fprintf(stderr, "slod check: %v\n", err)
+		return nil, 1
+	}
+	opt := eval.Options{Step: a.step, Lookback: a.lookback, DataStart: src.min}
+	bar := startProgress(stderr, eval.Steps(first, last, a.step)*int64(len(slos)), src.queries)
+	opt.Progress = bar.add
+	results, err := eval.Backtest(ctx, src.querier, slos, first, last, opt, nil)
+	bar.stop()
+	if results == nil {
+		var span *eval.SpanError
+		if errors.As(err, &span) && !src.min.IsZero() {
+			fmt.Fprintf(stderr, "slod check: %v (the %s %s spans %s to %s): narrow the range with --from and --to, or use a longer --step\n",
+				err, src.kind, src.name, src.min.Format(time.RFC3339), src.max.Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(stderr, "slod check: %v\n", err)
+		}
+		return nil, 1
+	}
+	return results, 0
+}
+
+// checkRules loads the SLOs in paths to backtest: at --step, or with --config.file the config's
+// rules (or those in paths) at its step, whose step and lookback it sets in a. The config is nil
+// without --config.file.
+func checkRules(a *checkArgs, paths []string) (*rules.Set, *config.Config, error) {
 	if a.configFile == "" {
-		return loadRules(a.rules, a.step)
+		set, err := loadRules(paths, a.step)
+		return set, nil, err
 	}
-	var paths []string
-	if len(a.rules) > 0 {
-		paths = a.rules
+	var rulePaths []string
+	if len(paths) > 0 {
+		rulePaths = paths
 	}
-	cfg, set, err := daemon.LoadConfig(a.configFile, paths)
+	cfg, set, err := daemon.LoadConfig(a.configFile, rulePaths)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.step, a.lookback = cfg.Evaluation.Step.D(), cfg.Evaluation.Lookback.D()
 	if len(a.rules) == 0 {
 		a.rules = []string{a.configFile}
 	}
-	return set, nil
-}
-
-// warnCoarse warns when series the SLOs read were sampled less often than every step: the steps
-// between two samples have no data, and a counter's growth lands in the steps that have one, so
-// the short windows see bursts the live daemon, at its own step over the raw data, would not.
-func warnCoarse(stderr io.Writer, db *recorded.DB, slos []*rules.SLO, step time.Duration) error {
-	var selectors []string
-	for _, slo := range slos {
-		sels, err := sli.Selectors(slo)
-		if err != nil {
-			return err
-		}
-		selectors = append(selectors, sels...)
-	}
-	ivs, err := db.Intervals(selectors)
-	if err != nil {
-		return err
-	}
-	var coarsest recorded.SeriesInterval
-	n := 0
-	for _, iv := range ivs {
-		if iv.Interval > step {
-			n++
-			if iv.Interval > coarsest.Interval {
-				coarsest = iv
-			}
-		}
-	}
-	if n > 0 {
-		fmt.Fprintf(stderr, "slod check: warning: %d of the %d series the SLOs read are sampled less often than the step %s (%s every %s): "+
-			"steps without a sample have no data; use a step of at least %s, or a recording of every sample (slod record)\n",
-			n, len(ivs), model.Duration(step), coarsest.Series, model.Duration(coarsest.Interval), model.Duration(coarsest.Interval))
-	}
-	return nil
+	return set, cfg, nil
 }
 
 // alignUpTo is the first multiple of step at or after t.

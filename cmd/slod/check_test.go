@@ -88,7 +88,13 @@ func TestCheckArgs(t *testing.T) {
 		check      func(t *testing.T, stdout, stderr string)
 	}{
 		{name: "no arguments", args: nil, wantCode: 2, wantStderr: []string{"no RULES given", "usage: slod check"}},
-		{name: "no data", args: []string{"testdata/check/ok.yaml"}, wantCode: 2, wantStderr: []string{"--data is required"}},
+		{name: "no data", args: []string{"testdata/check/ok.yaml"}, wantCode: 2, wantStderr: []string{"--data or --prometheus.url is required"}},
+		{name: "two sources", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--prometheus.url", "http://127.0.0.1:1"}, wantCode: 2, wantStderr: []string{"--data and --prometheus.url are two sources: give one"}},
+		{name: "prometheus without from", args: []string{"testdata/check/ok.yaml", "--prometheus.url", "http://127.0.0.1:1"}, wantCode: 2, wantStderr: []string{"--from is required with a Prometheus source"}},
+		{name: "compare one rules", args: []string{"--compare", "testdata/check/ok.yaml", "--data", "testdata/check/small.om"}, wantCode: 2, wantStderr: []string{"--compare takes two RULES, OLD_RULES and NEW_RULES, not 1"}},
+		{name: "incidents without compare", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--incidents", "x.yaml"}, wantCode: 2, wantStderr: []string{"--incidents and --fail-on-more-pages need --compare"}},
+		{name: "negative page limit", args: []string{"--compare", "testdata/check/ok.yaml", "testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--fail-on-more-pages", "-1"}, wantCode: 2, wantStderr: []string{"--fail-on-more-pages must be 0 or more, not -1"}},
+		{name: "page limit not a number", args: []string{"--compare", "testdata/check/ok.yaml", "testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--fail-on-more-pages", "many"}, wantCode: 2, wantStderr: []string{`not a whole number: "many"`}},
 		{name: "bad format", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--format", "xml"}, wantCode: 2, wantStderr: []string{"--format must be text or json"}},
 		{name: "bad time", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--from", "yesterday"}, wantCode: 2, wantStderr: []string{`not a time (RFC 3339, Unix seconds, a date (2026-10-01) or date and time (2026-10-01T12:00) in UTC, now or now-7d): "yesterday"`}},
 		{name: "bad step", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--step", "-1m"}, wantCode: 2},

@@ -174,3 +174,25 @@ func parseTimeArg(s string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("not a time (%s): %q", timeArgForms, s)
 }
+
+// optionalInt is an int flag that remembers whether it was given.
+type optionalInt struct {
+	n   int
+	set bool
+}
+
+func (o *optionalInt) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.Itoa(o.n)
+}
+
+func (o *optionalInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("not a whole number: %q", s)
+	}
+	o.n, o.set = n, true
+	return nil
+}

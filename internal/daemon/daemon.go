@@ -337,7 +337,7 @@ func (d *Daemon) buildRuntime(cfg *config.Config) (*runtimeConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := d.opt.NewQuerier(promapiConfig(cfg.Prometheus), promapi.Options{
+	q, err := d.opt.NewQuerier(SourceConfig(cfg.Prometheus), promapi.Options{
 		Logger:    d.log.With("component", "promapi"),
 		Observe:   func(o promapi.Observation) { d.m.queries.WithLabelValues(string(o.Result)).Inc() },
 		UserAgent: "slod/" + d.opt.Version,

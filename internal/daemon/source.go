@@ -5,9 +5,10 @@ import (
 	"github.com/slod-dev/slod/internal/promapi"
 )
 
-// promapiConfig turns the prometheus section of slod.yml into the client's own Config: promapi
-// does not know the config file, so the daemon is where the two meet.
-func promapiConfig(p config.PrometheusConfig) promapi.Config {
+// SourceConfig turns the prometheus section of slod.yml into the client's own Config: promapi
+// does not know the config file, so the daemon is where the two meet (slod check --config.file
+// queries the same source through it).
+func SourceConfig(p config.PrometheusConfig) promapi.Config {
 	c := promapi.Config{
 		URL:                  p.URL,
 		Headers:              p.Headers,

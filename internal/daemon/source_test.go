@@ -26,7 +26,7 @@ func TestPromapiConfigCarriesEveryField(t *testing.T) {
 		TLS:       promapi.TLSConfig{CAFile: "/ca", CertFile: "/cert", KeyFile: "/key", ServerName: "prom", InsecureSkipVerify: true},
 		Timeout:   7 * time.Second, MaxConcurrentQueries: 3,
 	}
-	got := promapiConfig(in)
+	got := SourceConfig(in)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("promapiConfig = %#v\nwant %#v", got, want)
 	}
@@ -38,7 +38,7 @@ func TestPromapiConfigCarriesEveryField(t *testing.T) {
 			}
 		}
 	}
-	if c := promapiConfig(config.PrometheusConfig{URL: "http://p"}); c.BasicAuth != nil {
+	if c := SourceConfig(config.PrometheusConfig{URL: "http://p"}); c.BasicAuth != nil {
 		t.Errorf("no basic_auth became %+v", c.BasicAuth)
 	}
 }

@@ -1,0 +1,250 @@
+// Package compare is `slod check --compare`: two sets of SLO rules backtested over the same data,
+// and what the change does to the pager, per SLO (matched by id, a group of a grouped SLO by its
+// instance id): pages and tickets per 30 days, time firing, flaps, the budget left at the end and
+// spent before the first page, and, given known incidents, how late each policy paged for them and
+// which it missed.
+package compare
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/eval"
+)
+
+// FlapWindow is how soon after it resolved an alert that fires again counts as a flap.
+const FlapWindow = time.Hour
+
+// month is the span the rates are given for: the default SLO window.
+const month = 30 * 24 * time.Hour
+
+// Options describe the comparison.
+type Options struct {
+	// From and To are the first and last evaluation times of both backtests, Step their step.
+	From, To time.Time
+	Step     time.Duration
+	// OldName and NewName name the two rule sets (their paths), for the report.
+	OldName, NewName string
+	// Incidents are the known incidents (nil: none given).
+	Incidents []Incident
+}
+
+// Report is the comparison: a row per SLO instance of either set.
+type Report struct {
+	Options
+	Rows []Row
+	// Old and New total every row's figures per rule set.
+	Old, New Totals
+}
+
+// Totals are one rule set's figures over all its SLOs.
+type Totals struct {
+	Pages, Tickets             int
+	PagesPer30d, TicketsPer30d float64
+	// Missed are the incidents (per SLO they concern) that no page of the set caught; Incidents
+	// how many (incident, SLO) pairs there were.
+	Missed, Incidents int
+}
+
+// Row is one SLO (or group) in both sets; Old or New is nil where the set does not have it.
+type Row struct {
+	// ID is the instance id (the SLO id, with a group's key); SLO the SLO id.
+	ID, SLO  string
+	Group    map[string]string
+	Old, New *Policy
+}
+
+// Policy is what one rule set did for one SLO over the range.
+type Policy struct {
+	// Err is why the SLO could not be evaluated (then nothing else is set), or the first step held
+	// for a value no SLI can have.
+	Err                        string
+	Failed                     bool
+	Pages, Tickets             int
+	PagesPer30d, TicketsPer30d float64
+	// Firing is how long any of its alerts fired (the union of the intervals, up to To).
+	Firing time.Duration
+	// Flaps counts the alerts that fired again within FlapWindow of resolving.
+	Flaps int
+	// HasData is false when the data held nothing the SLO reads: the budgets are unknown.
+	HasData bool
+	// BudgetRemaining is the budget left at To (a fraction: 1 untouched, negative overspent).
+	BudgetRemaining float64
+	// SpentBeforePage is the budget spent from the first evaluation to the first page (Paged).
+	SpentBeforePage float64
+	Paged           bool
+	// Incidents are the known incidents concerning the SLO, with what each policy did.
+	Incidents []Detection
+	Missed    int
+}
+
+// Detection is one known incident as one policy saw it: the delay from its start to the first
+// page (and ticket) firing during it, nil when none did.
+type Detection struct {
+	Incident    Incident
+	PageDelay   *time.Duration
+	TicketDelay *time.Duration
+}
+
+// Build compares the backtests of the old and the new rules over the same range.
+func Build(old, new []eval.Result, opt Options) Report {
+	r := Report{Options: opt}
+	scale := float64(month) / float64(opt.To.Sub(opt.From)+opt.Step)
+	rows := map[string]*Row{}
+	var order []string
+	add := func(res eval.Result, isNew bool) {
+		id := res.ID()
+		row := rows[id]
+		if row == nil {
+			row = &Row{ID: id, SLO: res.SLO.ID(), Group: res.Group}
+			rows[id] = row
+			order = append(order, id)
+		}
+		p := policy(res, opt, scale)
+		if isNew {
+			row.New = p
+		} else {
+			row.Old = p
+		}
+	}
+	// The new set's order first (it is what the team keeps), then what it removed.
+	for _, res := range new {
+		add(res, true)
+	}
+	for _, res := range old {
+		add(res, false)
+	}
+	for _, id := range order {
+		row := rows[id]
+		r.Rows = append(r.Rows, *row)
+		r.Old.add(row.Old)
+		r.New.add(row.New)
+	}
+	return r
+}
+
+func (t *Totals) add(p *Policy) {
+	if p == nil {
+		return
+	}
+	t.Pages += p.Pages
+	t.Tickets += p.Tickets
+	t.PagesPer30d += p.PagesPer30d
+	t.TicketsPer30d += p.TicketsPer30d
+	t.Missed += p.Missed
+	t.Incidents += len(p.Incidents)
+}
+
+// MorePages is how many more pages per 30 days the new rules give than the old ones (negative:
+// fewer).
+func (r Report) MorePages() float64 { return r.New.PagesPer30d - r.Old.PagesPer30d }
+
+// policy sums up one result.
+func policy(res eval.Result, opt Options, scale float64) *Policy {
+	p := &Policy{HasData: res.HasData, BudgetRemaining: res.Final.BudgetRemaining}
+	if res.Err != nil {
+		p.Err = res.Err.Error()
+		p.Failed = res.Alerts == nil && res.Final.At.IsZero()
+	} else if res.DataError != "" {
+		p.Err = res.DataError + " (held as a step without data)"
+	}
+	if p.Failed {
+		return p
+	}
+	var firstPage *eval.AlertInterval
+	for i, a := range res.Alerts {
+		if a.Severity == burnrate.Page {
+			p.Pages++
+			if firstPage == nil || a.Start.Before(firstPage.Start) {
+				firstPage = &res.Alerts[i]
+			}
+		} else {
+			p.Tickets++
+		}
+	}
+	p.PagesPer30d, p.TicketsPer30d = float64(p.Pages)*scale, float64(p.Tickets)*scale
+	p.Firing = firing(res.Alerts, opt.To)
+	p.Flaps = flaps(res.Alerts)
+	if firstPage != nil && res.HasData {
+		p.Paged = true
+		p.SpentBeforePage = res.Initial.BudgetRemaining - firstPage.BudgetRemaining
+	}
+	for _, inc := range opt.Incidents {
+		if !inc.Concerns(res.SLO.ID(), res.ID()) {
+			continue
+		}
+		d := Detection{Incident: inc, PageDelay: delay(res.Alerts, inc, burnrate.Page), TicketDelay: delay(res.Alerts, inc, burnrate.Ticket)}
+		if d.PageDelay == nil {
+			p.Missed++
+		}
+		p.Incidents = append(p.Incidents, d)
+	}
+	return p
+}
+
+// end is when an interval stopped firing, or to for one still firing at the last evaluation.
+func end(a eval.AlertInterval, to time.Time) time.Time {
+	if a.End != nil {
+		return *a.End
+	}
+	return to
+}
+
+// firing is the length of the union of the intervals.
+func firing(as []eval.AlertInterval, to time.Time) time.Duration {
+	ivs := slices.Clone(as)
+	sort.Slice(ivs, func(i, j int) bool { return ivs[i].Start.Before(ivs[j].Start) })
+	var total time.Duration
+	var curStart, curEnd time.Time
+	for i, a := range ivs {
+		e := end(a, to)
+		if i == 0 || a.Start.After(curEnd) {
+			total += curEnd.Sub(curStart)
+			curStart, curEnd = a.Start, e
+			continue
+		}
+		if e.After(curEnd) {
+			curEnd = e
+		}
+	}
+	return total + curEnd.Sub(curStart)
+}
+
+// flaps counts the intervals that start within FlapWindow of the end of the previous interval of
+// the same alert.
+func flaps(as []eval.AlertInterval) int {
+	type key struct {
+		sev    burnrate.Severity
+		noData bool
+	}
+	last := map[key]*time.Time{}
+	ivs := slices.Clone(as)
+	sort.SliceStable(ivs, func(i, j int) bool { return ivs[i].Start.Before(ivs[j].Start) })
+	n := 0
+	for _, a := range ivs {
+		k := key{a.Severity, a.NoData}
+		if prev, ok := last[k]; ok && prev != nil && a.Start.Sub(*prev) <= FlapWindow {
+			n++
+		}
+		last[k] = a.End
+	}
+	return n
+}
+
+// delay is the time from the incident's start to the first alert of the severity that fired
+// during it (at once when one was already firing), nil when none did.
+func delay(as []eval.AlertInterval, inc Incident, sev burnrate.Severity) *time.Duration {
+	var best *time.Duration
+	for _, a := range as {
+		if a.Severity != sev || a.Start.After(inc.End) || (a.End != nil && !a.End.After(inc.Start)) {
+			continue
+		}
+		d := max(a.Start.Sub(inc.Start), 0)
+		if best == nil || d < *best {
+			best = &d
+		}
+	}
+	return best
+}

@@ -1,0 +1,313 @@
+package compare
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/slod-dev/slod/internal/check"
+)
+
+// Decimals of the printed figures: rates per 30 days to a tenth (a 4-day range scales one page to
+// 7.5), budgets to a hundredth of a percent, as slod check prints them.
+const (
+	rateDecimals   = 1
+	budgetDecimals = 4
+)
+
+func rate(v float64) string    { return check.FormatNumber(v, rateDecimals) }
+func percent(v float64) string { return check.FormatNumber(v*100, budgetDecimals-2) + "%" }
+
+// pair prints a figure of both sets: "a → b", or "a" when they are the same, "–" for a set without
+// the SLO.
+func pair(old, new *Policy, f func(*Policy) string) string {
+	var o, n string = "–", "–"
+	if old != nil {
+		o = f(old)
+	}
+	if new != nil {
+		n = f(new)
+	}
+	if o == n {
+		return o
+	}
+	return o + " → " + n
+}
+
+// WriteText writes the comparison as a table, one row per SLO, and the totals.
+func WriteText(w io.Writer, r Report) error {
+	var b strings.Builder
+	span := r.To.Sub(r.From) + r.Step
+	fmt.Fprintf(&b, "slod check --compare: %s → %s\n", r.OldName, r.NewName)
+	fmt.Fprintf(&b, "%d SLOs evaluated every %s from %s to %s (%s; figures per 30 days are the range's × %s)\n\n",
+		len(r.Rows), check.FormatDuration(r.Step), r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339),
+		check.FormatDuration(span), check.FormatNumber(float64(month)/float64(span), 2))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	head := "SLO\tpages/30d\ttickets/30d\tfiring\tflaps\tbudget left\tspent before 1st page"
+	if r.Incidents != nil {
+		head += "\tincidents paged\tworst delay"
+	}
+	fmt.Fprintln(tw, head)
+	var errs []string
+	for _, row := range r.Rows {
+		cols := []string{row.ID + marker(row),
+			pair(row.Old, row.New, func(p *Policy) string { return ifOK(p, rate(p.PagesPer30d)) }),
+			pair(row.Old, row.New, func(p *Policy) string { return ifOK(p, rate(p.TicketsPer30d)) }),
+			pair(row.Old, row.New, func(p *Policy) string { return ifOK(p, check.FormatDuration(p.Firing.Round(time.Second))) }),
+			pair(row.Old, row.New, func(p *Policy) string { return ifOK(p, fmt.Sprint(p.Flaps)) }),
+			pair(row.Old, row.New, budgetLeft),
+			pair(row.Old, row.New, spentBeforePage),
+		}
+		if r.Incidents != nil {
+			cols = append(cols,
+				pair(row.Old, row.New, func(p *Policy) string {
+					return ifOK(p, fmt.Sprintf("%d/%d", len(p.Incidents)-p.Missed, len(p.Incidents)))
+				}),
+				pair(row.Old, row.New, worstDelay))
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		for _, side := range []struct {
+			name string
+			p    *Policy
+		}{{"old", row.Old}, {"new", row.New}} {
+			if side.p != nil && side.p.Err != "" {
+				errs = append(errs, fmt.Sprintf("%s (%s rules): %s", row.ID, side.name, side.p.Err))
+			}
+		}
+	}
+	tw.Flush()
+	writeLegend(&b, r)
+	for _, e := range errs {
+		fmt.Fprintf(&b, "error: %s\n", e)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing the comparison: %w", err)
+	}
+	return nil
+}
+
+// marker flags an SLO only one set has.
+func marker(row Row) string {
+	switch {
+	case row.Old == nil:
+		return " (added)"
+	case row.New == nil:
+		return " (removed)"
+	}
+	return ""
+}
+
+// ifOK is s, or "error" for an SLO that could not be evaluated.
+func ifOK(p *Policy, s string) string {
+	if p.Failed {
+		return "error"
+	}
+	return s
+}
+
+func budgetLeft(p *Policy) string {
+	if !p.HasData {
+		return ifOK(p, "no data")
+	}
+	return percent(p.BudgetRemaining)
+}
+
+func spentBeforePage(p *Policy) string {
+	if !p.Paged {
+		return ifOK(p, "no page")
+	}
+	return percent(p.SpentBeforePage)
+}
+
+func worstDelay(p *Policy) string {
+	var worst *time.Duration
+	for _, d := range p.Incidents {
+		if d.PageDelay != nil && (worst == nil || *d.PageDelay > *worst) {
+			worst = d.PageDelay
+		}
+	}
+	if worst == nil {
+		return ifOK(p, "–")
+	}
+	return check.FormatDuration(*worst)
+}
+
+// writeLegend writes the totals and, with incidents, the ones each set missed.
+func writeLegend(b *strings.Builder, r Report) {
+	fmt.Fprintf(b, "\npages per 30 days: %s → %s (%s), tickets per 30 days: %s → %s\n",
+		rate(r.Old.PagesPer30d), rate(r.New.PagesPer30d), signed(r.MorePages()), rate(r.Old.TicketsPer30d), rate(r.New.TicketsPer30d))
+	if r.Incidents == nil {
+		return
+	}
+	fmt.Fprintf(b, "incidents paged: %d/%d → %d/%d\n", r.Old.Incidents-r.Old.Missed, r.Old.Incidents, r.New.Incidents-r.New.Missed, r.New.Incidents)
+	for _, row := range r.Rows {
+		for _, side := range []struct {
+			name string
+			p    *Policy
+		}{{"old", row.Old}, {"new", row.New}} {
+			if side.p == nil {
+				continue
+			}
+			for _, d := range side.p.Incidents {
+				if d.PageDelay == nil {
+					fmt.Fprintf(b, "missed by the %s rules: %s for %s (%s to %s)\n", side.name, d.Incident.Name, row.ID,
+						d.Incident.Start.UTC().Format(time.RFC3339), d.Incident.End.UTC().Format(time.RFC3339))
+				}
+			}
+		}
+	}
+}
+
+func signed(v float64) string {
+	if v > 0 {
+		return "+" + rate(v)
+	}
+	if v == 0 {
+		return "±0"
+	}
+	return "−" + rate(-v)
+}
+
+// The JSON document (docs/interfaces.md §2): numbers rounded as in the text, unknown budgets null.
+type jsonReport struct {
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Step      string    `json:"step"`
+	Old       string    `json:"old"`
+	New       string    `json:"new"`
+	Scale     number    `json:"per_30d_scale"`
+	SLOs      []jsonRow `json:"slos"`
+	OldTotals jsonTotal `json:"old_totals"`
+	NewTotals jsonTotal `json:"new_totals"`
+	MorePages number    `json:"more_pages_per_30d"`
+}
+
+type jsonTotal struct {
+	Pages         int    `json:"pages"`
+	Tickets       int    `json:"tickets"`
+	PagesPer30d   number `json:"pages_per_30d"`
+	TicketsPer30d number `json:"tickets_per_30d"`
+	Incidents     *int   `json:"incidents,omitempty"`
+	Missed        *int   `json:"missed_incidents,omitempty"`
+}
+
+type jsonRow struct {
+	ID     string            `json:"id"`
+	SLO    string            `json:"slo"`
+	Group  map[string]string `json:"group,omitempty"`
+	Status string            `json:"status"` // added, removed or both
+	Old    *jsonPolicy       `json:"old"`
+	New    *jsonPolicy       `json:"new"`
+}
+
+type jsonPolicy struct {
+	Error           string          `json:"error,omitempty"`
+	Pages           int             `json:"pages"`
+	Tickets         int             `json:"tickets"`
+	PagesPer30d     number          `json:"pages_per_30d"`
+	TicketsPer30d   number          `json:"tickets_per_30d"`
+	Firing          string          `json:"time_firing"`
+	FiringSeconds   float64         `json:"time_firing_seconds"`
+	Flaps           int             `json:"flaps"`
+	BudgetRemaining number          `json:"budget_remaining"`
+	SpentBeforePage number          `json:"budget_spent_before_first_page"`
+	Incidents       []jsonDetection `json:"incidents,omitempty"`
+	Missed          *int            `json:"missed_incidents,omitempty"`
+}
+
+type jsonDetection struct {
+	Name        string   `json:"name"`
+	Start       string   `json:"start"`
+	End         string   `json:"end"`
+	PageDelay   *float64 `json:"page_delay_seconds"`
+	TicketDelay *float64 `json:"ticket_delay_seconds"`
+}
+
+// number is a float rounded for printing; NaN is null (unknown).
+type number struct {
+	v        float64
+	decimals int
+}
+
+func (n number) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
+		return []byte("null"), nil
+	}
+	return []byte(check.FormatNumber(n.v, n.decimals)), nil
+}
+
+// WriteJSON writes the comparison as one JSON object.
+func WriteJSON(w io.Writer, r Report) error {
+	span := r.To.Sub(r.From) + r.Step
+	out := jsonReport{
+		From: r.From.UTC().Format(time.RFC3339), To: r.To.UTC().Format(time.RFC3339), Step: check.FormatDuration(r.Step),
+		Old: r.OldName, New: r.NewName, Scale: number{float64(month) / float64(span), 4}, SLOs: []jsonRow{},
+		OldTotals: totalJSON(r.Old, r.Incidents != nil), NewTotals: totalJSON(r.New, r.Incidents != nil),
+		MorePages: number{r.MorePages(), rateDecimals},
+	}
+	for _, row := range r.Rows {
+		jr := jsonRow{ID: row.ID, SLO: row.SLO, Group: row.Group, Status: "both", Old: policyJSON(row.Old, r.Incidents != nil), New: policyJSON(row.New, r.Incidents != nil)}
+		switch {
+		case row.Old == nil:
+			jr.Status = "added"
+		case row.New == nil:
+			jr.Status = "removed"
+		}
+		out.SLOs = append(out.SLOs, jr)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("writing the JSON comparison: %w", err)
+	}
+	return nil
+}
+
+func totalJSON(t Totals, incidents bool) jsonTotal {
+	out := jsonTotal{Pages: t.Pages, Tickets: t.Tickets, PagesPer30d: number{t.PagesPer30d, rateDecimals}, TicketsPer30d: number{t.TicketsPer30d, rateDecimals}}
+	if incidents {
+		out.Incidents, out.Missed = &t.Incidents, &t.Missed
+	}
+	return out
+}
+
+func policyJSON(p *Policy, incidents bool) *jsonPolicy {
+	if p == nil {
+		return nil
+	}
+	out := &jsonPolicy{Error: p.Err, BudgetRemaining: number{math.NaN(), budgetDecimals}, SpentBeforePage: number{math.NaN(), budgetDecimals}}
+	if p.Failed {
+		return out
+	}
+	out.Pages, out.Tickets, out.Flaps = p.Pages, p.Tickets, p.Flaps
+	out.PagesPer30d, out.TicketsPer30d = number{p.PagesPer30d, rateDecimals}, number{p.TicketsPer30d, rateDecimals}
+	out.Firing, out.FiringSeconds = check.FormatDuration(p.Firing.Round(time.Second)), p.Firing.Round(time.Second).Seconds()
+	if p.HasData {
+		out.BudgetRemaining.v = p.BudgetRemaining
+	}
+	if p.Paged {
+		out.SpentBeforePage.v = p.SpentBeforePage
+	}
+	if incidents {
+		out.Missed = &p.Missed
+		out.Incidents = []jsonDetection{}
+		for _, d := range p.Incidents {
+			out.Incidents = append(out.Incidents, jsonDetection{Name: d.Incident.Name,
+				Start: d.Incident.Start.UTC().Format(time.RFC3339), End: d.Incident.End.UTC().Format(time.RFC3339),
+				PageDelay: seconds(d.PageDelay), TicketDelay: seconds(d.TicketDelay)})
+		}
+	}
+	return out
+}
+
+func seconds(d *time.Duration) *float64 {
+	if d == nil {
+		return nil
+	}
+	s := d.Seconds()
+	return &s
+}
