@@ -1,0 +1,157 @@
+package compare
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/rules"
+)
+
+var t0 = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+
+func at(h, m int) time.Time { return t0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+
+func ptr(t time.Time) *time.Time { return &t }
+
+func slo(name string) *rules.SLO { return &rules.SLO{Service: "svc", Name: name} }
+
+func alert(sev burnrate.Severity, start time.Time, end *time.Time, budget float64) eval.AlertInterval {
+	return eval.AlertInterval{Severity: sev, Start: start, End: end, BudgetRemaining: budget}
+}
+
+// TestPolicyFigures: the figures of one backtest, worked out by hand over a 3-day range (× 10 per
+// 30 days).
+func TestPolicyFigures(t *testing.T) {
+	res := eval.Result{SLO: slo("a"), HasData: true,
+		Initial: burnrate.Status{BudgetRemaining: 0.9}, Final: burnrate.Status{At: at(71, 59), BudgetRemaining: 0.25},
+		Alerts: []eval.AlertInterval{
+			alert(burnrate.Page, at(10, 0), ptr(at(10, 30)), 0.7),   // first page: 20% spent before it
+			alert(burnrate.Ticket, at(10, 5), ptr(at(11, 0)), 0.69), // overlaps it: firing 10:00–11:00
+			alert(burnrate.Page, at(11, 20), ptr(at(11, 40)), 0.6),  // re-fires 50m after a resolve: a flap
+			alert(burnrate.Page, at(20, 0), ptr(at(20, 10)), 0.5),   // 8h20m later: no flap
+			alert(burnrate.Ticket, at(71, 0), nil, 0.3),             // still firing at the end (71:59)
+		}}
+	inc := []Incident{
+		{Name: "paged late", SLOs: []string{"svc/*"}, Start: at(9, 50), End: at(10, 40)},
+		{Name: "ticket only", SLOs: []string{"svc/a"}, Start: at(71, 0), End: at(71, 30)},
+		{Name: "other SLO", SLOs: []string{"svc/b"}, Start: at(10, 0), End: at(11, 0)},
+		{Name: "already paging", SLOs: []string{"svc/a"}, Start: at(11, 30), End: at(11, 50)},
+	}
+	r := Build(nil, []eval.Result{res}, Options{From: at(0, 0), To: at(71, 59), Step: time.Minute, Incidents: inc})
+	p := r.Rows[0].New
+	if r.Rows[0].Old != nil || p.Pages != 3 || p.Tickets != 2 || p.PagesPer30d != 30 || p.TicketsPer30d != 20 {
+		t.Errorf("pages %d (%v/30d), tickets %d (%v/30d), want 3 (30), 2 (20)", p.Pages, p.PagesPer30d, p.Tickets, p.TicketsPer30d)
+	}
+	if want := time.Hour + 20*time.Minute + 10*time.Minute + 59*time.Minute; p.Firing != want {
+		t.Errorf("firing %s, want %s", p.Firing, want)
+	}
+	if p.Flaps != 1 {
+		t.Errorf("%d flaps, want 1", p.Flaps)
+	}
+	if !p.Paged || p.SpentBeforePage < 0.2-1e-9 || p.SpentBeforePage > 0.2+1e-9 || p.BudgetRemaining != 0.25 {
+		t.Errorf("spent before the first page %v (paged %v), budget left %v; want 0.2, 0.25", p.SpentBeforePage, p.Paged, p.BudgetRemaining)
+	}
+	if len(p.Incidents) != 3 || p.Missed != 1 {
+		t.Fatalf("%d incidents concern svc/a, %d missed; want 3, 1 (the ticket-only one)", len(p.Incidents), p.Missed)
+	}
+	d := p.Incidents
+	if *d[0].PageDelay != 10*time.Minute || *d[0].TicketDelay != 15*time.Minute || d[1].PageDelay != nil || *d[1].TicketDelay != 0 || *d[2].PageDelay != 0 {
+		t.Errorf("detections %+v %+v %+v: want a page after 10m, none and a ticket at once, a page already firing", d[0], d[1], d[2])
+	}
+}
+
+// TestBuildRows: SLOs are matched by instance id; those only one set has are added or removed, and
+// totals and MorePages add up both sets; an SLO that failed is an error, not zero pages.
+func TestBuildRows(t *testing.T) {
+	a, b, c := slo("a"), slo("b"), slo("c")
+	page := []eval.AlertInterval{alert(burnrate.Page, at(1, 0), ptr(at(1, 10)), 0.5)}
+	old := []eval.Result{{SLO: a, HasData: true, Alerts: page}, {SLO: b, HasData: true}}
+	grp := map[string]string{"model": "x"}
+	now := []eval.Result{
+		{SLO: c, HasData: true, Alerts: append(page, alert(burnrate.Page, at(2, 0), nil, 0.1))},
+		{SLO: a, Err: errors.New("query failed")},
+		{SLO: b, Group: grp, GroupKey: `{model="x"}`, HasData: true},
+	}
+	r := Build(old, now, Options{From: t0, To: at(71, 59), Step: time.Minute, OldName: "old/", NewName: "new/"})
+	var ids []string
+	for _, row := range r.Rows {
+		ids = append(ids, row.ID+marker(row))
+	}
+	if got := strings.Join(ids, ", "); got != `svc/c (added), svc/a, svc/b{model="x"} (added), svc/b (removed)` {
+		t.Errorf("rows %s", got)
+	}
+	if r.Old.Pages != 1 || r.New.Pages != 2 || r.MorePages() != 10 {
+		t.Errorf("pages %d → %d, %v more per 30 days; want 1 → 2, 10", r.Old.Pages, r.New.Pages, r.MorePages())
+	}
+	var text, js bytes.Buffer
+	if err := WriteText(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"slod check --compare: old/ → new/\n4 SLOs evaluated every 1m from 2026-10-01T00:00:00Z to 2026-10-03T23:59:00Z (3d; figures per 30 days are the range's × 10)",
+		"svc/a                     10 → error", "svc/c (added)             – → 20", "pages per 30 days: 10 → 20 (+10)", "error: svc/a (new rules): query failed",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if err := WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		SLOs []struct {
+			ID, Status string
+			Old, New   *struct {
+				Error           string
+				PagesPer30d     *float64 `json:"pages_per_30d"`
+				BudgetRemaining *float64 `json:"budget_remaining"`
+			}
+		}
+		MorePages float64 `json:"more_pages_per_30d"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.SLOs) != 4 || doc.SLOs[0].Status != "added" || doc.SLOs[0].Old != nil || *doc.SLOs[0].New.PagesPer30d != 20 ||
+		doc.SLOs[1].New.Error != "query failed" || doc.SLOs[1].New.BudgetRemaining != nil || doc.SLOs[3].Status != "removed" || doc.MorePages != 10 {
+		t.Errorf("JSON:\n%s", js.String())
+	}
+}
+
+func TestParseIncidents(t *testing.T) {
+	got, err := ParseIncidents("inc.yaml", []byte(`incidents:
+  - {name: a, slos: [svc/a, "svc/*"], start: 2026-10-04T06:00:00Z, end: "2026-10-04T06:25"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].Start.Equal(at(78, 0)) || !got[0].End.Equal(at(78, 25)) || !got[0].Concerns("svc/b", `svc/b{m="x"}`) || got[0].Concerns("web/a", "web/a") {
+		t.Errorf("incidents %+v", got)
+	}
+	_, err = ParseIncidents("inc.yaml", []byte(`incidents:
+  - name: a
+    slos: []
+    start: yesterday
+    end: 2026-10-04T06:00:00Z
+  - {name: b, slos: ["[x"], start: 2026-10-04T06:00:00Z, end: 2026-10-04T05:00:00Z, severity: page}
+  - {slos: [svc/a], start: 2026-10-04T06:00:00Z, end: 2026-10-04T07:00:00Z}
+`))
+	for _, want := range []string{
+		`inc.yaml:3:11: incidents[0].slos: must name at least one SLO`,
+		`inc.yaml:4:12: incidents[0].start: not a time: "yesterday"`,
+		`inc.yaml:6:22: incidents[1].slos[0]: not an SLO id or pattern: syntax error in pattern`,
+		`inc.yaml:6:63: incidents[1].end: must be after start (2026-10-04T06:00:00Z)`,
+		`inc.yaml:6:85: incidents[1].severity: unknown field`,
+		`inc.yaml:7:5: incidents[2].name: missing required field`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
