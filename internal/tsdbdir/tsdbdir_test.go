@@ -256,3 +256,47 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("a block without an index: error %v, want one naming the block and its index", err)
 	}
 }
+
+// TestWALNewer: a write-ahead log written after the last block ends holds samples no block has,
+// and is reported; an empty segment (a Prometheus that has not appended yet) or one older than the
+// blocks is not.
+func TestWALNewer(t *testing.T) {
+	_, dir := backfill(t)
+	wal := filepath.Join(dir, "wal")
+	if err := os.Mkdir(wal, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open := func() time.Time {
+		t.Helper()
+		db, err := tsdbdir.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		return db.WALNewer()
+	}
+	seg := filepath.Join(wal, "00000000")
+	if err := os.WriteFile(seg, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := open(); !got.IsZero() {
+		t.Errorf("an empty segment is reported as a WAL written at %s", got)
+	}
+	if err := os.WriteFile(seg, []byte("records"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := start.Add(12 * time.Hour) // inside the blocks' span
+	if err := os.Chtimes(seg, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if got := open(); !got.IsZero() {
+		t.Errorf("a segment older than the last block is reported as newer, at %s", got)
+	}
+	recent := start.Add(30 * time.Hour)
+	if err := os.Chtimes(seg, recent, recent); err != nil {
+		t.Fatal(err)
+	}
+	if got := open(); !got.Equal(recent) {
+		t.Errorf("a segment written at %s after the blocks is reported at %s", recent, got)
+	}
+}
