@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,20 +94,15 @@ slos:
         threshold: 1
 `
 
-// TestCheckPrometheusMatchesTSDB backfills three days into a TSDB with promtool and backtests them
-// four ways: from the OpenMetrics file, from the TSDB directory (--data DIR), from a real
-// Prometheus 2.42 serving a copy of it (--prometheus.url, the daemon's queries over the HTTP API),
-// and from that Prometheus named by a daemon config. The file and the directory give exactly the
-// same alerts (the same engine over the same samples); the Prometheus gives the same intervals
-// within one step at their edges: job api is scraped exactly on the step boundaries, and Prometheus
-// 2's range selectors are left-closed, so a sample on a boundary is fresh in both steps it bounds
-// there, while the embedded engine (Prometheus 3) counts it in one; a window's error ratio then
-// differs by a sample and can cross a threshold a step apart.
-func TestCheckPrometheusMatchesTSDB(t *testing.T) {
+// prometheusCheckData writes three days of two jobs as OpenMetrics, with a page for every SLO of
+// prometheusCheckRules, backfills them into a TSDB with promtool, and copies that TSDB for a
+// Prometheus to serve (Prometheus compacts and locks the directory it serves).
+func prometheusCheckData(t *testing.T) (file, rulesFile, tsdb, served string, start, end time.Time) {
+	t.Helper()
 	fidelity.Binary(t, "prometheus")
 	fidelity.Binary(t, "promtool")
-	start := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	end := start.Add(72 * time.Hour)
+	start = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	end = start.Add(72 * time.Hour)
 	outage := func(at time.Duration, length time.Duration, ratio float64) examplegen.Func {
 		return examplegen.Incident(examplegen.Const(0.0005), examplegen.Span{Start: start.Add(at), End: start.Add(at + length)}, 0, examplegen.Const(ratio))
 	}
@@ -124,13 +122,26 @@ func TestCheckPrometheusMatchesTSDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := writeFiles(t, map[string]string{"data.om": om.String(), "shop.yaml": prometheusCheckRules})
-	file, rulesFile := filepath.Join(dir, "data.om"), filepath.Join(dir, "shop.yaml")
-	tsdb, served := filepath.Join(dir, "tsdb"), filepath.Join(dir, "served")
+	file, rulesFile = filepath.Join(dir, "data.om"), filepath.Join(dir, "shop.yaml")
+	tsdb, served = filepath.Join(dir, "tsdb"), filepath.Join(dir, "served")
 	fidelity.Backfill(t, file, tsdb)
-	// Prometheus compacts and locks the directory it serves: it gets a copy.
 	if err := os.CopyFS(served, os.DirFS(tsdb)); err != nil {
 		t.Fatal(err)
 	}
+	return file, rulesFile, tsdb, served, start, end
+}
+
+// TestCheckPrometheusMatchesTSDB backfills three days into a TSDB with promtool and backtests them
+// four ways: from the OpenMetrics file, from the TSDB directory (--data DIR), from a real
+// Prometheus 2.42 serving a copy of it (--prometheus.url, the daemon's queries over the HTTP API),
+// and from that Prometheus named by a daemon config. The file and the directory give exactly the
+// same alerts (the same engine over the same samples); the Prometheus gives the same intervals
+// within one step at their edges: job api is scraped exactly on the step boundaries, and Prometheus
+// 2's range selectors are left-closed, so a sample on a boundary is fresh in both steps it bounds
+// there, while the embedded engine (Prometheus 3) counts it in one; a window's error ratio then
+// differs by a sample and can cross a threshold a step apart.
+func TestCheckPrometheusMatchesTSDB(t *testing.T) {
+	file, rulesFile, tsdb, served, start, end := prometheusCheckData(t)
 	prom := fidelity.Start(t, served, "")
 
 	from, to := start.Add(time.Hour).Format(time.RFC3339), end.Format(time.RFC3339)
@@ -166,5 +177,52 @@ routes: [{match: {}, receiver: hook}]
 	fromConfig := checkAlerts(t, "--config.file", filepath.Join(cfgDir, "slod.yml"), "--from", from, "--to", to)
 	if !sameAlerts(fromConfig, fromProm, 0) {
 		t.Errorf("--config.file's prometheus finds other alerts than --prometheus.url:\n config %v\n url    %v", fromConfig, fromProm)
+	}
+}
+
+// TestCheckSnapshot: a snapshot of a running Prometheus (POST /api/v1/admin/tsdb/snapshot) is read
+// whole, tombstones included: after api's series are deleted (delete_series), --data on the
+// snapshot and --prometheus.url both find no alert for it any more, and the same other alerts.
+func TestCheckSnapshot(t *testing.T) {
+	_, rulesFile, tsdb, served, start, end := prometheusCheckData(t)
+	prom := fidelity.Start(t, served, "", "--web.enable-admin-api")
+	from, to := start.Add(time.Hour).Format(time.RFC3339), end.Format(time.RFC3339)
+	before := checkAlerts(t, rulesFile, "--data", tsdb, "--from", from, "--to", to)
+	post := func(path string) []byte {
+		t.Helper()
+		resp, err := http.Post(prom.URL+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %s\n%s", path, resp.Status, body)
+		}
+		return body
+	}
+	// All of api: a span deleted from a counter would be a scrape gap, whose growth slod counts
+	// in the first step after it (DESIGN §2), and the outage would still page.
+	q := url.Values{"match[]": {`{job="api"}`}}
+	post("/api/v1/admin/tsdb/delete_series?" + q.Encode())
+	var snap struct{ Data struct{ Name string } }
+	if err := json.Unmarshal(post("/api/v1/admin/tsdb/snapshot"), &snap); err != nil || snap.Data.Name == "" {
+		t.Fatalf("snapshot: %v %+v", err, snap)
+	}
+	snapshot := filepath.Join(served, "snapshots", snap.Data.Name)
+	fromSnapshot := checkAlerts(t, rulesFile, "--data", snapshot, "--from", from, "--to", to)
+	fromProm := checkAlerts(t, rulesFile, "--prometheus.url", prom.URL, "--from", from, "--to", to)
+	t.Logf("alerts: before %v\nsnapshot %v\nprometheus %v", before, fromSnapshot, fromProm)
+	var rest []alertSpan
+	for _, a := range before {
+		if a.slo != "shop/api" {
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) == len(before) || !sameAlerts(fromSnapshot, rest, 0) {
+		t.Errorf("the snapshot after deleting api's outage gives %v, want the alerts before but api's, %v", fromSnapshot, rest)
+	}
+	if !sameAlerts(fromProm, fromSnapshot, time.Minute) {
+		t.Errorf("--prometheus.url gives %v, the snapshot %v", fromProm, fromSnapshot)
 	}
 }

@@ -104,8 +104,8 @@ func StartOnRecording(t testing.TB, omFile string) *Prometheus {
 
 // Start runs Prometheus on the TSDB in dataDir with the given scrape configuration (YAML for
 // scrape_configs; empty for none) on a free port of 127.0.0.1, and waits (at most a minute) until it
-// is ready.
-func Start(t testing.TB, dataDir, scrapeConfigs string) *Prometheus {
+// is ready. flags are added to its command line (--web.enable-admin-api).
+func Start(t testing.TB, dataDir, scrapeConfigs string, flags ...string) *Prometheus {
 	t.Helper()
 	bin := Binary(t, "prometheus")
 	cfgFile := filepath.Join(t.TempDir(), "prometheus.yml")
@@ -124,7 +124,7 @@ func Start(t testing.TB, dataDir, scrapeConfigs string) *Prometheus {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := start(bin, cfgFile, dataDir, port)
+		p, err := start(bin, cfgFile, dataDir, port, flags)
 		if err == nil {
 			t.Cleanup(p.stop)
 			return p
@@ -135,17 +135,17 @@ func Start(t testing.TB, dataDir, scrapeConfigs string) *Prometheus {
 	return nil
 }
 
-func start(bin, cfgFile, dataDir string, port int) (*Prometheus, error) {
+func start(bin, cfgFile, dataDir string, port int, flags []string) (*Prometheus, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	p := &Prometheus{URL: "http://" + addr, logs: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin,
-		"--config.file="+cfgFile,
-		"--storage.tsdb.path="+dataDir,
+	p.cmd = exec.Command(bin, append([]string{
+		"--config.file=" + cfgFile,
+		"--storage.tsdb.path=" + dataDir,
 		"--storage.tsdb.retention.time=100y",
-		"--web.listen-address="+addr,
+		"--web.listen-address=" + addr,
 		"--query.lookback-delta=5m",
 		"--log.level=warn",
-	)
+	}, flags...)...)
 	p.cmd.Stdout = p.logs
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
