@@ -74,6 +74,8 @@ type checkArgs struct {
 	data           string
 	promURL        string
 	promTimeout    time.Duration
+	// promTimeoutSet: --prometheus.timeout was given (else a config's timeout wins).
+	promTimeoutSet bool
 	from, to       time.Time
 	fromSet, toSet bool
 	step, lookback time.Duration
@@ -88,11 +90,11 @@ type checkArgs struct {
 }
 
 func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
-	a := checkArgs{step: sli.DefaultStep, lookback: sli.DefaultLookback, format: "text"}
+	a := checkArgs{step: sli.DefaultStep, lookback: sli.DefaultLookback, format: "text", promTimeout: defaultCheckTimeout}
 	fs := newFlagSet("check", checkUsage, stderr)
 	fs.StringVar(&a.data, "data", "", "recorded data: OpenMetrics text with timestamps (a file), or a Prometheus TSDB directory or snapshot")
 	fs.StringVar(&a.promURL, "prometheus.url", "", "query this Prometheus (or Thanos, Mimir, VictoriaMetrics) API instead of recorded data")
-	fs.Var(promDurationValue{&a.promTimeout}, "prometheus.timeout", "timeout of each query to --prometheus.url (default: the config's prometheus.timeout, else 2m)")
+	fs.Var(promDurationValue{&a.promTimeout}, "prometheus.timeout", "timeout of each query to a Prometheus (with --config.file, its prometheus.timeout unless this is given)")
 	fs.Var(timeArgValue{&a.from, &a.fromSet}, "from", "first evaluation time: "+timeArgForms+" (default with --data: first sample + step)")
 	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time: "+timeArgForms+" (default: the last sample; now with a Prometheus)")
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
@@ -100,14 +102,15 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	fs.StringVar(&a.format, "format", "text", "output format: text or json")
 	fs.StringVar(&a.configFile, "config.file", "", "daemon config: evaluate at its evaluation.step and lookback, its rules unless RULES are given, its prometheus source without --data")
 	fs.BoolVar(&a.compare, "compare", false, "compare two rule sets: RULES are OLD_RULES NEW_RULES")
-	fs.StringVar(&a.incidents, "incidents", "", "with --compare: a YAML file of known incidents (name, slos, start, end), for detection delays and missed incidents")
-	fs.Var(&a.failOnMorePages, "fail-on-more-pages", "with --compare: exit 1 when the new rules page more than N more times per 30 days than the old ones")
+	fs.StringVar(&a.incidents, "incidents", "", "with --compare: a YAML `FILE` of known incidents (name, slos, start, end), for detection delays and missed incidents")
+	fs.Var(&a.failOnMorePages, "fail-on-more-pages", "with --compare: exit 1 when the new rules page more than `N` more times per 30 days than the old ones")
 	var err error
 	if a.rules, err = parseInterleaved(fs, args); err != nil {
 		return a, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	a.promTimeoutSet = set["prometheus.timeout"]
 	if err = checkArgsError(a, set); err != nil {
 		return a, usageError(fs, err)
 	}
@@ -139,6 +142,8 @@ func checkArgsError(a checkArgs, set map[string]bool) error {
 		return fmt.Errorf("--lookback %s must be at least the step %s", model.Duration(a.lookback), model.Duration(a.step))
 	case a.fromSet && a.toSet && a.to.Before(a.from):
 		return errors.New("--to is before --from")
+	case a.promTimeout <= 0:
+		return fmt.Errorf("--prometheus.timeout must be positive, not %s", model.Duration(a.promTimeout))
 	case a.failOnMorePages.set && a.failOnMorePages.n < 0:
 		return fmt.Errorf("--fail-on-more-pages must be 0 or more, not %d", a.failOnMorePages.n)
 	}

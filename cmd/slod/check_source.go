@@ -99,17 +99,15 @@ func openTSDBSource(dir string) (*checkSource, error) {
 // openPrometheusSource is the daemon's query client: the config's prometheus section (its URL
 // unless --prometheus.url is given), or --prometheus.url alone.
 func openPrometheusSource(a checkArgs, cfg *config.Config) (*checkSource, error) {
-	var pc promapi.Config
+	pc := promapi.Config{Timeout: a.promTimeout}
 	if cfg != nil {
 		pc = daemon.SourceConfig(cfg.Prometheus)
-	} else {
-		pc.Timeout = defaultCheckTimeout
+		if a.promTimeoutSet {
+			pc.Timeout = a.promTimeout
+		}
 	}
 	if a.promURL != "" {
 		pc.URL = a.promURL
-	}
-	if a.promTimeout > 0 {
-		pc.Timeout = a.promTimeout
 	}
 	src := &checkSource{kind: "Prometheus", name: promapi.Redact(pc.URL), queries: &atomic.Int64{}, close: func() {}}
 	client, err := promapi.New(pc, promapi.Options{UserAgent: "slod-check/" + version, Observe: func(promapi.Observation) { src.queries.Add(1) }})
