@@ -70,10 +70,10 @@ Flags:
 
 // checkArgs are the parsed arguments of slod check.
 type checkArgs struct {
-	rules          []string
-	data           string
-	promURL        string
-	promTimeout    time.Duration
+	rules       []string
+	data        string
+	promURL     string
+	promTimeout time.Duration
 	// promTimeoutSet: --prometheus.timeout was given (else a config's timeout wins).
 	promTimeoutSet bool
 	from, to       time.Time
