@@ -165,6 +165,22 @@ func TestCheckPrometheusMatchesTSDB(t *testing.T) {
 		t.Errorf("--prometheus.url finds other alerts than --data DIR on the same samples (beyond one step at the edges):\n prometheus %v\n dir        %v\nlogs:\n%s", fromProm, fromDir, prom.Logs())
 	}
 
+	// --compare reads the data once for both sets: the same table from the Prometheus and the
+	// directory (here web's objective lowered, so that its page goes).
+	lowered := filepath.Join(t.TempDir(), "shop.yaml")
+	if err := os.WriteFile(lowered, []byte(strings.Replace(prometheusCheckRules, "objective: 99.5", "objective: 98", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compareArgs := []string{"--compare", rulesFile, lowered, "--from", from, "--to", to}
+	code, dirTable, stderr := runCheckCmd(append(compareArgs, "--data", tsdb)...)
+	if code != 0 || !strings.Contains(dirTable, "shop/web          10.1 → 0") {
+		t.Errorf("--compare --data DIR: exit %d, want web's page gone:\n%s%s", code, dirTable, stderr)
+	}
+	code, promTable, stderr := runCheckCmd(append(compareArgs, "--prometheus.url", prom.URL)...)
+	if code != 0 || promTable != dirTable {
+		t.Errorf("--compare --prometheus.url: exit %d\n%s%s\nwant, as from the directory:\n%s", code, promTable, stderr, dirTable)
+	}
+
 	// The daemon's config names the source: its URL, and its client settings.
 	cfgDir := writeFiles(t, map[string]string{"slod.yml": fmt.Sprintf(`prometheus:
   url: %s
