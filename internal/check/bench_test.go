@@ -43,6 +43,13 @@ func benchScale(b *testing.B) (slos, days int) {
 // models of n/groups gateways: job="gw-K", model="m-J".
 func benchData(b *testing.B, dir string, n, days, groups int) (string, time.Time) {
 	b.Helper()
+	series, start := benchSeries(b, n, days, groups)
+	return writeBenchData(b, dir, series), start
+}
+
+// benchSeries generates the series of benchData.
+func benchSeries(b *testing.B, n, days, groups int) ([]check.Series, time.Time) {
+	b.Helper()
 	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	cfg := examplegen.Config{Start: start, End: start.Add(time.Duration(days) * 24 * time.Hour), Seed: 11}
 	for i := 0; i < n; i++ {
@@ -64,6 +71,12 @@ func benchData(b *testing.B, dir string, n, days, groups int) (string, time.Time
 	if err != nil {
 		b.Fatal(err)
 	}
+	return series, start
+}
+
+// writeBenchData writes series as OpenMetrics into dir and returns the file's path.
+func writeBenchData(b *testing.B, dir string, series []check.Series) string {
+	b.Helper()
 	path := filepath.Join(dir, "bench.om")
 	f, err := os.Create(path)
 	if err != nil {
@@ -79,7 +92,7 @@ func benchData(b *testing.B, dir string, n, days, groups int) (string, time.Time
 	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
-	return path, start
+	return path
 }
 
 // benchRules writes one SLO file with an availability SLO per service over the given period.

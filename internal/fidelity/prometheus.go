@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slod-dev/slod/internal/check"
 )
 
 // Binary returns the path of an executable the test needs, skipping the test when it is missing
@@ -221,4 +224,48 @@ func (p *Prometheus) CPUTime() (time.Duration, error) {
 		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", p.cmd.Process.Pid, s)
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// blockSpan is the span of the blocks promtool writes from OpenMetrics: 2h, aligned to multiples of
+// it since the epoch.
+const blockSpan = 2 * time.Hour
+
+// BackfillSeries writes series into TSDB blocks under dir, one promtool run per 2h block. promtool
+// parses its whole input once per block it writes, so Backfill on a month of data parses the file
+// 360 times; a file per block parses each sample once.
+func BackfillSeries(t testing.TB, series []check.Series, dir string) {
+	t.Helper()
+	tmp := t.TempDir()
+	var minT, maxT int64 = math.MaxInt64, math.MinInt64
+	for _, s := range series {
+		if len(s.Samples) > 0 {
+			minT, maxT = min(minT, s.Samples[0].T), max(maxT, s.Samples[len(s.Samples)-1].T)
+		}
+	}
+	span := blockSpan.Milliseconds()
+	next := make([]int, len(series)) // index of each series' first sample not written yet
+	for w := minT - minT%span; w <= maxT; w += span {
+		var part []check.Series
+		for i, s := range series {
+			j := next[i]
+			for next[i] < len(s.Samples) && s.Samples[next[i]].T < w+span {
+				next[i]++
+			}
+			if next[i] > j {
+				part = append(part, check.Series{Labels: s.Labels, Samples: s.Samples[j:next[i]]})
+			}
+		}
+		if len(part) == 0 {
+			continue
+		}
+		file := filepath.Join(tmp, "part.om")
+		var buf bytes.Buffer
+		if err := check.WriteOpenMetrics(&buf, part); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		Backfill(t, file, dir)
+	}
 }
