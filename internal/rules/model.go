@@ -107,6 +107,9 @@ type SLO struct {
 	// Pos is where the SLO is declared; Format is "slod/v1" or "prometheus/v1".
 	Pos    Pos
 	Format string
+	// Source is the SLO's entry as written in its file, from the line of Pos (the status page
+	// shows it); empty when the file does not list it as a block.
+	Source string
 }
 
 // ID is the SLO id, "<service>/<name>".

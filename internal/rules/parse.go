@@ -74,6 +74,7 @@ func parseFile(file string, data []byte) (slos []*SLO, warns []Diagnostic, errs 
 	if doc.NumErrors() > 0 {
 		slos = nil
 	}
+	setSources(slos, root, data)
 	return slos, doc.Warnings(), doc.Errors(), false
 }
 
