@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/slod-dev/slod/internal/check"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/recorded"
+	"github.com/slod-dev/slod/internal/report"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -23,13 +25,15 @@ func init() {
 	register("check", "backtest SLOs on recorded data: when would they have paged", runCheck)
 }
 
-const checkUsage = `usage: slod check RULES... --data FILE [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json]
+const checkUsage = `usage: slod check RULES... --data FILE [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json|html] [-o FILE]
 
 Evaluates the SLOs in RULES (files or directories) on the recorded data in FILE (OpenMetrics text
 with timestamps, as promtool tsdb dump-openmetrics or slod record write it) at every multiple of
 --step in [--from, --to], with the same engine as slod run, and reports each SLO's alert intervals
 and the error budget left at --to. T is RFC 3339 or Unix seconds; by default the range is the whole
-recording (from its first sample + step to its last sample).
+recording (from its first sample + step to its last sample). --format html writes one
+self-contained page (charts of each SLO's budget and burn rates, its alert intervals and a summary)
+that loads nothing from the network; -o writes the report to FILE instead of stdout.
 
 Exit status: 0 when the check ran (alerts are findings, not failures), 1 when the rules or the data
 are invalid, 2 on a usage error.
@@ -45,6 +49,11 @@ type checkArgs struct {
 	fromSet, toSet bool
 	step, lookback time.Duration
 	format         string
+	// output is the file the report goes to ("": stdout).
+	output string
+	// observe, when set, returns the observer of the backtest from first to last (the HTML
+	// report's charts).
+	observe func(first, last time.Time) eval.Observer
 }
 
 func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
@@ -55,7 +64,8 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time, RFC 3339 or Unix seconds (default: last sample)")
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
 	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
-	fs.StringVar(&a.format, "format", "text", "output format: text or json")
+	fs.StringVar(&a.format, "format", "text", "output format: text, json or html (a self-contained page with charts)")
+	fs.StringVar(&a.output, "o", "", "write the report to this file instead of stdout")
 	var err error
 	if a.rules, err = parseRules(fs, args); err != nil {
 		return a, err
@@ -63,8 +73,8 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	switch {
 	case a.data == "":
 		err = errors.New("--data is required")
-	case a.format != "text" && a.format != "json":
-		err = fmt.Errorf("--format must be text or json, not %q", a.format)
+	case a.format != "text" && a.format != "json" && a.format != "html":
+		err = fmt.Errorf("--format must be text, json or html, not %q", a.format)
 	case a.step <= 0:
 		err = fmt.Errorf("--step must be positive, not %s", model.Duration(a.step))
 	case a.lookback < a.step:
@@ -85,20 +95,47 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	var col *report.Collector
+	if a.format == "html" {
+		a.observe = func(first, last time.Time) eval.Observer {
+			col = report.NewCollector(first, last, a.step)
+			return col.Observe
+		}
+	}
 	rep, code := checkReport(ctx, a, stderr)
 	if code != 0 {
 		return code
 	}
-	if a.format == "json" {
-		err = check.WriteJSON(stdout, rep)
-	} else {
-		err = check.WriteText(stdout, rep)
-	}
-	if err != nil {
+	if err := writeCheckReport(a, rep, col, stdout); err != nil {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// writeCheckReport writes the report in the format asked for, to -o's file or stdout.
+func writeCheckReport(a checkArgs, rep check.Report, col *report.Collector, stdout io.Writer) error {
+	w, closeOut := stdout, func() error { return nil }
+	if a.output != "" {
+		f, err := os.Create(a.output)
+		if err != nil {
+			return err
+		}
+		w, closeOut = f, f.Close
+	}
+	var err error
+	switch a.format {
+	case "json":
+		err = check.WriteJSON(w, rep)
+	case "html":
+		err = report.Write(w, rep, col, filepath.Base(a.data))
+	default:
+		err = check.WriteText(w, rep)
+	}
+	if cerr := closeOut(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing %s: %w", a.output, cerr)
+	}
+	return err
 }
 
 // checkReport loads rules and data and runs the backtest; a non-zero code means it failed and the
@@ -138,7 +175,11 @@ func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Repo
 		return check.Report{}, 2
 	}
 	opt := eval.Options{Step: a.step, Lookback: a.lookback, DataStart: db.MinTime()}
-	results, err := eval.Backtest(ctx, recorded.NewQuerier(db), set.SLOs, first, last, opt, nil)
+	var obs eval.Observer
+	if a.observe != nil {
+		obs = a.observe(first, last)
+	}
+	results, err := eval.Backtest(ctx, recorded.NewQuerier(db), set.SLOs, first, last, opt, obs)
 	if err != nil {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return check.Report{}, 1
