@@ -63,7 +63,7 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		PeakBurnRate:    roundSig(tr.PeakBurnRate),
 		BudgetRemaining: roundSig(st.BudgetRemaining),
 		RunbookURL:      slo.Alerting.RunbookURL,
-		StatusURL:       StatusURL(externalURL, slo.Service, slo.Name),
+		StatusURL:       StatusURL(externalURL, slo.Service, slo.Name, groupKey),
 		StartsAt:        tr.FiredAt.UTC(),
 	}
 	if n.StartsAt.IsZero() {

@@ -90,7 +90,7 @@ func TestFromTransition(t *testing.T) {
 			if n.Window != nil && (n.Window.LongBurnRate != 20.1 || n.Window.Threshold != 0.0144 || n.Window.Long.String() != "1h") {
 				t.Errorf("window = %+v", *n.Window)
 			}
-			if n.StatusURL != "https://slod.example/#/slo/chat-api/availability" || n.RunbookURL == "" {
+			if n.StatusURL != "https://slod.example/slo/chat-api/availability" || n.RunbookURL == "" {
 				t.Errorf("status/runbook URL = %q/%q", n.StatusURL, n.RunbookURL)
 			}
 			if n.TimeToExhaustion == nil || n.TimeToExhaustion.String() != "2d2h" {
@@ -299,6 +299,18 @@ func TestSlothSeverityLabels(t *testing.T) {
 		}
 		if res := (Reconciler{Router: router}).Reconcile(nil, []Notification{n}, []Silence{silence}, t0); len(res.Enqueue) != 0 || len(res.Silenced) != 1 {
 			t.Errorf("%s: a silence of severity=%s did not hold the alert back: %+v", c.tier, c.tier, res)
+		}
+	}
+}
+
+func TestStatusURL(t *testing.T) {
+	for _, tc := range []struct{ ext, svc, name, group, want string }{
+		{"https://slod.example/", "chat-api", "availability", "", "https://slod.example/slo/chat-api/availability"},
+		{"https://x/slod", "gw", "avail", `{model="code"}`, "https://x/slod/slo/gw/avail%7Bmodel=%22code%22%7D"},
+		{"", "gw", "avail", "", ""},
+	} {
+		if got := StatusURL(tc.ext, tc.svc, tc.name, tc.group); got != tc.want {
+			t.Errorf("StatusURL(%q, %q, %q, %q) = %q, want %q", tc.ext, tc.svc, tc.name, tc.group, got, tc.want)
 		}
 	}
 }
