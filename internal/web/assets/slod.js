@@ -299,13 +299,16 @@
     });
   }
 
-  var DUR = { m: 60e3, h: 36e5, d: 864e5, w: 6048e5 };
+  var DUR = { m: 60e3, h: 36e5, d: 864e5, w: 6048e5 }, loaded = Date.now();
+  // endOf is the end the form asks for: its time (UTC), or its duration from slod's own time when
+  // the page was served (data-now) plus the time since, whatever the browser's clock says.
   function endOf(form) {
     var at = form.elements.endsAt.value;
     if (at) return new Date(at + (at.length === 16 ? ":00Z" : "Z"));
     var m = /^(\d+)([mhdw])$/.exec(form.elements.duration.value.trim());
     if (!m) throw new Error("duration must be a number and m, h, d or w (2h, 1d)");
-    return new Date(Date.now() + (+m[1]) * DUR[m[2]]);
+    var now = Date.parse(form.getAttribute("data-now")) || loaded;
+    return new Date(now + (Date.now() - loaded) + (+m[1]) * DUR[m[2]]);
   }
 
   function setupSilences(root) {
