@@ -198,6 +198,18 @@ func (p *Page) Screenshot(path string) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
+// ScreenshotTop writes a PNG of the top of the page, width × height pixels, to path.
+func (p *Page) ScreenshotTop(path string, width, height int64) error {
+	if err := chromedp.Do(p.Ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		return err
+	}
+	b, err := chromedp.Run(p.Ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
 // Errors returns the errors the page logged: console errors, uncaught exceptions, and the
 // browser's error entries (a request refused by the Content-Security-Policy, a failed load).
 func (p *Page) Errors() []string {
