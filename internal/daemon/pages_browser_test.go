@@ -60,14 +60,14 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if err := p.Open(dm.srv.URL + "/"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := browsertest.Eval[[]string](p, `[...document.querySelectorAll("table.list tr[data-id]")].map(r => r.dataset.id + " " + r.className)`)
+	rows, err := browsertest.Eval[[]string](p, `[...document.querySelectorAll("div.list .row[data-id]")].map(r => r.dataset.id + " " + r.className)`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 8 || !strings.HasPrefix(rows[0], "checkout/availability firing") {
+	if len(rows) != 8 || !strings.HasPrefix(rows[0], "checkout/availability row firing") {
 		t.Errorf("rows = %q, want the 8 SLOs and groups, the firing checkout/availability first", rows)
 	}
-	text, _ := browsertest.Eval[string](p, `document.querySelector("table.list").innerText`)
+	text, _ := browsertest.Eval[string](p, `document.querySelector("div.list").textContent`)
 	for _, want := range []string{"low volume", "silenced", "unknown"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the list does not say %q:\n%s", want, text)

@@ -295,9 +295,10 @@ func Ago(t any, now time.Time) string {
 	return Duration(d) + " ago"
 }
 
-// BudgetBar draws a budget remaining (a ratio, or a *float64 nil when unknown) as a small SVG
-// bar: green above half, amber above a tenth, red below; an overspent budget fills red. Drawn
-// with attributes, not style attributes, which the pages' CSP forbids.
+// BudgetBar draws a budget remaining (a ratio, or a *float64 nil when unknown) as a <meter>: green
+// above half, amber above a tenth, red below and when overspent (the browser colours it from low,
+// high and optimum, with no style attribute, which the pages' CSP forbids); an unknown budget is
+// an empty bar.
 func BudgetBar(v any) template.HTML {
 	var r float64
 	switch f := v.(type) {
@@ -305,16 +306,12 @@ func BudgetBar(v any) template.HTML {
 		r = f
 	case *float64:
 		if f == nil {
-			return `<svg class="bar" viewBox="0 0 100 6" preserveAspectRatio="none" aria-hidden="true"><rect class="track" width="100" height="6"/></svg>`
+			return `<meter class="bar" min="0" max="1" aria-label="unknown"></meter>`
 		}
 		r = *f
 	default:
 		return ""
 	}
-	w := math.Max(0, math.Min(1, r)) * 100
-	if r <= 0 {
-		w = 100
-	}
-	return template.HTML(fmt.Sprintf(`<svg class="bar" viewBox="0 0 100 6" preserveAspectRatio="none" aria-hidden="true"><rect class="track" width="100" height="6"/><rect class="fill %s" width="%.1f" height="6"/></svg>`,
-		budgetClass(r), w))
+	r = math.Max(0, math.Min(1, r))
+	return template.HTML(fmt.Sprintf(`<meter class="bar" min="0" max="1" low="0.1" high="0.5" optimum="1" value="%.3f"></meter>`, r))
 }
