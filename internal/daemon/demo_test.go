@@ -95,7 +95,7 @@ func demoRate(job, model string, bad bool, t time.Time) (float64, bool) {
 		switch {
 		case ago >= 2*time.Hour+5*time.Minute && ago < 2*time.Hour+35*time.Minute:
 			share = 0.08 // an outage that paged and ended
-		case ago < 25*time.Minute:
+		case ago >= 0 && ago < 25*time.Minute:
 			share = 0.06 // the outage paging now
 		case ago > 9*24*time.Hour && ago < 9*24*time.Hour+3*time.Hour:
 			share = 0.01 // an old slow burn, in the history only
@@ -107,6 +107,9 @@ func demoRate(job, model string, bad bool, t time.Time) (float64, bool) {
 		}
 	case "search":
 		total, share = 900, 0.001
+		if ago >= 5*time.Hour && ago < 5*time.Hour+30*time.Minute {
+			return 0, false // a scrape gap: no data, not "no errors"
+		}
 	case "exports":
 		total, share = 0.02, 0 // a few events a day: too few for 99.9%
 	case "billing":

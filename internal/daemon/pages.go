@@ -123,8 +123,17 @@ func (d *Daemon) renderPageStatus(w http.ResponseWriter, code int, name string, 
 	w.Write(buf.Bytes())
 }
 
-// refreshEvery is how often the pages refresh: the evaluation interval, between 10s and 5m.
-func (d *Daemon) refreshEvery() int {
+// refreshEvery is how often a page refreshes, in seconds: ?refresh=N (0: never; 2 to 3600), else
+// the evaluation interval, between 10s and 5m.
+func (d *Daemon) refreshEvery(r *http.Request) int {
+	if v := r.URL.Query().Get("refresh"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			if n == 0 {
+				return 0
+			}
+			return min(max(n, 2), 3600)
+		}
+	}
 	d.mu.RLock()
 	sched := d.rt.schedule
 	d.mu.RUnlock()
@@ -135,11 +144,12 @@ func (d *Daemon) refreshEvery() int {
 
 // listFilter is the list page's filter, kept in its URL: service, label=KEY=VALUE and state.
 type listFilter struct {
-	Service   []string
-	Label     string
-	State     string
-	NoRefresh bool
-	Error     string
+	Service []string
+	Label   string
+	State   string
+	// Refresh is the page's ?refresh=, which the filter form keeps.
+	Refresh string
+	Error   string
 }
 
 // Any reports whether the filter selects anything.
@@ -168,7 +178,7 @@ var listStates = []string{"firing", "pending", "unknown", "inactive"}
 // the least (and the unknown) first; filtered by service, label and state.
 func (d *Daemon) listPageHandler(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := listFilter{Label: q.Get("label"), State: q.Get("state"), NoRefresh: q.Get("refresh") == "0"}
+	f := listFilter{Label: q.Get("label"), State: q.Get("state"), Refresh: q.Get("refresh")}
 	for _, s := range q["service"] {
 		if s != "" {
 			f.Service = append(f.Service, s)
@@ -207,7 +217,7 @@ func (d *Daemon) listPageHandler(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	slices.SortStableFunc(p.SLOs, listOrder)
-	d.renderPage(w, "list", web.Page{Title: "slod", Root: "./", Nav: "slos", Refresh: d.refreshEvery(), Data: p})
+	d.renderPage(w, "list", web.Page{Title: "slod", Root: "./", Nav: "slos", Refreshes: true, Refresh: d.refreshEvery(r), Data: p})
 }
 
 // listOrder puts firing entries first, then the rest by budget remaining, the unknown and the
@@ -269,8 +279,8 @@ func (d *Daemon) detailPageHandler(w http.ResponseWriter, r *http.Request) {
 	window := ref.s.slo.Period
 	sel := r.URL.Query().Get("range")
 	span, base := window, "?"
-	if r.URL.Query().Get("refresh") == "0" {
-		base = "?refresh=0&"
+	if v := r.URL.Query().Get("refresh"); v != "" {
+		base = "?refresh=" + url.QueryEscape(v) + "&"
 	}
 	p := detailPage{Status: d.statusView(), Now: d.clock.Now().UTC(), D: dv,
 		APIPath: "api/v1/slos/" + url.PathEscape(service) + "/" + url.PathEscape(name), SilenceLink: silenceLink(dv.SLO)}
@@ -289,7 +299,7 @@ func (d *Daemon) detailPageHandler(w http.ResponseWriter, r *http.Request) {
 	incs := d.incidents.get(notify.AlertKeys(ref.s.slo, ref.is.key))
 	p.H = historyView(ref.s.slo, ref.is, dv.SLO.ID, h, rng, alertIntervals(ref, incs, rng.from, rng.to),
 		silenceIntervals(ref.s.slo, ref.is, d.silences.List(), rng.from, rng.to))
-	d.renderPage(w, "detail", web.Page{Title: dv.SLO.ID + " · slod", Root: "../../", Nav: "slos", Refresh: d.refreshEvery(), Data: p})
+	d.renderPage(w, "detail", web.Page{Title: dv.SLO.ID + " · slod", Root: "../../", Nav: "slos", Refreshes: true, Refresh: d.refreshEvery(r), Data: p})
 }
 
 // silenceLink is the silences page with the matchers of the entry's alerts filled in.

@@ -100,6 +100,17 @@ func TestStatusPageInBrowser(t *testing.T) {
 	p.CheckLocal(t)
 
 	p = b.NewPage(t, browserTimeout)
+	if err := p.Open(dm.srv.URL + "/slo/search/availability?range=1d"); err != nil {
+		t.Fatal(err)
+	}
+	gaps, _ := browsertest.Eval[[]int](p, `[document.querySelectorAll("figure#budget rect.gap").length,
+		document.querySelector('figure#budget path.series').getAttribute("d").split("M").length - 1]`)
+	if len(gaps) != 2 || gaps[0] != 1 || gaps[1] != 2 {
+		t.Errorf("search/availability's half-hour scrape gap: %v hatched areas and line pieces, want 1 and 2", gaps)
+	}
+	p.CheckLocal(t)
+
+	p = b.NewPage(t, browserTimeout)
 	if err := p.Open(dm.srv.URL + "/slo/checkout/latency?range=1d"); err != nil {
 		t.Fatal(err)
 	}
@@ -205,4 +216,41 @@ func getJSON(t *testing.T, url string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
+}
+
+// TestStatusPageRefreshes: the list refreshes itself (here every 2 s, ?refresh=2) and shows what
+// a later cycle changed without a reload; its pause button stops that and keeps ?refresh=0 in the
+// URL.
+func TestStatusPageRefreshes(t *testing.T) {
+	b := browsertest.Get(t)
+	dm := newDemo(t)
+	p := b.NewPage(t, browserTimeout)
+	if err := p.Open(dm.srv.URL + "/?refresh=2&service=checkout"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(p.Ctx, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`)); err != nil {
+		t.Fatal(err)
+	}
+	// The outage is over: the page resolves within minutes.
+	for at := demoEnd.Add(10 * time.Minute); !at.After(demoEnd.Add(40 * time.Minute)); at = at.Add(10 * time.Minute) {
+		dm.clock.Set(at)
+		if err := dm.d.Cycle(p.Ctx, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := chromedp.Run(p.Ctx, chromedp.Poll[bool](
+		`document.querySelector('div.row[data-id="checkout/availability"]').textContent.includes("page: inactive") && window.notReloaded`))
+	if err != nil {
+		row, _ := browsertest.Eval[string](p, `document.querySelector('div.row[data-id="checkout/availability"]').textContent + " | " + document.querySelector("#refresh").title + document.querySelector("#refresh span").textContent`)
+		_, page := get(t, dm.srv, "/?service=checkout")
+		t.Fatalf("the list did not show the resolved page without a reload: %v\nrow: %s\nerrors: %v\nnow served: %.3000s", err, row, p.Errors(), page[strings.Index(page, "<main>"):])
+	}
+	if err := chromedp.Do(p.Ctx, chromedp.Click(chromedp.CSS("#refresh button"))); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := browsertest.Eval[string](p, `location.search + " " + document.querySelector("#refresh span").textContent`)
+	if loc != "?refresh=0&service=checkout refresh paused" {
+		t.Errorf("after pause: %q", loc)
+	}
+	p.CheckLocal(t)
 }

@@ -67,8 +67,10 @@ type Page struct {
 	Root string
 	// Nav names the current item of the navigation: "slos" or "silences".
 	Nav string
-	// Refresh is the number of seconds between automatic refreshes of the page (0: none).
-	Refresh int
+	// Refreshes is set on pages that refresh themselves, every Refresh seconds (0: paused, by
+	// ?refresh=0, which the page's pause button sets).
+	Refreshes bool
+	Refresh   int
 	// Data is what the page's "content" template renders.
 	Data any
 

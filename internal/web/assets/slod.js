@@ -261,9 +261,9 @@
   function setupRefresh() {
     var every = +document.body.getAttribute("data-refresh");
     var ctl = document.getElementById("refresh");
-    if (!every || !ctl) return;
+    if (!ctl) return;
     var params = new URLSearchParams(location.search);
-    var on = params.get("refresh") !== "0", timer = null;
+    var on = every > 0, timer = null;
     var label = ctl.querySelector("span"), btn = ctl.querySelector("button");
     function show() { label.textContent = on ? "refreshing every " + every + "s" : "refresh paused"; btn.textContent = on ? "pause" : "resume"; }
     function schedule() { clearTimeout(timer); if (on) timer = setTimeout(refresh, every * 1000); }
@@ -283,8 +283,10 @@
     btn.addEventListener("click", function () {
       on = !on;
       if (on) params.delete("refresh"); else params.set("refresh", "0");
-      var q = params.toString();
-      history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+      var q = params.toString(), url = location.pathname + (q ? "?" + q : "");
+      // Resuming loads the page again: slod says how often it evaluates.
+      if (on) { location.replace(url); return; }
+      history.replaceState(null, "", url);
       show(); schedule();
     });
     show(); schedule();
