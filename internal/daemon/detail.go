@@ -78,7 +78,7 @@ type pairView struct {
 	Fired        bool       `json:"fired,omitempty"`
 }
 
-// incidentView is an incident of the SLO's alerts, newest first: when, how bad, how much budget it
+// incidentView is an incident of the SLO's alerts in its window, newest first: when, how bad, how much budget it
 // spent, and what became of its notifications.
 type incidentView struct {
 	incident
@@ -120,7 +120,11 @@ func (d *Daemon) detail(ref instRef) (detailView, *burnrate.History) {
 		all = append(all, list...)
 	}
 	slices.SortFunc(all, func(a, b incident) int { return b.Start.Compare(a.Start) })
+	windowStart := now.Add(-slo.Period)
 	for _, in := range all {
+		if in.End != nil && in.End.Before(windowStart) {
+			continue // of an earlier window: the log keeps the longest SLO window's
+		}
 		dv.Incidents = append(dv.Incidents, incidentDetail(in, slo, ref.is, h, now))
 	}
 	return dv, h

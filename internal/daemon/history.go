@@ -81,8 +81,8 @@ func historyView(slo *rules.SLO, is *instState, id string, h *burnrate.History, 
 	longs := longWindows(slo)
 	burn := make([][]*float64, len(longs))
 	for i, p := range all {
-		if p.End.Before(rng.from) || p.End.After(rng.to) {
-			continue
+		if !p.End.After(rng.from) || p.End.After(rng.to) {
+			continue // the intervals in (from, to]
 		}
 		out.T = append(out.T, p.End.Unix())
 		out.Steps, out.Data = append(out.Steps, p.Steps), append(out.Data, min(p.DataSteps, 1))

@@ -78,7 +78,11 @@ func alertSince(a alertView, now time.Time) string {
 	if t == nil || (a.State != "firing" && a.State != "pending") {
 		return ""
 	}
-	return web.Duration(now.Sub(*t).Truncate(time.Second))
+	d := now.Sub(*t).Truncate(time.Second)
+	if d >= time.Hour {
+		d = d.Truncate(time.Minute)
+	}
+	return web.Duration(d)
 }
 
 // groupKeyOf is the group's key at the end of an entry's id ("" for an SLO without groups).
@@ -278,9 +282,10 @@ func (d *Daemon) detailPageHandler(w http.ResponseWriter, r *http.Request) {
 	dv, h := d.detail(ref)
 	window := ref.s.slo.Period
 	sel := r.URL.Query().Get("range")
-	span, base := window, "?"
+	// Links are relative to the page's <base>, slod's root.
+	span, base := window, "slo/"+url.PathEscape(service)+"/"+url.PathEscape(name)+"?"
 	if v := r.URL.Query().Get("refresh"); v != "" {
-		base = "?refresh=" + url.QueryEscape(v) + "&"
+		base += "refresh=" + url.QueryEscape(v) + "&"
 	}
 	p := detailPage{Status: d.statusView(), Now: d.clock.Now().UTC(), D: dv,
 		APIPath: "api/v1/slos/" + url.PathEscape(service) + "/" + url.PathEscape(name), SilenceLink: silenceLink(dv.SLO)}
@@ -302,13 +307,14 @@ func (d *Daemon) detailPageHandler(w http.ResponseWriter, r *http.Request) {
 	d.renderPage(w, "detail", web.Page{Title: dv.SLO.ID + " · slod", Root: "../../", Nav: "slos", Refreshes: true, Refresh: d.refreshEvery(r), Data: p})
 }
 
-// silenceLink is the silences page with the matchers of the entry's alerts filled in.
+// silenceLink is the silences page with the matchers of the entry's alerts filled in, relative to
+// slod's root (the pages' <base>).
 func silenceLink(v sloView) string {
 	q := url.Values{"matcher": {"service=" + v.Service, "slo=" + v.Name}}
 	for k, val := range v.Group {
 		q.Add("matcher", k+"="+val)
 	}
-	return "../../silences?" + q.Encode()
+	return "silences?" + q.Encode()
 }
 
 // silencesPage is the silences page's content.

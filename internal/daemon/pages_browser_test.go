@@ -97,6 +97,21 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("the incidents do not show both page incidents with their deliveries:\n%s", incidents)
 	}
 	shot(t, p, "detail.png", true)
+	// The range links and the silence link lead where they say, from slod's root (the page's base).
+	if err := chromedp.Do(p.Ctx, chromedp.Click(chromedp.CSS(`.ranges a[href$="range=6h"]`)), chromedp.WaitReady(chromedp.CSS(`body[data-ready] .ranges a.current`))); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := browsertest.Eval[string](p, `location.pathname + location.search + " " + JSON.parse(document.getElementById("history").textContent).resolutions.map(r => r.step).join(",")`)
+	if loc != "/slo/checkout/availability?range=6h 1m" {
+		t.Errorf("after the 6h link: %q, want the SLO's page over 6 hours, a point a minute", loc)
+	}
+	if err := chromedp.Do(p.Ctx, chromedp.Click(chromedp.CSS(`dd a[href^="silences?"]`)), chromedp.WaitReady(chromedp.CSS(`body[data-ready] form.silence`))); err != nil {
+		t.Fatal(err)
+	}
+	matchers, _ := browsertest.Eval[string](p, `location.pathname + " " + [...document.querySelectorAll(".matcher")].map(m => m.querySelector("[name=m-name]").value + "=" + m.querySelector("[name=m-value]").value).join(",")`)
+	if matchers != "/silences service=checkout,slo=availability" {
+		t.Errorf("the silence link: %q", matchers)
+	}
 	p.CheckLocal(t)
 
 	p = b.NewPage(t, browserTimeout)

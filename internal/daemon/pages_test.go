@@ -92,8 +92,8 @@ func TestHistoryAPI(t *testing.T) {
 
 	from, to := dm.clock.Now().Add(-2*time.Hour), dm.clock.Now().Add(-time.Hour)
 	apiGet(t, dm.srv.URL, "/api/v1/slos/checkout/availability/history?from="+from.Format(time.RFC3339)+"&to="+strconv.FormatInt(to.Unix(), 10), 200, &h)
-	if len(h.T) != 61 || h.T[0] != from.Unix() || h.T[60] != to.Unix() {
-		t.Errorf("an hour's range: %d points from %v, want 61 a minute apart", len(h.T), h.T)
+	if len(h.T) != 60 || h.T[0] != from.Unix()+60 || h.T[59] != to.Unix() {
+		t.Errorf("an hour's range: %d points from %v, want 60 a minute apart, the intervals of (from, to]", len(h.T), h.T)
 	}
 
 	apiGet(t, dm.srv.URL, "/api/v1/slos/checkout/latency/history", 200, &h)

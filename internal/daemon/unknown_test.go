@@ -94,7 +94,7 @@ func TestUnknownIsNotGreen(t *testing.T) {
 	if !strings.Contains(page, `<span class="chip unknown">page: unknown</span>`) || strings.Contains(page, `chip inactive">page`) {
 		t.Errorf("the status page does not show the page alert as unknown:\n%s", page)
 	}
-	if !strings.Contains(page, `<span class="unknown">unknown</span>`) || !strings.Contains(page, "<td>unknown</td>") || strings.Contains(page, "100%") {
+	if !strings.Contains(page, `<span class="unknown">unknown</span>`) || !strings.Contains(page, `<div role="cell">unknown</div>`) || strings.Contains(page, "100%") {
 		t.Errorf("the status page shows a budget or a burn rate for an SLO without data:\n%s", page)
 	}
 	if _, detail := get(t, srv, "/slo/shop/availability"); !strings.Contains(detail, `<div class="k">Error budget</div><div class="v unknown">unknown</div>`) ||

@@ -55,9 +55,6 @@ func NewCollector(first, last time.Time, step time.Duration) *Collector {
 	return &Collector{first: first, last: last, step: step, every: max(1, (n+MaxPoints-1)/MaxPoints), series: map[instKey]*series{}}
 }
 
-// Every is the number of evaluation steps between two points of the charts.
-func (c *Collector) Every() int { return c.every }
-
 // Observe is an eval.Observer. Calls for one SLO never overlap (eval.Backtest), those of
 // different SLOs may.
 func (c *Collector) Observe(inst *eval.Instance, t time.Time, _ burnrate.State, status burnrate.Status) {
