@@ -15,6 +15,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -183,30 +184,28 @@ func known(v any, format func(float64) string) string {
 // never 0.0009999999999999432.
 func Percent(r float64) string { return Number(r*100) + "%" }
 
-// Number prints v with up to 4 significant digits, without an exponent below a million.
+// Number prints v with up to 4 significant digits, without an exponent below a million (a tiny
+// error ratio is 0.00001234, not 0).
 func Number(v float64) string {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "unknown"
-	case v == 0:
-		return "0"
 	case math.Abs(v) >= 1e6:
-		return fmt.Sprintf("%.3g", v)
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
-	s := fmt.Sprintf("%.4g", v)
-	if strings.ContainsAny(s, "e") {
-		s = fmt.Sprintf("%.4f", v)
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64)
+	return strconv.FormatFloat(r, 'f', -1, 64)
 }
 
 // Count prints an event count: whole numbers with thousands separators, fractions (rates summed
 // over a window) to 4 significant digits.
 func Count(v any) string {
 	return known(v, func(f float64) string {
-		if f != math.Trunc(f) || math.Abs(f) >= 1e15 {
+		if math.Abs(f) >= 1e15 {
 			return Number(f)
+		}
+		if f != math.Trunc(f) {
+			return strconv.FormatFloat(f, 'f', -1, 64)
 		}
 		s := fmt.Sprintf("%d", int64(math.Abs(f)))
 		var b strings.Builder
