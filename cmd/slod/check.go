@@ -17,6 +17,7 @@ import (
 	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/daemon"
 	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/report"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -25,9 +26,9 @@ func init() {
 	register("check", "backtest SLOs on recorded data or a Prometheus: when would they have paged; compare two rule sets", runCheck)
 }
 
-const checkUsage = `usage: slod check RULES... --data FILE|DIR [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json]
-       slod check RULES... --prometheus.url URL --from T [--to T] [--step 1m] [--lookback 10m] [--format text|json]
-       slod check --config.file slod.yml [RULES...] [--data FILE|DIR | --prometheus.url URL] [--from T] [--to T] [--format text|json]
+const checkUsage = `usage: slod check RULES... --data FILE|DIR [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json|html] [-o FILE]
+       slod check RULES... --prometheus.url URL --from T [--to T] [--step 1m] [--lookback 10m] [--format text|json|html] [-o FILE]
+       slod check --config.file slod.yml [RULES...] [--data FILE|DIR | --prometheus.url URL] [--from T] [--to T] [--format text|json|html] [-o FILE]
        slod check --compare OLD_RULES NEW_RULES (--data FILE|DIR | --prometheus.url URL) [--incidents FILE] [--fail-on-more-pages N] ...
 
 Evaluates the SLOs in RULES (files or directories) at every multiple of --step in [--from, --to],
@@ -45,6 +46,10 @@ at --to. The data is one of:
 
 T is RFC 3339, Unix seconds, a date (2026-10-01, UTC), now or now-DURATION (now-7d); with --data
 the range defaults to the whole recording (from its first sample + step to its last sample).
+
+--format html writes one self-contained page (charts of each SLO's budget and burn rates, its alert
+intervals and a summary) that loads nothing from the network; -o writes the report to FILE instead
+of stdout.
 
 With --config.file, the step and the lookback are the daemon's (evaluation.step and
 evaluation.lookback), so that the backtest evaluates as production does, the SLOs are the config's
@@ -87,6 +92,11 @@ type checkArgs struct {
 	compare         bool
 	incidents       string
 	failOnMorePages optionalInt
+	// output is the file the report goes to ("": stdout).
+	output string
+	// observe, when set, returns the observer of the backtest from first to last at step (the
+	// HTML report's charts).
+	observe func(first, last time.Time, step time.Duration) eval.Observer
 }
 
 func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
@@ -99,7 +109,8 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time: "+timeArgForms+" (default: the last sample; now with a Prometheus)")
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
 	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
-	fs.StringVar(&a.format, "format", "text", "output format: text or json")
+	fs.StringVar(&a.format, "format", "text", "output format: text, json or html (a self-contained page)")
+	fs.StringVar(&a.output, "o", "", "write the report to this `FILE` instead of stdout")
 	fs.StringVar(&a.configFile, "config.file", "", "daemon config: evaluate at its evaluation.step and lookback, its rules unless RULES are given, its prometheus source without --data")
 	fs.BoolVar(&a.compare, "compare", false, "compare two rule sets: RULES are OLD_RULES NEW_RULES")
 	fs.StringVar(&a.incidents, "incidents", "", "with --compare: a YAML `FILE` of known incidents (name, slos, start, end), for detection delays and missed incidents")
@@ -124,6 +135,8 @@ func checkArgsError(a checkArgs, set map[string]bool) error {
 		return fmt.Errorf("--compare takes two RULES, OLD_RULES and NEW_RULES, not %d", len(a.rules))
 	case !a.compare && (a.incidents != "" || a.failOnMorePages.set):
 		return errors.New("--incidents and --fail-on-more-pages need --compare")
+	case a.compare && a.format == "html":
+		return errors.New("--compare prints text or json")
 	case len(a.rules) == 0 && a.configFile == "":
 		return errors.New("no RULES given")
 	case a.configFile != "" && (set["step"] || set["lookback"]):
@@ -134,8 +147,8 @@ func checkArgsError(a checkArgs, set map[string]bool) error {
 		return errors.New("--data or --prometheus.url is required")
 	case a.data == "" && !a.fromSet:
 		return errors.New("--from is required with a Prometheus source (how far back to evaluate, e.g. now-30d)")
-	case a.format != "text" && a.format != "json":
-		return fmt.Errorf("--format must be text or json, not %q", a.format)
+	case a.format != "text" && a.format != "json" && a.format != "html":
+		return fmt.Errorf("--format must be text, json or html, not %q", a.format)
 	case a.step <= 0:
 		return fmt.Errorf("--step must be positive, not %s", model.Duration(a.step))
 	case a.lookback < a.step:
@@ -160,20 +173,47 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if a.compare {
 		return runCompare(ctx, a, stdout, stderr)
 	}
-	rep, code := checkReport(ctx, a, stderr)
+	var col *report.Collector
+	if a.format == "html" {
+		a.observe = func(first, last time.Time, step time.Duration) eval.Observer {
+			col = report.NewCollector(first, last, step)
+			return col.Observe
+		}
+	}
+	rep, data, code := checkReport(ctx, a, stderr)
 	if code != 0 {
 		return code
 	}
-	if a.format == "json" {
-		err = check.WriteJSON(stdout, rep)
-	} else {
-		err = check.WriteText(stdout, rep)
-	}
+	err = writeOutput(a.output, stdout, func(w io.Writer) error {
+		switch a.format {
+		case "json":
+			return check.WriteJSON(w, rep)
+		case "html":
+			return report.Write(w, rep, col, data)
+		}
+		return check.WriteText(w, rep)
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return 1
 	}
 	return reportProblems(stderr, rep.Results)
+}
+
+// writeOutput calls write with -o's file (created), or with stdout without -o.
+func writeOutput(output string, stdout io.Writer, write func(io.Writer) error) error {
+	if output == "" {
+		return write(stdout)
+	}
+	f, err := os.Create(output)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing %s: %w", output, cerr)
+	}
+	return err
 }
 
 // reportProblems names on stderr every SLO that could not be evaluated (the report shows each
@@ -190,36 +230,37 @@ func reportProblems(stderr io.Writer, results []eval.Result) int {
 	return code
 }
 
-// checkReport loads rules and data and runs the backtest; a non-zero code means it failed and the
-// reason has been printed. The errors of single SLOs are in the report's results.
-func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Report, int) {
+// checkReport loads rules and data and runs the backtest; data names the source for the HTML
+// report. A non-zero code means it failed and the reason has been printed. The errors of single
+// SLOs are in the report's results.
+func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (rep check.Report, data string, code int) {
 	set, cfg, err := checkRules(&a, a.rules)
 	if err != nil {
 		printRuleErrors(stderr, err)
-		return check.Report{}, 1
+		return check.Report{}, "", 1
 	}
 	for _, w := range set.Warnings {
 		fmt.Fprintln(stderr, w.Warning())
 	}
 	if len(set.SLOs) == 0 {
 		fmt.Fprintf(stderr, "slod check: no SLOs in %s\n", strings.Join(a.rules, ", "))
-		return check.Report{}, 1
+		return check.Report{}, "", 1
 	}
 	src, err := openCheckSource(a, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
-		return check.Report{}, 1
+		return check.Report{}, "", 1
 	}
 	defer src.close()
 	first, last, code := backtestRange(a, src, stderr)
 	if code != 0 {
-		return check.Report{}, code
+		return check.Report{}, "", code
 	}
 	results, code := backtest(ctx, a, src, set.SLOs, first, last, stderr)
 	if code != 0 {
-		return check.Report{}, code
+		return check.Report{}, "", code
 	}
-	return check.Report{From: first, To: last, Step: a.step, Results: results}, 0
+	return check.Report{From: first, To: last, Step: a.step, Results: results}, src.label(), 0
 }
 
 // backtestRange is the range of evaluation times: --from and --to, by default the data's span. It
@@ -251,9 +292,13 @@ func backtest(ctx context.Context, a checkArgs, src *checkSource, slos []*rules.
 		return nil, 1
 	}
 	opt := eval.Options{Step: a.step, Lookback: a.lookback, DataStart: src.min}
+	var obs eval.Observer
+	if a.observe != nil {
+		obs = a.observe(first, last, a.step)
+	}
 	bar := startProgress(stderr, eval.Steps(first, last, a.step)*int64(len(slos)), src.queries)
 	opt.Progress = bar.add
-	results, err := eval.Backtest(ctx, src.querier, slos, first, last, opt, nil)
+	results, err := eval.Backtest(ctx, src.querier, slos, first, last, opt, obs)
 	bar.stop()
 	if results == nil {
 		var span *eval.SpanError

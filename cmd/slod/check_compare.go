@@ -79,12 +79,12 @@ func runCompare(ctx context.Context, a checkArgs, stdout, stderr io.Writer) int 
 // writeComparison prints the comparison and returns the exit status: 1 when an SLO could not be
 // evaluated or the new rules page more than --fail-on-more-pages allows.
 func writeComparison(a checkArgs, rep compare.Report, results []eval.Result, stdout, stderr io.Writer) int {
-	var err error
-	if a.format == "json" {
-		err = compare.WriteJSON(stdout, rep)
-	} else {
-		err = compare.WriteText(stdout, rep)
-	}
+	err := writeOutput(a.output, stdout, func(w io.Writer) error {
+		if a.format == "json" {
+			return compare.WriteJSON(w, rep)
+		}
+		return compare.WriteText(w, rep)
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return 1

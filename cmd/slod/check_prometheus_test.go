@@ -165,6 +165,21 @@ func TestCheckPrometheusMatchesTSDB(t *testing.T) {
 		t.Errorf("--prometheus.url finds other alerts than --data DIR on the same samples (beyond one step at the edges):\n prometheus %v\n dir        %v\nlogs:\n%s", fromProm, fromDir, prom.Logs())
 	}
 
+	// The HTML report (-o) from either source: its SLOs' charts, their pages, and the source named.
+	for _, src := range [][]string{{"--data", tsdb}, {"--prometheus.url", prom.URL}} {
+		page := checkHTML(t, append([]string{rulesFile, "--from", from, "--to", to}, src...)...)
+		name := filepath.Base(src[1])
+		if src[0] == "--prometheus.url" {
+			name = src[1]
+		}
+		if want := "on <code>" + name + "</code>"; !strings.Contains(page, want) {
+			t.Errorf("%s: the report does not name its source (%s)", src[0], want)
+		}
+		if n := strings.Count(page, `data-kind="budget"`); n != 3 || strings.Count(page, `<span class="chip firing">page`) < 3 {
+			t.Errorf("%s: %d budget charts, want 3, and a page for each SLO", src[0], n)
+		}
+	}
+
 	// --compare reads the data once for both sets: the same table from the Prometheus and the
 	// directory (here web's objective lowered, so that its page goes).
 	lowered := filepath.Join(t.TempDir(), "shop.yaml")
@@ -241,4 +256,15 @@ func TestCheckSnapshot(t *testing.T) {
 	if !sameAlerts(fromProm, fromSnapshot, time.Minute) {
 		t.Errorf("--prometheus.url gives %v, the snapshot %v", fromProm, fromSnapshot)
 	}
+}
+
+// checkHTML runs slod check with --format html -o FILE and returns the page it wrote.
+func checkHTML(t *testing.T, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report.html")
+	code, stdout, stderr := runCheckCmd(append(args, "--format", "html", "-o", out)...)
+	if code != 0 || stdout != "" {
+		t.Fatalf("slod check %s: exit %d, stdout %q\n%s", strings.Join(args, " "), code, stdout, stderr)
+	}
+	return string(mustRead(t, out))
 }

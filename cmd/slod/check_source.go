@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -116,6 +117,15 @@ func openPrometheusSource(a checkArgs, cfg *config.Config) (*checkSource, error)
 	}
 	src.querier = client
 	return src, nil
+}
+
+// label names the source in a report: a file's or directory's base name (the report may be
+// shared, and the path is the author's), a Prometheus's URL without credentials.
+func (src *checkSource) label() string {
+	if src.kind == "Prometheus" {
+		return src.name
+	}
+	return filepath.Base(src.name)
 }
 
 // warnCoarse warns when series the SLOs read were sampled less often than every step: the steps

@@ -235,7 +235,7 @@ func WriteText(w io.Writer, r Report) error {
 // writeTextSLO writes the budget and the alert timeline of one evaluated SLO.
 func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 	if !res.HasData {
-		b.WriteString("  no data: the recording has nothing this SLO reads\n")
+		b.WriteString("  no data: the data holds nothing this SLO reads\n")
 		return
 	}
 	fmt.Fprintf(b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(to))

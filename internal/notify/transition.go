@@ -31,14 +31,7 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		return Notification{}, false
 	}
 	sev := string(tr.Severity)
-	alertname := slo.Alerting.Name
-	if alertname == "" {
-		alertname = DefaultAlertName
-	}
-	if tr.NoData {
-		alertname = NoDataAlertName
-	}
-
+	alertname := alertName(slo, tr.NoData)
 	labels := alertLabels(slo, group, tr.Severity, alertname)
 	ann := map[string]string{}
 	maps.Copy(ann, slo.Alerting.Annotations)
@@ -63,7 +56,7 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		PeakBurnRate:    roundSig(tr.PeakBurnRate),
 		BudgetRemaining: roundSig(st.BudgetRemaining),
 		RunbookURL:      slo.Alerting.RunbookURL,
-		StatusURL:       StatusURL(externalURL, slo.Service, slo.Name),
+		StatusURL:       StatusURL(externalURL, slo.Service, slo.Name, groupKey),
 		StartsAt:        tr.FiredAt.UTC(),
 	}
 	if n.StartsAt.IsZero() {
@@ -103,6 +96,26 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		n.Description = tr.Note
 	}
 	return n, true
+}
+
+// alertName is the alertname of slo's burn-rate alerts, or of its no-data alert.
+func alertName(slo *rules.SLO, noData bool) string {
+	switch {
+	case noData:
+		return NoDataAlertName
+	case slo.Alerting.Name != "":
+		return slo.Alerting.Name
+	}
+	return DefaultAlertName
+}
+
+// AlertMatchLabels are the labels routes and silences match for one alert of slo's group (nil:
+// the SLO itself), as its notifications' MatchLabels: the status page uses them to show the
+// silences that matched an SLO's alerts.
+func AlertMatchLabels(slo *rules.SLO, group map[string]string, sev burnrate.Severity, noData bool) map[string]string {
+	l := alertLabels(slo, group, sev, alertName(slo, noData))
+	l["severity"] = string(sev)
+	return l
 }
 
 // alertLabels are the labels of an alert of slo's group (nil: the SLO itself) as delivered. Later
