@@ -48,8 +48,8 @@ T is RFC 3339, Unix seconds, a date (2026-10-01, UTC), now or now-DURATION (now-
 the range defaults to the whole recording (from its first sample + step to its last sample).
 
 --format html writes one self-contained page (charts of each SLO's budget and burn rates, its alert
-intervals and a summary) that loads nothing from the network; -o writes the report to FILE instead
-of stdout.
+intervals and a summary; with --compare, the comparison's table and the known incidents) that loads
+nothing from the network; -o writes the report to FILE instead of stdout.
 
 With --config.file, the step and the lookback are the daemon's (evaluation.step and
 evaluation.lookback), so that the backtest evaluates as production does, the SLOs are the config's
@@ -110,7 +110,7 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
 	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
 	fs.StringVar(&a.format, "format", "text", "output format: text, json or html (a self-contained page)")
-	fs.StringVar(&a.output, "o", "", "write the report to this `FILE` instead of stdout")
+	fs.StringVar(&a.output, "o", "", "write the report to this `FILE` instead of stdout (-: stdout)")
 	fs.StringVar(&a.configFile, "config.file", "", "daemon config: evaluate at its evaluation.step and lookback, its rules unless RULES are given, its prometheus source without --data")
 	fs.BoolVar(&a.compare, "compare", false, "compare two rule sets: RULES are OLD_RULES NEW_RULES")
 	fs.StringVar(&a.incidents, "incidents", "", "with --compare: a YAML `FILE` of known incidents (name, slos, start, end), for detection delays and missed incidents")
@@ -135,8 +135,6 @@ func checkArgsError(a checkArgs, set map[string]bool) error {
 		return fmt.Errorf("--compare takes two RULES, OLD_RULES and NEW_RULES, not %d", len(a.rules))
 	case !a.compare && (a.incidents != "" || a.failOnMorePages.set):
 		return errors.New("--incidents and --fail-on-more-pages need --compare")
-	case a.compare && a.format == "html":
-		return errors.New("--compare prints text or json")
 	case len(a.rules) == 0 && a.configFile == "":
 		return errors.New("no RULES given")
 	case a.configFile != "" && (set["step"] || set["lookback"]):
@@ -200,9 +198,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	return reportProblems(stderr, rep.Results)
 }
 
-// writeOutput calls write with -o's file (created), or with stdout without -o.
+// writeOutput calls write with -o's file (created), or with stdout without -o or with -o -.
 func writeOutput(output string, stdout io.Writer, write func(io.Writer) error) error {
-	if output == "" {
+	if output == "" || output == "-" {
 		return write(stdout)
 	}
 	f, err := os.Create(output)

@@ -9,6 +9,7 @@ import (
 	"github.com/slod-dev/slod/internal/compare"
 	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/report"
 	"github.com/slod-dev/slod/internal/rules"
 )
 
@@ -73,15 +74,19 @@ func runCompare(ctx context.Context, a checkArgs, stdout, stderr io.Writer) int 
 		}
 	}
 	rep := compare.Build(oldRes, newRes, compare.Options{From: first, To: last, Step: a.step, OldName: a.rules[0], NewName: a.rules[1], Incidents: incidents})
-	return writeComparison(a, rep, results, stdout, stderr)
+	return writeComparison(a, rep, src.label(), results, stdout, stderr)
 }
 
-// writeComparison prints the comparison and returns the exit status: 1 when an SLO could not be
-// evaluated or the new rules page more than --fail-on-more-pages allows.
-func writeComparison(a checkArgs, rep compare.Report, results []eval.Result, stdout, stderr io.Writer) int {
+// writeComparison prints the comparison (data names the source, for the HTML page) and returns
+// the exit status: 1 when an SLO could not be evaluated or the new rules page more than
+// --fail-on-more-pages allows.
+func writeComparison(a checkArgs, rep compare.Report, data string, results []eval.Result, stdout, stderr io.Writer) int {
 	err := writeOutput(a.output, stdout, func(w io.Writer) error {
-		if a.format == "json" {
+		switch a.format {
+		case "json":
 			return compare.WriteJSON(w, rep)
+		case "html":
+			return report.WriteComparison(w, rep, data)
 		}
 		return compare.WriteText(w, rep)
 	})

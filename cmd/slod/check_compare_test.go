@@ -3,8 +3,12 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/slod-dev/slod/internal/browsertest"
 )
 
 // compareExample is the README's comparison: chat-api's availability objective moved from 99.9 to
@@ -78,4 +82,73 @@ func TestCheckCompareFailOnMorePages(t *testing.T) {
 	if code, _, stderr := runCheckCmd(append(args, "--fail-on-more-pages", "8")...); code != 0 {
 		t.Errorf("with room for 8 more pages: exit %d\n%s", code, stderr)
 	}
+}
+
+// TestCheckCompareHTML is the README's comparison written as a page (--format html -o FILE): one
+// file that refers to nothing outside itself with the text table's figures, each change coloured
+// as better or worse, and the incident the new rules miss; in Chromium, nothing requested but the
+// file and no console error.
+func TestCheckCompareHTML(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "compare.html")
+	// From the repository's root, as the README runs it: the page names the rule sets as given.
+	t.Chdir("../..")
+	var args []string
+	for _, a := range compareExample {
+		args = append(args, strings.TrimPrefix(a, "../../"))
+	}
+	code, stdout, stderr := runCheckCmd(append(args, "--format", "html", "-o", out)...)
+	if code != 0 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q\n%s", code, stdout, stderr)
+	}
+	page := string(mustRead(t, out))
+	checkSelfContained(t, page)
+	for _, want := range []string{
+		"<h1>Compare <code>rules/chat-api.yaml</code> → <code>examples/chat-api-99.5.yaml</code></h1>",
+		" on <code>assistant.om</code>; figures per 30 days are the range's × 7.5.",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+
+	br := browsertest.Get(t)
+	p := br.NewPage(t, 60*time.Second)
+	if err := p.Open("file://" + out); err != nil {
+		t.Fatal(err)
+	}
+	// Each row's cells as shown, a changed one with the new figure's class: what the text table
+	// says, as the README shows it.
+	rows, err := browsertest.Eval[[][]string](p, `[...document.querySelectorAll("table.compare")[0].rows].slice(1).map(r =>
+		[...r.cells].map(c => c.innerText + (c.querySelector(".new") ? " [" + c.querySelector(".new").className + "]" : "")))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"chat-api/availability", "7.5 → 0 [new better]", "0", "48m → 0s [new better]", "0", "52.23% → 90.45% [new better]",
+			"17.76% → no page [new]", "1/1 → 0/1 [new worse]", "6m → – [new]"},
+		{"chat-api/latency-p95", "0", "0", "0s", "0", "95.79%", "no page", "0/0", "–"},
+		{"chat-api/latency-p50", "0", "0", "0s", "0", "60.61%", "no page", "0/0", "–"},
+	}
+	if got, _ := json.Marshal(rows); string(got) != string(mustJSON(t, want)) {
+		t.Errorf("table rows\n%s\nwant\n%s", got, mustJSON(t, want))
+	}
+	tiles, _ := browsertest.Eval[string](p, `document.querySelector(".tiles").innerText`)
+	if !strings.Contains(tiles, "PAGES PER 30 DAYS\n7.5 → 0") || !strings.Contains(tiles, "INCIDENTS PAGED\n1/1 → 0/1") {
+		t.Errorf("totals:\n%s", tiles)
+	}
+	incident, _ := browsertest.Eval[string](p, `document.querySelectorAll("table.compare")[1].rows[1].innerText`)
+	if !strings.Contains(incident, "bad deploy") || !strings.Contains(incident, "6m → missed") {
+		t.Errorf("the incidents table's row: %q, want the bad deploy paged after 6m, then missed", incident)
+	}
+	screenshot(t, p, "docs/screenshots/compare.png", 1400, 700)
+	p.CheckLocal(t)
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -136,6 +136,11 @@ func TestCheckArgs(t *testing.T) {
 			wantStdout: []string{`"from": "2026-10-01T00:01:00Z"`, `"to": "2026-10-01T02:00:00Z"`, `"step": "1m"`, `"objective": 0.99`, `"severity": "page"`, `"end": null`},
 		},
 		{
+			name: "-o -: stdout", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--format", "json", "-o", "-"}, wantCode: 0,
+			wantStdout: []string{`"step": "1m"`},
+		},
+		{name: "-o into a missing directory", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "-o", "testdata/nope/report.txt"}, wantCode: 1, wantStderr: []string{"testdata/nope/report.txt"}},
+		{
 			name: "flags before rules, Unix and RFC 3339 times, 5m step", args: []string{"--format=json", "--step", "5m", "--from", "1790814600", "--to", "2026-10-01T01:30:00Z", "--data", "testdata/check/small.om", "testdata/check/ok.yaml"}, wantCode: 0,
 			wantStdout: []string{`"from": "2026-10-01T00:30:00Z"`, `"to": "2026-10-01T01:30:00Z"`, `"step": "5m"`},
 		},

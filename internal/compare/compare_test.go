@@ -155,3 +155,67 @@ func TestParseIncidents(t *testing.T) {
 		}
 	}
 }
+
+// TestTable: the cells of the table and of the totals, and the trend of each: fewer pages, less
+// time firing and more budget left are better, a later or missed page for an incident worse; no
+// trend for a trade-off (the budget spent before the first page), an SLO one set lacks or could
+// not evaluate, or figures that print the same.
+func TestTable(t *testing.T) {
+	a, b, c := slo("a"), slo("b"), slo("c")
+	inc := []Incident{
+		{Name: "early", SLOs: []string{"svc/a"}, Start: at(0, 50), End: at(1, 30)},
+		{Name: "late", SLOs: []string{"svc/a"}, Start: at(30, 0), End: at(31, 0)},
+	}
+	initial := burnrate.Status{BudgetRemaining: 1}
+	old := []eval.Result{
+		{SLO: a, HasData: true, Initial: initial, Final: burnrate.Status{BudgetRemaining: 0.5}, Alerts: []eval.AlertInterval{
+			alert(burnrate.Page, at(1, 0), ptr(at(1, 20)), 0.9), alert(burnrate.Page, at(1, 50), ptr(at(2, 0)), 0.8)}},
+		{SLO: b, HasData: true, Final: burnrate.Status{BudgetRemaining: 0.7}},
+	}
+	now := []eval.Result{
+		{SLO: a, HasData: true, Initial: initial, Final: burnrate.Status{BudgetRemaining: 0.2}, Alerts: []eval.AlertInterval{
+			alert(burnrate.Page, at(0, 55), ptr(at(1, 0)), 0.95), alert(burnrate.Page, at(30, 20), ptr(at(30, 40)), 0.3),
+			alert(burnrate.Ticket, at(30, 10), ptr(at(31, 0)), 0.35)}},
+		{SLO: b, Err: errors.New("query failed")},
+		{SLO: c, HasData: true, Final: burnrate.Status{BudgetRemaining: 0.9}},
+	}
+	r := Build(old, now, Options{From: t0, To: at(71, 59), Step: time.Minute, Incidents: inc})
+	cols, cells := r.Table()
+	var heads []string
+	for _, c := range cols {
+		heads = append(heads, c.Head)
+	}
+	if got := strings.Join(heads, "|"); got != "pages/30d|tickets/30d|firing|flaps|budget left|spent before 1st page|incidents paged|worst delay" {
+		t.Errorf("columns %s", got)
+	}
+	show := func(row []Cell) string {
+		var s []string
+		for _, c := range row {
+			s = append(s, c.String()+"/"+c.Trend.String())
+		}
+		return strings.Join(s, " | ")
+	}
+	for i, want := range []string{
+		// a: as many pages (20 per 30 days), a ticket more, firing 30m → 55m, a flap fewer, 30% of the budget
+		// left less; both incidents paged, the first 5m sooner, the second 20m after its start.
+		"20/ | 0 → 10/worse | 30m → 55m/worse | 1 → 0/better | 50% → 20%/worse | 10% → 5%/ | 1/2 → 2/2/better | 10m → 20m/worse",
+		"0 → error/ | 0 → error/ | 0s → error/ | 0 → error/ | 70% → error/ | no page → error/ | 0/0 → error/ | – → error/",
+		"– → 0/ | – → 0/ | – → 0s/ | – → 0/ | – → 90%/ | – → no page/ | – → 0/0/ | –/",
+	} {
+		if got := show(cells[i]); got != want {
+			t.Errorf("row %s:\n got %s\nwant %s", r.Rows[i].ID, got, want)
+		}
+	}
+	incs := r.Rows[0].IncidentRows()
+	if len(incs) != 2 || incs[0].Page != (Cell{"10m", "5m", Better}) || incs[0].Ticket != (Cell{"none", "none", Same}) ||
+		incs[1].Page != (Cell{"missed", "20m", Better}) || incs[1].Ticket != (Cell{"none", "10m", Better}) {
+		t.Errorf("incidents %+v", incs)
+	}
+	if got := r.Rows[2].IncidentRows(); got != nil {
+		t.Errorf("incidents of an SLO none concerns: %+v", got)
+	}
+	_, totals := r.Totals()
+	if got := show(totals); got != "20/ | 0 → 10/worse | 1/2 → 2/2/better" {
+		t.Errorf("totals %s", got)
+	}
+}

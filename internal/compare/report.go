@@ -22,22 +22,6 @@ const (
 func rate(v float64) string    { return check.FormatNumber(v, rateDecimals) }
 func percent(v float64) string { return check.FormatNumber(v*100, budgetDecimals-2) + "%" }
 
-// pair prints a figure of both sets: "a → b", or "a" when they are the same, "–" for a set without
-// the SLO.
-func pair(old, new *Policy, f func(*Policy) string) string {
-	var o, n string = "–", "–"
-	if old != nil {
-		o = f(old)
-	}
-	if new != nil {
-		n = f(new)
-	}
-	if o == n {
-		return o
-	}
-	return o + " → " + n
-}
-
 // WriteText writes the comparison as a table, one row per SLO, and the totals.
 func WriteText(w io.Writer, r Report) error {
 	var b strings.Builder
@@ -45,31 +29,37 @@ func WriteText(w io.Writer, r Report) error {
 	fmt.Fprintf(&b, "slod check --compare: %s → %s\n", r.OldName, r.NewName)
 	fmt.Fprintf(&b, "%d SLOs evaluated every %s from %s to %s (%s; figures per 30 days are the range's × %s)\n\n",
 		len(r.Rows), check.FormatDuration(r.Step), r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339),
-		check.FormatDuration(span), check.FormatNumber(float64(month)/float64(span), 2))
+		check.FormatDuration(span), check.FormatNumber(r.Scale(), 2))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	head := "SLO\tpages/30d\ttickets/30d\tfiring\tflaps\tbudget left\tspent before 1st page"
-	if r.Incidents != nil {
-		head += "\tincidents paged\tworst delay"
+	cols, cells := r.Table()
+	head := []string{"SLO"}
+	for _, c := range cols {
+		head = append(head, c.Head)
 	}
-	fmt.Fprintln(tw, head)
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for i, row := range r.Rows {
+		line := []string{row.ID + marker(row)}
+		for _, c := range cells[i] {
+			line = append(line, c.String())
+		}
+		fmt.Fprintln(tw, strings.Join(line, "\t"))
+	}
+	tw.Flush()
+	writeLegend(&b, r)
+	for _, e := range r.Errors() {
+		fmt.Fprintf(&b, "error: %s\n", e)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing the comparison: %w", err)
+	}
+	return nil
+}
+
+// Errors are the errors of the SLOs either set could not evaluate (or held a step of), each
+// naming the SLO and the set.
+func (r Report) Errors() []string {
 	var errs []string
 	for _, row := range r.Rows {
-		cols := []string{row.ID + marker(row),
-			pair(row.Old, row.New, func(p *Policy) string { return ifOK(p, rate(p.PagesPer30d)) }),
-			pair(row.Old, row.New, func(p *Policy) string { return ifOK(p, rate(p.TicketsPer30d)) }),
-			pair(row.Old, row.New, func(p *Policy) string { return ifOK(p, check.FormatDuration(p.Firing.Round(time.Second))) }),
-			pair(row.Old, row.New, func(p *Policy) string { return ifOK(p, fmt.Sprint(p.Flaps)) }),
-			pair(row.Old, row.New, budgetLeft),
-			pair(row.Old, row.New, spentBeforePage),
-		}
-		if r.Incidents != nil {
-			cols = append(cols,
-				pair(row.Old, row.New, func(p *Policy) string {
-					return ifOK(p, fmt.Sprintf("%d/%d", len(p.Incidents)-p.Missed, len(p.Incidents)))
-				}),
-				pair(row.Old, row.New, worstDelay))
-		}
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 		for _, side := range []struct {
 			name string
 			p    *Policy
@@ -79,61 +69,59 @@ func WriteText(w io.Writer, r Report) error {
 			}
 		}
 	}
-	tw.Flush()
-	writeLegend(&b, r)
-	for _, e := range errs {
-		fmt.Fprintf(&b, "error: %s\n", e)
-	}
-	if _, err := io.WriteString(w, b.String()); err != nil {
-		return fmt.Errorf("writing the comparison: %w", err)
-	}
-	return nil
+	return errs
 }
 
 // marker flags an SLO only one set has.
 func marker(row Row) string {
-	switch {
-	case row.Old == nil:
-		return " (added)"
-	case row.New == nil:
-		return " (removed)"
+	if s := row.Status(); s != "both" {
+		return " (" + s + ")"
 	}
 	return ""
 }
 
-// ifOK is s, or "error" for an SLO that could not be evaluated.
-func ifOK(p *Policy, s string) string {
-	if p.Failed {
-		return "error"
+// Status is "added" for an SLO only the new rules have, "removed" for one only the old rules
+// have, else "both".
+func (row Row) Status() string {
+	switch {
+	case row.Old == nil:
+		return "added"
+	case row.New == nil:
+		return "removed"
 	}
-	return s
+	return "both"
 }
 
 func budgetLeft(p *Policy) string {
 	if !p.HasData {
-		return ifOK(p, "no data")
+		return "no data"
 	}
 	return percent(p.BudgetRemaining)
 }
 
 func spentBeforePage(p *Policy) string {
 	if !p.Paged {
-		return ifOK(p, "no page")
+		return "no page"
 	}
 	return percent(p.SpentBeforePage)
 }
 
-func worstDelay(p *Policy) string {
+// worstPageDelay is the longest delay to a page among the incidents paged for, nil when none was.
+func worstPageDelay(p *Policy) *time.Duration {
 	var worst *time.Duration
 	for _, d := range p.Incidents {
 		if d.PageDelay != nil && (worst == nil || *d.PageDelay > *worst) {
 			worst = d.PageDelay
 		}
 	}
-	if worst == nil {
-		return ifOK(p, "–")
+	return worst
+}
+
+func worstDelay(p *Policy) string {
+	if d := worstPageDelay(p); d != nil {
+		return check.FormatDuration(*d)
 	}
-	return check.FormatDuration(*worst)
+	return "–"
 }
 
 // writeLegend writes the totals and, with incidents, the ones each set missed.
@@ -242,22 +230,15 @@ func (n number) MarshalJSON() ([]byte, error) {
 
 // WriteJSON writes the comparison as one JSON object.
 func WriteJSON(w io.Writer, r Report) error {
-	span := r.To.Sub(r.From) + r.Step
 	out := jsonReport{
 		From: r.From.UTC().Format(time.RFC3339), To: r.To.UTC().Format(time.RFC3339), Step: check.FormatDuration(r.Step),
-		Old: r.OldName, New: r.NewName, Scale: number{float64(month) / float64(span), 4}, SLOs: []jsonRow{},
+		Old: r.OldName, New: r.NewName, Scale: number{r.Scale(), 4}, SLOs: []jsonRow{},
 		OldTotals: totalJSON(r.Old, r.Incidents != nil), NewTotals: totalJSON(r.New, r.Incidents != nil),
 		MorePages: number{r.MorePages(), rateDecimals},
 	}
 	for _, row := range r.Rows {
-		jr := jsonRow{ID: row.ID, SLO: row.SLO, Group: row.Group, Status: "both", Old: policyJSON(row.Old, r.Incidents != nil), New: policyJSON(row.New, r.Incidents != nil)}
-		switch {
-		case row.Old == nil:
-			jr.Status = "added"
-		case row.New == nil:
-			jr.Status = "removed"
-		}
-		out.SLOs = append(out.SLOs, jr)
+		out.SLOs = append(out.SLOs, jsonRow{ID: row.ID, SLO: row.SLO, Group: row.Group, Status: row.Status(),
+			Old: policyJSON(row.Old, r.Incidents != nil), New: policyJSON(row.New, r.Incidents != nil)})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

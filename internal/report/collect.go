@@ -1,7 +1,8 @@
-// Package report builds the HTML report of `slod check --format html`: per SLO (or group) the
+// Package report builds the HTML reports of `slod check --format html`: per SLO (or group) the
 // error budget and the burn rate of every window pair at the evaluations of the backtest, its
 // alert intervals with their reasons, and a summary, drawn by the status page's chart code
-// (internal/web) into one self-contained file.
+// (internal/web) into one self-contained file; and with --compare the comparison's table, its
+// totals and the known incidents as both rule sets saw them.
 package report
 
 import (

@@ -1,17 +1,41 @@
 package web
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
 	"html/template"
 	"io"
 	"time"
 )
 
-//go:embed templates/report.html
-var reportHTML string
+// The templates of slod check's self-contained pages.
+//
+//go:embed templates/report.html templates/compare.html
+var inlineFS embed.FS
 
-var reportTmpl = template.Must(NewTemplate("report", reportHTML, nil))
+var (
+	reportTmpl  = inlineTemplate("report")
+	compareTmpl = inlineTemplate("compare")
+)
+
+// inlineTemplate parses templates/<name>.html into the layout.
+func inlineTemplate(name string) *template.Template {
+	content, err := inlineFS.ReadFile("templates/" + name + ".html")
+	if err != nil {
+		panic(err)
+	}
+	return template.Must(NewTemplate(name, string(content), nil))
+}
+
+// writeInline writes a page as one self-contained HTML file: its styles, script and data are
+// inside it, and its Content-Security-Policy lets it load nothing from anywhere. what names the
+// page in an error.
+func writeInline(w io.Writer, t *template.Template, title string, data any, what string) error {
+	if err := Render(w, t, Page{Title: title, Data: data, inline: true}); err != nil {
+		return fmt.Errorf("writing the HTML %s: %w", what, err)
+	}
+	return nil
+}
 
 // Report is the backtest report of `slod check --format html`: a summary, then per SLO (or
 // group) its charts and alert intervals.
@@ -78,10 +102,6 @@ type ReportAlert struct {
 // WriteReport writes r as one self-contained HTML file: its styles, script, chart data and charts
 // are inside it, and its Content-Security-Policy lets it load nothing from anywhere.
 func WriteReport(w io.Writer, r Report) error {
-	p := Page{Title: fmt.Sprintf("slod check: %d SLOs, %s to %s", len(r.SLOs), r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339)),
-		Data: r, inline: true}
-	if err := Render(w, reportTmpl, p); err != nil {
-		return fmt.Errorf("writing the HTML report: %w", err)
-	}
-	return nil
+	title := fmt.Sprintf("slod check: %d SLOs, %s to %s", len(r.SLOs), r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339))
+	return writeInline(w, reportTmpl, title, r, "report")
 }

@@ -1,9 +1,9 @@
 // Package web is what slod's pages share: the layout, the styles, the chart code (slod.js, which
 // draws inline SVG from chart data in the shape of History) and the helpers their templates
 // format numbers with. The daemon's status page links the styles and the script (Static) and
-// `slod check --format html` inlines them into one self-contained file (WriteReport), so both
-// draw the same charts with the same code. Nothing is fetched from anywhere else: no CDN, no web
-// fonts, no build step, so the pages work air-gapped.
+// `slod check --format html` inlines them into one self-contained file (WriteReport, and
+// WriteComparison for --compare), so both draw the same charts with the same code. Nothing is
+// fetched from anywhere else: no CDN, no web fonts, no build step, so the pages work air-gapped.
 package web
 
 import (
