@@ -11,6 +11,7 @@ import (
 type Compiled struct {
 	objective float64
 	valid     bool // validObjective(objective)
+	minBad    float64
 	period    time.Duration
 	windows   []Window // the policy's, copied
 	hasNoData bool
@@ -47,6 +48,7 @@ func Compile(p Policy) *Compiled {
 	c := &Compiled{
 		objective:  p.Objective,
 		valid:      validObjective(p.Objective),
+		minBad:     p.MinBadEvents,
 		period:     p.Period,
 		windows:    slices.Clone(p.Windows),
 		periodIdx:  -1,

@@ -44,7 +44,7 @@ func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Statu
 	var w windowRatios
 	w.init(c, h)
 	for i, wb := range st.Windows {
-		w.set(i, wb.ErrorRatio)
+		w.set(i, wb.ErrorRatio, wb.Bad)
 	}
 	next, trs := c.advance(h, prev, now, &w, true)
 	return next, st, trs
@@ -84,41 +84,44 @@ func (c *Compiled) Status(h *History, now time.Time) Status {
 	return c.status(h, now)
 }
 
-// windowRatios computes the error ratios over the windows of a Compiled on first use, for one
-// evaluation. Up to 16 windows (every policy slod derives has at most 9) live in buf, on the
-// stack; more in big.
+// windowRatios computes the error ratios (and bad events) over the windows of a Compiled on first
+// use, for one evaluation. Up to 16 windows (every policy slod derives has at most 9) live in buf,
+// on the stack; more in big.
 type windowRatios struct {
 	c    *Compiled
 	h    *History
 	done uint16 // bit i: buf[i] holds the ratio over c.durs[i]
-	buf  [16]float64
-	big  []float64 // NaN: not computed yet
+	buf  [16]sums
+	big  []sums // ratio NaN: not computed yet
 }
+
+// sums are the error ratio and the bad events over one window.
+type sums struct{ ratio, bad float64 }
 
 func (w *windowRatios) init(c *Compiled, h *History) {
 	w.c, w.h = c, h
 	if n := len(c.durs); n > len(w.buf) {
-		w.big = make([]float64, n)
+		w.big = make([]sums, n)
 		for i := range w.big {
-			w.big[i] = math.NaN()
+			w.big[i].ratio = math.NaN()
 		}
 	}
 }
 
-// set records the ratio over c.durs[i], already computed (by status).
-func (w *windowRatios) set(i int, ratio float64) {
+// set records the ratio and bad events over c.durs[i], already computed (by status).
+func (w *windowRatios) set(i int, ratio, bad float64) {
 	if w.big != nil {
-		w.big[i] = ratio
+		w.big[i] = sums{ratio, bad}
 		return
 	}
-	w.buf[i] = ratio
+	w.buf[i] = sums{ratio, bad}
 	w.done |= 1 << i
 }
 
-// at returns the error ratio over c.durs[i], exactly as status computes it.
-func (w *windowRatios) at(i int) float64 {
+// get returns the sums over c.durs[i], exactly as status computes them.
+func (w *windowRatios) get(i int) sums {
 	if w.big != nil {
-		if math.IsNaN(w.big[i]) {
+		if math.IsNaN(w.big[i].ratio) {
 			w.big[i] = w.compute(i)
 		}
 		return w.big[i]
@@ -130,12 +133,15 @@ func (w *windowRatios) at(i int) float64 {
 	return w.buf[i]
 }
 
+// at returns the error ratio over c.durs[i].
+func (w *windowRatios) at(i int) float64 { return w.get(i).ratio }
+
 // burn returns the burn rate over c.durs[i], exactly as status computes it.
 func (w *windowRatios) burn(i int) float64 { return burnRate(w.at(i), w.c.objective) }
 
-func (w *windowRatios) compute(i int) float64 {
+func (w *windowRatios) compute(i int) sums {
 	bad, total := w.h.Sum(w.c.durs[i])
-	return errorRatio(bad, total)
+	return sums{errorRatio(bad, total), bad}
 }
 
 // advance moves every alert of c one evaluation on from prev; w gives the window ratios. With
@@ -241,11 +247,17 @@ func (c *Compiled) anyPairHolds(g *group, w *windowRatios) bool {
 	return false
 }
 
-// pairHolds reports whether the error ratios over both windows of pr exceed its threshold. The
-// short window first: it is the cheaper sum, and while it does not exceed the threshold (nearly
-// always) the long one is not needed.
+// pairHolds reports whether the error ratios over both windows of pr exceed its threshold and
+// the long window holds at least the policy's MinBadEvents. The short window first: it is the
+// cheaper sum, and while it does not exceed the threshold (nearly always) the long one is not
+// needed.
 func (c *Compiled) pairHolds(pr *pair, w *windowRatios) bool {
-	return c.valid && w.at(pr.short) > pr.threshold && w.at(pr.long) > pr.threshold
+	if !c.valid || w.at(pr.short) <= pr.threshold {
+		return false
+	}
+	long := w.get(pr.long)
+	// The tolerance absorbs the rounding of cumulative sums (4.999999999 of 5 bad events).
+	return long.ratio > pr.threshold && long.bad >= c.minBad-1e-6
 }
 
 // alertsBuilder collects the alerts of the next State copy-on-write: as long as every alert added

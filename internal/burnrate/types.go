@@ -40,6 +40,10 @@ type Policy struct {
 	Period    time.Duration
 	Windows   []Window
 	NoData    *NoData
+	// MinBadEvents is the low-traffic guard: a window pair holds only when its long window also
+	// counts at least this many bad events. 0 (the default) is the workbook's rule, in which one
+	// failed request out of a handful is a burn rate like any other.
+	MinBadEvents float64
 }
 
 // Increment is what one evaluation step contributed to an SLI: bad and total events counted in

@@ -86,6 +86,8 @@ type jsonSLO struct {
 	// Error is what went wrong with this SLO (Failed), or the first step held for a value no SLI
 	// can have.
 	Error string `json:"error,omitempty"`
+	// Suppressed is how many alert intervals the SLO's min_bad_events guard suppressed.
+	Suppressed int `json:"suppressed"`
 }
 
 type jsonAlert struct {
@@ -158,6 +160,7 @@ func WriteJSON(w io.Writer, r Report) error {
 			BudgetRemaining:    number{res.Final.BudgetRemaining, budgetDecimals},
 			HasData:            res.HasData,
 			Alerts:             []jsonAlert{},
+			Suppressed:         res.Suppressed,
 		}
 		if !res.HasData {
 			// Nothing was measured: the budget is unknown, not spent.
@@ -239,6 +242,9 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 		return
 	}
 	fmt.Fprintf(b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(to))
+	if g := res.SLO.Alerting.MinBadEvents; g > 0 {
+		fmt.Fprintf(b, "  min_bad_events %s suppressed %s\n", formatRounded(g, burnDecimals), plural(res.Suppressed, "alert interval"))
+	}
 	if len(res.Alerts) == 0 {
 		b.WriteString("  no alerts\n")
 		return
@@ -281,6 +287,14 @@ func Problem(res eval.Result) string {
 		return res.DataError + " (held as a step without data)"
 	}
 	return ""
+}
+
+// plural is n with noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // Ordered returns the results for reading: SLOs in their order, the groups of a grouped SLO under

@@ -92,7 +92,7 @@ func newDiffCase(seed uint64) *diffCase {
 	c := &diffCase{seed: seed, failing: map[int]bool{}, skipped: map[int]bool{}}
 	c.interval = []time.Duration{15 * time.Second, 30 * time.Second, time.Minute}[r.IntN(3)]
 	c.kind = []string{"events-rate", "events-increase", "latency", "timeslice", "timeslice-5m"}[r.IntN(5)]
-	c.rulesYML = diffRules(c.kind, r.IntN(20) == 0)
+	c.rulesYML = diffBudgets(seed, diffRules(c.kind, r.IntN(20) == 0))
 	c.series = diffTraffic(r, c.kind, c.interval)
 	if r.IntN(2) == 0 {
 		// The daemon's source fails now and then (bursts shorter than the no-data alert's

@@ -75,6 +75,10 @@ type Result struct {
 	// evaluated (then it is the SLO's only Result, without alerts or status), or an error of the
 	// instance's source during the backtest (a bridge that failed).
 	Err error
+	// Suppressed is how many alert intervals the SLO's low-traffic guard (min_bad_events)
+	// suppressed: the SLO evaluated without it fired them, the SLO as written did not (0 without
+	// a guard).
+	Suppressed int
 }
 
 // ID names the result: the SLO id, followed by the group's key for a group.
@@ -153,6 +157,9 @@ func Backtest(ctx context.Context, q sli.Querier, slos []*rules.SLO, from, to ti
 			}
 			defer func() { <-sem }()
 			rs, err := backtestOne(ctx, q, slo, first, last, opt, obs)
+			if err == nil {
+				err = guardEffect(ctx, q, slo, first, last, opt, rs)
+			}
 			if err != nil {
 				rs = []Result{{SLO: slo, Err: err}}
 			}

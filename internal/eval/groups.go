@@ -60,7 +60,7 @@ type Groups struct {
 
 // NewGroups returns the evaluation of slo at the evaluation step, without history.
 func NewGroups(slo *rules.SLO, step time.Duration, opt StepperOptions) *Groups {
-	g := &Groups{slo: slo, policy: burnrate.Compile(slo.Policy()), opt: opt, step: step, insts: map[string]*Instance{}, excess: map[string]bool{}}
+	g := &Groups{slo: slo, policy: burnrate.Compile(PolicyFor(slo, step)), opt: opt, step: step, insts: map[string]*Instance{}, excess: map[string]bool{}}
 	if len(slo.GroupBy) == 0 {
 		g.add("", nil, nil, Checkpoint{})
 	}

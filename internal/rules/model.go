@@ -89,6 +89,9 @@ type Alerting struct {
 	// send_resolved: false, OpenSLO's alertWhenResolved: false): the incident is left for a person
 	// to close.
 	NoResolve map[burnrate.Severity]bool
+	// MinBadEvents is the low-traffic guard (the SLO's alerting.min_bad_events, else the file's,
+	// else 0): a window pair holds only when its long window counts at least this many bad events.
+	MinBadEvents float64
 }
 
 // SLO is one validated SLO, ready for evaluation.
@@ -145,7 +148,8 @@ func (s *SLO) ID() string { return s.Service + "/" + s.Name }
 
 // Policy is the burnrate policy of this SLO.
 func (s *SLO) Policy() burnrate.Policy {
-	return burnrate.Policy{Objective: s.Objective, Period: s.Period, Windows: s.Alerting.Windows, NoData: s.Alerting.NoData}
+	return burnrate.Policy{Objective: s.Objective, Period: s.Period, Windows: s.Alerting.Windows, NoData: s.Alerting.NoData,
+		MinBadEvents: s.Alerting.MinBadEvents}
 }
 
 // MaxWindow is the longest window any evaluation of this SLO looks back over: the period or the

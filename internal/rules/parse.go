@@ -117,6 +117,7 @@ func (c *checker) file(root *yaml.Node) []*SLO {
 	var f v1File
 	c.doc.Decode(&f)
 	fs := c.fileSpec(format, f.Service, f.Labels)
+	fs.minBad = c.minBadEvents("min_bad_events", f.MinBadEvents)
 	return each(c, f.SLOs, func(p string, s *v1SLO) (*SLO, string) { return c.v1SLO(p, s, fs) })
 }
 
@@ -149,6 +150,8 @@ type fileSpec struct {
 	format  string
 	service string
 	labels  map[string]string
+	// minBad is the file's min_bad_events (0 when unset).
+	minBad float64
 }
 
 func (c *checker) fileSpec(format, service string, labels map[string]string) fileSpec {
@@ -260,6 +263,9 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 		slo.Places.Alerting = c.place(ap)
 	}
 	slo.Alerting, slo.Places.Windows = c.v1Alerting(ap, s.Alerting, pc)
+	if s.Alerting == nil || s.Alerting.MinBadEvents == nil {
+		slo.Alerting.MinBadEvents = fs.minBad
+	}
 	return slo, namePath
 }
 
@@ -538,7 +544,20 @@ func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) (Ale
 	if al.NoData != nil {
 		a.NoData = c.noData(yamlx.Field(path, "no_data"), al.NoData)
 	}
+	a.MinBadEvents = c.minBadEvents(yamlx.Field(path, "min_bad_events"), al.MinBadEvents)
 	return a, places
+}
+
+// minBadEvents checks a low-traffic guard: a number of bad events, 0 or more (0 when unset).
+func (c *checker) minBadEvents(path string, d *decimal) float64 {
+	if d == nil {
+		return 0
+	}
+	if d.F < 0 {
+		c.doc.Errorf(path, "must be a number of bad events, 0 or more, got %s", d.Text)
+		return 0
+	}
+	return d.F
 }
 
 func severityMaps(sev map[burnrate.Severity]severityAlert) (labels, annotations map[burnrate.Severity]map[string]string) {

@@ -18,7 +18,9 @@ type v1File struct {
 	Version string            `yaml:"version" yamlx:"required"`
 	Service string            `yaml:"service" yamlx:"required"`
 	Labels  map[string]string `yaml:"labels"`
-	SLOs    []*v1SLO          `yaml:"slos" yamlx:"required"`
+	// MinBadEvents is the low-traffic guard of every SLO of the file that sets none.
+	MinBadEvents *decimal `yaml:"min_bad_events"`
+	SLOs         []*v1SLO `yaml:"slos" yamlx:"required"`
 }
 
 type v1SLO struct {
@@ -67,6 +69,9 @@ type v1Alerting struct {
 	Ticket      *v1SeveritySpec   `yaml:"ticket"`
 	Windows     []*windowSpec     `yaml:"windows"`
 	NoData      *noDataSpec       `yaml:"no_data"`
+	// MinBadEvents: a window pair fires only when its long window holds at least this many bad
+	// events.
+	MinBadEvents *decimal `yaml:"min_bad_events"`
 }
 
 // severitySpec is Sloth's page_alert / ticket_alert, and what slod/v1's page and ticket share

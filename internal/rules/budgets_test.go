@@ -1,0 +1,34 @@
+package rules
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// parseValid parses a file of testdata/valid and fails the test on any error.
+func parseValid(t *testing.T, file string) []*SLO {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata/valid", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slos, _, err := Parse(file, data)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return slos
+}
+
+// The file's min_bad_events is every SLO's guard unless the SLO sets its own, 0 included.
+func TestMinBadEvents(t *testing.T) {
+	slos := parseValid(t, "low-traffic.yaml")
+	for i, want := range []float64{5, 0} {
+		if got := slos[i].Alerting.MinBadEvents; got != want {
+			t.Errorf("%s: min_bad_events %v, want %v", slos[i].ID(), got, want)
+		}
+		if got := slos[i].Policy().MinBadEvents; got != want {
+			t.Errorf("%s: policy's MinBadEvents %v, want %v", slos[i].ID(), got, want)
+		}
+	}
+}
