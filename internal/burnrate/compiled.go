@@ -16,6 +16,7 @@ type Compiled struct {
 	windows   []Window // the policy's, copied
 	hasNoData bool
 	noData    NoData
+	budget    []BudgetAlert
 	// durs is every distinct window of the policy (long and short) and the period if positive,
 	// ascending: the windows of Status.Windows.
 	durs []time.Duration
@@ -57,6 +58,7 @@ func Compile(p Policy) *Compiled {
 	if p.NoData != nil {
 		c.hasNoData, c.noData = true, *p.NoData
 	}
+	c.budget = slices.Clone(p.Budget)
 
 	ds := make([]time.Duration, 0, 2*len(c.windows)+1)
 	for _, w := range c.windows {

@@ -156,10 +156,11 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	} else {
 		used = make([]bool, len(prev.Alerts))
 	}
-	// find returns the index in prev.Alerts of the alert of sev, -1 if there is none.
-	find := func(sev Severity, noData bool) int {
+	// find returns the index in prev.Alerts of the alert of sev (its no-data or budget alert), -1
+	// if there is none.
+	find := func(sev Severity, noData, budget bool) int {
 		for i := range prev.Alerts {
-			if a := &prev.Alerts[i]; !used[i] && a.Severity == sev && a.NoData == noData {
+			if a := &prev.Alerts[i]; !used[i] && a.Severity == sev && a.NoData == noData && a.Budget == budget {
 				used[i] = true
 				return i
 			}
@@ -167,7 +168,7 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 		return -1
 	}
 
-	n := len(c.groups)
+	n := len(c.groups) + len(c.budget)
 	if c.hasNoData {
 		n++
 	}
@@ -175,7 +176,7 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	var trs []Transition
 	for gi := range c.groups {
 		g := &c.groups[gi]
-		pi := find(g.sev, false)
+		pi := find(g.sev, false, false)
 		pa := &AlertState{Severity: g.sev}
 		if pi >= 0 {
 			pa = &prev.Alerts[pi]
@@ -192,8 +193,23 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 			trs = append(trs, *tr)
 		}
 	}
+	if len(c.budget) > 0 {
+		remaining, known := c.budgetRemaining(h, w)
+		for _, b := range c.budget {
+			pi := find(b.Severity, false, true)
+			pa := AlertState{Severity: b.Severity, Budget: true}
+			if pi >= 0 {
+				pa = prev.Alerts[pi]
+			}
+			a, tr := evalBudgetAlert(b, remaining, known && fresh, pa, now)
+			out.add(&a, pi, false)
+			if tr != nil {
+				trs = append(trs, *tr)
+			}
+		}
+	}
 	if c.hasNoData {
-		pi := find(c.noData.Severity, true)
+		pi := find(c.noData.Severity, true, false)
 		pa := AlertState{Severity: c.noData.Severity, NoData: true}
 		if pi >= 0 {
 			pa = prev.Alerts[pi]
@@ -210,7 +226,7 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	}
 	for i, a := range prev.Alerts {
 		if !used[i] && a.Phase == Firing {
-			trs = append(trs, Transition{Severity: a.Severity, NoData: a.NoData, From: Firing, To: Inactive,
+			trs = append(trs, Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: Firing, To: Inactive,
 				At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate})
 		}
 	}
@@ -234,7 +250,8 @@ func quiet(a *AlertState, n int) bool {
 
 func reasonZero(r *Reason) bool {
 	return r.Window.Severity == "" && r.Window.Long == 0 && r.Window.Short == 0 && r.Window.For == 0 &&
-		math.Float64bits(r.Window.BurnRate)|math.Float64bits(r.LongBurn)|math.Float64bits(r.ShortBurn)|math.Float64bits(r.Threshold) == 0
+		math.Float64bits(r.Window.BurnRate)|math.Float64bits(r.LongBurn)|math.Float64bits(r.ShortBurn)|math.Float64bits(r.Threshold)|
+			math.Float64bits(r.Budget) == 0
 }
 
 // anyPairHolds reports whether some window pair of g holds.
@@ -430,14 +447,14 @@ func reuseOrClone(prev, vals []time.Time) []time.Time {
 // alertIdentical reports whether a and b are indistinguishable: equal fields (floats bit for bit,
 // times by ==) and the very same PairSince slice.
 func alertIdentical(a, b *AlertState) bool {
-	return a.Severity == b.Severity && a.NoData == b.NoData && a.Phase == b.Phase &&
+	return a.Severity == b.Severity && a.NoData == b.NoData && a.Budget == b.Budget && a.Phase == b.Phase &&
 		sameSlice(a.PairSince, b.PairSince) && a.ActiveAt == b.ActiveAt && a.FiredAt == b.FiredAt &&
 		sameFloat(a.PeakBurnRate, b.PeakBurnRate) && reasonIdentical(&a.Reason, &b.Reason)
 }
 
 func reasonIdentical(a, b *Reason) bool {
 	return windowIdentical(&a.Window, &b.Window) && sameFloat(a.LongBurn, b.LongBurn) &&
-		sameFloat(a.ShortBurn, b.ShortBurn) && sameFloat(a.Threshold, b.Threshold)
+		sameFloat(a.ShortBurn, b.ShortBurn) && sameFloat(a.Threshold, b.Threshold) && sameFloat(a.Budget, b.Budget)
 }
 
 func windowIdentical(a, b *Window) bool {
@@ -454,6 +471,45 @@ func sameSlice(a, b []time.Time) bool {
 		return false
 	}
 	return cap(a) == 0 || &a[:1][0] == &b[:1][0]
+}
+
+// budgetRemaining is the error budget remaining over the period at the History's end (as status
+// computes it) and whether it is known: unknown while the period holds no step with data.
+func (c *Compiled) budgetRemaining(h *History, w *windowRatios) (float64, bool) {
+	if c.periodIdx < 0 {
+		return 0, false
+	}
+	return 1 - burnRate(w.at(c.periodIdx), c.objective), h.HasDataIn(c.period)
+}
+
+// evalBudgetAlert moves a budget alert one evaluation on: firing while the budget remaining is
+// below b.Below, inactive once it is not. It has no pending phase (the budget moves slowly; a
+// `for` would only delay the news). While the budget is unknown (no data over the period) or the
+// evaluation is not fresh, the alert holds, as burn-rate alerts do.
+func evalBudgetAlert(b BudgetAlert, remaining float64, known bool, prev AlertState, now time.Time) (AlertState, *Transition) {
+	from := phaseOf(prev.Phase)
+	a := prev
+	a.Phase = from
+	if !known {
+		return a, nil
+	}
+	if remaining < b.Below {
+		// The Reason is the budget when it fired, kept while it fires: a state that changes
+		// at every evaluation of a month-long alert would be written to the store every cycle.
+		a.Phase = Firing
+		if from != Firing || a.FiredAt.IsZero() {
+			a.ActiveAt, a.FiredAt = now, now
+			a.Reason = Reason{Threshold: b.Below, Budget: remaining}
+		}
+	} else {
+		a.Phase, a.ActiveAt, a.FiredAt, a.Reason = Inactive, time.Time{}, time.Time{}, Reason{}
+	}
+	tr := transition(prev, from, a, now)
+	if tr != nil && tr.To == Inactive {
+		// The resolve says how much budget there is again.
+		tr.Reason = Reason{Threshold: b.Below, Budget: remaining}
+	}
+	return a, tr
 }
 
 // evalNoData moves the no-data alert one evaluation on.
@@ -504,7 +560,7 @@ func transition(prev AlertState, from Phase, a AlertState, now time.Time) *Trans
 	if a.Phase == from {
 		return nil
 	}
-	t := &Transition{Severity: a.Severity, NoData: a.NoData, From: from, To: a.Phase, At: now,
+	t := &Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: from, To: a.Phase, At: now,
 		FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate}
 	if a.Phase == Inactive {
 		t.FiredAt, t.Reason, t.PeakBurnRate = prev.FiredAt, prev.Reason, prev.PeakBurnRate

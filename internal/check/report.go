@@ -91,8 +91,12 @@ type jsonSLO struct {
 }
 
 type jsonAlert struct {
-	Severity     string      `json:"severity"`
-	NoData       bool        `json:"no_data,omitempty"`
+	Severity string `json:"severity"`
+	NoData   bool   `json:"no_data,omitempty"`
+	// Budget marks a budget alert: the budget remaining when it fired and its threshold.
+	Budget          bool        `json:"budget,omitempty"`
+	BudgetRemaining *number     `json:"budget_remaining,omitempty"`
+	BudgetBelow     *number     `json:"budget_below,omitempty"`
 	Start        string      `json:"start"`
 	End          *string     `json:"end"`
 	Duration     string      `json:"duration"`
@@ -179,7 +183,12 @@ func WriteJSON(w io.Writer, r Report) error {
 				e := formatTime(*a.End)
 				ja.End = &e
 			}
-			if !a.NoData {
+			if a.Budget {
+				ja.Budget = true
+				ja.BudgetRemaining = &number{a.Reason.Budget, budgetDecimals}
+				ja.BudgetBelow = &number{a.Reason.Threshold, budgetDecimals}
+			}
+			if !a.NoData && !a.Budget {
 				ja.Reason = &jsonReason{
 					Long:      FormatDuration(a.Reason.Window.Long),
 					Short:     FormatDuration(a.Reason.Window.Short),
@@ -261,9 +270,14 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 			formatRounded(a.Reason.Window.BurnRate, burnDecimals),
 			formatRounded(a.Reason.LongBurn, burnDecimals), formatRounded(a.Reason.ShortBurn, burnDecimals))
 		peak := "peak burn " + formatRounded(a.PeakBurnRate, burnDecimals) + "×"
-		if a.NoData {
+		switch {
+		case a.NoData:
 			sev += " (no data)"
 			why, peak = "the SLI returned no data", ""
+		case a.Budget:
+			sev += " (budget)"
+			why, peak = fmt.Sprintf("budget %s%% below %s%%", formatRounded(a.Reason.Budget*100, budgetDecimals-2),
+				formatRounded(a.Reason.Threshold*100, budgetDecimals-2)), ""
 		}
 		fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", sev, formatTime(a.Start), end,
 			FormatDuration(alertEnd(a, to).Sub(a.Start)), peak, why)

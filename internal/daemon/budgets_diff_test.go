@@ -8,7 +8,7 @@ import (
 
 // diffBudgets adds the budget features of issue 17 to a differential case's SLO, drawn from an
 // RNG of their own so that the traffic, gaps and failures of every seed stay what they were: the
-// low-traffic guard (at the file or the SLO level).
+// low-traffic guard (at the file or the SLO level) and budget alerts.
 func diffBudgets(seed uint64, rulesYML string) string {
 	r := rand.New(rand.NewPCG(seed, 0xb0d6e7))
 	var file, alerting []string
@@ -20,17 +20,38 @@ func diffBudgets(seed uint64, rulesYML string) string {
 			alerting = append(alerting, guard)
 		}
 	}
+	if r.IntN(2) == 0 {
+		// The case's SLOs have a 1d window and an objective of 90 to 99%: a budget from 20% left
+		// to 50% overspent is crossed both ways within the case's three hours.
+		alerting = append(alerting, "budget:",
+			fmt.Sprintf("  - {severity: ticket, below: %d%%}", 20+r.IntN(70)),
+			fmt.Sprintf("  - {severity: page, below: %d%%}", -50+r.IntN(60)))
+	}
 	return insertYAML(rulesYML, file, alerting)
 }
 
 // insertYAML adds lines at the top level of a differential case's rules and to its SLO's alerting.
 func insertYAML(rulesYML string, file, alerting []string) string {
 	const top, al = "service: diff\n", "      no_data: {after: 10m, severity: ticket}\n"
+	var f, a strings.Builder
 	for _, l := range file {
-		rulesYML = strings.Replace(rulesYML, top, top+l+"\n", 1)
+		f.WriteString(l + "\n")
 	}
 	for _, l := range alerting {
-		rulesYML = strings.Replace(rulesYML, al, al+"      "+l+"\n", 1)
+		a.WriteString("      " + l + "\n")
 	}
+	rulesYML = strings.Replace(rulesYML, top, top+f.String(), 1)
+	rulesYML = strings.Replace(rulesYML, al, al+a.String(), 1)
 	return rulesYML
+}
+
+// countBudget counts the transitions of budget alerts, for the case's log line.
+func countBudget(trs []diffTransition) int {
+	n := 0
+	for _, tr := range trs {
+		if strings.HasSuffix(tr.Alert, "(budget)") {
+			n++
+		}
+	}
+	return n
 }

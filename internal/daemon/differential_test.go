@@ -61,7 +61,8 @@ func TestDifferential(t *testing.T) {
 			want := c.backtest(t)
 			got := c.daemon(t)
 			c.compare(t, "the daemon", got, want)
-			t.Logf("%s, %s samples, %d failing and %d skipped cycles: %d transitions", c.kind, c.interval, len(c.failing), len(c.skipped), len(want))
+			t.Logf("%s, %s samples, %d failing and %d skipped cycles: %d transitions (%d of budget alerts)", c.kind, c.interval,
+				len(c.failing), len(c.skipped), len(want), countBudget(want))
 			c.slodTest(t, want)
 		})
 	}
@@ -303,14 +304,17 @@ func diffTime(m int) time.Time { return time.Unix(0, 0).UTC().Add(time.Duration(
 
 // diffTransition is one alert's change of phase.
 type diffTransition struct {
-	Alert    string // page, ticket, ticket(no_data)
+	Alert    string // page, ticket, ticket(no_data), ticket(budget)
 	From, To burnrate.Phase
 	At       int // minute
 }
 
-func alertName(sev burnrate.Severity, noData bool) string {
+func alertName(sev burnrate.Severity, noData, budget bool) string {
 	if noData {
 		return string(sev) + "(no_data)"
+	}
+	if budget {
+		return string(sev) + "(budget)"
 	}
 	return string(sev)
 }
@@ -326,7 +330,7 @@ func (c *diffCase) backtest(t *testing.T) []diffTransition {
 	prev := map[string]burnrate.Phase{}
 	obs := func(_ *eval.Instance, at time.Time, st burnrate.State, _ burnrate.Status) {
 		for _, a := range st.Alerts {
-			name := alertName(a.Severity, a.NoData)
+			name := alertName(a.Severity, a.NoData, a.Budget)
 			ph := a.Phase
 			if ph == "" {
 				ph = burnrate.Inactive
@@ -437,6 +441,7 @@ func logTransitionsBySLO(t *testing.T, logs []byte) map[string][]diffTransition 
 			SLO      string
 			Severity burnrate.Severity
 			NoData   bool `json:"no_data"`
+			Budget   bool `json:"budget"`
 			From, To burnrate.Phase
 			At       time.Time
 		}
@@ -444,7 +449,7 @@ func logTransitionsBySLO(t *testing.T, logs []byte) map[string][]diffTransition 
 			t.Fatalf("log line %q: %v", sc.Text(), err)
 		}
 		if l.Msg == "alert transition" {
-			out[l.SLO] = append(out[l.SLO], diffTransition{alertName(l.Severity, l.NoData), l.From, l.To, int(l.At.Sub(diffTime(0)) / time.Minute)})
+			out[l.SLO] = append(out[l.SLO], diffTransition{alertName(l.Severity, l.NoData, l.Budget), l.From, l.To, int(l.At.Sub(diffTime(0)) / time.Minute)})
 		}
 	}
 	// A cycle logs its SLO's transitions in time order; cycles follow each other.
@@ -539,11 +544,12 @@ func firingAt(trs []diffTransition, m int) string {
 		if phase[name] != burnrate.Firing {
 			continue
 		}
-		sev, noData := strings.CutSuffix(name, "(no_data)")
-		if noData {
+		if sev, ok := strings.CutSuffix(name, "(no_data)"); ok {
 			out = append(out, "{severity: "+sev+", no_data: true}")
+		} else if sev, ok := strings.CutSuffix(name, "(budget)"); ok {
+			out = append(out, "{severity: "+sev+", budget: true}")
 		} else {
-			out = append(out, "{severity: "+sev+"}")
+			out = append(out, "{severity: "+name+"}")
 		}
 	}
 	return strings.Join(out, ", ")

@@ -104,6 +104,10 @@ type windowView struct {
 type alertView struct {
 	Severity string `json:"severity"`
 	NoData   bool   `json:"no_data,omitempty"`
+	// Budget marks a budget alert; BudgetBelow is its threshold (a fraction of the period's
+	// budget).
+	Budget      bool     `json:"budget,omitempty"`
+	BudgetBelow *float64 `json:"budget_below,omitempty"`
 	// State is the alert's phase (inactive, pending, firing), or unknown for a burn-rate alert
 	// that is inactive while the SLO has no data for its newest step: it can neither fire nor
 	// resolve until the data comes, so inactive would claim what slod does not know.
@@ -137,7 +141,7 @@ func (vc viewContext) silencing(slo *rules.SLO, key string, a burnrate.AlertStat
 	if a.Phase != burnrate.Firing {
 		return nil
 	}
-	rec, ok := vc.alerts[notify.GroupDedupKey(slo.Service, slo.Name, string(a.Severity), a.NoData, key)]
+	rec, ok := vc.alerts[notify.AlertDedupKey(slo.Service, slo.Name, a, key)]
 	if !ok {
 		return nil
 	}
@@ -219,12 +223,27 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 	for _, a := range is.st.Alerts {
 		av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: is.alertState(a), ActiveAt: timePtr(a.ActiveAt),
 			FiredAt: timePtr(a.FiredAt), PeakBurnRate: finite(a.PeakBurnRate), Silenced: vc.silencing(s.slo, is.key, a)}
+		if a.Budget {
+			av.Budget, av.BudgetBelow = true, budgetBelow(s.slo, a.Severity)
+		}
 		if (a.Phase == burnrate.Pending || a.Phase == burnrate.Firing) && a.Reason.Window.Long > 0 {
 			av.Window = model.Duration(a.Reason.Window.Long).String() + "/" + model.Duration(a.Reason.Window.Short).String()
 		}
 		v.Alerts = append(v.Alerts, av)
 	}
 	return v
+}
+
+// budgetBelow is the threshold of slo's budget alert of severity sev (nil if it has none: a
+// reload removed it).
+func budgetBelow(slo *rules.SLO, sev burnrate.Severity) *float64 {
+	for _, b := range slo.Alerting.Budget {
+		if b.Severity == sev {
+			v := b.Below
+			return &v
+		}
+	}
+	return nil
 }
 
 // timeToExhaustion is the status's time to exhaustion as the API shows it: null when the budget
@@ -238,9 +257,9 @@ func timeToExhaustion(st burnrate.Status) *string {
 }
 
 // alertState is the state the API, the status page and the metrics show for alert a of the
-// instance: its phase, or unknown for a burn-rate alert held inactive because the newest step has
-// no data or the instance has not been evaluated since start (a firing or pending alert held
-// meanwhile keeps its phase: it was reached on data).
+// instance: its phase, or unknown for a burn-rate (or budget) alert held inactive because the
+// newest step has no data or the instance has not been evaluated since start (a firing or pending
+// alert held meanwhile keeps its phase: it was reached on data).
 func (is *instState) alertState(a burnrate.AlertState) string {
 	switch {
 	case a.Phase == burnrate.Pending || a.Phase == burnrate.Firing:

@@ -39,8 +39,10 @@ type Options struct {
 // AlertInterval is one span during which an alert fired.
 type AlertInterval struct {
 	Severity burnrate.Severity
-	// NoData marks the SLO's no-data alert rather than a burn-rate alert.
+	// NoData marks the SLO's no-data alert, Budget one of its budget alerts, rather than a
+	// burn-rate alert.
 	NoData bool
+	Budget bool
 	// Start is the first evaluation time at which the alert fired (the first evaluation time of the
 	// backtest if it was already firing then); End the first at which it no longer fired, nil if it
 	// was still firing at the last evaluation time.
@@ -192,10 +194,11 @@ func alignUp(t time.Time, step time.Duration) time.Time {
 	return a
 }
 
-// alertKey identifies one alert of an SLO: a severity's burn-rate alert or the no-data alert.
+// alertKey identifies one alert of an SLO: a severity's burn-rate or budget alert, or the no-data
+// alert.
 type alertKey struct {
-	sev    burnrate.Severity
-	noData bool
+	sev            burnrate.Severity
+	noData, budget bool
 }
 
 // dataStart is where the backtest of slo starts fetching: its longest window before the first
@@ -383,7 +386,8 @@ func StepperOptionsFor(slo *rules.SLO, lookback time.Duration) StepperOptions {
 }
 
 // sortIntervals orders intervals by when they opened; alerts opening at the same step are listed
-// page first (severity names sort that way), no-data last.
+// burn-rate alerts first, then budget alerts, then no-data, each page first (severity names sort
+// that way).
 func sortIntervals(as []AlertInterval) {
 	sort.SliceStable(as, func(i, j int) bool {
 		a, b := as[i], as[j]
@@ -392,6 +396,9 @@ func sortIntervals(as []AlertInterval) {
 		}
 		if a.NoData != b.NoData {
 			return !a.NoData
+		}
+		if a.Budget != b.Budget {
+			return !a.Budget
 		}
 		return a.Severity < b.Severity
 	})
@@ -408,11 +415,11 @@ func track(res *Result, open map[alertKey]int, st burnrate.State, t time.Time) {
 		if a.Phase != burnrate.Firing {
 			continue
 		}
-		k := alertKey{a.Severity, a.NoData}
+		k := alertKey{a.Severity, a.NoData, a.Budget}
 		firing[k] = true
 		i, ok := open[k]
 		if !ok {
-			res.Alerts = append(res.Alerts, AlertInterval{Severity: a.Severity, NoData: a.NoData, Start: t, Reason: a.Reason})
+			res.Alerts = append(res.Alerts, AlertInterval{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, Start: t, Reason: a.Reason})
 			i = len(res.Alerts) - 1
 			open[k] = i
 		}

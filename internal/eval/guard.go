@@ -39,12 +39,12 @@ func guardEffect(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 func suppressed(guarded, free []AlertInterval) int {
 	n := 0
 	for _, f := range free {
-		if f.NoData {
+		if f.NoData || f.Budget {
 			continue
 		}
 		overlaps := false
 		for _, g := range guarded {
-			if !g.NoData && g.Severity == f.Severity && before(g.Start, f.End) && before(f.Start, g.End) {
+			if !g.NoData && !g.Budget && g.Severity == f.Severity && before(g.Start, f.End) && before(f.Start, g.End) {
 				overlaps = true
 				break
 			}

@@ -318,16 +318,17 @@ func (s *Stepper) Retire(now time.Time, note string) []burnrate.Transition {
 		if a.Phase != burnrate.Firing {
 			continue
 		}
-		trs = append(trs, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Firing, To: burnrate.Inactive,
+		trs = append(trs, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: burnrate.Firing, To: burnrate.Inactive,
 			At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate, Note: note})
 	}
 	return trs
 }
 
-// firing reports whether a burn-rate alert fires.
+// firing reports whether a burn-rate alert fires. (A budget alert may fire for the rest of a
+// period; holding every step without an error series that long would read as no data.)
 func (s *Stepper) firing() bool {
 	for _, a := range s.cp.Alerts {
-		if !a.NoData && a.Phase == burnrate.Firing {
+		if !a.NoData && !a.Budget && a.Phase == burnrate.Firing {
 			return true
 		}
 	}

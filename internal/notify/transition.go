@@ -15,6 +15,9 @@ import (
 // NoDataAlertName is the alertname of the alert raised when an SLI has no data.
 const NoDataAlertName = "SLONoData"
 
+// BudgetAlertName is the alertname of a budget alert (alerting.budget).
+const BudgetAlertName = "SLOErrorBudget"
+
 // FromTransition builds the notification of one alert transition of slo (of its group with the
 // labels group, for a grouped SLO; nil otherwise). Only transitions to firing (a trigger) and from
 // firing (a resolve) are notified; for the others it returns false. st is the evaluation's status
@@ -35,8 +38,11 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	if alertname == "" {
 		alertname = DefaultAlertName
 	}
-	if tr.NoData {
+	switch {
+	case tr.NoData:
 		alertname = NoDataAlertName
+	case tr.Budget:
+		alertname = BudgetAlertName
 	}
 
 	labels := alertLabels(slo, group, tr.Severity, alertname)
@@ -48,14 +54,19 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	if group != nil {
 		groupKey = rules.GroupKey(group)
 	}
+	key := GroupDedupKey(slo.Service, slo.Name, sev, tr.NoData, groupKey)
+	if tr.Budget {
+		key = BudgetDedupKey(slo.Service, slo.Name, sev, groupKey)
+	}
 	n := Notification{
-		DedupKey:        GroupDedupKey(slo.Service, slo.Name, sev, tr.NoData, groupKey),
+		DedupKey:        key,
 		Action:          action,
 		Service:         slo.Service,
 		SLO:             slo.Name,
 		Group:           maps.Clone(group),
 		Severity:        sev,
 		NoData:          tr.NoData,
+		Budget:          tr.Budget,
 		AlertName:       alertname,
 		Labels:          labels,
 		Annotations:     ann,
@@ -75,6 +86,11 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	} else {
 		n.NoResolve = slo.Alerting.NoResolve[tr.Severity]
 	}
+	if tr.Budget {
+		// The budget at the transition: what made the alert fire, or resolve.
+		below := roundSig(tr.Reason.Threshold)
+		n.BudgetBelow, n.BudgetRemaining = &below, roundSig(tr.Reason.Budget)
+	}
 	if w := tr.Reason.Window; !tr.NoData && w.Long > 0 {
 		n.Window = &FiredWindow{
 			Long: model.Duration(w.Long), Short: model.Duration(w.Short),
@@ -87,8 +103,9 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		n.TimeToExhaustion = &md
 	}
 	n.Summary = ann["summary"]
-	if n.Summary == "" || tr.NoData {
-		// The SLO's summary speaks of burning budget; a no-data alert says something else.
+	if n.Summary == "" || tr.NoData || tr.Budget {
+		// The SLO's summary speaks of burning budget; a no-data or budget alert says something
+		// else.
 		n.Summary = defaultSummary(n, slo.Period)
 		ann["summary"] = n.Summary
 	}
@@ -135,6 +152,12 @@ func defaultSummary(n Notification, period time.Duration) string {
 		return fmt.Sprintf("%s: no SLI data (%s)", id, n.Severity)
 	}
 	objective := fmt.Sprintf("(objective %s over %s), %s", percent(n.Objective), model.Duration(period), n.Severity)
+	if n.Budget && n.BudgetBelow != nil {
+		if n.Action == Resolve {
+			return fmt.Sprintf("%s has %s of its error budget left, no longer below %s %s", id, percent(n.BudgetRemaining), percent(*n.BudgetBelow), objective)
+		}
+		return fmt.Sprintf("%s has %s of its error budget left, below %s %s", id, percent(n.BudgetRemaining), percent(*n.BudgetBelow), objective)
+	}
 	w := n.Window
 	switch {
 	case w == nil:
@@ -148,7 +171,8 @@ func defaultSummary(n Notification, period time.Duration) string {
 }
 
 // AlertKeys returns the dedup keys of every alert slo (its group with the key group, "" for the
-// SLO itself) can raise: one per severity of its alert windows, plus the no-data alert's. With
+// SLO itself) can raise: one per severity of its alert windows, one per budget alert, plus the
+// no-data alert's. With
 // ResolveMissing it closes the incidents of alerts a reload removed (and of groups retired).
 func AlertKeys(slo *rules.SLO, group string) []string {
 	seen := map[burnrate.Severity]bool{}
@@ -158,6 +182,9 @@ func AlertKeys(slo *rules.SLO, group string) []string {
 			seen[w.Severity] = true
 			out = append(out, GroupDedupKey(slo.Service, slo.Name, string(w.Severity), false, group))
 		}
+	}
+	for _, b := range slo.Alerting.Budget {
+		out = append(out, BudgetDedupKey(slo.Service, slo.Name, string(b.Severity), group))
 	}
 	if nd := slo.Alerting.NoData; nd != nil {
 		out = append(out, GroupDedupKey(slo.Service, slo.Name, string(nd.Severity), true, group))

@@ -3,7 +3,10 @@ package rules
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+
+	"github.com/slod-dev/slod/internal/burnrate"
 )
 
 // parseValid parses a file of testdata/valid and fails the test on any error.
@@ -30,5 +33,14 @@ func TestMinBadEvents(t *testing.T) {
 		if got := slos[i].Policy().MinBadEvents; got != want {
 			t.Errorf("%s: policy's MinBadEvents %v, want %v", slos[i].ID(), got, want)
 		}
+	}
+}
+
+// Budget alerts: percentages (25% or 25) become fractions of the period's budget.
+func TestBudgetAlertsParse(t *testing.T) {
+	slos := parseValid(t, "budget-alerts.yaml")
+	want := []burnrate.BudgetAlert{{Severity: burnrate.Ticket, Below: 0.25}, {Severity: burnrate.Page, Below: 0}}
+	if got := slos[0].Policy().Budget; !reflect.DeepEqual(got, want) {
+		t.Errorf("budget alerts %+v, want %+v", got, want)
 	}
 }

@@ -89,6 +89,8 @@ type Alerting struct {
 	// send_resolved: false, OpenSLO's alertWhenResolved: false): the incident is left for a person
 	// to close.
 	NoResolve map[burnrate.Severity]bool
+	// Budget are the budget alerts (alerting.budget), Below as a fraction of the period's budget.
+	Budget []burnrate.BudgetAlert
 	// MinBadEvents is the low-traffic guard (the SLO's alerting.min_bad_events, else the file's,
 	// else 0): a window pair holds only when its long window counts at least this many bad events.
 	MinBadEvents float64
@@ -149,7 +151,7 @@ func (s *SLO) ID() string { return s.Service + "/" + s.Name }
 // Policy is the burnrate policy of this SLO.
 func (s *SLO) Policy() burnrate.Policy {
 	return burnrate.Policy{Objective: s.Objective, Period: s.Period, Windows: s.Alerting.Windows, NoData: s.Alerting.NoData,
-		MinBadEvents: s.Alerting.MinBadEvents}
+		Budget: s.Alerting.Budget, MinBadEvents: s.Alerting.MinBadEvents}
 }
 
 // MaxWindow is the longest window any evaluation of this SLO looks back over: the period or the

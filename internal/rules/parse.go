@@ -545,7 +545,40 @@ func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) (Ale
 		a.NoData = c.noData(yamlx.Field(path, "no_data"), al.NoData)
 	}
 	a.MinBadEvents = c.minBadEvents(yamlx.Field(path, "min_bad_events"), al.MinBadEvents)
+	a.Budget = c.budgetAlerts(yamlx.Field(path, "budget"), al.Budget)
 	return a, places
+}
+
+// budgetAlerts checks the budget alerts: a severity (at most one alert each, for its own incident
+// key) and a threshold below 100% of the budget (negative: overspent by that much).
+func (c *checker) budgetAlerts(path string, specs []*budgetSpec) []burnrate.BudgetAlert {
+	var out []burnrate.BudgetAlert
+	seen := map[burnrate.Severity]string{}
+	for i, b := range specs {
+		p := yamlx.Index(path, i)
+		if b == nil || b.Severity == nil || b.Below == nil {
+			continue // not a mapping, or a required field missing: reported
+		}
+		ok := true
+		sev := burnrate.Severity(*b.Severity)
+		switch prev, dup := seen[sev]; {
+		case sev != burnrate.Page && sev != burnrate.Ticket:
+			c.doc.Errorf(yamlx.Field(p, "severity"), "must be page or ticket, got %q", *b.Severity)
+			ok = false
+		case dup:
+			c.doc.Errorf(yamlx.Field(p, "severity"), "a second %s budget alert (first at line %d): one per severity, each is its own incident", sev, c.doc.Pos(prev).Line)
+			ok = false
+		}
+		seen[sev] = yamlx.Field(p, "severity")
+		if b.Below.R.Cmp(big.NewRat(100, 1)) >= 0 {
+			c.doc.Errorf(yamlx.Field(p, "below"), "must be below 100%% (the whole budget), got %s", b.Below.Text)
+			ok = false
+		}
+		if ok {
+			out = append(out, burnrate.BudgetAlert{Severity: sev, Below: objectiveRatio(b.Below.R)})
+		}
+	}
+	return out
 }
 
 // minBadEvents checks a low-traffic guard: a number of bad events, 0 or more (0 when unset).

@@ -1,6 +1,9 @@
 package rules
 
 import (
+	"fmt"
+	"math/big"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -72,6 +75,14 @@ type v1Alerting struct {
 	// MinBadEvents: a window pair fires only when its long window holds at least this many bad
 	// events.
 	MinBadEvents *decimal `yaml:"min_bad_events"`
+	// Budget are the alerts on the budget remaining.
+	Budget []*budgetSpec `yaml:"budget"`
+}
+
+// budgetSpec is one budget alert: {severity: ticket, below: 25%}.
+type budgetSpec struct {
+	Severity *string  `yaml:"severity" yamlx:"required"`
+	Below    *percent `yaml:"below" yamlx:"required"`
 }
 
 // severitySpec is Sloth's page_alert / ticket_alert, and what slod/v1's page and ticket share
@@ -144,3 +155,26 @@ type slothAlerting struct {
 // decimal is a number with its exact decimal value (yamlx.Decimal), so that ratios computed from
 // it (99.9 → 0.999) are the nearest float64.
 type decimal = yamlx.Decimal
+
+// percent is a percentage written as 25% (or as the number 25), with its exact value.
+type percent struct{ decimal }
+
+// UnmarshalYAML implements yaml.Unmarshaler (yamlx reports the error at the value).
+func (p *percent) UnmarshalYAML(n *yaml.Node) error {
+	n = yamlx.Resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		num, ok := strings.CutSuffix(strings.TrimSpace(n.Value), "%")
+		r, okr := new(big.Rat).SetString(strings.TrimSpace(num))
+		if !ok || !okr {
+			return fmt.Errorf("must be a percentage such as 25%%, got %q", n.Value)
+		}
+		f, _ := r.Float64()
+		*p = percent{decimal{F: f, R: r, Text: n.Value}}
+		return nil
+	}
+	if err := p.decimal.UnmarshalYAML(n); err != nil {
+		return fmt.Errorf("must be a percentage such as 25%%, got %s", yamlx.KindName(n))
+	}
+	p.Text += "%"
+	return nil
+}
