@@ -97,11 +97,11 @@ type jsonAlert struct {
 	Budget          bool        `json:"budget,omitempty"`
 	BudgetRemaining *number     `json:"budget_remaining,omitempty"`
 	BudgetBelow     *number     `json:"budget_below,omitempty"`
-	Start        string      `json:"start"`
-	End          *string     `json:"end"`
-	Duration     string      `json:"duration"`
-	PeakBurnRate number      `json:"peak_burn_rate"`
-	Reason       *jsonReason `json:"reason,omitempty"`
+	Start           string      `json:"start"`
+	End             *string     `json:"end"`
+	Duration        string      `json:"duration"`
+	PeakBurnRate    number      `json:"peak_burn_rate"`
+	Reason          *jsonReason `json:"reason,omitempty"`
 }
 
 type jsonReason struct {
