@@ -476,6 +476,10 @@ func sameSlice(a, b []time.Time) bool {
 // budgetRemaining is the error budget remaining over the period at the History's end (as status
 // computes it) and whether it is known: unknown while the period holds no step with data.
 func (c *Compiled) budgetRemaining(h *History, w *windowRatios) (float64, bool) {
+	if c.cal != nil {
+		_, _, ratio, noData := c.calendarPeriod(h, h.End())
+		return 1 - burnRate(ratio, c.objective), !noData
+	}
 	if c.periodIdx < 0 {
 		return 0, false
 	}
@@ -601,12 +605,61 @@ func (c *Compiled) status(h *History, now time.Time) Status {
 	if c.periodIdx >= 0 {
 		st.ErrorRatio, st.NoData = st.Windows[c.periodIdx].ErrorRatio, st.Windows[c.periodIdx].NoData
 	}
+	if c.cal != nil {
+		st.PeriodStart, st.PeriodEnd, st.ErrorRatio, st.NoData = c.calendarPeriod(h, now)
+	}
 	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, c.objective)
-	if c.currentIdx >= 0 {
+	switch {
+	case c.currentIdx >= 0:
 		st.CurrentBurnRate, st.CurrentNoData = st.Windows[c.currentIdx].BurnRate, st.Windows[c.currentIdx].NoData
+	case c.cal != nil:
+		st.CurrentBurnRate, st.CurrentNoData = 1-st.BudgetRemaining, st.NoData
+	}
+	if c.cal != nil {
+		c.calendarProjection(h, &st)
+		return st
 	}
 	st.TimeToExhaustion = TimeToExhaustion(st.BudgetRemaining, st.CurrentBurnRate, c.period)
 	return st
+}
+
+// calendarPeriod is the current calendar period at the History's end (at now before any step):
+// its bounds, its error ratio and whether it holds no step with data.
+func (c *Compiled) calendarPeriod(h *History, now time.Time) (start, end time.Time, ratio float64, noData bool) {
+	at := now
+	if h.has {
+		at = h.End()
+	}
+	start, end = c.cal.Bounds(at)
+	if !h.has {
+		return start, end, 0, true
+	}
+	w := at.Sub(start)
+	bad, total := h.Sum(w)
+	return start, end, errorRatio(bad, total), !h.HasDataIn(w)
+}
+
+// calendarProjection sets the projected budget at the period's end and the time to exhaustion of
+// a calendar period, both with steady traffic at the current burn rate b for the rest of it.
+// Elapsed e at burn B so far, the budget runs out when (B·e + b·x)/(e + x) = 1, after
+// x = e·remaining/(b − 1): only while b > 1, and only if that is before the period's end
+// (TimeToExhaustion 0 otherwise: it lasts the period).
+func (c *Compiled) calendarProjection(h *History, st *Status) {
+	at := st.At
+	if h.has {
+		at = h.End()
+	}
+	e, left := at.Sub(st.PeriodStart).Seconds(), st.PeriodEnd.Sub(at).Seconds()
+	spent := 1 - st.BudgetRemaining
+	b := st.CurrentBurnRate
+	if e+left > 0 {
+		st.ProjectedBudget = 1 - (spent*e+b*left)/(e+left)
+	}
+	if b > 1 && st.BudgetRemaining > 0 {
+		if x := e * st.BudgetRemaining / (b - 1); x < left {
+			st.TimeToExhaustion = time.Duration(x * float64(time.Second))
+		}
+	}
 }
 
 // TimeToExhaustion is how long the remaining error budget (a fraction of the period's budget)

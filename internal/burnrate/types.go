@@ -49,6 +49,10 @@ type Policy struct {
 	NoData    *NoData
 	// Budget are the alerts on the budget remaining, at most one per severity.
 	Budget []BudgetAlert
+	// Calendar, when set, makes the period calendar-aligned: the budget is over the current
+	// period (from its start to the History's end), and Period is the calendar's nominal length,
+	// used only for the time to exhaustion of rolling periods.
+	Calendar *Calendar
 	// MinBadEvents is the low-traffic guard: a window pair holds only when its long window also
 	// counts at least this many bad events. 0 (the default) is the workbook's rule, in which one
 	// failed request out of a handful is a burn rate like any other.
@@ -147,6 +151,12 @@ type Status struct {
 	CurrentBurnRate  float64
 	TimeToExhaustion time.Duration
 	LastData         time.Time
+	// PeriodStart and PeriodEnd bound the current calendar period (zero for a rolling period);
+	// ProjectedBudget is the budget remaining projected to its end, the rest of the period
+	// burning at CurrentBurnRate with steady traffic (1 − (period burn × elapsed + current burn ×
+	// left) / length); unknown along with BudgetRemaining.
+	PeriodStart, PeriodEnd time.Time
+	ProjectedBudget        float64
 	// NoData is set when the period holds no step with data (the SLI never had data, or none for
 	// a whole period): ErrorRatio, BudgetRemaining and TimeToExhaustion are unknown, not 0, 1 and
 	// 0. CurrentNoData is the same for the current window (CurrentBurnRate).

@@ -88,6 +88,16 @@ type jsonSLO struct {
 	Error string `json:"error,omitempty"`
 	// Suppressed is how many alert intervals the SLO's min_bad_events guard suppressed.
 	Suppressed int `json:"suppressed"`
+	// Calendar is the period of a calendar SLO ("month (Europe/Berlin)"); Periods the periods
+	// that ended in the range, with the budget left at the end of each.
+	Calendar string       `json:"calendar,omitempty"`
+	Periods  []jsonPeriod `json:"periods,omitempty"`
+}
+
+type jsonPeriod struct {
+	Start           string `json:"start"`
+	End             string `json:"end"`
+	BudgetRemaining number `json:"budget_remaining"`
 }
 
 type jsonAlert struct {
@@ -166,6 +176,16 @@ func WriteJSON(w io.Writer, r Report) error {
 			Alerts:             []jsonAlert{},
 			Suppressed:         res.Suppressed,
 		}
+		if cal := res.SLO.Calendar; cal != nil {
+			s.Calendar = cal.String()
+		}
+		for _, p := range res.Periods {
+			jp := jsonPeriod{Start: formatTime(p.Start), End: formatTime(p.End), BudgetRemaining: number{p.BudgetRemaining, budgetDecimals}}
+			if p.NoData {
+				jp.BudgetRemaining.v = math.NaN()
+			}
+			s.Periods = append(s.Periods, jp)
+		}
 		if !res.HasData {
 			// Nothing was measured: the budget is unknown, not spent.
 			s.BudgetRemaining.v = math.NaN()
@@ -230,7 +250,11 @@ func WriteText(w io.Writer, r Report) error {
 		if len(res.Excess) > 0 && (i == 0 || ordered[i-1].SLO != slo) {
 			fmt.Fprintf(&b, "\nwarning: %s has %d groups past its max_groups (%d), not evaluated: %s\n", slo.ID(), len(res.Excess), slo.MaxGroups, strings.Join(res.Excess, ", "))
 		}
-		fmt.Fprintf(&b, "\n%s%s  objective %s%% over %s\n", slo.ID(), res.GroupKey, formatRounded(slo.Objective*100, objectiveDecimals-2), FormatDuration(slo.Period))
+		over := FormatDuration(slo.Period)
+		if slo.Calendar != nil {
+			over = "the calendar " + slo.Calendar.String()
+		}
+		fmt.Fprintf(&b, "\n%s%s  objective %s%% over %s\n", slo.ID(), res.GroupKey, formatRounded(slo.Objective*100, objectiveDecimals-2), over)
 		if !Failed(res) {
 			writeTextSLO(&b, res, r.To)
 		}
@@ -251,6 +275,13 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 		return
 	}
 	fmt.Fprintf(b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(to))
+	for _, p := range res.Periods {
+		left := "unknown (no data)"
+		if !p.NoData {
+			left = formatRounded(p.BudgetRemaining*100, budgetDecimals-2) + "%"
+		}
+		fmt.Fprintf(b, "  period %s → %s ended with budget remaining %s\n", formatTime(p.Start), formatTime(p.End), left)
+	}
 	if g := res.SLO.Alerting.MinBadEvents; g > 0 {
 		fmt.Fprintf(b, "  min_bad_events %s suppressed %s\n", formatRounded(g, burnDecimals), plural(res.Suppressed, "alert interval"))
 	}

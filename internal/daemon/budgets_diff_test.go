@@ -8,7 +8,9 @@ import (
 
 // diffBudgets adds the budget features of issue 17 to a differential case's SLO, drawn from an
 // RNG of their own so that the traffic, gaps and failures of every seed stay what they were: the
-// low-traffic guard (at the file or the SLO level) and budget alerts.
+// low-traffic guard (at the file or the SLO level), budget alerts, and a calendar month that
+// starts inside the case (in a time zone 1 or 2 hours behind UTC, the case's time 0 being
+// midnight UTC on January 1st, 1970).
 func diffBudgets(seed uint64, rulesYML string) string {
 	r := rand.New(rand.NewPCG(seed, 0xb0d6e7))
 	var file, alerting []string
@@ -26,6 +28,10 @@ func diffBudgets(seed uint64, rulesYML string) string {
 		alerting = append(alerting, "budget:",
 			fmt.Sprintf("  - {severity: ticket, below: %d%%}", 20+r.IntN(70)),
 			fmt.Sprintf("  - {severity: page, below: %d%%}", -50+r.IntN(60)))
+	}
+	if r.IntN(3) == 0 {
+		rulesYML = strings.Replace(rulesYML, "    window: 1d\n",
+			fmt.Sprintf("    calendar: {period: month, time_zone: Etc/GMT+%d}\n", 1+r.IntN(2)), 1)
 	}
 	return insertYAML(rulesYML, file, alerting)
 }

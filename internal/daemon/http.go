@@ -93,6 +93,19 @@ type sloView struct {
 	SourceError      string       `json:"source_error,omitempty"`
 	// SourceErrorMessage is the error behind SourceError (none for no_data).
 	SourceErrorMessage string `json:"source_error_message,omitempty"`
+	// Calendar is the current period of a calendar SLO (absent for a rolling window).
+	Calendar *calendarView `json:"calendar,omitempty"`
+}
+
+// calendarView is the current period of a calendar SLO: the budget (budget_remaining) is over
+// [start, now]; projected_budget_remaining is what is left at end if the rest of the period burns
+// at the current burn rate with steady traffic (null when unknown).
+type calendarView struct {
+	Period          string     `json:"period"`
+	TimeZone        string     `json:"time_zone"`
+	Start           *time.Time `json:"start,omitempty"`
+	End             *time.Time `json:"end,omitempty"`
+	ProjectedBudget *float64   `json:"projected_budget_remaining"`
 }
 
 type windowView struct {
@@ -215,6 +228,10 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 		v.ErrorRatio, v.BudgetRemaining = known(st.ErrorRatio, !st.NoData), known(st.BudgetRemaining, !st.NoData)
 		v.CurrentBurnRate = known(st.CurrentBurnRate, !st.CurrentNoData)
 		v.TimeToExhaustion = timeToExhaustion(st)
+		if cal := s.slo.Calendar; cal != nil {
+			v.Calendar = &calendarView{Period: string(cal.Period), TimeZone: cal.Location.String(), Start: timePtr(st.PeriodStart),
+				End: timePtr(st.PeriodEnd), ProjectedBudget: known(st.ProjectedBudget, !st.NoData)}
+		}
 		for _, w := range st.Windows {
 			v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(),
 				ErrorRatio: known(w.ErrorRatio, !w.NoData), BurnRate: known(w.BurnRate, !w.NoData)})
@@ -247,9 +264,10 @@ func budgetBelow(slo *rules.SLO, sev burnrate.Severity) *float64 {
 }
 
 // timeToExhaustion is the status's time to exhaustion as the API shows it: null when the budget
-// or the current burn rate is unknown, or when the budget is not being spent; "0s" once spent.
+// or the current burn rate is unknown, or when the budget is not being spent (or, for a calendar
+// period, lasts the period at the current burn rate); "0s" once spent.
 func timeToExhaustion(st burnrate.Status) *string {
-	if st.NoData || st.CurrentNoData || !(st.CurrentBurnRate > 0) {
+	if st.NoData || st.CurrentNoData || !(st.CurrentBurnRate > 0) || (st.TimeToExhaustion == 0 && st.BudgetRemaining > 0) {
 		return nil
 	}
 	tte := model.Duration(st.TimeToExhaustion.Round(time.Minute)).String()

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
 )
@@ -42,5 +43,24 @@ func TestBudgetAlertsParse(t *testing.T) {
 	want := []burnrate.BudgetAlert{{Severity: burnrate.Ticket, Below: 0.25}, {Severity: burnrate.Page, Below: 0}}
 	if got := slos[0].Policy().Budget; !reflect.DeepEqual(got, want) {
 		t.Errorf("budget alerts %+v, want %+v", got, want)
+	}
+}
+
+// A calendar period: the nominal length is the period the alert windows are scaled to (a month is
+// 30d: the workbook's table as it is, a week 7d), and the history holds the longest period.
+func TestCalendarParse(t *testing.T) {
+	slos := parseValid(t, "calendar.yaml")
+	month, week := slos[0], slos[1]
+	if month.Calendar == nil || month.Calendar.Period != burnrate.Month || month.Calendar.Location.String() != "Europe/Berlin" {
+		t.Fatalf("calendar %+v", month.Calendar)
+	}
+	if month.Period != DefaultPeriod || !reflect.DeepEqual(month.Alerting.Windows, DefaultWindows(DefaultPeriod)) {
+		t.Errorf("month: period %s, windows %+v", month.Period, month.Alerting.Windows)
+	}
+	if month.MaxWindow() != 31*24*time.Hour+time.Hour || month.Policy().Calendar == nil {
+		t.Errorf("month: max window %s", month.MaxWindow())
+	}
+	if week.Calendar.Location != time.UTC || week.Period != 7*24*time.Hour || week.Alerting.Windows[0].Long != 14*time.Minute {
+		t.Errorf("week: %+v, period %s, windows %+v", week.Calendar, week.Period, week.Alerting.Windows)
 	}
 }

@@ -103,8 +103,11 @@ type SLO struct {
 	Description string
 	// Objective is a ratio: 99.9 in the file is 0.999 here.
 	Objective float64
-	// Period is the rolling SLO window (default 30d).
+	// Period is the rolling SLO window (default 30d), or the nominal length of a calendar period
+	// (7d, 30d, 90d), to which the default alert windows are scaled.
 	Period time.Duration
+	// Calendar, when set, makes the period calendar-aligned (calendar: {period, time_zone}).
+	Calendar *burnrate.Calendar
 	// Labels are the file's labels overlaid with the SLO's own labels.
 	Labels map[string]string
 	// GroupBy makes the SLO one SLO per distinct value set of these labels in its queries' results
@@ -151,13 +154,16 @@ func (s *SLO) ID() string { return s.Service + "/" + s.Name }
 // Policy is the burnrate policy of this SLO.
 func (s *SLO) Policy() burnrate.Policy {
 	return burnrate.Policy{Objective: s.Objective, Period: s.Period, Windows: s.Alerting.Windows, NoData: s.Alerting.NoData,
-		Budget: s.Alerting.Budget, MinBadEvents: s.Alerting.MinBadEvents}
+		Budget: s.Alerting.Budget, MinBadEvents: s.Alerting.MinBadEvents, Calendar: s.Calendar}
 }
 
-// MaxWindow is the longest window any evaluation of this SLO looks back over: the period or the
-// longest alert window, whichever is longer.
+// MaxWindow is the longest window any evaluation of this SLO looks back over: the period (the
+// longest a calendar period can last) or the longest alert window, whichever is longer.
 func (s *SLO) MaxWindow() time.Duration {
 	m := s.Period
+	if s.Calendar != nil {
+		m = s.Calendar.MaxLength()
+	}
 	for _, w := range s.Alerting.Windows {
 		if w.Long > m {
 			m = w.Long

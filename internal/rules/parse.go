@@ -244,6 +244,12 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 	case c.doc.Failed(wp):
 		slo.Period, pc.periodOK = 0, false
 	}
+	if s.Calendar != nil {
+		slo.Calendar = c.calendar(yamlx.Field(path, "calendar"), s.Calendar, s.Window != nil)
+		if slo.Calendar != nil {
+			slo.Period, pc.periodOK = slo.Calendar.Nominal(), true
+		}
+	}
 	pc.period = slo.Period
 	if s.Window != nil {
 		slo.Places.Period = c.place(wp)
@@ -271,6 +277,35 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 
 // place is where the value at path is.
 func (c *checker) place(path string) Place { return Place{Pos: c.doc.Pos(path), Field: path} }
+// calendar checks a calendar period: week, month or quarter, in a time zone of the IANA database
+// (default UTC), instead of a window.
+func (c *checker) calendar(path string, s *calendarSpec, window bool) *burnrate.Calendar {
+	if window {
+		c.doc.KeyErrorf(path, "set window (rolling) or calendar, not both")
+		return nil
+	}
+	if s.Period == nil {
+		return nil // reported
+	}
+	cal := &burnrate.Calendar{Period: burnrate.CalendarPeriod(*s.Period), Location: time.UTC}
+	ok := cal.Valid()
+	if !ok {
+		c.doc.Errorf(yamlx.Field(path, "period"), "must be week, month or quarter, got %q", *s.Period)
+	}
+	if s.TimeZone != nil {
+		loc, err := time.LoadLocation(*s.TimeZone)
+		if err != nil || *s.TimeZone == "" || strings.EqualFold(*s.TimeZone, "local") {
+			c.doc.Errorf(yamlx.Field(path, "time_zone"), "unknown time zone %q: use a name of the IANA time zone database such as Europe/Berlin or UTC", *s.TimeZone)
+			ok = false
+		} else {
+			cal.Location = loc
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return cal
+}
 
 // slothSLO checks one Sloth SLO.
 func (c *checker) slothSLO(path string, s *slothSLO, fs fileSpec) (*SLO, string) {

@@ -31,11 +31,18 @@ type v1SLO struct {
 	Description string            `yaml:"description"`
 	Objective   *decimal          `yaml:"objective" yamlx:"required"`
 	Window      *time.Duration    `yaml:"window"`
+	Calendar    *calendarSpec     `yaml:"calendar"`
 	Labels      map[string]string `yaml:"labels"`
 	GroupBy     []string          `yaml:"group_by"`
 	MaxGroups   *int              `yaml:"max_groups"`
 	SLI         *v1SLI            `yaml:"sli" yamlx:"required"`
 	Alerting    *v1Alerting       `yaml:"alerting"`
+}
+
+// calendarSpec is a calendar-aligned period, instead of a rolling window.
+type calendarSpec struct {
+	Period   *string `yaml:"period" yamlx:"required"`
+	TimeZone *string `yaml:"time_zone"`
 }
 
 // v1SLI holds exactly one kind of SLI.
