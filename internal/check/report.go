@@ -86,6 +86,8 @@ type jsonSLO struct {
 	// Error is what went wrong with this SLO (Failed), or the first step held for a value no SLI
 	// can have.
 	Error string `json:"error,omitempty"`
+	// Exclusions is how many minutes of the range the SLO's exclusions covered.
+	Exclusions number `json:"exclusions"`
 	// Suppressed is how many alert intervals the SLO's min_bad_events guard suppressed.
 	Suppressed int `json:"suppressed"`
 	// Calendar is the period of a calendar SLO ("month (Europe/Berlin)"); Periods the periods
@@ -175,6 +177,7 @@ func WriteJSON(w io.Writer, r Report) error {
 			HasData:            res.HasData,
 			Alerts:             []jsonAlert{},
 			Suppressed:         res.Suppressed,
+			Exclusions:         number{res.Excluded.Minutes(), burnDecimals},
 		}
 		if cal := res.SLO.Calendar; cal != nil {
 			s.Calendar = cal.String()
@@ -275,6 +278,9 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 		return
 	}
 	fmt.Fprintf(b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(to))
+	if res.Excluded > 0 {
+		fmt.Fprintf(b, "  exclusions covered %s of the range (neither bad nor total events there)\n", FormatDuration(res.Excluded))
+	}
 	for _, p := range res.Periods {
 		left := "unknown (no data)"
 		if !p.NoData {

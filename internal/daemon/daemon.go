@@ -36,6 +36,7 @@ import (
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/receiver"
@@ -164,6 +165,10 @@ type Daemon struct {
 	slos   []*sloState
 	alerts map[string]notify.AlertRecord
 	reload reloadStatus
+	// exclusions are those taken over the API (stored in the meta key metaExclusions), exclSet
+	// the same compiled; written under cycleMu and mu.
+	exclusions []exclusionRecord
+	exclSet    exclude.Set
 	// unrouted are the dedup keys of firing alerts no route matched at the last cycle (warned
 	// about once, not every cycle).
 	unrouted map[string]bool
@@ -312,6 +317,10 @@ func (d *Daemon) openState(set *rules.Set, rt *runtimeConfig) error {
 		return err
 	}
 	d.silences.SetLimits(d.opt.Silences)
+	if err := d.loadExclusions(); err != nil {
+		st.Close()
+		return err
+	}
 	d.rt = rt
 	d.slos = d.carryOver(nil, set.SLOs, rt)
 	if err := d.restore(); err != nil {
@@ -403,7 +412,7 @@ func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfi
 	}
 	out := make([]*sloState, 0, len(slos))
 	for _, slo := range slos {
-		s := &sloState{slo: slo, eval: newGroups(slo, rt), commits: map[string]commitState{}, sourceErrs: new(sourceErrorCounts)}
+		s := &sloState{slo: slo, eval: newGroups(slo, rt, d.exclSet), commits: map[string]commitState{}, sourceErrs: new(sourceErrorCounts)}
 		o, ok := old[slo.ID()]
 		if ok {
 			s.sourceErrs = o.sourceErrs
@@ -437,9 +446,12 @@ func carryInstances(o, s *sloState, rt *runtimeConfig) {
 	}
 }
 
-// newGroups returns the evaluation of slo under the runtime config rt, without history.
-func newGroups(slo *rules.SLO, rt *runtimeConfig) *eval.Groups {
-	return eval.NewGroups(slo, rt.cfg.Evaluation.Step.D(), eval.StepperOptionsFor(slo, rt.cfg.Evaluation.Lookback.D()))
+// newGroups returns the evaluation of slo under the runtime config rt, without history, with the
+// exclusions taken over the API.
+func newGroups(slo *rules.SLO, rt *runtimeConfig, exclusions exclude.Set) *eval.Groups {
+	g := eval.NewGroups(slo, rt.cfg.Evaluation.Step.D(), eval.StepperOptionsFor(slo, rt.cfg.Evaluation.Lookback.D()))
+	g.SetExclusions(exclusions)
+	return g
 }
 
 func equalNoData(a, b *burnrate.NoData) bool {
@@ -518,7 +530,7 @@ func (d *Daemon) restore() error {
 // (id followed by the group's key).
 func (d *Daemon) restoreSLO(s *sloState, recs map[string]store.SLORecord) error {
 	step := d.rt.cfg.Evaluation.Step.D()
-	s.eval, s.commits, s.insts = newGroups(s.slo, d.rt), map[string]commitState{}, nil
+	s.eval, s.commits, s.insts = newGroups(s.slo, d.rt, d.exclSet), map[string]commitState{}, nil
 	for _, id := range slices.Sorted(maps.Keys(recs)) {
 		key, ok := instanceKey(s.slo, id)
 		if !ok {

@@ -51,6 +51,9 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/silences", postSilence(d.silences))
 	mux.HandleFunc("GET /api/v1/silences", listSilences(d.silences, d.clock))
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", deleteSilence(d.silences, d.clock))
+	mux.HandleFunc("POST /api/v1/exclusions", d.postExclusion)
+	mux.HandleFunc("GET /api/v1/exclusions", d.listExclusions)
+	mux.HandleFunc("DELETE /api/v1/exclusions/{id}", d.deleteExclusion)
 	var backupStore http.Handler = apiForbidden("Admin APIs are not enabled: start slod with --web.enable-admin-api.")
 	if d.opt.Web.EnableAdminAPI {
 		backupStore = noWriteDeadline(backup(d.store))

@@ -13,15 +13,19 @@ type PeriodBudget struct {
 	NoData bool
 }
 
-// closePeriod records, on the instance's result, the budget of the calendar period that ends at t
-// (its last step ends there), if one does.
-func (b *backtester) closePeriod(inst *Instance, t time.Time) {
-	cal := inst.SLO.Calendar
-	if cal == nil || !cal.Start(t).Equal(t) {
-		return
-	}
+// stepDone records on the instance's result what the step ending at t adds to it besides its
+// alerts: the step's length if it is excluded, and the budget of the calendar period that ends at
+// t (its last step ends there), if one does.
+func (b *backtester) stepDone(inst *Instance, t time.Time) {
 	r := b.res[inst]
 	if r == nil {
+		return
+	}
+	if inst.Stepper.Excluded(t) {
+		r.Excluded += inst.Stepper.History().Step()
+	}
+	cal := inst.SLO.Calendar
+	if cal == nil || !cal.Start(t).Equal(t) {
 		return
 	}
 	st := inst.Stepper.Status(t)

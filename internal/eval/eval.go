@@ -77,6 +77,8 @@ type Result struct {
 	// evaluated (then it is the SLO's only Result, without alerts or status), or an error of the
 	// instance's source during the backtest (a bridge that failed).
 	Err error
+	// Excluded is how much of the evaluated range the SLO's exclusions covered.
+	Excluded time.Duration
 	// Periods are the calendar periods that ended during the backtest (calendar SLOs only), with
 	// the budget left at the end of each.
 	Periods []PeriodBudget
@@ -320,7 +322,7 @@ func (b *backtester) at(ctx context.Context, t time.Time, groups []sli.Group, sr
 	out := b.g.Advance(ctx, groups, t, src)
 	for _, inst := range b.g.Instances() {
 		b.track(inst, inst.Stepper.State(), t, out.Errs[inst.Key])
-		b.closePeriod(inst, t)
+		b.stepDone(inst, t)
 		if b.obs != nil {
 			b.obs(inst, t, inst.Stepper.State(), inst.Stepper.Status(t))
 		}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/exclude"
 )
 
 // SLIKind says how an SLI counts bad and total events.
@@ -108,6 +109,8 @@ type SLO struct {
 	Period time.Duration
 	// Calendar, when set, makes the period calendar-aligned (calendar: {period, time_zone}).
 	Calendar *burnrate.Calendar
+	// Exclusions are the spans that do not count: the file's and the SLO's own.
+	Exclusions exclude.Set
 	// Labels are the file's labels overlaid with the SLO's own labels.
 	Labels map[string]string
 	// GroupBy makes the SLO one SLO per distinct value set of these labels in its queries' results

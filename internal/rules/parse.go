@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/openslo"
 	"github.com/slod-dev/slod/internal/yamlx"
 )
@@ -118,6 +119,7 @@ func (c *checker) file(root *yaml.Node) []*SLO {
 	c.doc.Decode(&f)
 	fs := c.fileSpec(format, f.Service, f.Labels)
 	fs.minBad = c.minBadEvents("min_bad_events", f.MinBadEvents)
+	fs.exclusions = c.exclusions("exclusions", f.Exclusions)
 	return each(c, f.SLOs, func(p string, s *v1SLO) (*SLO, string) { return c.v1SLO(p, s, fs) })
 }
 
@@ -152,6 +154,8 @@ type fileSpec struct {
 	labels  map[string]string
 	// minBad is the file's min_bad_events (0 when unset).
 	minBad float64
+	// exclusions are the file's, for every SLO of it.
+	exclusions exclude.Set
 }
 
 func (c *checker) fileSpec(format, service string, labels map[string]string) fileSpec {
@@ -255,6 +259,7 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 		slo.Places.Period = c.place(wp)
 		pc.periodPlace = slo.Places.Period
 	}
+	slo.Exclusions = append(slices.Clip(fs.exclusions), c.exclusions(yamlx.Field(path, "exclusions"), s.Exclusions)...)
 	c.groupBy(path, s.GroupBy, s.MaxGroups, slo)
 	if s.SLI != nil {
 		slo.SLI = c.v1SLI(yamlx.Field(path, "sli"), s.SLI)
@@ -277,6 +282,7 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 
 // place is where the value at path is.
 func (c *checker) place(path string) Place { return Place{Pos: c.doc.Pos(path), Field: path} }
+
 // calendar checks a calendar period: week, month or quarter, in a time zone of the IANA database
 // (default UTC), instead of a window.
 func (c *checker) calendar(path string, s *calendarSpec, window bool) *burnrate.Calendar {
@@ -305,6 +311,40 @@ func (c *checker) calendar(path string, s *calendarSpec, window bool) *burnrate.
 		return nil
 	}
 	return cal
+}
+
+// exclusions checks exclusions: each a name, an RFC 3339 start, a positive duration, and
+// optionally an RFC 5545 recurrence evaluated in a time zone.
+func (c *checker) exclusions(path string, specs []*exclusionSpec) exclude.Set {
+	var out exclude.Set
+	for i, e := range specs {
+		p := yamlx.Index(path, i)
+		if e == nil || e.Name == nil || e.Start == nil || e.Duration == nil {
+			continue // not a mapping, or a required field missing: reported
+		}
+		w := &exclude.Window{Name: *e.Name, Start: e.Start.t, Duration: c.positive(yamlx.Field(p, "duration"), *e.Duration)}
+		if e.RRule != nil {
+			w.RRule = *e.RRule
+		}
+		if e.TimeZone != nil {
+			loc, err := time.LoadLocation(*e.TimeZone)
+			if err != nil || *e.TimeZone == "" || strings.EqualFold(*e.TimeZone, "local") {
+				c.doc.Errorf(yamlx.Field(p, "time_zone"), "unknown time zone %q: use a name of the IANA time zone database such as Europe/Berlin or UTC", *e.TimeZone)
+				continue
+			}
+			w.TimeZone = loc
+		}
+		if w.Duration <= 0 {
+			continue
+		}
+		if err := w.Compile(); err != nil {
+			// The start and duration are checked above: what is left is the recurrence's.
+			c.doc.Errorf(yamlx.Field(p, "rrule"), "%s", strings.TrimPrefix(err.Error(), "rrule: "))
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // slothSLO checks one Sloth SLO.

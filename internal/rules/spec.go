@@ -23,7 +23,35 @@ type v1File struct {
 	Labels  map[string]string `yaml:"labels"`
 	// MinBadEvents is the low-traffic guard of every SLO of the file that sets none.
 	MinBadEvents *decimal `yaml:"min_bad_events"`
-	SLOs         []*v1SLO `yaml:"slos" yamlx:"required"`
+	// Exclusions apply to every SLO of the file.
+	Exclusions []*exclusionSpec `yaml:"exclusions"`
+	SLOs       []*v1SLO         `yaml:"slos" yamlx:"required"`
+}
+
+// exclusionSpec is a span that does not count (planned maintenance, known bad data).
+type exclusionSpec struct {
+	Name     *string        `yaml:"name" yamlx:"required"`
+	Start    *timestamp     `yaml:"start" yamlx:"required"`
+	Duration *time.Duration `yaml:"duration" yamlx:"required"`
+	RRule    *string        `yaml:"rrule"`
+	TimeZone *string        `yaml:"time_zone"`
+}
+
+// timestamp is an RFC 3339 time.
+type timestamp struct{ t time.Time }
+
+// UnmarshalYAML implements yaml.Unmarshaler (yamlx reports the error at the value).
+func (ts *timestamp) UnmarshalYAML(n *yaml.Node) error {
+	s, err := yamlx.String(n)
+	if err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("must be an RFC 3339 time such as 2026-10-04T05:30:00Z, got %q", s)
+	}
+	ts.t = t
+	return nil
 }
 
 type v1SLO struct {
@@ -32,6 +60,7 @@ type v1SLO struct {
 	Objective   *decimal          `yaml:"objective" yamlx:"required"`
 	Window      *time.Duration    `yaml:"window"`
 	Calendar    *calendarSpec     `yaml:"calendar"`
+	Exclusions  []*exclusionSpec  `yaml:"exclusions"`
 	Labels      map[string]string `yaml:"labels"`
 	GroupBy     []string          `yaml:"group_by"`
 	MaxGroups   *int              `yaml:"max_groups"`
