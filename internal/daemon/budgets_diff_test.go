@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"time"
 )
 
 // diffBudgets adds the budget features of issue 17 to a differential case's SLO, drawn from an
 // RNG of their own so that the traffic, gaps and failures of every seed stay what they were: the
-// low-traffic guard (at the file or the SLO level), budget alerts, and a calendar month that
-// starts inside the case (in a time zone 1 or 2 hours behind UTC, the case's time 0 being
+// low-traffic guard (at the file or the SLO level), budget alerts, exclusions (one span, or one
+// recurring every hour), and a calendar month that starts inside the case (in a time zone 1 or 2 hours behind UTC, the case's time 0 being
 // midnight UTC on January 1st, 1970).
 func diffBudgets(seed uint64, rulesYML string) string {
 	r := rand.New(rand.NewPCG(seed, 0xb0d6e7))
@@ -28,6 +29,14 @@ func diffBudgets(seed uint64, rulesYML string) string {
 		alerting = append(alerting, "budget:",
 			fmt.Sprintf("  - {severity: ticket, below: %d%%}", 20+r.IntN(70)),
 			fmt.Sprintf("  - {severity: page, below: %d%%}", -50+r.IntN(60)))
+	}
+	if r.IntN(3) == 0 {
+		start := diffTime(r.IntN(diffMinutes)).Add(time.Duration(r.IntN(60)) * time.Second).Format(time.RFC3339)
+		excl := fmt.Sprintf("  - {name: maintenance, start: %q, duration: %dm}", start, 5+r.IntN(60))
+		if r.IntN(2) == 0 {
+			excl = fmt.Sprintf("  - {name: hourly, start: %q, duration: %dm, rrule: FREQ=HOURLY}", start, 5+r.IntN(20))
+		}
+		file = append(file, "exclusions:", excl)
 	}
 	if r.IntN(3) == 0 {
 		rulesYML = strings.Replace(rulesYML, "    window: 1d\n",

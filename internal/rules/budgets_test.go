@@ -64,3 +64,25 @@ func TestCalendarParse(t *testing.T) {
 		t.Errorf("week: %+v, period %s, windows %+v", week.Calendar, week.Period, week.Alerting.Windows)
 	}
 }
+
+// A file's exclusions apply to every SLO of it, an SLO's own to it alone.
+func TestExclusionsParse(t *testing.T) {
+	slos := parseValid(t, "exclusions.yaml")
+	names := func(s *SLO) []string {
+		var out []string
+		for _, w := range s.Exclusions {
+			out = append(out, w.Name)
+		}
+		return out
+	}
+	if got := names(slos[0]); !reflect.DeepEqual(got, []string{"weekly-db-maintenance", "migration"}) {
+		t.Errorf("checkout's exclusions %v", got)
+	}
+	if got := names(slos[1]); !reflect.DeepEqual(got, []string{"weekly-db-maintenance"}) {
+		t.Errorf("cart's exclusions %v", got)
+	}
+	from := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	if n := slos[1].Exclusions.Excluded(from, from.AddDate(0, 1, 0), time.Minute); n != 720 {
+		t.Errorf("cart: %d minutes excluded in October, want 720", n)
+	}
+}

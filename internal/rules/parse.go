@@ -326,23 +326,24 @@ func (c *checker) exclusions(path string, specs []*exclusionSpec) exclude.Set {
 		if e.RRule != nil {
 			w.RRule = *e.RRule
 		}
+		ok := w.Duration > 0
 		if e.TimeZone != nil {
 			loc, err := time.LoadLocation(*e.TimeZone)
 			if err != nil || *e.TimeZone == "" || strings.EqualFold(*e.TimeZone, "local") {
 				c.doc.Errorf(yamlx.Field(p, "time_zone"), "unknown time zone %q: use a name of the IANA time zone database such as Europe/Berlin or UTC", *e.TimeZone)
-				continue
+				ok = false
 			}
 			w.TimeZone = loc
 		}
-		if w.Duration <= 0 {
-			continue
+		if w.RRule != "" {
+			if err := (&exclude.Window{Start: w.Start, Duration: time.Hour, RRule: w.RRule, TimeZone: w.TimeZone}).Compile(); err != nil {
+				c.doc.Errorf(yamlx.Field(p, "rrule"), "%s", strings.TrimPrefix(err.Error(), "rrule: "))
+				ok = false
+			}
 		}
-		if err := w.Compile(); err != nil {
-			// The start and duration are checked above: what is left is the recurrence's.
-			c.doc.Errorf(yamlx.Field(p, "rrule"), "%s", strings.TrimPrefix(err.Error(), "rrule: "))
-			continue
+		if ok && w.Compile() == nil {
+			out = append(out, w)
 		}
-		out = append(out, w)
 	}
 	return out
 }
