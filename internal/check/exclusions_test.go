@@ -87,7 +87,9 @@ func TestCheckRecurringExclusionOverAMonth(t *testing.T) {
 	if err := check.WriteJSON(&out, check.Report{From: from, To: end, Step: time.Minute, Results: res[:1]}); err != nil {
 		t.Fatal(err)
 	}
-	var doc struct{ SLOs []struct{ Exclusions float64 } }
+	var doc struct {
+		SLOs []struct{ Exclusions float64 }
+	}
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.SLOs[0].Exclusions != 720 {
 		t.Errorf("JSON exclusions %+v (%v), want 720 minutes", doc.SLOs, err)
 	}
