@@ -101,6 +101,9 @@ func TestRetroactiveExclusionRestoresBudget(t *testing.T) {
 	if b := budget(); b != 1 {
 		t.Errorf("budget after the exclusion %v, want 1 (no error outside it)", b)
 	}
+	if ex := d.sloViews()[0].Exclusions; len(ex) != 1 || ex[0].Name != "bad-data" || !ex[0].Start.Equal(diffTime(60)) || !ex[0].End.Equal(diffTime(90)) {
+		t.Errorf("the SLO's excluded spans %+v", ex)
+	}
 	if len(d.alerts) != before {
 		t.Errorf("the recomputation changed the notification records: %d → %d", before, len(d.alerts))
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/rules"
 )
@@ -98,6 +100,9 @@ type sloView struct {
 	SourceErrorMessage string `json:"source_error_message,omitempty"`
 	// Calendar is the current period of a calendar SLO (absent for a rolling window).
 	Calendar *calendarView `json:"calendar,omitempty"`
+	// Exclusions are the spans excluded from the SLO's window up to a day ahead (its file's, its
+	// own and the API's that match it), for the charts to show as excluded.
+	Exclusions []exclusionSpan `json:"exclusions,omitempty"`
 }
 
 // calendarView is the current period of a calendar SLO: the budget (budget_remaining) is over
@@ -109,6 +114,31 @@ type calendarView struct {
 	Start           *time.Time `json:"start,omitempty"`
 	End             *time.Time `json:"end,omitempty"`
 	ProjectedBudget *float64   `json:"projected_budget_remaining"`
+}
+
+// exclusionSpan is one occurrence of an exclusion: steps ending in (start, end] do not count.
+type exclusionSpan struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// maxExclusionSpans bounds the spans listed per SLO (an hourly recurrence over 30 days is 720).
+const maxExclusionSpans = 100
+
+// exclusionSpans are the occurrences of the exclusions of slo's instance (group labels) in its
+// window up to a day after now, the newest maxExclusionSpans.
+func exclusionSpans(slo *rules.SLO, group map[string]string, api exclude.Set, now time.Time) []exclusionSpan {
+	set := append(append(exclude.Set(nil), slo.Exclusions...), api...).For(eval.InstanceLabels(slo, group))
+	ivs := set.Between(now.Add(-slo.MaxWindow()), now.Add(24*time.Hour))
+	if len(ivs) > maxExclusionSpans {
+		ivs = ivs[len(ivs)-maxExclusionSpans:]
+	}
+	var out []exclusionSpan
+	for _, iv := range ivs {
+		out = append(out, exclusionSpan{Name: iv.Name, Start: iv.Start.UTC(), End: iv.End.UTC()})
+	}
+	return out
 }
 
 type windowView struct {
@@ -146,9 +176,10 @@ type silenceRef struct {
 // viewContext is what an SLO's view needs besides the SLO: the notification records of the
 // firing alerts (their labels, which silences match) and the silences in force now.
 type viewContext struct {
-	alerts   map[string]notify.AlertRecord
-	silences []notify.Silence
-	now      time.Time
+	alerts     map[string]notify.AlertRecord
+	silences   []notify.Silence
+	exclusions exclude.Set
+	now        time.Time
 }
 
 // silencing returns the active silence matching the firing alert a of slo's group (key "": the
@@ -204,7 +235,7 @@ func (d *Daemon) sloViews() []sloView {
 	silences := d.silences.Active(now)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	vc := viewContext{alerts: d.alerts, silences: silences, now: now}
+	vc := viewContext{alerts: d.alerts, silences: silences, exclusions: d.exclSet, now: now}
 	out := make([]sloView, 0, len(d.slos))
 	for _, s := range d.slos {
 		insts := s.insts
@@ -231,6 +262,7 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 		v.ErrorRatio, v.BudgetRemaining = known(st.ErrorRatio, !st.NoData), known(st.BudgetRemaining, !st.NoData)
 		v.CurrentBurnRate = known(st.CurrentBurnRate, !st.CurrentNoData)
 		v.TimeToExhaustion = timeToExhaustion(st)
+		v.Exclusions = exclusionSpans(s.slo, is.labels, vc.exclusions, st.At)
 		if cal := s.slo.Calendar; cal != nil {
 			v.Calendar = &calendarView{Period: string(cal.Period), TimeZone: cal.Location.String(), Start: timePtr(st.PeriodStart),
 				End: timePtr(st.PeriodEnd), ProjectedBudget: known(st.ProjectedBudget, !st.NoData)}
