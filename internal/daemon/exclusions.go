@@ -103,22 +103,34 @@ func cutField(s string) (string, string, bool) {
 
 // loadExclusions reads the API's exclusions from the store.
 func (d *Daemon) loadExclusions() error {
-	b, err := d.store.Meta(metaExclusions)
+	recs, err := readExclusions(d.store)
 	if err != nil {
-		return fmt.Errorf("reading exclusions: %w", err)
+		return fmt.Errorf("%w; %s", err, restoreHint)
+	}
+	set, err := compileExclusions(recs)
+	if err != nil {
+		return fmt.Errorf("meta %s: %w; %s", metaExclusions, err, restoreHint)
+	}
+	d.exclusions, d.exclSet = recs, set
+	return nil
+}
+
+// readExclusions decodes and checks the exclusions the store keeps (none: an empty list).
+func readExclusions(s *store.Store) ([]exclusionRecord, error) {
+	b, err := s.Meta(metaExclusions)
+	if err != nil {
+		return nil, err
 	}
 	var recs []exclusionRecord
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &recs); err != nil {
-			return fmt.Errorf("reading exclusions: %w", err)
+			return nil, fmt.Errorf("meta %s does not decode: %w", metaExclusions, err)
 		}
 	}
-	set, err := compileExclusions(recs)
-	if err != nil {
-		return fmt.Errorf("reading exclusions: %w", err)
+	if _, err := compileExclusions(recs); err != nil {
+		return nil, fmt.Errorf("meta %s: %w", metaExclusions, err)
 	}
-	d.exclusions, d.exclSet = recs, set
-	return nil
+	return recs, nil
 }
 
 func compileExclusions(recs []exclusionRecord) (exclude.Set, error) {
