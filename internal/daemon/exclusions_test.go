@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/recorded"
+	"github.com/slod-dev/slod/internal/rules"
 )
 
 const exclusionRules = `version: slod/v1
@@ -123,5 +125,34 @@ func TestRetroactiveExclusionRestoresBudget(t *testing.T) {
 	}
 	if b := budget(); b > -8.8 {
 		t.Errorf("budget after deleting the exclusion %v, want about -9 again (15,000 bad of 152,000)", b)
+	}
+}
+
+// A budget alert is routed like the others: one whose severity no route takes is refused at start,
+// naming it.
+func TestCheckRoutesBudgetAlert(t *testing.T) {
+	slos, _, err := rules.Parse("shop.yaml", []byte(`version: slod/v1
+service: shop
+slos:
+  - name: checkout
+    objective: 99
+    sli:
+      events:
+        error_query: sum(rate(req_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(req_total[{{.window}}]))
+    alerting:
+      ticket: {disable: true}
+      budget: [{severity: ticket, below: 25%}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("slod.yml", []byte("prometheus: {url: \"http://127.0.0.1:1\"}\nrules: [x]\nreceivers: [{name: hook, webhook: {url: \"http://127.0.0.1:1/\"}}]\n"+
+		"routes:\n  - {match: {severity: page}, receiver: hook}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := CheckRoutes(cfg, slos); errs == nil || !strings.Contains(errs.Error(), "takes the ticket budget alert of shop/checkout") {
+		t.Errorf("errors: %v", errs)
 	}
 }
