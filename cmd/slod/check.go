@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/slod-dev/slod/internal/daemon"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/recorded"
+	"github.com/slod-dev/slod/internal/report"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -25,15 +27,17 @@ func init() {
 	register("check", "backtest SLOs on recorded data: when would they have paged", runCheck)
 }
 
-const checkUsage = `usage: slod check RULES... --data FILE [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json]
-       slod check --config.file slod.yml [RULES...] --data FILE [--from T] [--to T] [--format text|json]
+const checkUsage = `usage: slod check RULES... --data FILE [--from T] [--to T] [--step 1m] [--lookback 10m] [--format text|json|html] [-o FILE]
+       slod check --config.file slod.yml [RULES...] --data FILE [--from T] [--to T] [--format text|json|html] [-o FILE]
 
 Evaluates the SLOs in RULES (files or directories) on the recorded data in FILE (OpenMetrics text
 with timestamps, as promtool tsdb dump-openmetrics or slod record write it) at every multiple of
 --step in [--from, --to], with the same engine as slod run, and reports each SLO's alert intervals
 and the error budget left at --to. T is RFC 3339, Unix seconds, a date (2026-10-01, UTC), now or
 now-DURATION (now-7d); by default the range is the whole recording (from its first sample + step to
-its last sample).
+its last sample). --format html writes one self-contained page (charts of each SLO's budget and
+burn rates, its alert intervals and a summary) that loads nothing from the network; -o writes the
+report to FILE instead of stdout.
 
 With --config.file, the step and the lookback are the daemon's (evaluation.step and
 evaluation.lookback), so that the backtest evaluates as production does, and the SLOs are the
@@ -58,6 +62,11 @@ type checkArgs struct {
 	format         string
 	// configFile is the daemon config whose step, lookback (and rules, without RULES) are used.
 	configFile string
+	// output is the file the report goes to ("": stdout).
+	output string
+	// observe, when set, returns the observer of the backtest from first to last at step (the
+	// HTML report's charts).
+	observe func(first, last time.Time, step time.Duration) eval.Observer
 }
 
 func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
@@ -68,7 +77,8 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 	fs.Var(timeArgValue{&a.to, &a.toSet}, "to", "last evaluation time: "+timeArgForms+" (default: last sample)")
 	fs.Var(promDurationValue{&a.step}, "step", "evaluation step: SLOs are evaluated at its multiples since the Unix epoch")
 	fs.Var(promDurationValue{&a.lookback}, "lookback", "how far back a counter's last sample is looked for: bridges scrape gaps shorter than this")
-	fs.StringVar(&a.format, "format", "text", "output format: text or json")
+	fs.StringVar(&a.format, "format", "text", "output format: text, json or html (a self-contained page with charts)")
+	fs.StringVar(&a.output, "o", "", "write the report to this file instead of stdout")
 	fs.StringVar(&a.configFile, "config.file", "", "daemon config: evaluate at its evaluation.step and lookback, its rules unless RULES are given")
 	var err error
 	if a.rules, err = parseInterleaved(fs, args); err != nil {
@@ -83,8 +93,8 @@ func parseCheckArgs(args []string, stderr io.Writer) (checkArgs, error) {
 		err = errors.New("--step and --lookback come from --config.file (evaluation.step and evaluation.lookback)")
 	case a.data == "":
 		err = errors.New("--data is required")
-	case a.format != "text" && a.format != "json":
-		err = fmt.Errorf("--format must be text or json, not %q", a.format)
+	case a.format != "text" && a.format != "json" && a.format != "html":
+		err = fmt.Errorf("--format must be text, json or html, not %q", a.format)
 	case a.step <= 0:
 		err = fmt.Errorf("--step must be positive, not %s", model.Duration(a.step))
 	case a.lookback < a.step:
@@ -105,16 +115,18 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	var col *report.Collector
+	if a.format == "html" {
+		a.observe = func(first, last time.Time, step time.Duration) eval.Observer {
+			col = report.NewCollector(first, last, step)
+			return col.Observe
+		}
+	}
 	rep, code := checkReport(ctx, a, stderr)
 	if code != 0 {
 		return code
 	}
-	if a.format == "json" {
-		err = check.WriteJSON(stdout, rep)
-	} else {
-		err = check.WriteText(stdout, rep)
-	}
-	if err != nil {
+	if err := writeCheckReport(a, rep, col, stdout); err != nil {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
 		return 1
 	}
@@ -128,6 +140,31 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// writeCheckReport writes the report in the format asked for, to -o's file or stdout.
+func writeCheckReport(a checkArgs, rep check.Report, col *report.Collector, stdout io.Writer) error {
+	w, closeOut := stdout, func() error { return nil }
+	if a.output != "" {
+		f, err := os.Create(a.output)
+		if err != nil {
+			return err
+		}
+		w, closeOut = f, f.Close
+	}
+	var err error
+	switch a.format {
+	case "json":
+		err = check.WriteJSON(w, rep)
+	case "html":
+		err = report.Write(w, rep, col, filepath.Base(a.data))
+	default:
+		err = check.WriteText(w, rep)
+	}
+	if cerr := closeOut(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing %s: %w", a.output, cerr)
+	}
+	return err
 }
 
 // checkReport loads rules and data and runs the backtest; a non-zero code means it failed and the
@@ -171,7 +208,11 @@ func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (check.Repo
 		return check.Report{}, 2
 	}
 	opt := eval.Options{Step: a.step, Lookback: a.lookback, DataStart: db.MinTime()}
-	results, err := eval.Backtest(ctx, recorded.NewQuerier(db), set.SLOs, first, last, opt, nil)
+	var obs eval.Observer
+	if a.observe != nil {
+		obs = a.observe(first, last, a.step)
+	}
+	results, err := eval.Backtest(ctx, recorded.NewQuerier(db), set.SLOs, first, last, opt, obs)
 	if results == nil {
 		var span *eval.SpanError
 		if errors.As(err, &span) {

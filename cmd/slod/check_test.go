@@ -89,7 +89,7 @@ func TestCheckArgs(t *testing.T) {
 	}{
 		{name: "no arguments", args: nil, wantCode: 2, wantStderr: []string{"no RULES given", "usage: slod check"}},
 		{name: "no data", args: []string{"testdata/check/ok.yaml"}, wantCode: 2, wantStderr: []string{"--data is required"}},
-		{name: "bad format", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--format", "xml"}, wantCode: 2, wantStderr: []string{"--format must be text or json"}},
+		{name: "bad format", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--format", "xml"}, wantCode: 2, wantStderr: []string{"--format must be text, json or html"}},
 		{name: "bad time", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--from", "yesterday"}, wantCode: 2, wantStderr: []string{`not a time (RFC 3339, Unix seconds, a date (2026-10-01) or date and time (2026-10-01T12:00) in UTC, now or now-7d): "yesterday"`}},
 		{name: "bad step", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--step", "-1m"}, wantCode: 2},
 		{name: "to before from", args: []string{"testdata/check/ok.yaml", "--data", "testdata/check/small.om", "--from", "1790816400", "--to", "1790812800"}, wantCode: 2, wantStderr: []string{"--to is before --from"}},

@@ -31,6 +31,11 @@ type cum struct{ bad, total float64 }
 type tier struct {
 	res int64
 	pts []cum
+	// cnt[j] is the number of steps with data from Start to the boundary of pts[j], modulo 256.
+	// Consecutive boundaries of any tiers are at most 60 steps apart, so the difference of two
+	// counts says how many steps between them had data (a Missing step counts 0 events, as a step
+	// without traffic does: only this tells them apart) for 1 byte a point instead of 8.
+	cnt []uint8
 }
 
 // History holds the cumulative bad and total event counts of one SLI at step boundaries, in tiers
@@ -56,6 +61,11 @@ type History struct {
 	// hasData is false until a step that was not Missing is appended; lastData is its end.
 	hasData  bool
 	lastData int64
+	// curN is the count of steps with data at end (modulo 256, as tier.cnt). countsFrom is the
+	// boundary from which the counts are known: Start for a History built by Append, End at the
+	// time of decoding for one decoded from the first encoding, which had no counts.
+	curN       uint8
+	countsFrom int64
 }
 
 // NewHistory returns an empty History for increments of length step, able to sum windows up to
@@ -83,7 +93,8 @@ func NewHistory(step, maxWindow time.Duration) *History {
 		}
 		// span/res buckets need span/res + 1 boundaries; a window's far edge may fall anywhere in
 		// the oldest bucket, hence the ceiling.
-		h.tiers = append(h.tiers, tier{res: s.res, pts: make([]cum, ceilDiv(span, s.res)+1)})
+		n := ceilDiv(span, s.res) + 1
+		h.tiers = append(h.tiers, tier{res: s.res, pts: make([]cum, n), cnt: make([]uint8, n)})
 		if last {
 			break
 		}
@@ -133,7 +144,7 @@ func (h *History) HasDataIn(w time.Duration) bool {
 func (h *History) MemoryBytes() int {
 	n := 128 // the struct and the tier slice headers, rounded up
 	for _, t := range h.tiers {
-		n += len(t.pts) * 16
+		n += len(t.pts)*16 + len(t.cnt)
 	}
 	return n
 }
@@ -167,10 +178,10 @@ func (h *History) Append(inc Increment) error {
 		h.reset(i - 1)
 	default:
 		for h.end < i-1 {
-			h.advance(cum{})
+			h.advance(cum{}, false)
 		}
 	}
-	h.advance(cum{inc.Bad, inc.Total})
+	h.advance(cum{inc.Bad, inc.Total}, !inc.Missing)
 	if !inc.Missing {
 		h.hasData, h.lastData = true, i
 	}
@@ -204,18 +215,23 @@ func (h *History) reset(start int64) {
 	h.has = true
 	h.start, h.end = start, start
 	h.cur = cum{}
+	h.curN, h.countsFrom = 0, start
 }
 
-// advance appends one step with the given counts and records the new boundary in every tier it
-// is a multiple of.
-func (h *History) advance(d cum) {
+// advance appends one step with the given counts (data: the step was not Missing) and records the
+// new boundary in every tier it is a multiple of.
+func (h *History) advance(d cum, data bool) {
 	h.end++
 	h.cur.bad += d.bad
 	h.cur.total += d.total
+	if data {
+		h.curN++
+	}
 	for k := range h.tiers {
 		t := &h.tiers[k]
 		if floorMod(h.end, t.res) == 0 {
-			t.pts[floorMod(h.end/t.res, int64(len(t.pts)))] = h.cur
+			j := floorMod(h.end/t.res, int64(len(t.pts)))
+			t.pts[j], t.cnt[j] = h.cur, h.curN
 		}
 	}
 }

@@ -518,10 +518,12 @@ func FuzzHistoryUnmarshal(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(b, data) {
+		// The current encoding has exactly one form; the first one is re-encoded as the current.
+		if data[len(historyMagic)] == historyVersion && !bytes.Equal(b, data) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", b, data)
 		}
 		h.Sum(h.MaxWindow())
+		h.Points(h.Start(), h.End())
 	})
 }
 

@@ -9,10 +9,12 @@ import (
 )
 
 // historyMagic and historyVersion open every encoded History. A new layout gets a new version;
-// UnmarshalBinary refuses versions it does not know rather than guess.
+// UnmarshalBinary refuses versions it does not know rather than guess. Version 1 had no counts of
+// the steps with data; it is still read (its intervals' data is then inferred: Point).
 const (
-	historyMagic   = "SLDH"
-	historyVersion = 1
+	historyMagic     = "SLDH"
+	historyVersion   = 2
+	historyVersionV1 = 1
 )
 
 // Flags of the encoded History.
@@ -22,15 +24,17 @@ const (
 )
 
 // MarshalBinary encodes the History compactly: a versioned header (step, maxWindow, the step
-// indices of Start, End and LastData, the cumulative sums at End) followed, per tier, by only the
-// points that are held (oldest first) as float64 pairs. A 30d History at a 1m step is about 24 KiB.
+// indices of Start, End and LastData, the cumulative sums at End, the count of steps with data at
+// End and where the counts start) followed, per tier, by the counts of the points that are held
+// (oldest first, a byte each) and then, per tier, by those points as float64 pairs. A 30d History
+// at a 1m step is about 25 KiB.
 func (h *History) MarshalBinary() ([]byte, error) {
 	if h.step <= 0 {
 		return nil, errors.New("encoding history: history not created with NewHistory")
 	}
 	n := 0
 	for k := range h.tiers {
-		n += 2 * 8 * h.heldCount(k)
+		n += 17 * h.heldCount(k)
 	}
 	b := make([]byte, 0, 64+n)
 	b = append(b, historyMagic...)
@@ -55,6 +59,16 @@ func (h *History) MarshalBinary() ([]byte, error) {
 	}
 	if !h.has {
 		return b, nil
+	}
+	b = append(b, h.curN)
+	b = binary.AppendVarint(b, h.countsFrom-h.start)
+	for k := range h.tiers {
+		first, cnt := h.held(k)
+		t := &h.tiers[k]
+		for j := 0; j < cnt; j++ {
+			m := first + int64(j)*t.res
+			b = append(b, t.cnt[floorMod(m/t.res, int64(len(t.cnt)))])
+		}
 	}
 	for k := range h.tiers {
 		first, cnt := h.held(k)
@@ -170,8 +184,9 @@ func decodeHistory(data []byte) (*History, error) {
 	if len(data) < len(historyMagic)+1 || string(data[:len(historyMagic)]) != historyMagic {
 		return nil, errors.New("not an encoded history (bad magic)")
 	}
-	if v := data[len(historyMagic)]; v != historyVersion {
-		return nil, fmt.Errorf("unsupported version %d (want %d)", v, historyVersion)
+	version := data[len(historyMagic)]
+	if version != historyVersion && version != historyVersionV1 {
+		return nil, fmt.Errorf("unsupported version %d (want %d)", version, historyVersion)
 	}
 	d := &decoder{b: data[len(historyMagic)+1:]}
 	step := d.varint("step")
@@ -207,6 +222,15 @@ func decodeHistory(data []byte) (*History, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	if h.has && version == historyVersionV1 {
+		// No counts: what the History held is of unknown data, what comes is counted.
+		h.countsFrom = h.end
+	} else if h.has {
+		decodeCounts(d, h)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
 	if h.has {
 		for k := range h.tiers {
 			first, cnt := h.held(k)
@@ -233,4 +257,34 @@ func decodeHistory(data []byte) (*History, error) {
 		return nil, fmt.Errorf("%d trailing bytes", len(d.b))
 	}
 	return h, nil
+}
+
+// decodeCounts reads the counts of steps with data (version 2): the count at End, where the
+// counts start, and each held point's count, which may grow by at most the tier's resolution from
+// one point to the next and must be the count at End at End.
+func decodeCounts(d *decoder, h *History) {
+	h.curN = d.byte("count of steps with data")
+	from := d.varint("start of the counts")
+	if d.err == nil && (from < 0 || from > h.end-h.start) {
+		d.fail("start of the counts %d outside the history's %d steps", from, h.end-h.start)
+	}
+	h.countsFrom = h.start + from
+	for k := range h.tiers {
+		first, n := h.held(k)
+		t := &h.tiers[k]
+		var prev uint8
+		for j := 0; j < n && d.err == nil; j++ {
+			m := first + int64(j)*t.res
+			c := d.byte(fmt.Sprintf("tier %d count %d", k, j))
+			switch {
+			case d.err != nil:
+			case j > 0 && int64(c-prev) > t.res:
+				d.fail("tier %d count %d: %d steps with data in %d steps", k, j, c-prev, t.res)
+			case m == h.end && c != h.curN:
+				d.fail("tier %d count %d: differs from the count at the end", k, j)
+			}
+			prev = c
+			t.cnt[floorMod(m/t.res, int64(len(t.cnt)))] = c
+		}
+	}
 }

@@ -107,7 +107,7 @@ func convertAndLoad(t *testing.T, slos []*rules.SLO, to string) []*rules.SLO {
 // which OpenSLO's policies give them, is left out as well.
 func comparable(s *rules.SLO) rules.SLO {
 	c := *s
-	c.Pos, c.Format, c.Places = rules.Pos{}, "", rules.Places{}
+	c.Pos, c.Format, c.Places, c.Source = rules.Pos{}, "", rules.Places{}, ""
 	var labels map[burnrate.Severity]map[string]string
 	for sev, ls := range c.Alerting.SeverityLabels {
 		for k, v := range ls {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"runtime/debug"
 	"time"
@@ -112,7 +113,7 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) (in
 
 	_, cspan := d.tracer.Start(ctx, "commit")
 	commitStart := time.Now()
-	_, err = d.store.Commit(p.commit)
+	err = d.commit(p, t, slos)
 	commitTook := time.Since(commitStart)
 	cspan.End()
 	d.health.observe(storeWrite, err)
@@ -125,6 +126,31 @@ func (d *Daemon) cycle(ctx context.Context, log *slog.Logger, now time.Time) (in
 	log.Debug("evaluation cycle committed", "at", t, "evaluate_seconds", evalTook.Seconds(), "commit_seconds", commitTook.Seconds(),
 		"outbox", len(p.commit.Outbox))
 	return d.publish(ctx, log, t, slos, results, p), nil
+}
+
+// commit writes the cycle's plan and its changes to the incident log in one transaction. It holds
+// the log's lock from planning its changes until they are the log's state, so that a delivery the
+// dispatcher records meanwhile is neither lost nor overwritten.
+func (d *Daemon) commit(p cyclePlan, t time.Time, slos []*sloState) error {
+	l := d.incidents
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	retention := incidentRetention
+	for _, s := range slos {
+		retention = max(retention, s.slo.MaxWindow())
+	}
+	u := l.plan(p.changes, p.reconciled, t, retention)
+	meta, del, err := u.encode()
+	if err != nil {
+		return err
+	}
+	maps.Copy(p.commit.Meta, meta)
+	p.commit.DeleteMeta = append(p.commit.DeleteMeta, del...)
+	if _, err := d.store.Commit(p.commit); err != nil {
+		return err
+	}
+	l.install(u)
+	return nil
 }
 
 // publish is the cycle's last stage: the committed state becomes the state (API, status page,
@@ -176,7 +202,7 @@ func (r *sloResult) publish() {
 	s.insts, s.excess = make([]*instState, len(r.insts)), r.excess
 	for i, ir := range r.insts {
 		s.insts[i] = &instState{key: ir.key, labels: ir.labels, st: ir.st, status: ir.status, evaluated: true,
-			sourceErr: ir.sourceErr, sourceMsg: ir.sourceMsg, dataUntil: ir.dataUntil}
+			sourceErr: ir.sourceErr, sourceMsg: ir.sourceMsg, dataUntil: ir.dataUntil, recentBad: ir.recentBad}
 		if ir.record.ID != "" {
 			s.commits[ir.key] = commitState{alerts: ir.st.Alerts, written: true}
 		}
@@ -240,11 +266,6 @@ func round(v float64) float64 {
 	}
 	p := math.Pow(10, 6-math.Ceil(math.Log10(math.Abs(v))))
 	return math.Round(v*p) / p
-}
-
-// formatFloat prints with at most 4 significant digits, never 0.0009999999999999432.
-func formatFloat(v float64) string {
-	return fmt.Sprintf("%.4g", v)
 }
 
 // publishAll sets the gauges of SLOs (and groups) by state and with fresh data after a committed

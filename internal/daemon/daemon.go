@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -113,6 +114,12 @@ type sloState struct {
 	// sourceErrs count the cycles in which the SLO got no usable data, by reason (carried over
 	// by a reload, by id).
 	sourceErrs *sourceErrorCounts
+	// source is where the SLO is defined, file:line, the file relative to the config's directory.
+	source string
+	// hist guards eval's instances against the readers of their histories (the status page's
+	// charts, the history API), which copy a history under it while the cycle may be advancing
+	// other SLOs. Carried over by a reload with the histories, by id.
+	hist *sync.Mutex
 }
 
 // commitState is what the store holds of one instance: its alert state as last written (the very
@@ -135,6 +142,8 @@ type instState struct {
 	sourceMsg string
 	// dataUntil is the end of the history as of the last commit.
 	dataUntil time.Time
+	// recentBad are the bad events of the last 24 hours and 7 days (the budget they spent).
+	recentBad [2]float64
 	// sourceErrs count the cycles in which the SLO got no usable data, by reason (carried over
 	// by a reload, like the rest of its state).
 	sourceErrs *sourceErrorCounts
@@ -154,6 +163,8 @@ type Daemon struct {
 
 	dispatcher *notify.Dispatcher
 	silences   *notify.SilenceSet
+	// incidents are the alerts' recent incidents and what became of their notifications.
+	incidents *incidentLog
 
 	// cycleMu serialises cycles and reloads: a reload waits for the cycle in progress, so the
 	// state it carries over is never half-updated.
@@ -321,6 +332,10 @@ func (d *Daemon) openState(set *rules.Set, rt *runtimeConfig) error {
 		st.Close()
 		return err
 	}
+	if d.incidents, err = loadIncidents(st, d.log.With("component", "incidents"), d.m.storeErrors); err != nil {
+		st.Close()
+		return fmt.Errorf("reading the incident log: %w", err)
+	}
 	d.rt = rt
 	d.slos = d.carryOver(nil, set.SLOs, rt)
 	if err := d.restore(); err != nil {
@@ -330,7 +345,7 @@ func (d *Daemon) openState(set *rules.Set, rt *runtimeConfig) error {
 	d.dropUnconfigured()
 	outbox := healthOutbox{Outbox: newStoreOutbox(st), health: d.health, errors: d.m.storeErrors}
 	d.dispatcher = notify.NewDispatcher(outbox, rt.notifiers, notify.DispatcherOptions{
-		Clock: d.clock, Logger: d.log.With("component", "notify"), Metrics: d.nm,
+		Clock: d.clock, Logger: d.log.With("component", "notify"), Metrics: d.nm, Observe: d.incidents.observe,
 	})
 	return nil
 }
@@ -400,6 +415,19 @@ func instanceName(external string) string {
 	return h
 }
 
+// sourcePos is where slo is defined, file:line, the file relative to the config file's directory
+// when it lies inside it (rules/chat.yaml:12), as the config names it.
+func (d *Daemon) sourcePos(slo *rules.SLO) string {
+	if slo.Pos.File == "" {
+		return ""
+	}
+	file := slo.Pos.File
+	if rel, err := filepath.Rel(filepath.Dir(d.opt.ConfigFile), file); err == nil && !strings.HasPrefix(rel, "..") {
+		file = rel
+	}
+	return fmt.Sprintf("%s:%d", file, slo.Pos.Line)
+}
+
 // carryOver builds the SLO states of a new rule set, keeping the instances (histories and alert
 // states) of every SLO that keeps its id and its group_by. A history is kept as is when its step is
 // unchanged and its capacity still covers the longest window; otherwise it starts over and the
@@ -412,10 +440,11 @@ func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfi
 	}
 	out := make([]*sloState, 0, len(slos))
 	for _, slo := range slos {
-		s := &sloState{slo: slo, eval: newGroups(slo, rt, d.exclSet), commits: map[string]commitState{}, sourceErrs: new(sourceErrorCounts)}
+		s := &sloState{slo: slo, eval: newGroups(slo, rt, d.exclSet), commits: map[string]commitState{}, sourceErrs: new(sourceErrorCounts),
+			hist: new(sync.Mutex), source: d.sourcePos(slo)}
 		o, ok := old[slo.ID()]
 		if ok {
-			s.sourceErrs = o.sourceErrs
+			s.sourceErrs, s.hist = o.sourceErrs, o.hist
 		}
 		if ok && slices.Equal(o.slo.GroupBy, slo.GroupBy) {
 			s.prep, s.insts, s.excess = o.prep, o.insts, o.excess
@@ -529,6 +558,8 @@ func (d *Daemon) restore() error {
 // restoreSLO rebuilds the evaluation of s from its records: the SLO's own (id), or one per group
 // (id followed by the group's key).
 func (d *Daemon) restoreSLO(s *sloState, recs map[string]store.SLORecord) error {
+	s.hist.Lock()
+	defer s.hist.Unlock()
 	step := d.rt.cfg.Evaluation.Step.D()
 	s.eval, s.commits, s.insts = newGroups(s.slo, d.rt, d.exclSet), map[string]commitState{}, nil
 	for _, id := range slices.Sorted(maps.Keys(recs)) {

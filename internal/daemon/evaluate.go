@@ -72,7 +72,13 @@ type instResult struct {
 	sourceMsg string
 	dataUntil time.Time
 	appended  int
+	// recentBad are the bad events over recentWindows.
+	recentBad [2]float64
 }
+
+// recentWindows are the spans over which the status page shows the budget spent: the last day and
+// week.
+var recentWindows = [2]time.Duration{24 * time.Hour, 7 * 24 * time.Hour}
 
 // evaluateAll is the cycle's first stage: every SLO fetches its new steps and is evaluated at t,
 // at most MaxConcurrency at once. It touches the SLOs' steppers and nothing else.
@@ -124,6 +130,8 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 	if src != nil {
 		bridge = src
 	}
+	s.hist.Lock()
+	defer s.hist.Unlock()
 	out := s.eval.Advance(ctx, groups, t, bridge)
 	espan.End()
 	if ctx.Err() != nil {
@@ -162,8 +170,12 @@ func (d *Daemon) evalSLO(ctx context.Context, log *slog.Logger, rt *runtimeConfi
 // error (sourceErr, sourceMsg), if its source failed.
 func instOutcome(log *slog.Logger, inst *eval.Instance, out eval.GroupsOutcome, source instResult, t time.Time) instResult {
 	o := out.Outcome(inst.Key)
+	h := inst.Stepper.History()
 	ir := instResult{key: inst.Key, id: inst.ID(), labels: inst.Labels, st: inst.Stepper.State(), status: inst.Stepper.Status(t),
-		transitions: o.Transitions, sourceErr: source.sourceErr, sourceMsg: source.sourceMsg, dataUntil: inst.Stepper.History().End(), appended: o.Appended}
+		transitions: o.Transitions, sourceErr: source.sourceErr, sourceMsg: source.sourceMsg, dataUntil: h.End(), appended: o.Appended}
+	for i, w := range recentWindows {
+		ir.recentBad[i], _ = h.Sum(w)
+	}
 	if inst.Key != "" {
 		log = log.With("group", inst.Key)
 	}

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	_ "embed"
-	"html/template"
 	"math"
 	"net/http"
 	"time"
@@ -15,11 +13,14 @@ import (
 	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/rules"
+	"github.com/slod-dev/slod/internal/web"
 )
 
 // Handler is slod's HTTP surface (docs/interfaces.md §3), every route in one place: /metrics,
 // /-/healthy, /-/ready, POST /-/reload, the API under /api/v1 (api.go: the SLOs, the silences,
-// the store backup), and the status page at /. The mux answers 405 (with Allow) to a known path
+// the store backup; history.go and detail.go: one SLO's charts and detail), and the status page
+// (pages.go: the list at /, one SLO at /slo/{service}/{name}, the silences at /silences, the
+// styles and script under /static/). The mux answers 405 (with Allow) to a known path
 // with another method, in JSON under /api/v1. Reload and backup answer 403 unless Options.Web
 // enables them; no endpoint takes a cross-origin write or a body over 1 MiB (guard). TLS and
 // authentication are the server's (serveHTTP).
@@ -61,7 +62,12 @@ func (d *Daemon) Handler() http.Handler {
 		backupStore = noWriteDeadline(backup(d.store))
 	}
 	mux.Handle("GET /api/v1/admin/backup", backupStore)
-	mux.HandleFunc("GET /{$}", d.statusPage)
+	mux.HandleFunc("GET /api/v1/slos/{service}/{name}/history", d.sloHistory)
+	mux.HandleFunc("GET /api/v1/slos/{service}/{name}/detail", d.sloDetail)
+	mux.HandleFunc("GET /{$}", d.listPageHandler)
+	mux.HandleFunc("GET /slo/{service}/{name}", d.detailPageHandler)
+	mux.HandleFunc("GET /silences", d.silencesPageHandler)
+	mux.Handle("GET /static/", web.Static())
 	return guard(apiJSON(mux))
 }
 
@@ -82,6 +88,14 @@ type sloView struct {
 	Objective          float64           `json:"objective"`
 	Window             string            `json:"window"` // the SLO's window (30d)
 	Labels             map[string]string `json:"labels,omitempty"`
+	// SLI is the SLI's kind (events, latency, timeslice, ratio); Source the file and line the SLO
+	// is defined at; RunbookURL its runbook.
+	SLI        string `json:"sli"`
+	Source     string `json:"source,omitempty"`
+	RunbookURL string `json:"runbook_url,omitempty"`
+	// State sums the alerts up as slod_slos{state} counts the entry: firing when an alert fires,
+	// else unknown when a burn-rate alert is unknown, else pending or inactive.
+	State string `json:"state"`
 	// EvaluatedAt is the last evaluation time; DataUntil the end of the SLI history (earlier when
 	// the source failed since); LastData the end of the last step with data.
 	EvaluatedAt     *time.Time `json:"evaluated_at,omitempty"`
@@ -92,10 +106,20 @@ type sloView struct {
 	CurrentBurnRate *float64   `json:"current_burn_rate"`
 	// TimeToExhaustion is null when unknown and when the budget is not being spent (current burn
 	// rate 0), "0s" once it is spent.
-	TimeToExhaustion *string      `json:"time_to_exhaustion"`
-	Windows          []windowView `json:"windows"`
-	Alerts           []alertView  `json:"alerts"`
-	SourceError      string       `json:"source_error,omitempty"`
+	TimeToExhaustion *string `json:"time_to_exhaustion"`
+	// Events are the events counted over the window (null when unknown). LowVolume is set when
+	// they are too few for the objective to mean anything: (1 − objective) × total < 1, so that a
+	// single bad event spends more than the whole budget (not for ratio SLIs, which count steps).
+	Events    *eventsView `json:"events"`
+	LowVolume bool        `json:"low_volume,omitempty"`
+	// BudgetSpent24h and BudgetSpent7d are the part of the window's budget the bad events of the
+	// last day and week took: the drop of the budget burndown over that time (null when unknown;
+	// the week's only for windows of a week or more).
+	BudgetSpent24h *float64     `json:"budget_spent_24h"`
+	BudgetSpent7d  *float64     `json:"budget_spent_7d"`
+	Windows        []windowView `json:"windows"`
+	Alerts         []alertView  `json:"alerts"`
+	SourceError    string       `json:"source_error,omitempty"`
 	// SourceErrorMessage is the error behind SourceError (none for no_data).
 	SourceErrorMessage string `json:"source_error_message,omitempty"`
 	// Calendar is the current period of a calendar SLO (absent for a rolling window).
@@ -139,6 +163,14 @@ func exclusionSpans(slo *rules.SLO, group map[string]string, api exclude.Set, no
 		out = append(out, exclusionSpan{Name: iv.Name, Start: iv.Start.UTC(), End: iv.End.UTC()})
 	}
 	return out
+}
+
+// eventsView are the events of an SLO's window: good, bad and all of them (per-step fractions for
+// ratio SLIs, slices for time-slice SLIs).
+type eventsView struct {
+	Good  float64 `json:"good"`
+	Bad   float64 `json:"bad"`
+	Total float64 `json:"total"`
 }
 
 type windowView struct {
@@ -255,7 +287,12 @@ func (d *Daemon) sloViews() []sloView {
 func instView(s *sloState, is *instState, vc viewContext) sloView {
 	v := sloView{ID: s.slo.ID() + is.key, Service: s.slo.Service, Name: s.slo.Name, Group: is.labels, GroupsNotEvaluated: s.excess,
 		Description: s.slo.Description, Objective: s.slo.Objective, Window: model.Duration(s.slo.Period).String(), Labels: s.slo.Labels,
+		SLI: string(s.slo.SLI.Kind), Source: s.source, RunbookURL: s.slo.Alerting.RunbookURL, State: is.summaryState(),
 		Windows: []windowView{}, Alerts: []alertView{}, SourceError: is.sourceErr, SourceErrorMessage: is.sourceMsg}
+	if !is.evaluated && v.State != string(burnrate.Firing) && v.State != string(burnrate.Pending) {
+		// Not evaluated since start: nothing is known of it yet, whatever its alerts were.
+		v.State = stateUnknown
+	}
 	if is.evaluated {
 		st := is.status
 		v.EvaluatedAt, v.DataUntil, v.LastData = timePtr(st.At), timePtr(is.dataUntil), timePtr(st.LastData)
@@ -271,6 +308,7 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 			v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(),
 				ErrorRatio: known(w.ErrorRatio, !w.NoData), BurnRate: known(w.BurnRate, !w.NoData)})
 		}
+		setEvents(&v, s.slo, is)
 	}
 	for _, a := range is.st.Alerts {
 		av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: is.alertState(a), ActiveAt: timePtr(a.ActiveAt),
@@ -296,6 +334,30 @@ func budgetBelow(slo *rules.SLO, sev burnrate.Severity) *float64 {
 		}
 	}
 	return nil
+}
+
+// setEvents sets the events of the window, the low-volume warning and the budget spent recently,
+// from the status of the last evaluation (its window over the SLO's period).
+func setEvents(v *sloView, slo *rules.SLO, is *instState) {
+	st := is.status
+	if st.NoData {
+		return
+	}
+	for _, w := range st.Windows {
+		if w.Window != slo.Period {
+			continue
+		}
+		v.Events = &eventsView{Good: round(w.Total - w.Bad), Bad: round(w.Bad), Total: round(w.Total)}
+		v.LowVolume = slo.SLI.Kind != rules.RatioSLI && (1-slo.Objective)*w.Total < 1
+		budget := (1 - slo.Objective) * w.Total
+		if budget <= 0 {
+			return
+		}
+		v.BudgetSpent24h = known(is.recentBad[0]/budget, true)
+		if slo.Period >= recentWindows[1] {
+			v.BudgetSpent7d = known(is.recentBad[1]/budget, true)
+		}
+	}
 }
 
 // timeToExhaustion is the status's time to exhaustion as the API shows it: null when the budget
@@ -339,27 +401,6 @@ func (is *instState) summaryState() string {
 // stateRank orders the states of summaryState (inactive is 0).
 var stateRank = map[string]int{string(burnrate.Pending): 1, stateUnknown: 2, string(burnrate.Firing): 3}
 
-//go:embed status.html
-var statusHTML string
-
-var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
-	"pct": func(v any) string { return formatKnown(v, func(f float64) string { return formatFloat(f*100) + "%" }) },
-	"num": func(v any) string { return formatKnown(v, formatFloat) },
-}).Parse(statusHTML))
-
-// formatKnown formats a float64, or a *float64 that is nil when unknown, for the status page.
-func formatKnown(v any, format func(float64) string) string {
-	switch f := v.(type) {
-	case float64:
-		return format(f)
-	case *float64:
-		if f != nil {
-			return format(*f)
-		}
-	}
-	return stateUnknown
-}
-
 // statusView is slod's own state, in GET /api/v1/status and at the top of the status page.
 type statusView struct {
 	Ready bool `json:"ready"`
@@ -399,15 +440,4 @@ func (d *Daemon) statusView() statusView {
 	v.Config.LoadedAt = timePtr(r.LoadedAt)
 	v.Config.LastReload = reloadView{At: timePtr(r.At), Success: r.Err == "", Error: r.Err}
 	return v
-}
-
-func (d *Daemon) statusPage(w http.ResponseWriter, _ *http.Request) {
-	data := struct {
-		statusView
-		SLOs []sloView
-	}{d.statusView(), d.sloViews()}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := statusTmpl.Execute(w, data); err != nil {
-		d.log.Warn("rendering the status page", "err", err)
-	}
 }

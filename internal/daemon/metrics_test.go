@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -178,4 +179,9 @@ func TestSourceErrorCountersStartAtZero(t *testing.T) {
 	if got, w := counters(), want(nil, "cart/availability"); !slices.Equal(got, w) {
 		t.Errorf("after a reload removing an SLO\n got %q\nwant %q", got, w)
 	}
+}
+
+// formatFloat prints with at most 4 significant digits, never 0.0009999999999999432.
+func formatFloat(v float64) string {
+	return fmt.Sprintf("%.4g", v)
 }

@@ -26,7 +26,8 @@ type planInput struct {
 // tells the world once it is committed.
 type cyclePlan struct {
 	commit store.Cycle
-	// changes are the notifications of this cycle's transitions, before reconciliation.
+	// changes are the notifications of this cycle's transitions (and the resolves of alerts a
+	// reload removed), before reconciliation.
 	changes []notify.Notification
 	// reconciled is the notification state after the cycle and what it enqueues.
 	reconciled notify.ReconcileResult
@@ -62,9 +63,9 @@ func plan(in planInput) (cyclePlan, error) {
 		}
 	}
 	// Incidents of SLOs (or severities) removed by a reload are resolved, not left open.
-	changes := append(p.changes, notify.ResolveMissing(in.prev, func(k string) bool { return known[k] }, in.at)...)
+	p.changes = append(p.changes, notify.ResolveMissing(in.prev, func(k string) bool { return known[k] }, in.at)...)
 	rec := notify.Reconciler{Router: in.router, Resend: in.resend}
-	p.reconciled = rec.Reconcile(in.prev, changes, in.silences, in.at)
+	p.reconciled = rec.Reconcile(in.prev, p.changes, in.silences, in.at)
 	entries, err := outboxEntries(p.reconciled.Enqueue)
 	if err != nil {
 		return p, err

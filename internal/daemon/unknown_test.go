@@ -91,11 +91,15 @@ func TestUnknownIsNotGreen(t *testing.T) {
 	}
 
 	_, page := get(t, srv, "/")
-	if !strings.Contains(page, `<span class="unknown">page: unknown</span>`) || strings.Contains(page, `class="inactive">page`) {
+	if !strings.Contains(page, `<span class="chip unknown">page: unknown</span>`) || strings.Contains(page, `chip inactive">page`) {
 		t.Errorf("the status page does not show the page alert as unknown:\n%s", page)
 	}
-	if !strings.Contains(page, "<td>99% over 1d</td>\n<td>unknown</td>") || !strings.Contains(page, "1h: unknown") {
-		t.Errorf("the status page shows a budget for an SLO without data:\n%s", page)
+	if !strings.Contains(page, `<span class="unknown">unknown</span>`) || !strings.Contains(page, `<div role="cell">unknown</div>`) || strings.Contains(page, "100%") {
+		t.Errorf("the status page shows a budget or a burn rate for an SLO without data:\n%s", page)
+	}
+	if _, detail := get(t, srv, "/slo/shop/availability"); !strings.Contains(detail, `<div class="k">Error budget</div><div class="v unknown">unknown</div>`) ||
+		!strings.Contains(detail, `<div class="k">SLI over 1d</div><div class="v">unknown</div>`) {
+		t.Errorf("the SLO's page shows a budget for an SLO without data:\n%s", detail)
 	}
 }
 
@@ -233,7 +237,7 @@ func TestSilencedAndReloadShown(t *testing.T) {
 	if a := pageAlert(); a.State != "firing" || a.Silenced == nil || a.Silenced.ID != sil.ID || !a.Silenced.EndsAt.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("page alert %+v, want firing, silenced by %s until %v", a, sil.ID, t0.Add(2*time.Hour))
 	}
-	if _, page := get(t, srv, "/"); !strings.Contains(page, "page: firing, silenced</span>") || !strings.Contains(page, "until 2026-11-25T14:00:00Z by "+sil.ID) {
+	if _, page := get(t, srv, "/"); !strings.Contains(page, ", silenced</span>") || !strings.Contains(page, "silenced by "+sil.ID+" until 2026-11-25T14:00:00Z") {
 		t.Errorf("the status page does not show the silence:\n%s", page)
 	}
 	clk.Add(2 * time.Hour)
@@ -269,7 +273,7 @@ func TestSilencedAndReloadShown(t *testing.T) {
 		t.Errorf("status after a failed reload %+v, want the failure at %v with its error, the config of %v running, still ready", s, t0.Add(2*time.Hour), t0)
 	}
 	_, page := get(t, srv, "/")
-	if !strings.Contains(page, "The last reload at 2026-11-25T14:00:00Z failed") || !strings.Contains(page, "evaluaton") {
+	if !strings.Contains(page, `The last reload at <time datetime="2026-11-25T14:00:00Z">2026-11-25 14:00 UTC</time> failed`) || !strings.Contains(page, "evaluaton") {
 		t.Errorf("the status page does not show the failed reload:\n%s", page)
 	}
 	writeFile(t, cfgPath, string(good))

@@ -72,7 +72,36 @@ type DispatcherOptions struct {
 	// Jitter returns a number in [0, 1) (default math/rand/v2); the delay is d/2 + Jitter()·d/2 so
 	// that replicas and receivers recovering together do not retry in lockstep.
 	Jitter func() float64
+	// Observe, when set, is told what became of each entry at every attempt, and when one is
+	// superseded or dropped: the daemon keeps it with the incident, for the status page. It runs
+	// in the receiver's goroutine; it must not call the Dispatcher.
+	Observe func(Delivery)
 }
+
+// Delivery is what became of one outbox entry: its outcome at At, and the entry as it stands
+// after it (Attempts and LastError of a failed attempt).
+type Delivery struct {
+	Entry   Entry
+	Outcome DeliveryOutcome
+	At      time.Time
+}
+
+// DeliveryOutcome is what one attempt (or the collapse of a backlog) did to an entry.
+type DeliveryOutcome string
+
+// The outcomes of Delivery.
+const (
+	// Delivered: the receiver accepted the notification.
+	Delivered DeliveryOutcome = "delivered"
+	// Retrying: the attempt failed (429, 5xx, timeout, network); it is retried with backoff.
+	Retrying DeliveryOutcome = "retrying"
+	// Rejected: the receiver refused it (another 4xx); it is sent again every repeat_interval.
+	Rejected DeliveryOutcome = "rejected"
+	// Superseded: a newer notification of the same alert and receiver replaced it unsent.
+	Superseded DeliveryOutcome = "superseded"
+	// Dropped: it can never be sent (undecodable, or its receiver is no longer configured).
+	Dropped DeliveryOutcome = "dropped"
+)
 
 // Dispatcher drains an Outbox into Notifiers, removing an entry only after the receiver accepted
 // it, and retrying failures forever. It is safe to re-create over the same Outbox after a crash:

@@ -390,6 +390,9 @@ func TestDispatcherOrderAndDrops(t *testing.T) {
 		wantGot   []string // dedup key suffix + action, in delivery order
 		wantLog   string
 		wantCount map[string]float64
+		// wantSeen are the outcomes DispatcherOptions.Observe is told, as key suffix, action,
+		// outcome and attempts so far.
+		wantSeen []string
 	}{
 		{
 			name:    "trigger superseded by its resolve while the receiver fails",
@@ -397,6 +400,7 @@ func TestDispatcherOrderAndDrops(t *testing.T) {
 			entries: []Notification{notificationFor("a", Trigger), notificationFor("a", Resolve)},
 			wantGot: []string{"a/page resolve"}, wantLog: `"id":"1/slod/chat-api/a/page"`,
 			wantCount: map[string]float64{OutcomeSuccess: 1, OutcomeRetry: 2, OutcomeSuperseded: 1},
+			wantSeen:  []string{"a/page trigger superseded 0", "a/page resolve retrying 1", "a/page resolve retrying 2", "a/page resolve delivered 3"},
 		},
 		{
 			name:    "rejected notification is sent again after the repeat interval",
@@ -405,6 +409,7 @@ func TestDispatcherOrderAndDrops(t *testing.T) {
 			wantGot:   []string{"b/page trigger", "a/page trigger"},
 			wantLog:   `invalid event`,
 			wantCount: map[string]float64{OutcomeSuccess: 2, OutcomeFailed: 1},
+			wantSeen:  []string{"a/page trigger rejected 1", "b/page trigger delivered 1", "a/page trigger delivered 2"},
 		},
 		{
 			name:      "unknown receiver is dropped",
@@ -412,6 +417,7 @@ func TestDispatcherOrderAndDrops(t *testing.T) {
 			entries:   []Notification{notificationFor("a", Trigger)},
 			wantLog:   `"receiver":"gone"`,
 			wantCount: map[string]float64{OutcomeFailed: 1},
+			wantSeen:  []string{"a/page trigger dropped 0"},
 		},
 		{
 			name:    "repeated trigger superseded by the newer one",
@@ -442,8 +448,15 @@ func TestDispatcherOrderAndDrops(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			m := NewMetrics(reg)
 			logger, buf := newTestLogger(t)
-			d := NewDispatcher(o, map[string]Notifier{"r": s}, DispatcherOptions{Clock: clk, Logger: logger, Metrics: m})
+			var seen []string
+			observe := func(dl Delivery) {
+				seen = append(seen, fmt.Sprintf("%s %s %s %d", strings.TrimPrefix(dl.Entry.Key, "slod/chat-api/"), dl.Entry.Notification.Action, dl.Outcome, dl.Entry.Attempts))
+			}
+			d := NewDispatcher(o, map[string]Notifier{"r": s}, DispatcherOptions{Clock: clk, Logger: logger, Metrics: m, Observe: observe})
 			drain(t, d, clk, 100, nil)
+			if c.wantSeen != nil && strings.Join(seen, ",") != strings.Join(c.wantSeen, ",") {
+				t.Errorf("observed %v, want %v", seen, c.wantSeen)
+			}
 			var got []string
 			for _, n := range s.got {
 				got = append(got, strings.TrimPrefix(n.DedupKey, "slod/chat-api/")+" "+string(n.Action))

@@ -39,7 +39,7 @@ func sampleNotification(action Action) Notification {
 		BudgetRemaining:  0.42,
 		TimeToExhaustion: &ttl,
 		RunbookURL:       "https://runbooks.example/chat-api/availability",
-		StatusURL:        "https://slod.example/#/slo/chat-api/availability",
+		StatusURL:        "https://slod.example/slo/chat-api/availability",
 		StartsAt:         t0,
 	}
 	if action == Resolve {

@@ -142,12 +142,14 @@ func alertKey(service, name, severity, kind, group string) string {
 	return prefix + "~" + h
 }
 
-// StatusURL is the link to an SLO on slod's status page, or "" without an external URL.
-func StatusURL(externalURL, service, name string) string {
+// StatusURL is the link to an SLO's page on slod's status page (/slo/<service>/<name>, the name of
+// a group followed by its key: /slo/gw/availability%7Bmodel=%22code%22%7D), or "" without an
+// external URL.
+func StatusURL(externalURL, service, name, groupKey string) string {
 	if externalURL == "" {
 		return ""
 	}
-	return strings.TrimRight(externalURL, "/") + "/#/slo/" + url.PathEscape(service) + "/" + url.PathEscape(name)
+	return strings.TrimRight(externalURL, "/") + "/slo/" + url.PathEscape(service) + "/" + url.PathEscape(name+groupKey)
 }
 
 // MatchLabels are the labels routes and silences match: the delivered labels with `severity`

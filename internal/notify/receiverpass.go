@@ -167,6 +167,15 @@ func (p *receiverPass) delivered(e Entry, log *slog.Logger) {
 	if p.ack(e, log) {
 		p.d.opt.Metrics.Count(p.name, OutcomeSuccess)
 		log.Info("notification delivered", "action", string(e.Notification.Action), "attempts", e.Attempts+1)
+		e.Attempts++
+		p.observe(e, Delivered)
+	}
+}
+
+// observe tells DispatcherOptions.Observe what became of e.
+func (p *receiverPass) observe(e Entry, o DeliveryOutcome) {
+	if f := p.d.opt.Observe; f != nil {
+		f(Delivery{Entry: e, Outcome: o, At: p.d.opt.Clock.Now()})
 	}
 }
 
@@ -182,6 +191,7 @@ func (p *receiverPass) rejected(e Entry, err error, now time.Time, log *slog.Log
 	log.Error("notification rejected by the receiver; it is sent again after the repeat interval while it is pending",
 		"err", err, "action", string(e.Notification.Action), "attempts", e.Attempts, "next_attempt", e.NextAttempt)
 	p.update(e, log)
+	p.observe(e, Rejected)
 	p.wait(e, e.NextAttempt)
 }
 
@@ -210,6 +220,7 @@ func (p *receiverPass) failed(e Entry, err error, now time.Time, log *slog.Logge
 	log.Log(context.Background(), level, "notification delivery failed, will retry (the same failure again is logged at debug level)",
 		"err", err, "reason", reason, "attempts", e.Attempts, "next_attempt", e.NextAttempt, "receiver_failures", p.rs.failures)
 	p.update(e, log)
+	p.observe(e, Retrying)
 	p.wait(e, maxTime(e.NextAttempt, p.rs.holdUntil))
 }
 
@@ -221,6 +232,7 @@ func (p *receiverPass) supersede(old, newest Entry) bool {
 		return false
 	}
 	p.d.opt.Metrics.Count(p.name, OutcomeSuperseded)
+	p.observe(old, Superseded)
 	from, to := old.Notification.Action, newest.Notification.Action
 	attrs := []any{"action", string(from), "by", fmt.Sprintf("%d/%s", newest.Seq, to), "attempts", old.Attempts, "last_error", old.LastError}
 	switch {
@@ -240,6 +252,8 @@ func (p *receiverPass) drop(e Entry, reason string, err error) {
 	if p.ack(e, log) {
 		p.d.opt.Metrics.Count(p.name, OutcomeFailed)
 		log.Error("notification dropped", "reason", reason, "err", err, "attempts", e.Attempts+1)
+		e.LastError = reason + ": " + err.Error()
+		p.observe(e, Dropped)
 	}
 }
 

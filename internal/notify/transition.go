@@ -34,17 +34,7 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		return Notification{}, false
 	}
 	sev := string(tr.Severity)
-	alertname := slo.Alerting.Name
-	if alertname == "" {
-		alertname = DefaultAlertName
-	}
-	switch {
-	case tr.NoData:
-		alertname = NoDataAlertName
-	case tr.Budget:
-		alertname = BudgetAlertName
-	}
-
+	alertname := alertName(slo, tr.NoData, tr.Budget)
 	labels := alertLabels(slo, group, tr.Severity, alertname)
 	ann := map[string]string{}
 	maps.Copy(ann, slo.Alerting.Annotations)
@@ -74,7 +64,7 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		PeakBurnRate:    roundSig(tr.PeakBurnRate),
 		BudgetRemaining: roundSig(st.BudgetRemaining),
 		RunbookURL:      slo.Alerting.RunbookURL,
-		StatusURL:       StatusURL(externalURL, slo.Service, slo.Name),
+		StatusURL:       StatusURL(externalURL, slo.Service, slo.Name, groupKey),
 		StartsAt:        tr.FiredAt.UTC(),
 	}
 	if n.StartsAt.IsZero() {
@@ -120,6 +110,28 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		n.Description = tr.Note
 	}
 	return n, true
+}
+
+// alertName is the alertname of slo's burn-rate alerts, of its no-data alert or of its budget alerts.
+func alertName(slo *rules.SLO, noData, budget bool) string {
+	switch {
+	case noData:
+		return NoDataAlertName
+	case budget:
+		return BudgetAlertName
+	case slo.Alerting.Name != "":
+		return slo.Alerting.Name
+	}
+	return DefaultAlertName
+}
+
+// AlertMatchLabels are the labels routes and silences match for one alert of slo's group (nil:
+// the SLO itself), as its notifications' MatchLabels: the status page uses them to show the
+// silences that matched an SLO's alerts.
+func AlertMatchLabels(slo *rules.SLO, group map[string]string, sev burnrate.Severity, noData, budget bool) map[string]string {
+	l := alertLabels(slo, group, sev, alertName(slo, noData, budget))
+	l["severity"] = string(sev)
+	return l
 }
 
 // alertLabels are the labels of an alert of slo's group (nil: the SLO itself) as delivered. Later

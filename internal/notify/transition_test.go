@@ -90,7 +90,7 @@ func TestFromTransition(t *testing.T) {
 			if n.Window != nil && (n.Window.LongBurnRate != 20.1 || n.Window.Threshold != 0.0144 || n.Window.Long.String() != "1h") {
 				t.Errorf("window = %+v", *n.Window)
 			}
-			if n.StatusURL != "https://slod.example/#/slo/chat-api/availability" || n.RunbookURL == "" {
+			if n.StatusURL != "https://slod.example/slo/chat-api/availability" || n.RunbookURL == "" {
 				t.Errorf("status/runbook URL = %q/%q", n.StatusURL, n.RunbookURL)
 			}
 			if n.TimeToExhaustion == nil || n.TimeToExhaustion.String() != "2d2h" {
@@ -339,5 +339,17 @@ func TestNoResolve(t *testing.T) {
 	gone := ResolveMissing(res.State, func(string) bool { return false }, at.Add(time.Hour))
 	if res = r.Reconcile(res.State, gone, nil, at.Add(time.Hour)); len(res.Enqueue) != 0 {
 		t.Errorf("a removed SLO's page was resolved: %+v", res.Enqueue)
+	}
+}
+
+func TestStatusURL(t *testing.T) {
+	for _, tc := range []struct{ ext, svc, name, group, want string }{
+		{"https://slod.example/", "chat-api", "availability", "", "https://slod.example/slo/chat-api/availability"},
+		{"https://x/slod", "gw", "avail", `{model="code"}`, "https://x/slod/slo/gw/avail%7Bmodel=%22code%22%7D"},
+		{"", "gw", "avail", "", ""},
+	} {
+		if got := StatusURL(tc.ext, tc.svc, tc.name, tc.group); got != tc.want {
+			t.Errorf("StatusURL(%q, %q, %q, %q) = %q, want %q", tc.ext, tc.svc, tc.name, tc.group, got, tc.want)
+		}
 	}
 }

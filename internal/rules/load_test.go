@@ -241,10 +241,17 @@ func TestParseValid(t *testing.T) {
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d SLOs, want %d", len(got), len(tt.want))
 			}
+			lines := strings.Split(string(data), "\n")
 			for i := range got {
-				got[i].Places = Places{} // where things are written: TestCheckStep
-				if !reflect.DeepEqual(got[i], tt.want[i]) {
-					t.Errorf("SLO %d:\ngot  %+v\nwant %+v", i, *got[i], *tt.want[i])
+				// Source is the entry as written from its line (TestSLOSource checks its end).
+				g := *got[i]
+				if first, _, _ := strings.Cut(g.Source, "\n"); first != lines[g.Pos.Line-1] {
+					t.Errorf("SLO %d: Source starts with %q, want line %d: %q", i, first, g.Pos.Line, lines[g.Pos.Line-1])
+				}
+				g.Source = ""
+				g.Places = Places{} // where things are written: TestCheckStep
+				if !reflect.DeepEqual(&g, tt.want[i]) {
+					t.Errorf("SLO %d:\ngot  %+v\nwant %+v", i, g, *tt.want[i])
 				}
 			}
 			var gotWarns []string

@@ -126,6 +126,9 @@ type SLO struct {
 	// Places say where the SLO's parts are written, for the checks that need to know more than
 	// the file (CheckStep, the daemon's routes). Zero for an SLO not read from a file.
 	Places Places
+	// Source is the SLO's entry as written in its file, from the line of Pos (the status page
+	// shows it); empty when the file does not list it as a block.
+	Source string
 }
 
 // Place is where a value is written in a file: its position and its field path

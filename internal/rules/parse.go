@@ -87,6 +87,7 @@ func parseFile(file string, data []byte) (slos []*SLO, warns []Diagnostic, errs 
 	if doc.NumErrors() > 0 {
 		slos = nil
 	}
+	setSources(slos, root, data)
 	return slos, doc.Warnings(), doc.Errors(), false
 }
 
@@ -521,6 +522,22 @@ func (c *checker) labels(path string, m map[string]string, what string) map[stri
 	return m
 }
 
+// runbookAnnotation takes the runbook_url annotation as the SLO's runbook when the alerting section
+// names none (Sloth files have no other place for it): its notifications link it and the status
+// page shows it. One that is not an absolute URL stays a plain annotation, with a warning.
+func (c *checker) runbookAnnotation(path string, a *Alerting) {
+	v, ok := a.Annotations["runbook_url"]
+	if a.RunbookURL != "" || !ok {
+		return
+	}
+	p := yamlx.Field(yamlx.Field(path, "annotations"), "runbook_url")
+	if u, err := url.Parse(v); err != nil || u.Scheme == "" || u.Host == "" {
+		c.doc.Warnf(p, "not an absolute URL such as https://runbooks.example/slo: kept as an annotation, not linked as the runbook")
+		return
+	}
+	a.RunbookURL = v
+}
+
 // absoluteURL checks a runbook URL: it must be absolute so that it works from a page on a phone.
 func (c *checker) absoluteURL(path, s string) string {
 	u, err := url.Parse(s)
@@ -594,6 +611,7 @@ func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) (Ale
 	}
 	a.Labels = c.labels(yamlx.Field(path, "labels"), al.Labels, "label")
 	a.Annotations = c.labels(yamlx.Field(path, "annotations"), al.Annotations, "annotation")
+	c.runbookAnnotation(path, &a)
 	sev := map[burnrate.Severity]severityAlert{}
 	for s, spec := range map[burnrate.Severity]*v1SeveritySpec{burnrate.Page: al.Page, burnrate.Ticket: al.Ticket} {
 		if spec == nil {
@@ -809,6 +827,7 @@ func (c *checker) slothAlerting(path string, al *slothAlerting, pc policyContext
 	}
 	a.Labels = c.labels(yamlx.Field(path, "labels"), al.Labels, "label")
 	a.Annotations = c.labels(yamlx.Field(path, "annotations"), al.Annotations, "annotation")
+	c.runbookAnnotation(path, &a)
 	sev := map[burnrate.Severity]severityAlert{}
 	if al.PageAlert != nil {
 		sev[burnrate.Page] = c.severityAlert(yamlx.Field(path, "page_alert"), al.PageAlert)

@@ -97,6 +97,8 @@ type Cycle struct {
 	DeleteSLOs []string
 	Outbox     []OutboxEntry // Seq must be zero: the store assigns it
 	Meta       map[string][]byte
+	// DeleteMeta are meta keys to delete in the same transaction (after Meta is written).
+	DeleteMeta []string
 }
 
 // Stats counts what a store holds; Restore and Verify return it and the commands print it.
@@ -488,6 +490,14 @@ func (s *Store) Commit(c Cycle) ([]uint64, error) {
 				return fmt.Errorf("writing meta %s: %w", k, err)
 			}
 		}
+		for _, k := range c.DeleteMeta {
+			if err := validMetaKey(k); err != nil {
+				return err
+			}
+			if err := meta.Delete([]byte(k)); err != nil {
+				return fmt.Errorf("deleting meta %s: %w", k, err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -578,6 +588,19 @@ func (s *Store) Meta(key string) ([]byte, error) {
 	err := s.view("reading meta "+key+" from", func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get([]byte(key)); v != nil {
 			out = bytes.Clone(v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MetaPrefix returns every meta key starting with prefix, with its value.
+func (s *Store) MetaPrefix(prefix string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := s.view("reading meta "+prefix+"* from", func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMeta).Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
+			out[string(k)] = bytes.Clone(v)
 		}
 		return nil
 	})

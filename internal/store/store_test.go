@@ -545,3 +545,30 @@ func TestCommitDeletesSLOs(t *testing.T) {
 		t.Errorf("records after the delete: %v", got)
 	}
 }
+
+func TestMetaPrefixAndDelete(t *testing.T) {
+	s := openT(t)
+	if _, err := s.Commit(Cycle{Meta: map[string][]byte{"incidents/a": []byte("1"), "incidents/b": []byte("2"), "incidentsX": []byte("3"), "other": []byte("4")}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.MetaPrefix("incidents/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || string(got["incidents/a"]) != "1" || string(got["incidents/b"]) != "2" {
+		t.Fatalf("MetaPrefix = %q, want incidents/a and incidents/b", got)
+	}
+	if _, err := s.Commit(Cycle{Meta: map[string][]byte{"incidents/c": []byte("5")}, DeleteMeta: []string{"incidents/a", "absent"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.MetaPrefix("incidents/")
+	if _, ok := got["incidents/a"]; ok || len(got) != 2 {
+		t.Errorf("after deleting incidents/a: %q", got)
+	}
+	if _, err := s.Commit(Cycle{DeleteMeta: []string{"store/schema"}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("deleting a reserved key: err = %v, want ErrInvalid", err)
+	}
+	if v, _ := s.Meta("store/schema"); v == nil {
+		t.Error("the schema key was deleted")
+	}
+}
