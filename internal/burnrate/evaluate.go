@@ -477,8 +477,8 @@ func sameSlice(a, b []time.Time) bool {
 // computes it) and whether it is known: unknown while the period holds no step with data.
 func (c *Compiled) budgetRemaining(h *History, w *windowRatios) (float64, bool) {
 	if c.cal != nil {
-		_, _, ratio, noData := c.calendarPeriod(h, h.End())
-		return 1 - burnRate(ratio, c.objective), !noData
+		_, _, bad, total, noData := c.calendarPeriod(h, h.End())
+		return 1 - burnRate(errorRatio(bad, total), c.objective), !noData
 	}
 	if c.periodIdx < 0 {
 		return 0, false
@@ -603,10 +603,12 @@ func (c *Compiled) status(h *History, now time.Time) Status {
 	// The period and the current window are among the windows (a non-positive period sums to 0).
 	st.NoData, st.CurrentNoData = true, true
 	if c.periodIdx >= 0 {
-		st.ErrorRatio, st.NoData = st.Windows[c.periodIdx].ErrorRatio, st.Windows[c.periodIdx].NoData
+		w := st.Windows[c.periodIdx]
+		st.ErrorRatio, st.NoData, st.Bad, st.Total = w.ErrorRatio, w.NoData, w.Bad, w.Total
 	}
 	if c.cal != nil {
-		st.PeriodStart, st.PeriodEnd, st.ErrorRatio, st.NoData = c.calendarPeriod(h, now)
+		st.PeriodStart, st.PeriodEnd, st.Bad, st.Total, st.NoData = c.calendarPeriod(h, now)
+		st.ErrorRatio = errorRatio(st.Bad, st.Total)
 	}
 	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, c.objective)
 	switch {
@@ -624,19 +626,19 @@ func (c *Compiled) status(h *History, now time.Time) Status {
 }
 
 // calendarPeriod is the current calendar period at the History's end (at now before any step):
-// its bounds, its error ratio and whether it holds no step with data.
-func (c *Compiled) calendarPeriod(h *History, now time.Time) (start, end time.Time, ratio float64, noData bool) {
+// its bounds, its events and whether it holds no step with data.
+func (c *Compiled) calendarPeriod(h *History, now time.Time) (start, end time.Time, bad, total float64, noData bool) {
 	at := now
 	if h.has {
 		at = h.End()
 	}
 	start, end = c.cal.Bounds(at)
 	if !h.has {
-		return start, end, 0, true
+		return start, end, 0, 0, true
 	}
 	w := at.Sub(start)
-	bad, total := h.Sum(w)
-	return start, end, errorRatio(bad, total), !h.HasDataIn(w)
+	bad, total = h.Sum(w)
+	return start, end, bad, total, !h.HasDataIn(w)
 }
 
 // calendarProjection sets the projected budget at the period's end and the time to exhaustion of

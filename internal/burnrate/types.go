@@ -146,6 +146,9 @@ type Status struct {
 	// BudgetRemaining = 1 − ErrorRatio/(1 − objective), negative when overspent.
 	ErrorRatio      float64
 	BudgetRemaining float64
+	// Bad and Total are the events counted over the period (the current calendar period), the
+	// sums ErrorRatio is the ratio of.
+	Bad, Total float64
 	// CurrentBurnRate is the burn rate over the shortest long window of the policy (over the
 	// period if the policy has no windows).
 	CurrentBurnRate  float64

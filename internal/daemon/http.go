@@ -212,6 +212,8 @@ type viewContext struct {
 	silences   []notify.Silence
 	exclusions exclude.Set
 	now        time.Time
+	// step is the evaluation step (the unit of per-second SLIs' histories).
+	step time.Duration
 }
 
 // silencing returns the active silence matching the firing alert a of slo's group (key "": the
@@ -267,7 +269,7 @@ func (d *Daemon) sloViews() []sloView {
 	silences := d.silences.Active(now)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	vc := viewContext{alerts: d.alerts, silences: silences, exclusions: d.exclSet, now: now}
+	vc := viewContext{alerts: d.alerts, silences: silences, exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
 	out := make([]sloView, 0, len(d.slos))
 	for _, s := range d.slos {
 		insts := s.insts
@@ -308,7 +310,7 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 			v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(),
 				ErrorRatio: known(w.ErrorRatio, !w.NoData), BurnRate: known(w.BurnRate, !w.NoData)})
 		}
-		setEvents(&v, s.slo, is)
+		setEvents(&v, s.slo, is, eval.EventsPerUnit(s.slo, vc.step))
 	}
 	for _, a := range is.st.Alerts {
 		av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: is.alertState(a), ActiveAt: timePtr(a.ActiveAt),
@@ -336,27 +338,24 @@ func budgetBelow(slo *rules.SLO, sev burnrate.Severity) *float64 {
 	return nil
 }
 
-// setEvents sets the events of the window, the low-volume warning and the budget spent recently,
-// from the status of the last evaluation (its window over the SLO's period).
-func setEvents(v *sloView, slo *rules.SLO, is *instState) {
+// setEvents sets the events of the window (of the current calendar period), the low-volume
+// warning and the budget spent recently, from the status of the last evaluation; perUnit is what
+// one unit of the history counts in events (eval.EventsPerUnit).
+func setEvents(v *sloView, slo *rules.SLO, is *instState, perUnit float64) {
 	st := is.status
 	if st.NoData {
 		return
 	}
-	for _, w := range st.Windows {
-		if w.Window != slo.Period {
-			continue
-		}
-		v.Events = &eventsView{Good: round(w.Total - w.Bad), Bad: round(w.Bad), Total: round(w.Total)}
-		v.LowVolume = slo.SLI.Kind != rules.RatioSLI && (1-slo.Objective)*w.Total < 1
-		budget := (1 - slo.Objective) * w.Total
-		if budget <= 0 {
-			return
-		}
-		v.BudgetSpent24h = known(is.recentBad[0]/budget, true)
-		if slo.Period >= recentWindows[1] {
-			v.BudgetSpent7d = known(is.recentBad[1]/budget, true)
-		}
+	bad, total := st.Bad*perUnit, st.Total*perUnit
+	v.Events = &eventsView{Good: round(total - bad), Bad: round(bad), Total: round(total)}
+	v.LowVolume = slo.SLI.Kind != rules.RatioSLI && (1-slo.Objective)*total < 1
+	budget := (1 - slo.Objective) * st.Total
+	if budget <= 0 {
+		return
+	}
+	v.BudgetSpent24h = known(is.recentBad[0]/budget, true)
+	if slo.Period >= recentWindows[1] {
+		v.BudgetSpent7d = known(is.recentBad[1]/budget, true)
 	}
 }
 
