@@ -11,10 +11,15 @@ import (
 type Compiled struct {
 	objective float64
 	valid     bool // validObjective(objective)
+	minBad    float64
 	period    time.Duration
 	windows   []Window // the policy's, copied
 	hasNoData bool
 	noData    NoData
+	budget    []BudgetAlert
+	// cal is the calendar of a calendar-aligned period (nil: rolling); its period is summed
+	// apart, since its length changes with every step.
+	cal *Calendar
 	// durs is every distinct window of the policy (long and short) and the period if positive,
 	// ascending: the windows of Status.Windows.
 	durs []time.Duration
@@ -47,6 +52,7 @@ func Compile(p Policy) *Compiled {
 	c := &Compiled{
 		objective:  p.Objective,
 		valid:      validObjective(p.Objective),
+		minBad:     p.MinBadEvents,
 		period:     p.Period,
 		windows:    slices.Clone(p.Windows),
 		periodIdx:  -1,
@@ -55,12 +61,17 @@ func Compile(p Policy) *Compiled {
 	if p.NoData != nil {
 		c.hasNoData, c.noData = true, *p.NoData
 	}
+	c.budget = slices.Clone(p.Budget)
+	if p.Calendar != nil {
+		cal := *p.Calendar
+		c.cal = &cal
+	}
 
 	ds := make([]time.Duration, 0, 2*len(c.windows)+1)
 	for _, w := range c.windows {
 		ds = append(ds, w.Long, w.Short)
 	}
-	if c.period > 0 {
+	if c.period > 0 && c.cal == nil {
 		ds = append(ds, c.period)
 	}
 	slices.Sort(ds)
@@ -73,7 +84,7 @@ func Compile(p Policy) *Compiled {
 		return i
 	}
 
-	if c.period > 0 {
+	if c.period > 0 && c.cal == nil {
 		c.periodIdx = index(c.period)
 	}
 	switch {
@@ -83,7 +94,7 @@ func Compile(p Policy) *Compiled {
 			current = min(current, w.Long)
 		}
 		c.currentIdx = index(current)
-	case c.period > 0:
+	case c.periodIdx >= 0:
 		c.currentIdx = c.periodIdx
 	}
 

@@ -44,7 +44,7 @@ func (c *Compiled) Evaluate(h *History, prev State, now time.Time) (State, Statu
 	var w windowRatios
 	w.init(c, h)
 	for i, wb := range st.Windows {
-		w.set(i, wb.ErrorRatio)
+		w.set(i, wb.ErrorRatio, wb.Bad)
 	}
 	next, trs := c.advance(h, prev, now, &w, true)
 	return next, st, trs
@@ -84,41 +84,44 @@ func (c *Compiled) Status(h *History, now time.Time) Status {
 	return c.status(h, now)
 }
 
-// windowRatios computes the error ratios over the windows of a Compiled on first use, for one
-// evaluation. Up to 16 windows (every policy slod derives has at most 9) live in buf, on the
-// stack; more in big.
+// windowRatios computes the error ratios (and bad events) over the windows of a Compiled on first
+// use, for one evaluation. Up to 16 windows (every policy slod derives has at most 9) live in buf,
+// on the stack; more in big.
 type windowRatios struct {
 	c    *Compiled
 	h    *History
 	done uint16 // bit i: buf[i] holds the ratio over c.durs[i]
-	buf  [16]float64
-	big  []float64 // NaN: not computed yet
+	buf  [16]sums
+	big  []sums // ratio NaN: not computed yet
 }
+
+// sums are the error ratio and the bad events over one window.
+type sums struct{ ratio, bad float64 }
 
 func (w *windowRatios) init(c *Compiled, h *History) {
 	w.c, w.h = c, h
 	if n := len(c.durs); n > len(w.buf) {
-		w.big = make([]float64, n)
+		w.big = make([]sums, n)
 		for i := range w.big {
-			w.big[i] = math.NaN()
+			w.big[i].ratio = math.NaN()
 		}
 	}
 }
 
-// set records the ratio over c.durs[i], already computed (by status).
-func (w *windowRatios) set(i int, ratio float64) {
+// set records the ratio and bad events over c.durs[i], already computed (by status).
+func (w *windowRatios) set(i int, ratio, bad float64) {
 	if w.big != nil {
-		w.big[i] = ratio
+		w.big[i] = sums{ratio, bad}
 		return
 	}
-	w.buf[i] = ratio
+	w.buf[i] = sums{ratio, bad}
 	w.done |= 1 << i
 }
 
-// at returns the error ratio over c.durs[i], exactly as status computes it.
-func (w *windowRatios) at(i int) float64 {
+// get returns the sums over c.durs[i], exactly as status computes them.
+func (w *windowRatios) get(i int) sums {
 	if w.big != nil {
-		if math.IsNaN(w.big[i]) {
+		if math.IsNaN(w.big[i].ratio) {
 			w.big[i] = w.compute(i)
 		}
 		return w.big[i]
@@ -130,12 +133,15 @@ func (w *windowRatios) at(i int) float64 {
 	return w.buf[i]
 }
 
+// at returns the error ratio over c.durs[i].
+func (w *windowRatios) at(i int) float64 { return w.get(i).ratio }
+
 // burn returns the burn rate over c.durs[i], exactly as status computes it.
 func (w *windowRatios) burn(i int) float64 { return burnRate(w.at(i), w.c.objective) }
 
-func (w *windowRatios) compute(i int) float64 {
+func (w *windowRatios) compute(i int) sums {
 	bad, total := w.h.Sum(w.c.durs[i])
-	return errorRatio(bad, total)
+	return sums{errorRatio(bad, total), bad}
 }
 
 // advance moves every alert of c one evaluation on from prev; w gives the window ratios. With
@@ -150,10 +156,11 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	} else {
 		used = make([]bool, len(prev.Alerts))
 	}
-	// find returns the index in prev.Alerts of the alert of sev, -1 if there is none.
-	find := func(sev Severity, noData bool) int {
+	// find returns the index in prev.Alerts of the alert of sev (its no-data or budget alert), -1
+	// if there is none.
+	find := func(sev Severity, noData, budget bool) int {
 		for i := range prev.Alerts {
-			if a := &prev.Alerts[i]; !used[i] && a.Severity == sev && a.NoData == noData {
+			if a := &prev.Alerts[i]; !used[i] && a.Severity == sev && a.NoData == noData && a.Budget == budget {
 				used[i] = true
 				return i
 			}
@@ -161,7 +168,7 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 		return -1
 	}
 
-	n := len(c.groups)
+	n := len(c.groups) + len(c.budget)
 	if c.hasNoData {
 		n++
 	}
@@ -169,7 +176,7 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	var trs []Transition
 	for gi := range c.groups {
 		g := &c.groups[gi]
-		pi := find(g.sev, false)
+		pi := find(g.sev, false, false)
 		pa := &AlertState{Severity: g.sev}
 		if pi >= 0 {
 			pa = &prev.Alerts[pi]
@@ -186,8 +193,23 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 			trs = append(trs, *tr)
 		}
 	}
+	if len(c.budget) > 0 {
+		remaining, known := c.budgetRemaining(h, w)
+		for _, b := range c.budget {
+			pi := find(b.Severity, false, true)
+			pa := AlertState{Severity: b.Severity, Budget: true}
+			if pi >= 0 {
+				pa = prev.Alerts[pi]
+			}
+			a, tr := evalBudgetAlert(b, remaining, known && fresh, pa, now)
+			out.add(&a, pi, false)
+			if tr != nil {
+				trs = append(trs, *tr)
+			}
+		}
+	}
 	if c.hasNoData {
-		pi := find(c.noData.Severity, true)
+		pi := find(c.noData.Severity, true, false)
 		pa := AlertState{Severity: c.noData.Severity, NoData: true}
 		if pi >= 0 {
 			pa = prev.Alerts[pi]
@@ -204,7 +226,7 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 	}
 	for i, a := range prev.Alerts {
 		if !used[i] && a.Phase == Firing {
-			trs = append(trs, Transition{Severity: a.Severity, NoData: a.NoData, From: Firing, To: Inactive,
+			trs = append(trs, Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: Firing, To: Inactive,
 				At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate})
 		}
 	}
@@ -228,7 +250,8 @@ func quiet(a *AlertState, n int) bool {
 
 func reasonZero(r *Reason) bool {
 	return r.Window.Severity == "" && r.Window.Long == 0 && r.Window.Short == 0 && r.Window.For == 0 &&
-		math.Float64bits(r.Window.BurnRate)|math.Float64bits(r.LongBurn)|math.Float64bits(r.ShortBurn)|math.Float64bits(r.Threshold) == 0
+		math.Float64bits(r.Window.BurnRate)|math.Float64bits(r.LongBurn)|math.Float64bits(r.ShortBurn)|math.Float64bits(r.Threshold)|
+			math.Float64bits(r.Budget) == 0
 }
 
 // anyPairHolds reports whether some window pair of g holds.
@@ -241,11 +264,17 @@ func (c *Compiled) anyPairHolds(g *group, w *windowRatios) bool {
 	return false
 }
 
-// pairHolds reports whether the error ratios over both windows of pr exceed its threshold. The
-// short window first: it is the cheaper sum, and while it does not exceed the threshold (nearly
-// always) the long one is not needed.
+// pairHolds reports whether the error ratios over both windows of pr exceed its threshold and
+// the long window holds at least the policy's MinBadEvents. The short window first: it is the
+// cheaper sum, and while it does not exceed the threshold (nearly always) the long one is not
+// needed.
 func (c *Compiled) pairHolds(pr *pair, w *windowRatios) bool {
-	return c.valid && w.at(pr.short) > pr.threshold && w.at(pr.long) > pr.threshold
+	if !c.valid || w.at(pr.short) <= pr.threshold {
+		return false
+	}
+	long := w.get(pr.long)
+	// The tolerance absorbs the rounding of cumulative sums (4.999999999 of 5 bad events).
+	return long.ratio > pr.threshold && long.bad >= c.minBad-1e-6
 }
 
 // alertsBuilder collects the alerts of the next State copy-on-write: as long as every alert added
@@ -418,14 +447,14 @@ func reuseOrClone(prev, vals []time.Time) []time.Time {
 // alertIdentical reports whether a and b are indistinguishable: equal fields (floats bit for bit,
 // times by ==) and the very same PairSince slice.
 func alertIdentical(a, b *AlertState) bool {
-	return a.Severity == b.Severity && a.NoData == b.NoData && a.Phase == b.Phase &&
+	return a.Severity == b.Severity && a.NoData == b.NoData && a.Budget == b.Budget && a.Phase == b.Phase &&
 		sameSlice(a.PairSince, b.PairSince) && a.ActiveAt == b.ActiveAt && a.FiredAt == b.FiredAt &&
 		sameFloat(a.PeakBurnRate, b.PeakBurnRate) && reasonIdentical(&a.Reason, &b.Reason)
 }
 
 func reasonIdentical(a, b *Reason) bool {
 	return windowIdentical(&a.Window, &b.Window) && sameFloat(a.LongBurn, b.LongBurn) &&
-		sameFloat(a.ShortBurn, b.ShortBurn) && sameFloat(a.Threshold, b.Threshold)
+		sameFloat(a.ShortBurn, b.ShortBurn) && sameFloat(a.Threshold, b.Threshold) && sameFloat(a.Budget, b.Budget)
 }
 
 func windowIdentical(a, b *Window) bool {
@@ -442,6 +471,49 @@ func sameSlice(a, b []time.Time) bool {
 		return false
 	}
 	return cap(a) == 0 || &a[:1][0] == &b[:1][0]
+}
+
+// budgetRemaining is the error budget remaining over the period at the History's end (as status
+// computes it) and whether it is known: unknown while the period holds no step with data.
+func (c *Compiled) budgetRemaining(h *History, w *windowRatios) (float64, bool) {
+	if c.cal != nil {
+		_, _, bad, total, noData := c.calendarPeriod(h, h.End())
+		return 1 - burnRate(errorRatio(bad, total), c.objective), !noData
+	}
+	if c.periodIdx < 0 {
+		return 0, false
+	}
+	return 1 - burnRate(w.at(c.periodIdx), c.objective), h.HasDataIn(c.period)
+}
+
+// evalBudgetAlert moves a budget alert one evaluation on: firing while the budget remaining is
+// below b.Below, inactive once it is not. It has no pending phase (the budget moves slowly; a
+// `for` would only delay the news). While the budget is unknown (no data over the period) or the
+// evaluation is not fresh, the alert holds, as burn-rate alerts do.
+func evalBudgetAlert(b BudgetAlert, remaining float64, known bool, prev AlertState, now time.Time) (AlertState, *Transition) {
+	from := phaseOf(prev.Phase)
+	a := prev
+	a.Phase = from
+	if !known {
+		return a, nil
+	}
+	if remaining < b.Below {
+		// The Reason is the budget when it fired, kept while it fires: a state that changes
+		// at every evaluation of a month-long alert would be written to the store every cycle.
+		a.Phase = Firing
+		if from != Firing || a.FiredAt.IsZero() {
+			a.ActiveAt, a.FiredAt = now, now
+			a.Reason = Reason{Threshold: b.Below, Budget: remaining}
+		}
+	} else {
+		a.Phase, a.ActiveAt, a.FiredAt, a.Reason = Inactive, time.Time{}, time.Time{}, Reason{}
+	}
+	tr := transition(prev, from, a, now)
+	if tr != nil && tr.To == Inactive {
+		// The resolve says how much budget there is again.
+		tr.Reason = Reason{Threshold: b.Below, Budget: remaining}
+	}
+	return a, tr
 }
 
 // evalNoData moves the no-data alert one evaluation on.
@@ -492,7 +564,7 @@ func transition(prev AlertState, from Phase, a AlertState, now time.Time) *Trans
 	if a.Phase == from {
 		return nil
 	}
-	t := &Transition{Severity: a.Severity, NoData: a.NoData, From: from, To: a.Phase, At: now,
+	t := &Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: from, To: a.Phase, At: now,
 		FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate}
 	if a.Phase == Inactive {
 		t.FiredAt, t.Reason, t.PeakBurnRate = prev.FiredAt, prev.Reason, prev.PeakBurnRate
@@ -531,14 +603,65 @@ func (c *Compiled) status(h *History, now time.Time) Status {
 	// The period and the current window are among the windows (a non-positive period sums to 0).
 	st.NoData, st.CurrentNoData = true, true
 	if c.periodIdx >= 0 {
-		st.ErrorRatio, st.NoData = st.Windows[c.periodIdx].ErrorRatio, st.Windows[c.periodIdx].NoData
+		w := st.Windows[c.periodIdx]
+		st.ErrorRatio, st.NoData, st.Bad, st.Total = w.ErrorRatio, w.NoData, w.Bad, w.Total
+	}
+	if c.cal != nil {
+		st.PeriodStart, st.PeriodEnd, st.Bad, st.Total, st.NoData = c.calendarPeriod(h, now)
+		st.ErrorRatio = errorRatio(st.Bad, st.Total)
 	}
 	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, c.objective)
-	if c.currentIdx >= 0 {
+	switch {
+	case c.currentIdx >= 0:
 		st.CurrentBurnRate, st.CurrentNoData = st.Windows[c.currentIdx].BurnRate, st.Windows[c.currentIdx].NoData
+	case c.cal != nil:
+		st.CurrentBurnRate, st.CurrentNoData = 1-st.BudgetRemaining, st.NoData
+	}
+	if c.cal != nil {
+		c.calendarProjection(h, &st)
+		return st
 	}
 	st.TimeToExhaustion = TimeToExhaustion(st.BudgetRemaining, st.CurrentBurnRate, c.period)
 	return st
+}
+
+// calendarPeriod is the current calendar period at the History's end (at now before any step):
+// its bounds, its events and whether it holds no step with data.
+func (c *Compiled) calendarPeriod(h *History, now time.Time) (start, end time.Time, bad, total float64, noData bool) {
+	at := now
+	if h.has {
+		at = h.End()
+	}
+	start, end = c.cal.Bounds(at)
+	if !h.has {
+		return start, end, 0, 0, true
+	}
+	w := at.Sub(start)
+	bad, total = h.Sum(w)
+	return start, end, bad, total, !h.HasDataIn(w)
+}
+
+// calendarProjection sets the projected budget at the period's end and the time to exhaustion of
+// a calendar period, both with steady traffic at the current burn rate b for the rest of it.
+// Elapsed e at burn B so far, the budget runs out when (B·e + b·x)/(e + x) = 1, after
+// x = e·remaining/(b − 1): only while b > 1, and only if that is before the period's end
+// (TimeToExhaustion 0 otherwise: it lasts the period).
+func (c *Compiled) calendarProjection(h *History, st *Status) {
+	at := st.At
+	if h.has {
+		at = h.End()
+	}
+	e, left := at.Sub(st.PeriodStart).Seconds(), st.PeriodEnd.Sub(at).Seconds()
+	spent := 1 - st.BudgetRemaining
+	b := st.CurrentBurnRate
+	if e+left > 0 {
+		st.ProjectedBudget = 1 - (spent*e+b*left)/(e+left)
+	}
+	if b > 1 && st.BudgetRemaining > 0 {
+		if x := e * st.BudgetRemaining / (b - 1); x < left {
+			st.TimeToExhaustion = time.Duration(x * float64(time.Second))
+		}
+	}
 }
 
 // TimeToExhaustion is how long the remaining error budget (a fraction of the period's budget)

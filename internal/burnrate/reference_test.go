@@ -163,6 +163,7 @@ func computeStatusRef(p Policy, h *History, now time.Time) Status {
 			NoData: noDataRef(h, d)}
 	}
 	bad, total := h.Sum(p.Period)
+	st.Bad, st.Total = bad, total
 	st.ErrorRatio = errorRatio(bad, total)
 	st.NoData = p.Period <= 0 || noDataRef(h, p.Period)
 	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, p.Objective)

@@ -33,13 +33,30 @@ type NoData struct {
 	Severity Severity
 }
 
+// BudgetAlert asks for an alert of Severity while the error budget remaining over the period is
+// below Below, a fraction of the period's budget (0.25: a quarter left; 0: exhausted).
+type BudgetAlert struct {
+	Severity Severity
+	Below    float64
+}
+
 // Policy is everything Evaluate needs to know about one SLO: its objective as a ratio (0.999), its
-// rolling period, its window pairs and its optional no-data alert.
+// rolling period, its window pairs, its budget alerts and its optional no-data alert.
 type Policy struct {
 	Objective float64
 	Period    time.Duration
 	Windows   []Window
 	NoData    *NoData
+	// Budget are the alerts on the budget remaining, at most one per severity.
+	Budget []BudgetAlert
+	// Calendar, when set, makes the period calendar-aligned: the budget is over the current
+	// period (from its start to the History's end), and Period is the calendar's nominal length,
+	// used only for the time to exhaustion of rolling periods.
+	Calendar *Calendar
+	// MinBadEvents is the low-traffic guard: a window pair holds only when its long window also
+	// counts at least this many bad events. 0 (the default) is the workbook's rule, in which one
+	// failed request out of a handful is a burn rate like any other.
+	MinBadEvents float64
 }
 
 // Increment is what one evaluation step contributed to an SLI: bad and total events counted in
@@ -69,20 +86,23 @@ const (
 
 // Reason says why an alert is pending or firing: the window pair, the burn rates over its long and
 // short windows at that time, and the pair's threshold as an error ratio (BurnRate × (1 −
-// objective)), which is what the error ratios are compared with.
+// objective)), which is what the error ratios are compared with. For a budget alert Window is
+// zero, Threshold is its Below and Budget the budget remaining at that time.
 type Reason struct {
 	Window    Window
 	LongBurn  float64
 	ShortBurn float64
 	Threshold float64
+	Budget    float64 `json:",omitempty"`
 }
 
-// AlertState is the state of one alert of an SLO: one per severity of the policy, plus the no-data
-// alert (NoData true) if the policy has one. It is JSON-serialisable and is what the store keeps
-// between evaluations.
+// AlertState is the state of one alert of an SLO: one per severity of the policy, one per budget
+// alert (Budget true), plus the no-data alert (NoData true) if the policy has one. It is
+// JSON-serialisable and is what the store keeps between evaluations.
 type AlertState struct {
 	Severity Severity
 	NoData   bool
+	Budget   bool `json:",omitempty"`
 	Phase    Phase
 	// PairSince[i] is the evaluation time since which the i-th window pair of this severity (in
 	// policy order) has held continuously; zero when it does not hold. Unused for no-data alerts.
@@ -126,11 +146,20 @@ type Status struct {
 	// BudgetRemaining = 1 − ErrorRatio/(1 − objective), negative when overspent.
 	ErrorRatio      float64
 	BudgetRemaining float64
+	// Bad and Total are the events counted over the period (the current calendar period), the
+	// sums ErrorRatio is the ratio of.
+	Bad, Total float64
 	// CurrentBurnRate is the burn rate over the shortest long window of the policy (over the
 	// period if the policy has no windows).
 	CurrentBurnRate  float64
 	TimeToExhaustion time.Duration
 	LastData         time.Time
+	// PeriodStart and PeriodEnd bound the current calendar period (zero for a rolling period);
+	// ProjectedBudget is the budget remaining projected to its end, the rest of the period
+	// burning at CurrentBurnRate with steady traffic (1 − (period burn × elapsed + current burn ×
+	// left) / length); unknown along with BudgetRemaining.
+	PeriodStart, PeriodEnd time.Time
+	ProjectedBudget        float64
 	// NoData is set when the period holds no step with data (the SLI never had data, or none for
 	// a whole period): ErrorRatio, BudgetRemaining and TimeToExhaustion are unknown, not 0, 1 and
 	// 0. CurrentNoData is the same for the current window (CurrentBurnRate).
@@ -144,6 +173,7 @@ type Status struct {
 type Transition struct {
 	Severity     Severity
 	NoData       bool
+	Budget       bool
 	From, To     Phase
 	At, FiredAt  time.Time
 	Reason       Reason

@@ -86,16 +86,34 @@ type jsonSLO struct {
 	// Error is what went wrong with this SLO (Failed), or the first step held for a value no SLI
 	// can have.
 	Error string `json:"error,omitempty"`
+	// Exclusions is how many minutes of the range the SLO's exclusions covered.
+	Exclusions number `json:"exclusions"`
+	// Suppressed is how many alert intervals the SLO's min_bad_events guard suppressed.
+	Suppressed int `json:"suppressed"`
+	// Calendar is the period of a calendar SLO ("month (Europe/Berlin)"); Periods the periods
+	// that ended in the range, with the budget left at the end of each.
+	Calendar string       `json:"calendar,omitempty"`
+	Periods  []jsonPeriod `json:"periods,omitempty"`
+}
+
+type jsonPeriod struct {
+	Start           string `json:"start"`
+	End             string `json:"end"`
+	BudgetRemaining number `json:"budget_remaining"`
 }
 
 type jsonAlert struct {
-	Severity     string      `json:"severity"`
-	NoData       bool        `json:"no_data,omitempty"`
-	Start        string      `json:"start"`
-	End          *string     `json:"end"`
-	Duration     string      `json:"duration"`
-	PeakBurnRate number      `json:"peak_burn_rate"`
-	Reason       *jsonReason `json:"reason,omitempty"`
+	Severity string `json:"severity"`
+	NoData   bool   `json:"no_data,omitempty"`
+	// Budget marks a budget alert: the budget remaining when it fired and its threshold.
+	Budget          bool        `json:"budget,omitempty"`
+	BudgetRemaining *number     `json:"budget_remaining,omitempty"`
+	BudgetBelow     *number     `json:"budget_below,omitempty"`
+	Start           string      `json:"start"`
+	End             *string     `json:"end"`
+	Duration        string      `json:"duration"`
+	PeakBurnRate    number      `json:"peak_burn_rate"`
+	Reason          *jsonReason `json:"reason,omitempty"`
 }
 
 type jsonReason struct {
@@ -158,6 +176,18 @@ func WriteJSON(w io.Writer, r Report) error {
 			BudgetRemaining:    number{res.Final.BudgetRemaining, budgetDecimals},
 			HasData:            res.HasData,
 			Alerts:             []jsonAlert{},
+			Suppressed:         res.Suppressed,
+			Exclusions:         number{res.Excluded.Minutes(), burnDecimals},
+		}
+		if cal := res.SLO.Calendar; cal != nil {
+			s.Calendar = cal.String()
+		}
+		for _, p := range res.Periods {
+			jp := jsonPeriod{Start: formatTime(p.Start), End: formatTime(p.End), BudgetRemaining: number{p.BudgetRemaining, budgetDecimals}}
+			if p.NoData {
+				jp.BudgetRemaining.v = math.NaN()
+			}
+			s.Periods = append(s.Periods, jp)
 		}
 		if !res.HasData {
 			// Nothing was measured: the budget is unknown, not spent.
@@ -176,7 +206,12 @@ func WriteJSON(w io.Writer, r Report) error {
 				e := formatTime(*a.End)
 				ja.End = &e
 			}
-			if !a.NoData {
+			if a.Budget {
+				ja.Budget = true
+				ja.BudgetRemaining = &number{a.Reason.Budget, budgetDecimals}
+				ja.BudgetBelow = &number{a.Reason.Threshold, budgetDecimals}
+			}
+			if !a.NoData && !a.Budget {
 				ja.Reason = &jsonReason{
 					Long:      FormatDuration(a.Reason.Window.Long),
 					Short:     FormatDuration(a.Reason.Window.Short),
@@ -218,7 +253,11 @@ func WriteText(w io.Writer, r Report) error {
 		if len(res.Excess) > 0 && (i == 0 || ordered[i-1].SLO != slo) {
 			fmt.Fprintf(&b, "\nwarning: %s has %d groups past its max_groups (%d), not evaluated: %s\n", slo.ID(), len(res.Excess), slo.MaxGroups, strings.Join(res.Excess, ", "))
 		}
-		fmt.Fprintf(&b, "\n%s%s  objective %s%% over %s\n", slo.ID(), res.GroupKey, formatRounded(slo.Objective*100, objectiveDecimals-2), FormatDuration(slo.Period))
+		over := FormatDuration(slo.Period)
+		if slo.Calendar != nil {
+			over = "the calendar " + slo.Calendar.String()
+		}
+		fmt.Fprintf(&b, "\n%s%s  objective %s%% over %s\n", slo.ID(), res.GroupKey, formatRounded(slo.Objective*100, objectiveDecimals-2), over)
 		if !Failed(res) {
 			writeTextSLO(&b, res, r.To)
 		}
@@ -239,6 +278,19 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 		return
 	}
 	fmt.Fprintf(b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(to))
+	if res.Excluded > 0 {
+		fmt.Fprintf(b, "  exclusions covered %s of the range (neither bad nor total events there)\n", FormatDuration(res.Excluded))
+	}
+	for _, p := range res.Periods {
+		left := "unknown (no data)"
+		if !p.NoData {
+			left = formatRounded(p.BudgetRemaining*100, budgetDecimals-2) + "%"
+		}
+		fmt.Fprintf(b, "  period %s → %s ended with budget remaining %s\n", formatTime(p.Start), formatTime(p.End), left)
+	}
+	if g := res.SLO.Alerting.MinBadEvents; g > 0 {
+		fmt.Fprintf(b, "  min_bad_events %s suppressed %s\n", formatRounded(g, burnDecimals), plural(res.Suppressed, "alert interval"))
+	}
 	if len(res.Alerts) == 0 {
 		b.WriteString("  no alerts\n")
 		return
@@ -255,9 +307,14 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 			formatRounded(a.Reason.Window.BurnRate, burnDecimals),
 			formatRounded(a.Reason.LongBurn, burnDecimals), formatRounded(a.Reason.ShortBurn, burnDecimals))
 		peak := "peak burn " + formatRounded(a.PeakBurnRate, burnDecimals) + "×"
-		if a.NoData {
+		switch {
+		case a.NoData:
 			sev += " (no data)"
 			why, peak = "the SLI returned no data", ""
+		case a.Budget:
+			sev += " (budget)"
+			why, peak = fmt.Sprintf("budget %s%% below %s%%", formatRounded(a.Reason.Budget*100, budgetDecimals-2),
+				formatRounded(a.Reason.Threshold*100, budgetDecimals-2)), ""
 		}
 		fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", sev, formatTime(a.Start), end,
 			FormatDuration(alertEnd(a, to).Sub(a.Start)), peak, why)
@@ -281,6 +338,14 @@ func Problem(res eval.Result) string {
 		return res.DataError + " (held as a step without data)"
 	}
 	return ""
+}
+
+// plural is n with noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // Ordered returns the results for reading: SLOs in their order, the groups of a grouped SLO under

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/openslo"
@@ -14,7 +15,7 @@ import (
 
 // features is a slod/v1 file with what the shipped rules do not show: a raw SLI, time slices of
 // one step and of five, a disabled severity, send_resolved, a no-data alert, a grouped SLO, a
-// custom policy with a single-window pair, and Sloth-style severity labels.
+// custom policy with a single-window pair, Sloth-style severity labels and a calendar month.
 const features = `version: slod/v1
 service: shop
 labels: {team: web}
@@ -52,6 +53,10 @@ slos:
     objective: 90
     sli: {raw: {error_ratio_query: 'avg(errors_ratio)'}}
     alerting: {page: {disable: true}, ticket: {disable: true}}
+  - name: monthly
+    objective: 99.5
+    calendar: {period: month, time_zone: Europe/Berlin}
+    sli: {raw: {error_ratio_query: 'avg(errors_ratio)'}}
 `
 
 // TestRoundTrip: SLOs converted to either format and read back are the same SLOs, field by field
@@ -166,4 +171,77 @@ func TestPercent(t *testing.T) {
 			t.Errorf("percent(%v) = %s, want %s", ratio, got, want)
 		}
 	}
+}
+
+// budgets is a slod/v1 file with what OpenSLO has no place for: budget alerts, a low-traffic
+// guard, and exclusions of the file (a recurrence in a time zone) and of one SLO.
+const budgets = `version: slod/v1
+service: shop
+exclusions:
+  - {name: weekly-db, start: 2026-10-04T05:30:00+02:00, duration: 3h, rrule: FREQ=WEEKLY;BYDAY=SU, time_zone: Europe/Berlin}
+slos:
+  - name: checkout
+    objective: 99.9
+    calendar: {period: quarter}
+    exclusions:
+      - {name: bad-data, start: 2026-11-02T10:00:00Z, duration: 90m}
+    sli: {raw: {error_ratio_query: 'avg(errors_ratio)'}}
+    alerting:
+      min_bad_events: 5
+      budget:
+        - {severity: ticket, below: 25%}
+        - {severity: page, below: -12.5%}
+`
+
+// TestBudgetsConvert: budget alerts, the guard and exclusions survive a conversion to slod/v1
+// (each SLO lists its file's exclusions too); to OpenSLO the calendar period survives and the
+// rest is left out with a warning each.
+func TestBudgetsConvert(t *testing.T) {
+	orig, _, err := rules.Parse("shop.yaml", []byte(budgets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := convertAndLoad(t, orig, "slod")[0]
+	o := orig[0]
+	if !reflect.DeepEqual(back.Alerting.Budget, o.Alerting.Budget) || back.Alerting.MinBadEvents != 5 || *back.Calendar != *o.Calendar {
+		t.Errorf("budget alerts %+v, guard %v, calendar %+v", back.Alerting.Budget, back.Alerting.MinBadEvents, back.Calendar)
+	}
+	if len(back.Exclusions) != 2 {
+		t.Fatalf("%d exclusions, want the file's and the SLO's", len(back.Exclusions))
+	}
+	for i, w := range back.Exclusions {
+		ow := o.Exclusions[i]
+		if w.Name != ow.Name || !w.Start.Equal(ow.Start) || w.Duration != ow.Duration || w.RRule != ow.RRule || fmtLoc(w.TimeZone) != fmtLoc(ow.TimeZone) {
+			t.Errorf("exclusion %d: %+v, want %+v", i, *w, *ow)
+		}
+	}
+	ivs := back.Exclusions.Between(time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 26, 0, 0, 0, 0, time.UTC))
+	if len(ivs) != 1 || !ivs[0].Start.Equal(time.Date(2026, 10, 25, 4, 30, 0, 0, time.UTC)) {
+		t.Errorf("after the end of summer time the weekly exclusion is %+v, want 05:30 Berlin (04:30 UTC)", ivs)
+	}
+
+	res, err := ToOpenSLO(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warns []string
+	for _, w := range res.Warnings {
+		warns = append(warns, w)
+	}
+	got := strings.Join(warns, "\n")
+	for _, want := range []string{"budget alerts (alerting.budget) have no place in OpenSLO", "min_bad_events) has no place", "exclusions have no place in OpenSLO"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	if o := convertAndLoad(t, orig, "openslo")[0]; o.Calendar == nil || o.Calendar.Period != burnrate.Quarter || o.Calendar.Location.String() != "UTC" {
+		t.Errorf("the calendar through OpenSLO: %+v", o.Calendar)
+	}
+}
+
+func fmtLoc(l *time.Location) string {
+	if l == nil {
+		return ""
+	}
+	return l.String()
 }

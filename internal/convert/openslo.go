@@ -63,7 +63,8 @@ func (c *converter) openSLO(s *rules.SLO) *yaml.Node {
 	cm := c.comments.of(s)
 	indicator, method, objective := c.openSLI(s, cm)
 	objective.Content = append([]*yaml.Node{str("target"), cm.on("objective", num(s.Objective))}, objective.Content...)
-	window := mapping("duration", cm.on("window", c.shorthand(s, s.Period, "the SLO window")), "isRolling", boolean(true))
+	window := c.timeWindow(s, cm)
+	c.budgetsLeftOut(s)
 	spec := mapping(
 		"description", cm.on("description", optStr(s.Description)),
 		"service", str(s.Service),
@@ -105,6 +106,40 @@ func (c *converter) metadata(s *rules.SLO) *yaml.Node {
 		c.warnf(s, "alerting labels and annotations have no place in OpenSLO: left out")
 	}
 	return mapping("name", str(s.Name), "labels", stringMap(labels), "annotations", stringMap(ann))
+}
+
+// calendarStart is the startTime of a calendar time window: a Monday, the first of a month and
+// of a quarter, at midnight (slod's periods start there in their time zone).
+const calendarStart = "2024-01-01 00:00:00"
+
+// calendarDurations are the OpenSLO durations of slod's calendar periods.
+var calendarDurations = map[burnrate.CalendarPeriod]string{burnrate.Week: "1w", burnrate.Month: "1M", burnrate.Quarter: "1Q"}
+
+// timeWindow is the SLO's time window: rolling, or calendar-aligned from a period's start.
+func (c *converter) timeWindow(s *rules.SLO, cm comments) *yaml.Node {
+	cal := s.Calendar
+	if cal == nil {
+		return mapping("duration", cm.on("window", c.shorthand(s, s.Period, "the SLO window")), "isRolling", boolean(true))
+	}
+	tz := "UTC"
+	if cal.Location != nil {
+		tz = cal.Location.String()
+	}
+	return mapping("duration", cm.on("window", str(calendarDurations[cal.Period])), "isRolling", boolean(false),
+		"calendar", mapping("startTime", str(calendarStart), "timeZone", str(tz)))
+}
+
+// budgetsLeftOut warns about what slod counts the budget with and OpenSLO has no place for.
+func (c *converter) budgetsLeftOut(s *rules.SLO) {
+	if len(s.Alerting.Budget) > 0 {
+		c.warnf(s, "budget alerts (alerting.budget) have no place in OpenSLO: left out")
+	}
+	if s.Alerting.MinBadEvents > 0 {
+		c.warnf(s, "the low-traffic guard (alerting.min_bad_events) has no place in OpenSLO: left out")
+	}
+	if len(s.Exclusions) > 0 {
+		c.warnf(s, "exclusions have no place in OpenSLO: left out (the daemon also takes them over its API: POST /api/v1/exclusions)")
+	}
 }
 
 // prometheus is a metricSource of a Prometheus query.

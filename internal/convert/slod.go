@@ -4,11 +4,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/rules"
 )
 
@@ -47,8 +49,15 @@ func sources(group []*rules.SLO) string {
 // slodSLO is one SLO of a slod/v1 file.
 func (c *converter) slodSLO(s *rules.SLO) *yaml.Node {
 	cm := c.comments.of(s)
-	var window, maxGroups, groupBy *yaml.Node
-	if s.Period != rules.DefaultPeriod {
+	var window, calendar, maxGroups, groupBy *yaml.Node
+	switch {
+	case s.Calendar != nil:
+		var tz *yaml.Node
+		if loc := s.Calendar.Location; loc != nil && loc != time.UTC {
+			tz = str(loc.String())
+		}
+		calendar = flow(mapping("period", str(string(s.Calendar.Period)), "time_zone", tz))
+	case s.Period != rules.DefaultPeriod:
 		window = str(model.Duration(s.Period).String())
 	}
 	if len(s.GroupBy) > 0 {
@@ -66,6 +75,8 @@ func (c *converter) slodSLO(s *rules.SLO) *yaml.Node {
 		"description", cm.on("description", optStr(s.Description)),
 		"objective", cm.on("objective", number(percent(s.Objective))),
 		"window", cm.on("window", window),
+		"calendar", cm.on("window", calendar),
+		"exclusions", exclusions(s.Exclusions),
 		"labels", flowMap(stringMap(s.Labels)),
 		"group_by", groupBy,
 		"max_groups", maxGroups,
@@ -74,6 +85,35 @@ func (c *converter) slodSLO(s *rules.SLO) *yaml.Node {
 	)
 	n.HeadComment = cm.head
 	return n
+}
+
+// exclusions writes an SLO's exclusions, its file's among them (each SLO of the output lists every
+// exclusion that applies to it).
+func exclusions(set exclude.Set) *yaml.Node {
+	var items []*yaml.Node
+	for _, w := range set {
+		var tz *yaml.Node
+		if w.TimeZone != nil {
+			tz = str(w.TimeZone.String())
+		}
+		items = append(items, flow(mapping("name", str(w.Name), "start", str(w.Start.Format(time.RFC3339Nano)),
+			"duration", str(goDuration(w.Duration)), "rrule", optStr(w.RRule), "time_zone", tz)))
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return list(items...)
+}
+
+// goDuration writes d as Go reads it (an exclusion's duration): 3h, 90m, 1h30m15s.
+func goDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
 }
 
 func flowMap(n *yaml.Node) *yaml.Node {
@@ -132,13 +172,29 @@ func (c *converter) slodAlerting(s *rules.SLO) *yaml.Node {
 	if nd := a.NoData; nd != nil {
 		noData = flow(mapping("after", str(model.Duration(nd.After).String()), "severity", str(string(nd.Severity))))
 	}
+	var guard *yaml.Node
+	if a.MinBadEvents > 0 {
+		guard = num(a.MinBadEvents)
+	}
 	n := mapping("name", name, "runbook_url", optStr(a.RunbookURL), "labels", flowMap(stringMap(a.Labels)),
 		"annotations", stringMap(a.Annotations), "page", sev(burnrate.Page), "ticket", sev(burnrate.Ticket),
-		"windows", windows, "no_data", noData)
+		"windows", windows, "no_data", noData, "min_bad_events", guard, "budget", budgetAlerts(a.Budget))
 	if len(n.Content) == 0 {
 		return nil
 	}
 	return n
+}
+
+// budgetAlerts writes the budget alerts, their thresholds as percentages of the budget.
+func budgetAlerts(bs []burnrate.BudgetAlert) *yaml.Node {
+	var items []*yaml.Node
+	for _, b := range bs {
+		items = append(items, flow(mapping("severity", str(string(b.Severity)), "below", str(percent(b.Below)+"%"))))
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return list(items...)
 }
 
 // slodWindows writes an SLO's window pairs: none when they are the default policy of its period

@@ -235,8 +235,13 @@ func (d *Daemon) afterCycle(ctx context.Context, log *slog.Logger, t time.Time, 
 				if tr.To == burnrate.Firing || tr.From == burnrate.Firing {
 					level = slog.LevelInfo
 				}
-				log.Log(ctx, level, "alert transition", "slo", ir.id, "severity", tr.Severity, "no_data", tr.NoData,
-					"from", tr.From, "to", tr.To, "at", tr.At, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
+				attrs := []any{"slo", ir.id, "severity", tr.Severity, "no_data", tr.NoData, "from", tr.From, "to", tr.To, "at", tr.At}
+				if tr.Budget {
+					attrs = append(attrs, "budget", true, "budget_remaining", round(tr.Reason.Budget), "below", round(tr.Reason.Threshold))
+				} else {
+					attrs = append(attrs, "long_burn_rate", round(tr.Reason.LongBurn), "short_burn_rate", round(tr.Reason.ShortBurn))
+				}
+				log.Log(ctx, level, "alert transition", attrs...)
 			}
 		}
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/config"
 	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/receiver"
@@ -175,6 +176,10 @@ type Daemon struct {
 	slos   []*sloState
 	alerts map[string]notify.AlertRecord
 	reload reloadStatus
+	// exclusions are those taken over the API (stored in the meta key metaExclusions), exclSet
+	// the same compiled; written under cycleMu and mu.
+	exclusions []exclusionRecord
+	exclSet    exclude.Set
 	// unrouted are the dedup keys of firing alerts no route matched at the last cycle (warned
 	// about once, not every cycle).
 	unrouted map[string]bool
@@ -323,6 +328,10 @@ func (d *Daemon) openState(set *rules.Set, rt *runtimeConfig) error {
 		return err
 	}
 	d.silences.SetLimits(d.opt.Silences)
+	if err := d.loadExclusions(); err != nil {
+		st.Close()
+		return err
+	}
 	if d.incidents, err = loadIncidents(st, d.log.With("component", "incidents"), d.m.storeErrors); err != nil {
 		st.Close()
 		return fmt.Errorf("reading the incident log: %w", err)
@@ -431,7 +440,7 @@ func (d *Daemon) carryOver(prev []*sloState, slos []*rules.SLO, rt *runtimeConfi
 	}
 	out := make([]*sloState, 0, len(slos))
 	for _, slo := range slos {
-		s := &sloState{slo: slo, eval: newGroups(slo, rt), commits: map[string]commitState{}, sourceErrs: new(sourceErrorCounts),
+		s := &sloState{slo: slo, eval: newGroups(slo, rt, d.exclSet), commits: map[string]commitState{}, sourceErrs: new(sourceErrorCounts),
 			hist: new(sync.Mutex), source: d.sourcePos(slo)}
 		o, ok := old[slo.ID()]
 		if ok {
@@ -466,9 +475,12 @@ func carryInstances(o, s *sloState, rt *runtimeConfig) {
 	}
 }
 
-// newGroups returns the evaluation of slo under the runtime config rt, without history.
-func newGroups(slo *rules.SLO, rt *runtimeConfig) *eval.Groups {
-	return eval.NewGroups(slo, rt.cfg.Evaluation.Step.D(), eval.StepperOptionsFor(slo, rt.cfg.Evaluation.Lookback.D()))
+// newGroups returns the evaluation of slo under the runtime config rt, without history, with the
+// exclusions taken over the API.
+func newGroups(slo *rules.SLO, rt *runtimeConfig, exclusions exclude.Set) *eval.Groups {
+	g := eval.NewGroups(slo, rt.cfg.Evaluation.Step.D(), eval.StepperOptionsFor(slo, rt.cfg.Evaluation.Lookback.D()))
+	g.SetExclusions(exclusions)
+	return g
 }
 
 func equalNoData(a, b *burnrate.NoData) bool {
@@ -549,7 +561,7 @@ func (d *Daemon) restoreSLO(s *sloState, recs map[string]store.SLORecord) error 
 	s.hist.Lock()
 	defer s.hist.Unlock()
 	step := d.rt.cfg.Evaluation.Step.D()
-	s.eval, s.commits, s.insts = newGroups(s.slo, d.rt), map[string]commitState{}, nil
+	s.eval, s.commits, s.insts = newGroups(s.slo, d.rt, d.exclSet), map[string]commitState{}, nil
 	for _, id := range slices.Sorted(maps.Keys(recs)) {
 		key, ok := instanceKey(s.slo, id)
 		if !ok {

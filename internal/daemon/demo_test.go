@@ -128,8 +128,8 @@ func demoRate(job, model string, bad bool, t time.Time) (float64, bool) {
 
 var demoJob = regexp.MustCompile(`job="([^"]+)"`)
 
-// demoSource answers the SLIs' per-step queries with demoRate, per group for a query by model
-// (the tiered backfill scales what it answers at coarser steps itself).
+// demoSource answers the SLIs' per-step queries with demoRate, per second as rate() does, per
+// group for a query by model (the tiered backfill scales what it answers at coarser steps itself).
 type demoSource struct {
 	rate    func(job, model string, bad bool, t time.Time) (float64, bool)
 	queries atomic.Int64
@@ -151,7 +151,7 @@ func (s *demoSource) QueryRange(_ context.Context, query string, start, end time
 		var pts []sli.Point
 		for t := start; !t.After(end); t = t.Add(step) {
 			if v, ok := s.rate(m[1], model, bad, t); ok {
-				pts = append(pts, sli.Point{T: t, V: v})
+				pts = append(pts, sli.Point{T: t, V: v / 60}) // rate(): per second
 			}
 		}
 		ls := map[string]string{}

@@ -104,7 +104,7 @@ func (d *Daemon) sloDetail(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) detail(ref instRef) (detailView, *burnrate.History) {
 	now := d.clock.Now()
 	d.mu.RLock()
-	vc := viewContext{alerts: d.alerts, silences: d.silences.Active(now), now: now}
+	vc := viewContext{alerts: d.alerts, silences: d.silences.Active(now), exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
 	view := instView(ref.s, ref.is, vc)
 	if !ref.is.evaluated {
 		view.State = stateUnknown
@@ -204,7 +204,7 @@ func incidentDetail(in incident, slo *rules.SLO, is *instState, h *burnrate.Hist
 		end = *in.End
 	} else {
 		for _, a := range is.st.Alerts {
-			if string(a.Severity) == in.Severity && a.NoData == in.NoData && a.Phase == burnrate.Firing {
+			if string(a.Severity) == in.Severity && a.NoData == in.NoData && a.Budget == in.Budget && a.Phase == burnrate.Firing {
 				iv.PeakBurnRate = round(a.PeakBurnRate)
 			}
 		}
@@ -217,7 +217,7 @@ func incidentDetail(in incident, slo *rules.SLO, is *instState, h *burnrate.Hist
 		end = is.dataUntil
 	}
 	bad, _ := h.Between(in.Start, end)
-	_, total := h.Between(is.dataUntil.Add(-slo.Period), is.dataUntil)
+	_, total := h.Between(budgetStart(slo, is.dataUntil), is.dataUntil)
 	if budget := (1 - slo.Objective) * total; budget > 0 {
 		iv.BudgetSpent = known(bad/budget, true)
 	}

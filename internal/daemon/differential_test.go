@@ -61,7 +61,8 @@ func TestDifferential(t *testing.T) {
 			want := c.backtest(t)
 			got := c.daemon(t)
 			c.compare(t, "the daemon", got, want)
-			t.Logf("%s, %s samples, %d failing and %d skipped cycles: %d transitions", c.kind, c.interval, len(c.failing), len(c.skipped), len(want))
+			t.Logf("%s, %s samples, %d failing and %d skipped cycles: %d transitions (%d of budget alerts)", c.kind, c.interval,
+				len(c.failing), len(c.skipped), len(want), countBudget(want))
 			c.slodTest(t, want)
 		})
 	}
@@ -92,7 +93,7 @@ func newDiffCase(seed uint64) *diffCase {
 	c := &diffCase{seed: seed, failing: map[int]bool{}, skipped: map[int]bool{}}
 	c.interval = []time.Duration{15 * time.Second, 30 * time.Second, time.Minute}[r.IntN(3)]
 	c.kind = []string{"events-rate", "events-increase", "latency", "timeslice", "timeslice-5m"}[r.IntN(5)]
-	c.rulesYML = diffRules(c.kind, r.IntN(20) == 0)
+	c.rulesYML = diffBudgets(seed, diffRules(c.kind, r.IntN(20) == 0))
 	c.series = diffTraffic(r, c.kind, c.interval)
 	if r.IntN(2) == 0 {
 		// The daemon's source fails now and then (bursts shorter than the no-data alert's
@@ -303,14 +304,17 @@ func diffTime(m int) time.Time { return time.Unix(0, 0).UTC().Add(time.Duration(
 
 // diffTransition is one alert's change of phase.
 type diffTransition struct {
-	Alert    string // page, ticket, ticket(no_data)
+	Alert    string // page, ticket, ticket(no_data), ticket(budget)
 	From, To burnrate.Phase
 	At       int // minute
 }
 
-func alertName(sev burnrate.Severity, noData bool) string {
+func alertName(sev burnrate.Severity, noData, budget bool) string {
 	if noData {
 		return string(sev) + "(no_data)"
+	}
+	if budget {
+		return string(sev) + "(budget)"
 	}
 	return string(sev)
 }
@@ -326,7 +330,7 @@ func (c *diffCase) backtest(t *testing.T) []diffTransition {
 	prev := map[string]burnrate.Phase{}
 	obs := func(_ *eval.Instance, at time.Time, st burnrate.State, _ burnrate.Status) {
 		for _, a := range st.Alerts {
-			name := alertName(a.Severity, a.NoData)
+			name := alertName(a.Severity, a.NoData, a.Budget)
 			ph := a.Phase
 			if ph == "" {
 				ph = burnrate.Inactive
@@ -437,6 +441,7 @@ func logTransitionsBySLO(t *testing.T, logs []byte) map[string][]diffTransition 
 			SLO      string
 			Severity burnrate.Severity
 			NoData   bool `json:"no_data"`
+			Budget   bool `json:"budget"`
 			From, To burnrate.Phase
 			At       time.Time
 		}
@@ -444,7 +449,7 @@ func logTransitionsBySLO(t *testing.T, logs []byte) map[string][]diffTransition 
 			t.Fatalf("log line %q: %v", sc.Text(), err)
 		}
 		if l.Msg == "alert transition" {
-			out[l.SLO] = append(out[l.SLO], diffTransition{alertName(l.Severity, l.NoData), l.From, l.To, int(l.At.Sub(diffTime(0)) / time.Minute)})
+			out[l.SLO] = append(out[l.SLO], diffTransition{alertName(l.Severity, l.NoData, l.Budget), l.From, l.To, int(l.At.Sub(diffTime(0)) / time.Minute)})
 		}
 	}
 	// A cycle logs its SLO's transitions in time order; cycles follow each other.
@@ -539,11 +544,12 @@ func firingAt(trs []diffTransition, m int) string {
 		if phase[name] != burnrate.Firing {
 			continue
 		}
-		sev, noData := strings.CutSuffix(name, "(no_data)")
-		if noData {
+		if sev, ok := strings.CutSuffix(name, "(no_data)"); ok {
 			out = append(out, "{severity: "+sev+", no_data: true}")
+		} else if sev, ok := strings.CutSuffix(name, "(budget)"); ok {
+			out = append(out, "{severity: "+sev+", budget: true}")
 		} else {
-			out = append(out, "{severity: "+sev+"}")
+			out = append(out, "{severity: "+name+"}")
 		}
 	}
 	return strings.Join(out, ", ")

@@ -251,7 +251,7 @@ func (d *Daemon) fetch(ctx context.Context, log *slog.Logger, rt *runtimeConfig,
 		}
 		s.prep = prep
 	}
-	src := &eval.Source{Querier: rt.querier, SLO: s.slo, Prepared: s.prep}
+	src := &eval.Source{Querier: rt.querier, SLO: s.slo, Prepared: s.prep, Exclusions: s.eval.Exclusions()}
 	backfill := s.slo.MaxWindow()
 	if b := rt.cfg.Evaluation.Backfill.D(); b > 0 && b < backfill {
 		backfill = b

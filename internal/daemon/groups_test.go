@@ -159,7 +159,7 @@ func TestGroupsEverywhere(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, a := range st.Alerts {
-			k := inst.ID() + "|" + alertName(a.Severity, a.NoData)
+			k := inst.ID() + "|" + alertName(a.Severity, a.NoData, a.Budget)
 			ph := a.Phase
 			if ph == "" {
 				ph = burnrate.Inactive
@@ -168,7 +168,7 @@ func TestGroupsEverywhere(t *testing.T) {
 				if !ok {
 					was = burnrate.Inactive
 				}
-				checked[inst.ID()] = append(checked[inst.ID()], diffTransition{alertName(a.Severity, a.NoData), was, ph, int(at.Sub(diffTime(0)) / time.Minute)})
+				checked[inst.ID()] = append(checked[inst.ID()], diffTransition{alertName(a.Severity, a.NoData, a.Budget), was, ph, int(at.Sub(diffTime(0)) / time.Minute)})
 			}
 			prev[k] = ph
 		}

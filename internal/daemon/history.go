@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/web"
@@ -63,11 +65,11 @@ type chartRange struct{ from, to time.Time }
 
 // historyView is the chart data of an instance over rng, from a copy of its history (h, nil
 // when none), with its alert intervals and the silences that matched its alerts.
-func historyView(slo *rules.SLO, is *instState, id string, h *burnrate.History, rng chartRange, alerts, silences []web.Interval) web.History {
-	out := web.History{ID: id, Objective: slo.Objective, Window: model.Duration(slo.Period).String(), From: rng.from.UTC(), To: rng.to.UTC(),
+func historyView(slo *rules.SLO, is *instState, id string, h *burnrate.History, rng chartRange, marks chartMarks) web.History {
+	out := web.History{ID: id, Objective: slo.Objective, Window: periodName(slo), From: rng.from.UTC(), To: rng.to.UTC(),
 		BudgetKind: web.BudgetWindow, Resolutions: []web.Resolution{}, T: []int64{}, Steps: []int{}, Data: []int{},
 		Bad: []float64{}, Total: []float64{}, ErrorRatio: []*float64{}, Budget: []*float64{}, Burn: []web.BurnSeries{},
-		Pairs: chartPairs(slo), Alerts: alerts, Silences: silences}
+		Pairs: chartPairs(slo), Alerts: marks.alerts, Silences: marks.silences, Exclusions: marks.exclusions}
 	end := is.dataUntil
 	if h == nil || end.IsZero() || h.End().Before(end) {
 		return out
@@ -77,6 +79,7 @@ func historyView(slo *rules.SLO, is *instState, id string, h *burnrate.History, 
 		return out
 	}
 	c := newSeriesCalc(slo, is, h, all, end)
+	perUnit := eval.EventsPerUnit(slo, h.Step())
 	out.WindowStart = &c.windowStart
 	longs := longWindows(slo)
 	burn := make([][]*float64, len(longs))
@@ -86,7 +89,7 @@ func historyView(slo *rules.SLO, is *instState, id string, h *burnrate.History, 
 		}
 		out.T = append(out.T, p.End.Unix())
 		out.Steps, out.Data = append(out.Steps, p.Steps), append(out.Data, min(p.DataSteps, 1))
-		out.Bad, out.Total = append(out.Bad, round(p.Bad)), append(out.Total, round(p.Total))
+		out.Bad, out.Total = append(out.Bad, round(p.Bad*perUnit)), append(out.Total, round(p.Total*perUnit))
 		out.ErrorRatio = append(out.ErrorRatio, known(errorRatio(p.Bad, p.Total), p.DataSteps > 0))
 		out.Budget = append(out.Budget, c.budget(p))
 		for j, w := range longs {
@@ -98,6 +101,43 @@ func historyView(slo *rules.SLO, is *instState, id string, h *burnrate.History, 
 		out.Burn = append(out.Burn, web.BurnSeries{Window: model.Duration(w).String(), Values: burn[j]})
 	}
 	return out
+}
+
+// chartMarks are the intervals drawn over the charts: alerts, silences and exclusions.
+type chartMarks struct{ alerts, silences, exclusions []web.Interval }
+
+// periodName is the SLO's window as the charts name it: 30d, or a calendar month in its time zone.
+func periodName(slo *rules.SLO) string {
+	if cal := slo.Calendar; cal != nil {
+		return "calendar " + string(cal.Period) + " (" + cal.Location.String() + ")"
+	}
+	return model.Duration(slo.Period).String()
+}
+
+// exclusionIntervals are the exclusions of the instance (its SLO's and files', and those of api
+// matching its labels) that overlap [from, to], the newest maxExclusionSpans.
+func exclusionIntervals(slo *rules.SLO, group map[string]string, api exclude.Set, from, to time.Time) []web.Interval {
+	set := append(append(exclude.Set(nil), slo.Exclusions...), api...).For(eval.InstanceLabels(slo, group))
+	ivs := set.Between(from, to)
+	if len(ivs) > maxExclusionSpans {
+		ivs = ivs[len(ivs)-maxExclusionSpans:]
+	}
+	out := []web.Interval{}
+	for _, iv := range ivs {
+		end := iv.End.UTC()
+		out = append(out, web.Interval{Start: iv.Start.UTC(), End: &end, Label: iv.Name})
+	}
+	return out
+}
+
+// budgetStart is the start of the budget's span ending at end: the SLO window before it, or the
+// calendar period it is in (from local midnight in the SLO's time zone).
+func budgetStart(slo *rules.SLO, end time.Time) time.Time {
+	if slo.Calendar != nil {
+		start, _ := slo.Calendar.Bounds(end) // the period of the step ending at end, as Status has it
+		return start.UTC()
+	}
+	return end.Add(-slo.Period).UTC()
 }
 
 // seriesCalc computes the columns of a History view that span more than one point: the burndown
@@ -115,7 +155,7 @@ type seriesCalc struct {
 
 func newSeriesCalc(slo *rules.SLO, is *instState, h *burnrate.History, pts []burnrate.Point, end time.Time) *seriesCalc {
 	c := &seriesCalc{objective: slo.Objective, h: h, pts: pts, dataPrefix: make([]int, len(pts)+1),
-		windowStart: end.Add(-slo.Period).UTC(), windowKnown: !is.status.NoData}
+		windowStart: budgetStart(slo, end), windowKnown: !is.status.NoData}
 	for i, p := range pts {
 		c.dataPrefix[i+1] = c.dataPrefix[i] + min(p.DataSteps, 1)
 	}
@@ -211,29 +251,37 @@ func alertIntervals(r instRef, incidents map[string][]incident, from, to time.Ti
 	for _, list := range incidents {
 		for _, in := range list {
 			if in.End == nil {
-				open[in.Severity+strconv.FormatBool(in.NoData)+in.Start.String()] = true
+				open[alertKey(in.Severity, in.NoData, in.Budget, in.Start)] = true
 			}
 			if (in.End != nil && in.End.Before(from)) || in.Start.After(to) {
 				continue
 			}
-			out = append(out, web.Interval{Severity: in.Severity, NoData: in.NoData, Start: in.Start, End: in.End,
+			out = append(out, web.Interval{Severity: in.Severity, NoData: in.NoData, Budget: in.Budget, Start: in.Start, End: in.End,
 				Label: incidentLabel(in), PeakBurnRate: in.PeakBurnRate})
 		}
 	}
 	for _, a := range r.is.st.Alerts {
-		if a.Phase != burnrate.Firing || open[string(a.Severity)+strconv.FormatBool(a.NoData)+a.FiredAt.UTC().String()] {
+		if a.Phase != burnrate.Firing || open[alertKey(string(a.Severity), a.NoData, a.Budget, a.FiredAt.UTC())] {
 			continue
 		}
-		out = append(out, web.Interval{Severity: string(a.Severity), NoData: a.NoData, Start: a.FiredAt.UTC(), Label: string(a.Severity)})
+		out = append(out, web.Interval{Severity: string(a.Severity), NoData: a.NoData, Budget: a.Budget, Start: a.FiredAt.UTC(),
+			Label: incidentLabel(incident{Severity: string(a.Severity), NoData: a.NoData, Budget: a.Budget})})
 	}
 	slices.SortFunc(out, func(a, b web.Interval) int { return a.Start.Compare(b.Start) })
 	return out
+}
+
+// alertKey tells one firing of one alert of an instance from the others.
+func alertKey(sev string, noData, budget bool, start time.Time) string {
+	return sev + "|" + strconv.FormatBool(noData) + "|" + strconv.FormatBool(budget) + "|" + start.String()
 }
 
 func incidentLabel(in incident) string {
 	switch {
 	case in.NoData:
 		return in.Severity + " (no data)"
+	case in.Budget:
+		return in.Severity + " (budget)"
 	case in.Window != "":
 		return in.Severity + " " + in.Window
 	}
@@ -246,10 +294,13 @@ func silenceIntervals(slo *rules.SLO, is *instState, sils []notify.Silence, from
 	out := []web.Interval{}
 	var labelSets []map[string]string
 	for _, w := range slo.Alerting.Windows {
-		labelSets = append(labelSets, notify.AlertMatchLabels(slo, is.labels, w.Severity, false))
+		labelSets = append(labelSets, notify.AlertMatchLabels(slo, is.labels, w.Severity, false, false))
+	}
+	for _, b := range slo.Alerting.Budget {
+		labelSets = append(labelSets, notify.AlertMatchLabels(slo, is.labels, b.Severity, false, true))
 	}
 	if nd := slo.Alerting.NoData; nd != nil {
-		labelSets = append(labelSets, notify.AlertMatchLabels(slo, is.labels, nd.Severity, true))
+		labelSets = append(labelSets, notify.AlertMatchLabels(slo, is.labels, nd.Severity, true, false))
 	}
 	for _, sil := range sils {
 		if sil.EndsAt.Before(from) || sil.StartsAt.After(to) {
@@ -327,6 +378,14 @@ func (d *Daemon) sloHistory(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) chartData(ref instRef, id string, rng chartRange) web.History {
 	incs := d.incidents.get(notify.AlertKeys(ref.s.slo, ref.is.key))
 	alerts := alertIntervals(ref, incs, rng.from, rng.to)
-	sils := silenceIntervals(ref.s.slo, ref.is, d.silences.List(), rng.from, rng.to)
-	return historyView(ref.s.slo, ref.is, id, ref.history(), rng, alerts, sils)
+	return historyView(ref.s.slo, ref.is, id, ref.history(), rng, d.chartMarks(ref, alerts, rng))
+}
+
+// chartMarks are the instance's alert intervals with the silences and exclusions over rng.
+func (d *Daemon) chartMarks(ref instRef, alerts []web.Interval, rng chartRange) chartMarks {
+	d.mu.RLock()
+	api := d.exclSet
+	d.mu.RUnlock()
+	return chartMarks{alerts: alerts, silences: silenceIntervals(ref.s.slo, ref.is, d.silences.List(), rng.from, rng.to),
+		exclusions: exclusionIntervals(ref.s.slo, ref.is.labels, api, rng.from, rng.to)}
 }

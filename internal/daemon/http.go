@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/web"
@@ -52,6 +54,9 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/silences", postSilence(d.silences))
 	mux.HandleFunc("GET /api/v1/silences", listSilences(d.silences, d.clock))
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", deleteSilence(d.silences, d.clock))
+	mux.HandleFunc("POST /api/v1/exclusions", d.postExclusion)
+	mux.HandleFunc("GET /api/v1/exclusions", d.listExclusions)
+	mux.HandleFunc("DELETE /api/v1/exclusions/{id}", d.deleteExclusion)
 	var backupStore http.Handler = apiForbidden("Admin APIs are not enabled: start slod with --web.enable-admin-api.")
 	if d.opt.Web.EnableAdminAPI {
 		backupStore = noWriteDeadline(backup(d.store))
@@ -117,6 +122,47 @@ type sloView struct {
 	SourceError    string       `json:"source_error,omitempty"`
 	// SourceErrorMessage is the error behind SourceError (none for no_data).
 	SourceErrorMessage string `json:"source_error_message,omitempty"`
+	// Calendar is the current period of a calendar SLO (absent for a rolling window).
+	Calendar *calendarView `json:"calendar,omitempty"`
+	// Exclusions are the spans excluded from the SLO's window up to a day ahead (its file's, its
+	// own and the API's that match it), for the charts to show as excluded.
+	Exclusions []exclusionSpan `json:"exclusions,omitempty"`
+}
+
+// calendarView is the current period of a calendar SLO: the budget (budget_remaining) is over
+// [start, now]; projected_budget_remaining is what is left at end if the rest of the period burns
+// at the current burn rate with steady traffic (null when unknown).
+type calendarView struct {
+	Period          string     `json:"period"`
+	TimeZone        string     `json:"time_zone"`
+	Start           *time.Time `json:"start,omitempty"`
+	End             *time.Time `json:"end,omitempty"`
+	ProjectedBudget *float64   `json:"projected_budget_remaining"`
+}
+
+// exclusionSpan is one occurrence of an exclusion: steps ending in (start, end] do not count.
+type exclusionSpan struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// maxExclusionSpans bounds the spans listed per SLO (an hourly recurrence over 30 days is 720).
+const maxExclusionSpans = 100
+
+// exclusionSpans are the occurrences of the exclusions of slo's instance (group labels) in its
+// window up to a day after now, the newest maxExclusionSpans.
+func exclusionSpans(slo *rules.SLO, group map[string]string, api exclude.Set, now time.Time) []exclusionSpan {
+	set := append(append(exclude.Set(nil), slo.Exclusions...), api...).For(eval.InstanceLabels(slo, group))
+	ivs := set.Between(now.Add(-slo.MaxWindow()), now.Add(24*time.Hour))
+	if len(ivs) > maxExclusionSpans {
+		ivs = ivs[len(ivs)-maxExclusionSpans:]
+	}
+	var out []exclusionSpan
+	for _, iv := range ivs {
+		out = append(out, exclusionSpan{Name: iv.Name, Start: iv.Start.UTC(), End: iv.End.UTC()})
+	}
+	return out
 }
 
 // eventsView are the events of an SLO's window: good, bad and all of them (per-step fractions for
@@ -136,6 +182,10 @@ type windowView struct {
 type alertView struct {
 	Severity string `json:"severity"`
 	NoData   bool   `json:"no_data,omitempty"`
+	// Budget marks a budget alert; BudgetBelow is its threshold (a fraction of the period's
+	// budget).
+	Budget      bool     `json:"budget,omitempty"`
+	BudgetBelow *float64 `json:"budget_below,omitempty"`
 	// State is the alert's phase (inactive, pending, firing), or unknown for a burn-rate alert
 	// that is inactive while the SLO has no data for its newest step: it can neither fire nor
 	// resolve until the data comes, so inactive would claim what slod does not know.
@@ -158,9 +208,12 @@ type silenceRef struct {
 // viewContext is what an SLO's view needs besides the SLO: the notification records of the
 // firing alerts (their labels, which silences match) and the silences in force now.
 type viewContext struct {
-	alerts   map[string]notify.AlertRecord
-	silences []notify.Silence
-	now      time.Time
+	alerts     map[string]notify.AlertRecord
+	silences   []notify.Silence
+	exclusions exclude.Set
+	now        time.Time
+	// step is the evaluation step (the unit of per-second SLIs' histories).
+	step time.Duration
 }
 
 // silencing returns the active silence matching the firing alert a of slo's group (key "": the
@@ -169,7 +222,7 @@ func (vc viewContext) silencing(slo *rules.SLO, key string, a burnrate.AlertStat
 	if a.Phase != burnrate.Firing {
 		return nil
 	}
-	rec, ok := vc.alerts[notify.GroupDedupKey(slo.Service, slo.Name, string(a.Severity), a.NoData, key)]
+	rec, ok := vc.alerts[notify.AlertDedupKey(slo.Service, slo.Name, a, key)]
 	if !ok {
 		return nil
 	}
@@ -216,7 +269,7 @@ func (d *Daemon) sloViews() []sloView {
 	silences := d.silences.Active(now)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	vc := viewContext{alerts: d.alerts, silences: silences, now: now}
+	vc := viewContext{alerts: d.alerts, silences: silences, exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
 	out := make([]sloView, 0, len(d.slos))
 	for _, s := range d.slos {
 		insts := s.insts
@@ -248,15 +301,23 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 		v.ErrorRatio, v.BudgetRemaining = known(st.ErrorRatio, !st.NoData), known(st.BudgetRemaining, !st.NoData)
 		v.CurrentBurnRate = known(st.CurrentBurnRate, !st.CurrentNoData)
 		v.TimeToExhaustion = timeToExhaustion(st)
+		v.Exclusions = exclusionSpans(s.slo, is.labels, vc.exclusions, st.At)
+		if cal := s.slo.Calendar; cal != nil {
+			v.Calendar = &calendarView{Period: string(cal.Period), TimeZone: cal.Location.String(), Start: timePtr(st.PeriodStart),
+				End: timePtr(st.PeriodEnd), ProjectedBudget: known(st.ProjectedBudget, !st.NoData)}
+		}
 		for _, w := range st.Windows {
 			v.Windows = append(v.Windows, windowView{Window: model.Duration(w.Window).String(),
 				ErrorRatio: known(w.ErrorRatio, !w.NoData), BurnRate: known(w.BurnRate, !w.NoData)})
 		}
-		setEvents(&v, s.slo, is)
+		setEvents(&v, s.slo, is, eval.EventsPerUnit(s.slo, vc.step))
 	}
 	for _, a := range is.st.Alerts {
 		av := alertView{Severity: string(a.Severity), NoData: a.NoData, State: is.alertState(a), ActiveAt: timePtr(a.ActiveAt),
 			FiredAt: timePtr(a.FiredAt), PeakBurnRate: finite(a.PeakBurnRate), Silenced: vc.silencing(s.slo, is.key, a)}
+		if a.Budget {
+			av.Budget, av.BudgetBelow = true, budgetBelow(s.slo, a.Severity)
+		}
 		if (a.Phase == burnrate.Pending || a.Phase == burnrate.Firing) && a.Reason.Window.Long > 0 {
 			av.Window = model.Duration(a.Reason.Window.Long).String() + "/" + model.Duration(a.Reason.Window.Short).String()
 		}
@@ -265,34 +326,44 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 	return v
 }
 
-// setEvents sets the events of the window, the low-volume warning and the budget spent recently,
-// from the status of the last evaluation (its window over the SLO's period).
-func setEvents(v *sloView, slo *rules.SLO, is *instState) {
+// budgetBelow is the threshold of slo's budget alert of severity sev (nil if it has none: a
+// reload removed it).
+func budgetBelow(slo *rules.SLO, sev burnrate.Severity) *float64 {
+	for _, b := range slo.Alerting.Budget {
+		if b.Severity == sev {
+			v := b.Below
+			return &v
+		}
+	}
+	return nil
+}
+
+// setEvents sets the events of the window (of the current calendar period), the low-volume
+// warning and the budget spent recently, from the status of the last evaluation; perUnit is what
+// one unit of the history counts in events (eval.EventsPerUnit).
+func setEvents(v *sloView, slo *rules.SLO, is *instState, perUnit float64) {
 	st := is.status
 	if st.NoData {
 		return
 	}
-	for _, w := range st.Windows {
-		if w.Window != slo.Period {
-			continue
-		}
-		v.Events = &eventsView{Good: round(w.Total - w.Bad), Bad: round(w.Bad), Total: round(w.Total)}
-		v.LowVolume = slo.SLI.Kind != rules.RatioSLI && (1-slo.Objective)*w.Total < 1
-		budget := (1 - slo.Objective) * w.Total
-		if budget <= 0 {
-			return
-		}
-		v.BudgetSpent24h = known(is.recentBad[0]/budget, true)
-		if slo.Period >= recentWindows[1] {
-			v.BudgetSpent7d = known(is.recentBad[1]/budget, true)
-		}
+	bad, total := st.Bad*perUnit, st.Total*perUnit
+	v.Events = &eventsView{Good: round(total - bad), Bad: round(bad), Total: round(total)}
+	v.LowVolume = slo.SLI.Kind != rules.RatioSLI && (1-slo.Objective)*total < 1
+	budget := (1 - slo.Objective) * st.Total
+	if budget <= 0 {
+		return
+	}
+	v.BudgetSpent24h = known(is.recentBad[0]/budget, true)
+	if slo.Period >= recentWindows[1] {
+		v.BudgetSpent7d = known(is.recentBad[1]/budget, true)
 	}
 }
 
 // timeToExhaustion is the status's time to exhaustion as the API shows it: null when the budget
-// or the current burn rate is unknown, or when the budget is not being spent; "0s" once spent.
+// or the current burn rate is unknown, or when the budget is not being spent (or, for a calendar
+// period, lasts the period at the current burn rate); "0s" once spent.
 func timeToExhaustion(st burnrate.Status) *string {
-	if st.NoData || st.CurrentNoData || !(st.CurrentBurnRate > 0) {
+	if st.NoData || st.CurrentNoData || !(st.CurrentBurnRate > 0) || (st.TimeToExhaustion == 0 && st.BudgetRemaining > 0) {
 		return nil
 	}
 	tte := model.Duration(st.TimeToExhaustion.Round(time.Minute)).String()
@@ -300,9 +371,9 @@ func timeToExhaustion(st burnrate.Status) *string {
 }
 
 // alertState is the state the API, the status page and the metrics show for alert a of the
-// instance: its phase, or unknown for a burn-rate alert held inactive because the newest step has
-// no data or the instance has not been evaluated since start (a firing or pending alert held
-// meanwhile keeps its phase: it was reached on data).
+// instance: its phase, or unknown for a burn-rate (or budget) alert held inactive because the
+// newest step has no data or the instance has not been evaluated since start (a firing or pending
+// alert held meanwhile keeps its phase: it was reached on data).
 func (is *instState) alertState(a burnrate.AlertState) string {
 	switch {
 	case a.Phase == burnrate.Pending || a.Phase == burnrate.Firing:

@@ -31,10 +31,12 @@ const (
 // incident is one firing of one alert, and what became of its notifications: the detail page's
 // incidents and the alert intervals on its charts.
 type incident struct {
-	Severity string     `json:"severity"`
-	NoData   bool       `json:"no_data,omitempty"`
-	Start    time.Time  `json:"start"`
-	End      *time.Time `json:"end,omitempty"`
+	Severity string `json:"severity"`
+	NoData   bool   `json:"no_data,omitempty"`
+	// Budget marks an incident of a budget alert (alerting.budget).
+	Budget bool       `json:"budget,omitempty"`
+	Start  time.Time  `json:"start"`
+	End    *time.Time `json:"end,omitempty"`
 	// Window is the window pair that fired (1h/5m) with the burn rates it saw and its threshold;
 	// PeakBurnRate is the highest short-window burn rate while firing (set at the resolve).
 	Window       string  `json:"window,omitempty"`
@@ -196,7 +198,7 @@ func applyNotification(v []incident, n notify.Notification, at time.Time) []inci
 	i := findIncident(v, n.StartsAt)
 	if n.Action == notify.Trigger {
 		if i < 0 {
-			in := incident{Severity: n.Severity, NoData: n.NoData, Start: n.StartsAt}
+			in := incident{Severity: n.Severity, NoData: n.NoData, Budget: n.Budget, Start: n.StartsAt}
 			if w := n.Window; w != nil {
 				in.Window = w.Long.String() + "/" + w.Short.String()
 				in.LongBurn, in.ShortBurn, in.BurnRate = w.LongBurnRate, w.ShortBurnRate, w.BurnRate
@@ -207,7 +209,7 @@ func applyNotification(v []incident, n notify.Notification, at time.Time) []inci
 	}
 	if i < 0 {
 		// A resolve of an incident the log does not hold (it was opened before the log existed).
-		v = append(v, incident{Severity: n.Severity, NoData: n.NoData, Start: n.StartsAt})
+		v = append(v, incident{Severity: n.Severity, NoData: n.NoData, Budget: n.Budget, Start: n.StartsAt})
 		i = len(v) - 1
 	}
 	end := at

@@ -89,14 +89,18 @@ func CheckRoutes(cfg *config.Config, slos []*rules.SLO) rules.Errors {
 	var errs rules.Errors
 	for _, slo := range slos {
 		for _, a := range alertsOf(slo) {
-			n, _ := notify.FromTransition(slo, nil, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Pending, To: burnrate.Firing}, burnrate.Status{}, "")
+			n, _ := notify.FromTransition(slo, nil, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget,
+				From: burnrate.Pending, To: burnrate.Firing}, burnrate.Status{}, "")
 			match := n.MatchLabels()
 			if routed(cfg.Routes, match, slo.GroupBy) {
 				continue
 			}
 			what, fix := fmt.Sprintf("the %s alerts", a.Severity), fmt.Sprintf("or turn them off with alerting.%s: {disable: true}", a.Severity)
-			if a.NoData {
+			switch {
+			case a.NoData:
 				what, fix = fmt.Sprintf("the no-data alert (%s)", a.Severity), "or remove alerting.no_data"
+			case a.Budget:
+				what, fix = fmt.Sprintf("the %s budget alert", a.Severity), "or remove it from alerting.budget"
 			}
 			p := slo.Places.Alerting
 			if p.Pos.File == "" {
@@ -133,6 +137,9 @@ func alertsOf(slo *rules.SLO) []burnrate.AlertState {
 		if !slices.ContainsFunc(out, func(a burnrate.AlertState) bool { return a.Severity == w.Severity }) {
 			out = append(out, burnrate.AlertState{Severity: w.Severity})
 		}
+	}
+	for _, b := range slo.Alerting.Budget {
+		out = append(out, burnrate.AlertState{Severity: b.Severity, Budget: true})
 	}
 	if nd := slo.Alerting.NoData; nd != nil {
 		out = append(out, burnrate.AlertState{Severity: nd.Severity, NoData: true})

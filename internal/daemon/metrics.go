@@ -225,8 +225,11 @@ func (d sloDescs) collect(ch chan<- prometheus.Metric, slo *rules.SLO, is *instS
 	seen = seen[:0]
 	for _, a := range is.st.Alerts {
 		sev := string(a.Severity)
-		if a.NoData {
+		switch {
+		case a.NoData:
 			sev += "_no_data"
+		case a.Budget:
+			sev += "_budget"
 		}
 		if st := is.alertState(a); st != stateUnknown && !slices.Contains(seen, sev) {
 			seen = append(seen, sev)

@@ -302,8 +302,7 @@ func (d *Daemon) detailPageHandler(w http.ResponseWriter, r *http.Request) {
 	end := ref.is.dataUntil
 	rng := chartRange{from: end.Add(-span), to: end}
 	incs := d.incidents.get(notify.AlertKeys(ref.s.slo, ref.is.key))
-	p.H = historyView(ref.s.slo, ref.is, dv.SLO.ID, h, rng, alertIntervals(ref, incs, rng.from, rng.to),
-		silenceIntervals(ref.s.slo, ref.is, d.silences.List(), rng.from, rng.to))
+	p.H = historyView(ref.s.slo, ref.is, dv.SLO.ID, h, rng, d.chartMarks(ref, alertIntervals(ref, incs, rng.from, rng.to), rng))
 	d.renderPage(w, "detail", web.Page{Title: dv.SLO.ID + " · slod", Root: "../../", Nav: "slos", Refreshes: true, Refresh: d.refreshEvery(r), Data: p})
 }
 

@@ -18,9 +18,9 @@ const restoreHint = "the store is damaged: restore the last good backup with `sl
 
 // CheckStore reads every record of s the way slod run uses it, so that `slod restore` and
 // `slod run` agree on what a valid store is (the store itself sees history, alert state,
-// payloads and silences as opaque bytes). It returns an error naming the first record run would
-// refuse to start with (an alert state, the notification records or a silence that does not
-// decode), and a warning for each record run repairs: a history that does not decode is
+// payloads, silences and exclusions as opaque bytes). It returns an error naming the first
+// record run would refuse to start with (an alert state, the notification records, a silence or
+// the exclusions that do not decode), and a warning for each record run repairs: a history that does not decode is
 // refetched from Prometheus, an outbox entry whose payload does not decode is dropped.
 func CheckStore(s *store.Store) (warnings []string, err error) {
 	recs, err := s.SLOs()
@@ -62,6 +62,9 @@ func CheckStore(s *store.Store) (warnings []string, err error) {
 		if err := json.Unmarshal(raw, &sil); err != nil {
 			return warnings, fmt.Errorf("silence %s does not decode: %w", id, err)
 		}
+	}
+	if _, err := readExclusions(s); err != nil {
+		return warnings, err
 	}
 	outbox, err := s.Outbox()
 	if err != nil {

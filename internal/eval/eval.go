@@ -52,8 +52,10 @@ func Steps(from, to time.Time, step time.Duration) int64 {
 // AlertInterval is one span during which an alert fired.
 type AlertInterval struct {
 	Severity burnrate.Severity
-	// NoData marks the SLO's no-data alert rather than a burn-rate alert.
+	// NoData marks the SLO's no-data alert, Budget one of its budget alerts, rather than a
+	// burn-rate alert.
 	NoData bool
+	Budget bool
 	// Start is the first evaluation time at which the alert fired (the first evaluation time of the
 	// backtest if it was already firing then); End the first at which it no longer fired, nil if it
 	// was still firing at the last evaluation time.
@@ -93,6 +95,15 @@ type Result struct {
 	// evaluated (then it is the SLO's only Result, without alerts or status), or an error of the
 	// instance's source during the backtest (a bridge that failed).
 	Err error
+	// Excluded is how much of the evaluated range the SLO's exclusions covered.
+	Excluded time.Duration
+	// Periods are the calendar periods that ended during the backtest (calendar SLOs only), with
+	// the budget left at the end of each.
+	Periods []PeriodBudget
+	// Suppressed is how many alert intervals the SLO's low-traffic guard (min_bad_events)
+	// suppressed: the SLO evaluated without it fired them, the SLO as written did not (0 without
+	// a guard).
+	Suppressed int
 }
 
 // ID names the result: the SLO id, followed by the group's key for a group.
@@ -171,6 +182,9 @@ func Backtest(ctx context.Context, q sli.Querier, slos []*rules.SLO, from, to ti
 			}
 			defer func() { <-sem }()
 			rs, err := backtestOne(ctx, q, slo, first, last, opt, obs)
+			if err == nil {
+				err = guardEffect(ctx, q, slo, first, last, opt, rs)
+			}
 			if err != nil {
 				rs = []Result{{SLO: slo, Err: err}}
 			}
@@ -203,10 +217,11 @@ func alignUp(t time.Time, step time.Duration) time.Time {
 	return a
 }
 
-// alertKey identifies one alert of an SLO: a severity's burn-rate alert or the no-data alert.
+// alertKey identifies one alert of an SLO: a severity's burn-rate or budget alert, or the no-data
+// alert.
 type alertKey struct {
-	sev    burnrate.Severity
-	noData bool
+	sev            burnrate.Severity
+	noData, budget bool
 }
 
 // dataStart is where the backtest of slo starts fetching: its longest window before the first
@@ -334,6 +349,7 @@ func (b *backtester) at(ctx context.Context, t time.Time, groups []sli.Group, sr
 	out := b.g.Advance(ctx, groups, t, src)
 	for _, inst := range b.g.Instances() {
 		b.track(inst, inst.Stepper.State(), t, out.Errs[inst.Key])
+		b.stepDone(inst, t)
 		if b.obs != nil {
 			b.obs(inst, t, inst.Stepper.State(), inst.Stepper.Status(t))
 		}
@@ -403,7 +419,8 @@ func StepperOptionsFor(slo *rules.SLO, lookback time.Duration) StepperOptions {
 }
 
 // sortIntervals orders intervals by when they opened; alerts opening at the same step are listed
-// page first (severity names sort that way), no-data last.
+// burn-rate alerts first, then budget alerts, then no-data, each page first (severity names sort
+// that way).
 func sortIntervals(as []AlertInterval) {
 	sort.SliceStable(as, func(i, j int) bool {
 		a, b := as[i], as[j]
@@ -412,6 +429,9 @@ func sortIntervals(as []AlertInterval) {
 		}
 		if a.NoData != b.NoData {
 			return !a.NoData
+		}
+		if a.Budget != b.Budget {
+			return !a.Budget
 		}
 		return a.Severity < b.Severity
 	})
@@ -428,11 +448,11 @@ func track(res *Result, open map[alertKey]int, st burnrate.State, t time.Time, s
 		if a.Phase != burnrate.Firing {
 			continue
 		}
-		k := alertKey{a.Severity, a.NoData}
+		k := alertKey{a.Severity, a.NoData, a.Budget}
 		firing[k] = true
 		i, ok := open[k]
 		if !ok {
-			res.Alerts = append(res.Alerts, AlertInterval{Severity: a.Severity, NoData: a.NoData, Start: t, Reason: a.Reason,
+			res.Alerts = append(res.Alerts, AlertInterval{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, Start: t, Reason: a.Reason,
 				BudgetRemaining: s.Status(t).BudgetRemaining})
 			i = len(res.Alerts) - 1
 			open[k] = i

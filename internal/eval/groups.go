@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -47,11 +48,13 @@ type GroupBridger interface {
 // raises its no-data alert rather than evaluating nothing; it is retired when the first group
 // appears. A Groups is not safe for concurrent use.
 type Groups struct {
-	slo     *rules.SLO
-	policy  *burnrate.Compiled
-	opt     StepperOptions
-	step    time.Duration
-	insts   map[string]*Instance
+	slo    *rules.SLO
+	policy *burnrate.Compiled
+	opt    StepperOptions
+	step   time.Duration
+	insts  map[string]*Instance
+	// extra are the exclusions beside the SLO's own (SetExclusions).
+	extra   exclude.Set
 	keys    []string    // the keys of insts, sorted
 	list    []*Instance // insts in key order, replaced (never changed) when insts change
 	excess  map[string]bool
@@ -60,7 +63,7 @@ type Groups struct {
 
 // NewGroups returns the evaluation of slo at the evaluation step, without history.
 func NewGroups(slo *rules.SLO, step time.Duration, opt StepperOptions) *Groups {
-	g := &Groups{slo: slo, policy: burnrate.Compile(slo.Policy()), opt: opt, step: step, insts: map[string]*Instance{}, excess: map[string]bool{}}
+	g := &Groups{slo: slo, policy: burnrate.Compile(PolicyFor(slo, step)), opt: opt, step: step, insts: map[string]*Instance{}, excess: map[string]bool{}}
 	if len(slo.GroupBy) == 0 {
 		g.add("", nil, nil, Checkpoint{})
 	}
@@ -81,6 +84,7 @@ func (g *Groups) add(key string, labels map[string]string, hist *burnrate.Histor
 	}
 	cp.Group = labels
 	inst := &Instance{SLO: g.slo, Key: key, Labels: labels, Stepper: NewStepper(g.policy, hist, cp, g.opt)}
+	g.setExclusions(inst)
 	if _, ok := g.insts[key]; !ok {
 		i, _ := slices.BinarySearch(g.keys, key)
 		g.keys = slices.Insert(g.keys, i, key)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 )
@@ -69,6 +70,10 @@ type Source struct {
 	Querier  sli.Querier
 	SLO      *rules.SLO
 	Prepared *sli.Prepared
+	// Exclusions are those of the SLO's instances (Groups.Exclusions): a backfill fetches the
+	// coarse buckets they cover in part at the evaluation step, so that every step is counted or
+	// excluded whole.
+	Exclusions exclude.Set
 }
 
 // Fetch returns the increments of the steps ending in [start, t], per group (sli.Groups: one group
@@ -115,7 +120,7 @@ func (s Source) fetch(ctx context.Context, start, t time.Time, backfill bool) ([
 		return s.Prepared.Groups(ctx, s.Querier, start, t)
 	}
 	var segs [][]sli.Group
-	for _, seg := range backfillPlan(start, t, step) {
+	for _, seg := range refine(backfillPlan(start, t, step), s.Exclusions, step) {
 		// sli needs the lookback to span a step; a counter sample within the coarse step is
 		// what an exact difference between its two ends needs anyway.
 		var (

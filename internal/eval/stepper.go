@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/exclude"
 )
 
 // DefaultMaxCatchUp is how far back from the evaluation time a Stepper evaluates the steps it
@@ -88,6 +89,8 @@ type Stepper struct {
 	// Reask before it are asked for again (From), and a step without data is asked the bridge
 	// only the first time it is seen.
 	seen time.Time
+	// excl says which steps are excluded (nil: none; SetExclusions).
+	excl *exclude.Cursor
 }
 
 // NewStepper returns the Stepper of an SLO with the given compiled policy, history and
@@ -224,7 +227,10 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 // gap; a step without data is asked the bridge the first time it is seen (seen: the last step
 // given before this Advance). It returns the step's invalid value, if any, and the bridge's error.
 func (s *Stepper) consume(ctx context.Context, inc burnrate.Increment, catchUp, seen time.Time, bridge Bridger, out *Outcome) (*InvalidError, error) {
-	if inc.End.After(catchUp) && inc.End.After(s.cp.Through) && (!inc.Missing || inc.End.After(seen)) {
+	if s.excl.Excluded(inc.End) {
+		// Counts nothing, and is not a step without data (nor a gap to bridge).
+		inc = burnrate.Increment{End: inc.End}
+	} else if inc.End.After(catchUp) && inc.End.After(s.cp.Through) && (!inc.Missing || inc.End.After(seen)) {
 		var err error
 		if inc, err = s.bridged(ctx, inc, bridge); err != nil {
 			return nil, err
@@ -303,6 +309,9 @@ func (s *Stepper) evaluate(out *Outcome, t time.Time) {
 	} else {
 		st, trs = s.policy.AdvanceBurnRate(s.hist, s.cp.State, t)
 	}
+	if s.excl.Excluded(t) {
+		st, trs = holdRises(s.cp.State, st, trs)
+	}
 	s.cp.State = st
 	if t.After(s.cp.Evaluated) {
 		s.cp.Evaluated = t
@@ -318,16 +327,17 @@ func (s *Stepper) Retire(now time.Time, note string) []burnrate.Transition {
 		if a.Phase != burnrate.Firing {
 			continue
 		}
-		trs = append(trs, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Firing, To: burnrate.Inactive,
+		trs = append(trs, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: burnrate.Firing, To: burnrate.Inactive,
 			At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate, Note: note})
 	}
 	return trs
 }
 
-// firing reports whether a burn-rate alert fires.
+// firing reports whether a burn-rate alert fires. (A budget alert may fire for the rest of a
+// period; holding every step without an error series that long would read as no data.)
 func (s *Stepper) firing() bool {
 	for _, a := range s.cp.Alerts {
-		if !a.NoData && a.Phase == burnrate.Firing {
+		if !a.NoData && !a.Budget && a.Phase == burnrate.Firing {
 			return true
 		}
 	}

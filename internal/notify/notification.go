@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/slod-dev/slod/internal/burnrate"
 )
 
 // Action is what a notification asks the receiver to do with the incident of its dedup key.
@@ -44,7 +46,7 @@ type FiredWindow struct {
 // receiver renders in its own format. It is self-contained so that it can be delivered after a
 // restart or a reload that removed its SLO.
 type Notification struct {
-	// DedupKey identifies the incident: slod/<service>/<name>/<severity>[/no_data][/<group>],
+	// DedupKey identifies the incident: slod/<service>/<name>/<severity>[/no_data|/budget][/<group>],
 	// ≤ 255 bytes.
 	DedupKey string `json:"dedup_key"`
 	Action   Action `json:"action"`
@@ -54,7 +56,11 @@ type Notification struct {
 	Group    map[string]string `json:"group,omitempty"`
 	Severity string            `json:"severity"`
 	// NoData marks the alert raised when the SLI has had no data for a while.
-	NoData      bool              `json:"no_data,omitempty"`
+	NoData bool `json:"no_data,omitempty"`
+	// Budget marks a budget alert: BudgetRemaining fell below BudgetBelow (fractions of the
+	// period's budget).
+	Budget      bool              `json:"budget,omitempty"`
+	BudgetBelow *float64          `json:"budget_below,omitempty"`
 	AlertName   string            `json:"alertname"`
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations,omitempty"`
@@ -91,9 +97,34 @@ func DedupKey(service, name, severity string, noData bool) string {
 // "/" and the group's labels in their stable form (sli.GroupKey: {model="m2"}); group "" is the
 // SLO's own key.
 func GroupDedupKey(service, name, severity string, noData bool, group string) string {
-	k := "slod/" + service + "/" + name + "/" + severity
+	kind := ""
 	if noData {
-		k += "/no_data"
+		kind = "no_data"
+	}
+	return alertKey(service, name, severity, kind, group)
+}
+
+// BudgetDedupKey is the incident key of a budget alert of an SLO (of its group; "" for the SLO
+// itself): slod/<service>/<name>/<severity>/budget[/<group>], its own incident beside the
+// burn-rate alert of the same severity.
+func BudgetDedupKey(service, name, severity, group string) string {
+	return alertKey(service, name, severity, "budget", group)
+}
+
+// AlertDedupKey is the incident key of the alert a of an SLO's instance: GroupDedupKey, or
+// BudgetDedupKey for a budget alert.
+func AlertDedupKey(service, name string, a burnrate.AlertState, group string) string {
+	if a.Budget {
+		return BudgetDedupKey(service, name, string(a.Severity), group)
+	}
+	return GroupDedupKey(service, name, string(a.Severity), a.NoData, group)
+}
+
+// alertKey builds an incident key; kind is "" for a burn-rate alert, else no_data or budget.
+func alertKey(service, name, severity, kind, group string) string {
+	k := "slod/" + service + "/" + name + "/" + severity
+	if kind != "" {
+		k += "/" + kind
 	}
 	if group != "" {
 		k += "/" + group
@@ -173,6 +204,10 @@ func (n Notification) clone() Notification {
 	if n.TimeToExhaustion != nil {
 		d := *n.TimeToExhaustion
 		n.TimeToExhaustion = &d
+	}
+	if n.BudgetBelow != nil {
+		b := *n.BudgetBelow
+		n.BudgetBelow = &b
 	}
 	if n.EndsAt != nil {
 		t := *n.EndsAt

@@ -184,6 +184,9 @@ func customDetails(n Notification) map[string]any {
 	if n.NoData {
 		d["no_data"] = true
 	}
+	if n.Budget && n.BudgetBelow != nil {
+		d["budget_below"] = percent(*n.BudgetBelow)
+	}
 	if w := n.Window; w != nil {
 		d["window"] = map[string]string{
 			"long":            w.Long.String(),

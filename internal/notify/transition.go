@@ -15,6 +15,9 @@ import (
 // NoDataAlertName is the alertname of the alert raised when an SLI has no data.
 const NoDataAlertName = "SLONoData"
 
+// BudgetAlertName is the alertname of a budget alert (alerting.budget).
+const BudgetAlertName = "SLOErrorBudget"
+
 // FromTransition builds the notification of one alert transition of slo (of its group with the
 // labels group, for a grouped SLO; nil otherwise). Only transitions to firing (a trigger) and from
 // firing (a resolve) are notified; for the others it returns false. st is the evaluation's status
@@ -31,7 +34,7 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		return Notification{}, false
 	}
 	sev := string(tr.Severity)
-	alertname := alertName(slo, tr.NoData)
+	alertname := alertName(slo, tr.NoData, tr.Budget)
 	labels := alertLabels(slo, group, tr.Severity, alertname)
 	ann := map[string]string{}
 	maps.Copy(ann, slo.Alerting.Annotations)
@@ -41,14 +44,19 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	if group != nil {
 		groupKey = rules.GroupKey(group)
 	}
+	key := GroupDedupKey(slo.Service, slo.Name, sev, tr.NoData, groupKey)
+	if tr.Budget {
+		key = BudgetDedupKey(slo.Service, slo.Name, sev, groupKey)
+	}
 	n := Notification{
-		DedupKey:        GroupDedupKey(slo.Service, slo.Name, sev, tr.NoData, groupKey),
+		DedupKey:        key,
 		Action:          action,
 		Service:         slo.Service,
 		SLO:             slo.Name,
 		Group:           maps.Clone(group),
 		Severity:        sev,
 		NoData:          tr.NoData,
+		Budget:          tr.Budget,
 		AlertName:       alertname,
 		Labels:          labels,
 		Annotations:     ann,
@@ -68,6 +76,11 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	} else {
 		n.NoResolve = slo.Alerting.NoResolve[tr.Severity]
 	}
+	if tr.Budget {
+		// The budget at the transition: what made the alert fire, or resolve.
+		below := roundSig(tr.Reason.Threshold)
+		n.BudgetBelow, n.BudgetRemaining = &below, roundSig(tr.Reason.Budget)
+	}
 	if w := tr.Reason.Window; !tr.NoData && w.Long > 0 {
 		n.Window = &FiredWindow{
 			Long: model.Duration(w.Long), Short: model.Duration(w.Short),
@@ -80,8 +93,9 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 		n.TimeToExhaustion = &md
 	}
 	n.Summary = ann["summary"]
-	if n.Summary == "" || tr.NoData {
-		// The SLO's summary speaks of burning budget; a no-data alert says something else.
+	if n.Summary == "" || tr.NoData || tr.Budget {
+		// The SLO's summary speaks of burning budget; a no-data or budget alert says something
+		// else.
 		n.Summary = defaultSummary(n, slo.Period)
 		ann["summary"] = n.Summary
 	}
@@ -98,11 +112,13 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	return n, true
 }
 
-// alertName is the alertname of slo's burn-rate alerts, or of its no-data alert.
-func alertName(slo *rules.SLO, noData bool) string {
+// alertName is the alertname of slo's burn-rate alerts, of its no-data alert or of its budget alerts.
+func alertName(slo *rules.SLO, noData, budget bool) string {
 	switch {
 	case noData:
 		return NoDataAlertName
+	case budget:
+		return BudgetAlertName
 	case slo.Alerting.Name != "":
 		return slo.Alerting.Name
 	}
@@ -112,8 +128,8 @@ func alertName(slo *rules.SLO, noData bool) string {
 // AlertMatchLabels are the labels routes and silences match for one alert of slo's group (nil:
 // the SLO itself), as its notifications' MatchLabels: the status page uses them to show the
 // silences that matched an SLO's alerts.
-func AlertMatchLabels(slo *rules.SLO, group map[string]string, sev burnrate.Severity, noData bool) map[string]string {
-	l := alertLabels(slo, group, sev, alertName(slo, noData))
+func AlertMatchLabels(slo *rules.SLO, group map[string]string, sev burnrate.Severity, noData, budget bool) map[string]string {
+	l := alertLabels(slo, group, sev, alertName(slo, noData, budget))
 	l["severity"] = string(sev)
 	return l
 }
@@ -148,6 +164,12 @@ func defaultSummary(n Notification, period time.Duration) string {
 		return fmt.Sprintf("%s: no SLI data (%s)", id, n.Severity)
 	}
 	objective := fmt.Sprintf("(objective %s over %s), %s", percent(n.Objective), model.Duration(period), n.Severity)
+	if n.Budget && n.BudgetBelow != nil {
+		if n.Action == Resolve {
+			return fmt.Sprintf("%s has %s of its error budget left, no longer below %s %s", id, percent(n.BudgetRemaining), percent(*n.BudgetBelow), objective)
+		}
+		return fmt.Sprintf("%s has %s of its error budget left, below %s %s", id, percent(n.BudgetRemaining), percent(*n.BudgetBelow), objective)
+	}
 	w := n.Window
 	switch {
 	case w == nil:
@@ -161,7 +183,8 @@ func defaultSummary(n Notification, period time.Duration) string {
 }
 
 // AlertKeys returns the dedup keys of every alert slo (its group with the key group, "" for the
-// SLO itself) can raise: one per severity of its alert windows, plus the no-data alert's. With
+// SLO itself) can raise: one per severity of its alert windows, one per budget alert, plus the
+// no-data alert's. With
 // ResolveMissing it closes the incidents of alerts a reload removed (and of groups retired).
 func AlertKeys(slo *rules.SLO, group string) []string {
 	seen := map[burnrate.Severity]bool{}
@@ -171,6 +194,9 @@ func AlertKeys(slo *rules.SLO, group string) []string {
 			seen[w.Severity] = true
 			out = append(out, GroupDedupKey(slo.Service, slo.Name, string(w.Severity), false, group))
 		}
+	}
+	for _, b := range slo.Alerting.Budget {
+		out = append(out, BudgetDedupKey(slo.Service, slo.Name, string(b.Severity), group))
 	}
 	if nd := slo.Alerting.NoData; nd != nil {
 		out = append(out, GroupDedupKey(slo.Service, slo.Name, string(nd.Severity), true, group))

@@ -159,7 +159,7 @@ func alphaWindow(d *yamlx.Doc, ws []*alphaTimeWindow) time.Duration {
 	if w.Calendar != nil {
 		cp := yamlx.Field(p, "calendar")
 		checkCalendar(d, cp, w.Calendar)
-		d.KeyErrorf(cp, "calendar-aligned time windows are not supported by slod yet: its SLO windows are rolling")
+		d.KeyErrorf(cp, "slod reads calendar time windows of openslo/v1 (timeWindow with isRolling: false), not of v1alpha: convert the SLO to openslo/v1, or use calendar: {period, time_zone} in a slod/v1 file")
 		ok = false
 	} else if w.IsRolling != nil && !*w.IsRolling {
 		d.Errorf(yamlx.Field(p, "isRolling"), "isRolling: false needs a calendar; for a rolling window set isRolling: true")

@@ -14,6 +14,7 @@
 // mapping: ratioMetric → events (bad, or total − good), raw → an error ratio per step,
 // thresholdMetric → time slices, Timeslices → slices judged against timeSliceTarget; burnrate
 // conditions → window pairs; notification targets → an alert label. What slod cannot evaluate
-// (a source other than Prometheus, a calendar window, a burn rate alert on a low burn) is refused
+// (a source other than Prometheus, a calendar window that is not a week, month or quarter from its
+// first day, a burn rate alert on a low burn) is refused
 // with a message that says why.
 package openslo

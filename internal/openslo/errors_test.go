@@ -81,11 +81,17 @@ func TestErrors(t *testing.T) {
 		{"a calendar window, isRolling false without one, minutes", map[string]string{"a.yaml": sloDoc(badTotal, objectives+
 			"  timeWindow: [{duration: 1M, calendar: {startTime: '2022-01-01', timeZone: Mars/Olympus}}]\n"),
 			"b.yaml": strings.Replace(sloDoc(badTotal, objectives+"  timeWindow: [{duration: 30m, isRolling: false}]\n"), "availability", "b", 1)},
-			"a.yaml:16:31: spec.timeWindow[0].calendar: calendar-aligned time windows are not supported by slod yet: its SLO windows are rolling (isRolling: true)\n" +
-				"a.yaml:16:53: spec.timeWindow[0].calendar.startTime: must be a date and time such as 2022-01-01 12:00:00, got \"2022-01-01\"\n" +
+			"a.yaml:16:53: spec.timeWindow[0].calendar.startTime: must be a date and time such as 2022-01-01 12:00:00, got \"2022-01-01\"\n" +
 				"a.yaml:16:77: spec.timeWindow[0].calendar.timeZone: unknown time zone \"Mars/Olympus\": want an IANA name such as America/New_York\n" +
 				"b.yaml:16:16: spec.timeWindow[0]: isRolling: false needs a calendar (the spec's rule); for a rolling window set isRolling: true\n" +
 				"b.yaml:16:27: spec.timeWindow[0].duration: 30m is in minutes ('m' is minutes in OpenSLO, 'M' months): an SLO window is days or longer, such as 28d, 4w or 1M"},
+		{"calendar windows: a period slod has not, a week from Saturday, a month from noon", map[string]string{
+			"a.yaml": sloDoc(badTotal, objectives+"  timeWindow: [{duration: 2w, isRolling: false, calendar: {startTime: '2022-01-03 00:00:00', timeZone: UTC}}]\n"),
+			"b.yaml": strings.Replace(sloDoc(badTotal, objectives+"  timeWindow: [{duration: 1w, isRolling: false, calendar: {startTime: '2022-01-01 00:00:00', timeZone: UTC}}]\n"), "availability", "b", 1),
+			"c.yaml": strings.Replace(sloDoc(badTotal, objectives+"  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: '2022-01-01 12:00:00', timeZone: Europe/Berlin}}]\n"), "availability", "c", 1)},
+			"a.yaml:16:27: spec.timeWindow[0].duration: a calendar time window of slod is a week (1w), a month (1M) or a quarter (1Q), got 2w\n" +
+				"b.yaml:16:71: spec.timeWindow[0].calendar.startTime: 2022-01-01 00:00:00 is not the first day of a week: slod's calendar weeks start on a Monday (such as 2021-12-27 00:00:00, the start of the week it falls in)\n" +
+				"c.yaml:16:71: warning: spec.timeWindow[0].calendar.startTime: slod's calendar periods start at midnight: each month starts at 00:00 Europe/Berlin, not at 12:00:00"},
 		{"composite SLOs", map[string]string{"a.yaml": sloDoc(badTotal, "  objectives: [{target: 0.99, indicatorRef: other, compositeWeight: 1}]\n")},
 			"a.yaml:15:31: spec.objectives[0].indicatorRef: composite SLOs (an indicator per objective) are not supported by slod: write one SLO per indicator\n" +
 				"a.yaml:15:52: spec.objectives[0].compositeWeight: composite SLOs (an indicator per objective) are not supported by slod: write one SLO per indicator"},

@@ -20,6 +20,9 @@ type SLO struct {
 	Objective float64
 	// Period is timeWindow's rolling duration, or slod's default (30d) without one.
 	Period time.Duration
+	// Calendar is set for a calendar-aligned timeWindow (isRolling: false): Period is then its
+	// nominal length (a month is 30d).
+	Calendar *burnrate.Calendar
 	// Labels are the metadata labels of the Service object named spec.service (if the files
 	// define one) overlaid with the SLO's, as alert labels.
 	Labels map[string]string

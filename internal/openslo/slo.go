@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/yamlx"
 )
 
@@ -28,7 +29,8 @@ func (r *reader) slo(o *obj, v *object[sloSpec]) []*SLO {
 	}
 	base := &SLO{APIVersion: V1, Name: o.name, Description: deref(s.Description), At: Loc{d, "metadata.name"}}
 	r.sloHeader(d, s.Service, v.Metadata.Labels, v.Metadata.Annotations, base)
-	base.Period, base.PeriodAt = timeWindowOf(d, s.TimeWindow), periodAt(d, "spec.timeWindow[0].duration")
+	base.Period, base.Calendar = timeWindowOf(d, s.TimeWindow)
+	base.PeriodAt = periodAt(d, "spec.timeWindow[0].duration")
 	method := budgetingMethod(d, s.BudgetingMethod, occurrences, timeslices, ratioTimeslices)
 	base.Alerting = r.alerting(d, s.AlertPolicies, base.Period)
 	base.Alerting.Name = v.Metadata.Annotations[annAlertName]
@@ -132,19 +134,70 @@ func budgetingMethod(d *yamlx.Doc, m *string, methods ...string) string {
 	return ""
 }
 
-// timeWindowOf checks a v1 SLO's timeWindow and returns its length: slod's windows are rolling.
-func timeWindowOf(d *yamlx.Doc, ws []*timeWindow) time.Duration {
+// timeWindowOf checks a v1 SLO's timeWindow and returns its length and, for a calendar-aligned
+// one, its calendar period (the length is then the period's nominal one).
+func timeWindowOf(d *yamlx.Doc, ws []*timeWindow) (time.Duration, *burnrate.Calendar) {
 	const path = "spec.timeWindow"
 	if period, more := oneWindow(d, path, len(ws)); !more || ws[0] == nil {
-		return period
+		return period, nil
 	}
 	w, p := ws[0], yamlx.Index(path, 0)
 	rolling := w.IsRolling != nil && *w.IsRolling
 	if !window(d, p, w.Duration, rolling, w.Calendar) {
-		return 0
+		return 0, nil
 	}
-	return w.Duration.d
+	if w.Calendar != nil {
+		cal := calendarOf(d, p, w.Duration, w.Calendar)
+		if cal == nil {
+			return 0, nil
+		}
+		return cal.Nominal(), cal
+	}
+	return w.Duration.d, nil
 }
+
+// calendarPeriods are the time windows that are slod's calendar periods.
+var calendarPeriods = map[string]burnrate.CalendarPeriod{"1w": burnrate.Week, "7d": burnrate.Week,
+	"1M": burnrate.Month, "1Q": burnrate.Quarter, "3M": burnrate.Quarter}
+
+// calendarOf maps a calendar-aligned time window (checked by window) onto slod's calendar periods:
+// a week from Monday, a month or a quarter, from local midnight in the time zone. A startTime that
+// is not such a start cannot be kept: a start on another day is refused, a start at another time
+// of day is moved to midnight with a warning.
+func calendarOf(d *yamlx.Doc, path string, dur *shorthand, c *calendar) *burnrate.Calendar {
+	period, ok := calendarPeriods[dur.text]
+	if !ok {
+		d.Errorf(yamlx.Field(path, "duration"), "a calendar time window of slod is a week (1w), a month (1M) or a quarter (1Q), got %s", dur.text)
+		return nil
+	}
+	if c.TimeZone == nil || c.StartTime == nil {
+		return nil // reported: both are required
+	}
+	loc, err := time.LoadLocation(*c.TimeZone)
+	if err != nil {
+		return nil // reported by checkCalendar
+	}
+	start, err := time.ParseInLocation(calendarLayout, *c.StartTime, loc)
+	if err != nil {
+		return nil
+	}
+	cal := &burnrate.Calendar{Period: period, Location: loc}
+	sp := yamlx.Field(yamlx.Field(path, "calendar"), "startTime")
+	day := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, loc)
+	if !cal.Start(day).Equal(day) {
+		d.Errorf(sp, "%s is not the first day of a %s: slod's calendar %ss start on %s (such as %s, the start of the %s it falls in)",
+			*c.StartTime, period, period, periodStartDays[period], cal.Start(day).Format(calendarLayout), period)
+		return nil
+	}
+	if !day.Equal(start) {
+		d.Warnf(sp, "slod's calendar periods start at midnight: each %s starts at 00:00 %s, not at %s", period, *c.TimeZone, start.Format("15:04:05"))
+	}
+	return cal
+}
+
+// periodStartDays say on which days slod's calendar periods start.
+var periodStartDays = map[burnrate.CalendarPeriod]string{burnrate.Week: "a Monday", burnrate.Month: "the 1st",
+	burnrate.Quarter: "January, April, July or October 1st"}
 
 // periodAt is where the SLO window is written, at path, or the SLO's name without one.
 func periodAt(d *yamlx.Doc, path string) Loc {
@@ -169,8 +222,8 @@ func oneWindow(d *yamlx.Doc, path string, n int) (period time.Duration, more boo
 	return 0, true
 }
 
-// window checks one time window: rolling (slod's kind) or calendar-aligned (not yet slod's), the
-// spec's rule that a calendar is set exactly when isRolling is false, and the duration.
+// window checks one time window: rolling or calendar-aligned (calendarOf maps it), the spec's rule
+// that a calendar is set exactly when isRolling is false, and the duration.
 func window(d *yamlx.Doc, path string, dur *shorthand, rolling bool, cal *calendar) bool {
 	ok := true
 	if cal != nil {
@@ -178,10 +231,8 @@ func window(d *yamlx.Doc, path string, dur *shorthand, rolling bool, cal *calend
 		checkCalendar(d, cp, cal)
 		if rolling {
 			d.KeyErrorf(cp, "a rolling window (isRolling: true) has no calendar (the spec's rule)")
-		} else {
-			d.KeyErrorf(cp, "calendar-aligned time windows are not supported by slod yet: its SLO windows are rolling (isRolling: true)")
+			ok = false
 		}
-		ok = false
 	} else if !rolling && !d.Failed(yamlx.Field(path, "isRolling")) {
 		d.Errorf(path, "isRolling: false needs a calendar (the spec's rule); for a rolling window set isRolling: true")
 		ok = false

@@ -34,13 +34,23 @@ func buildSLO(rep check.Report, c *Collector, res eval.Result, i int) web.Report
 	slo := res.SLO
 	s := web.ReportSLO{ID: slo.ID() + res.GroupKey, Anchor: fmt.Sprintf("slo-%d", i), Description: slo.Description,
 		Objective: slo.Objective, Window: check.FormatDuration(slo.Period), HasData: res.HasData,
-		Problem: check.Problem(res), Failed: check.Failed(res),
+		Problem: check.Problem(res), Failed: check.Failed(res), Guard: slo.Alerting.MinBadEvents, Suppressed: res.Suppressed,
 		Excess: res.Excess, BudgetRemaining: knownPtr(res.Final.BudgetRemaining, res.HasData && !res.Final.NoData)}
 	switch {
 	case s.Failed, !res.HasData:
 		s.State = "unknown"
 	case firingAtEnd(res):
 		s.State = "firing"
+	}
+	if res.Excluded > 0 {
+		s.Excluded = check.FormatDuration(res.Excluded)
+	}
+	if cal := slo.Calendar; cal != nil {
+		s.Calendar = string(cal.Period) + " (" + cal.Location.String() + ")"
+		s.Window = "the calendar " + s.Calendar
+	}
+	for _, p := range res.Periods {
+		s.Periods = append(s.Periods, web.ReportPeriod{Start: p.Start, End: p.End, BudgetRemaining: knownPtr(p.BudgetRemaining, !p.NoData)})
 	}
 	ser := c.lookup(slo, res.GroupKey)
 	for _, a := range res.Alerts {
@@ -68,7 +78,7 @@ func alert(rep check.Report, ser *series, res eval.Result, a eval.AlertInterval)
 	if a.End != nil {
 		end = *a.End
 	}
-	ra := web.ReportAlert{Severity: string(a.Severity), NoData: a.NoData, Start: a.Start, End: a.End,
+	ra := web.ReportAlert{Severity: string(a.Severity), NoData: a.NoData, Budget: a.Budget, Start: a.Start, End: a.End,
 		Duration: check.FormatDuration(end.Sub(a.Start)), PeakBurnRate: a.PeakBurnRate, Reason: reason(a)}
 	if ser != nil && !a.NoData {
 		ra.BudgetSpent = spent(ser.inst.Stepper.History(), res.SLO.Objective, res.SLO.Period, a.Start, end)
@@ -92,8 +102,11 @@ func spent(h *burnrate.History, objective float64, period time.Duration, from, t
 }
 
 func reason(a eval.AlertInterval) string {
-	if a.NoData {
+	switch {
+	case a.NoData:
 		return "the SLI returned no data"
+	case a.Budget:
+		return fmt.Sprintf("budget left %s, below %s", web.Percent(a.Reason.Budget), web.Percent(a.Reason.Threshold))
 	}
 	w := a.Reason.Window
 	return fmt.Sprintf("%s/%s windows above %s× (long %s×, short %s× when it fired)", check.FormatDuration(w.Long), check.FormatDuration(w.Short),
@@ -106,20 +119,34 @@ func history(rep check.Report, c *Collector, ser *series, res eval.Result, id st
 	slo := res.SLO
 	h := web.History{ID: id, Objective: slo.Objective, Window: check.FormatDuration(slo.Period), From: rep.From, To: rep.To,
 		BudgetKind: web.BudgetRolling, T: ser.t, Steps: ser.steps, Data: ser.data, Budget: ser.budget, Burn: []web.BurnSeries{}, Pairs: pairs(slo.Alerting.Windows, slo.Objective),
-		Alerts: []web.Interval{}, Silences: []web.Interval{},
+		Alerts: []web.Interval{}, Silences: []web.Interval{}, Exclusions: exclusions(rep, res),
 		Resolutions: []web.Resolution{{From: rep.From, To: rep.To, Step: check.FormatDuration(time.Duration(c.every) * c.step)}}}
 	for _, w := range slices.Sorted(maps.Keys(ser.burn)) {
 		h.Burn = append(h.Burn, web.BurnSeries{Window: check.FormatDuration(w), Values: ser.burn[w]})
 	}
 	for _, a := range res.Alerts {
-		iv := web.Interval{Severity: string(a.Severity), NoData: a.NoData, Start: a.Start, End: a.End, PeakBurnRate: a.PeakBurnRate,
+		iv := web.Interval{Severity: string(a.Severity), NoData: a.NoData, Budget: a.Budget, Start: a.Start, End: a.End, PeakBurnRate: a.PeakBurnRate,
 			Label: string(a.Severity)}
-		if !a.NoData {
+		switch {
+		case a.Budget:
+			iv.Label += " (budget)"
+		case !a.NoData:
 			iv.Label += " " + check.FormatDuration(a.Reason.Window.Long) + "/" + check.FormatDuration(a.Reason.Window.Short)
 		}
 		h.Alerts = append(h.Alerts, iv)
 	}
 	return h
+}
+
+// exclusions are the excluded spans of the instance's SLO (its own and its file's) in the range.
+func exclusions(rep check.Report, res eval.Result) []web.Interval {
+	out := []web.Interval{}
+	set := res.SLO.Exclusions.For(eval.InstanceLabels(res.SLO, res.Group))
+	for _, iv := range set.Between(rep.From.Add(-rep.Step), rep.To) {
+		end := iv.End.UTC()
+		out = append(out, web.Interval{Start: iv.Start.UTC(), End: &end, Label: iv.Name})
+	}
+	return out
 }
 
 // pairs are an alert policy's window pairs as the charts show them.

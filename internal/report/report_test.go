@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,12 @@ slos:
 // minute, 1% errors, 40% from hour 30 to 31, and no samples from hour 40 to 41.
 func backtest(t *testing.T) (check.Report, *Collector) {
 	t.Helper()
+	return backtestRules(t, shopRules)
+}
+
+// backtestRules evaluates rules over backtest's data.
+func backtestRules(t *testing.T, rulesYAML string) (check.Report, *Collector) {
+	t.Helper()
 	db := recorded.NewDB()
 	var ts []int64
 	var ok, bad []float64
@@ -56,7 +63,7 @@ func backtest(t *testing.T) (check.Report, *Collector) {
 			t.Fatal(err)
 		}
 	}
-	slos, _, err := rules.Parse("shop.yaml", []byte(shopRules))
+	slos, _, err := rules.Parse("shop.yaml", []byte(rulesYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,5 +117,60 @@ func TestBuild(t *testing.T) {
 	}
 	if r.Summary.Paged != 1 || r.Summary.Pages < 1 || r.Summary.LowestBudget == nil || r.Summary.LowestBudgetSLO != "shop/availability" {
 		t.Errorf("summary %+v", r.Summary)
+	}
+}
+
+const budgetRules = `version: slod/v1
+service: shop
+slos:
+  - name: availability
+    objective: 99
+    calendar: {period: week, time_zone: UTC}
+    exclusions:
+      - {name: backup, start: 2026-10-02T03:00:00Z, duration: 1h}
+    sli:
+      events:
+        error_query: sum(rate(req_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(req_total[{{.window}}]))
+    alerting:
+      min_bad_events: 100000
+      budget:
+        - {severity: ticket, below: 50%}
+`
+
+// TestBuildBudgets: a calendar SLO's report names its period and the periods that ended (the
+// week of 2026-09-28 ends on 2026-10-05, after the range: none), the exclusion is on the chart and
+// counted, the guard's suppressions are counted (no window pair reaches 100,000 bad events, so the
+// outage's pages are suppressed) and the budget alert is shown as one, with its reason.
+func TestBuildBudgets(t *testing.T) {
+	rep, c := backtestRules(t, budgetRules)
+	r := Build(rep, c, "shop.om")
+	s := r.SLOs[0]
+	if s.Calendar != "week (UTC)" || s.Excluded != "1h" || s.Guard != 100000 || s.Suppressed == 0 {
+		t.Errorf("calendar %q, excluded %q, guard %v suppressing %d", s.Calendar, s.Excluded, s.Guard, s.Suppressed)
+	}
+	if ex := s.History.Exclusions; len(ex) != 1 || ex[0].Label != "backup" || !ex[0].Start.Equal(t0.Add(27*time.Hour)) {
+		t.Errorf("exclusions on the chart %+v", ex)
+	}
+	var budget *web.ReportAlert
+	for i, a := range s.Alerts {
+		if a.Severity == "page" {
+			t.Errorf("a page the guard should have suppressed: %+v", a)
+		}
+		if a.Budget {
+			budget = &s.Alerts[i]
+		}
+	}
+	if budget == nil || !strings.HasPrefix(budget.Reason, "budget left ") || !strings.HasSuffix(budget.Reason, ", below 50%") {
+		t.Fatalf("alerts %+v, want a budget ticket with its reason", s.Alerts)
+	}
+	var b strings.Builder
+	if err := Write(&b, rep, c, "shop.om"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Exclusions covered 1h of the range", "min_bad_events 100000) suppressed", "ticket (budget)", "over the current calendar week (UTC) period"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report lacks %q", want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/exclude"
 )
 
 // SLIKind says how an SLI counts bad and total events.
@@ -89,6 +90,11 @@ type Alerting struct {
 	// send_resolved: false, OpenSLO's alertWhenResolved: false): the incident is left for a person
 	// to close.
 	NoResolve map[burnrate.Severity]bool
+	// Budget are the budget alerts (alerting.budget), Below as a fraction of the period's budget.
+	Budget []burnrate.BudgetAlert
+	// MinBadEvents is the low-traffic guard (the SLO's alerting.min_bad_events, else the file's,
+	// else 0): a window pair holds only when its long window counts at least this many bad events.
+	MinBadEvents float64
 }
 
 // SLO is one validated SLO, ready for evaluation.
@@ -98,8 +104,13 @@ type SLO struct {
 	Description string
 	// Objective is a ratio: 99.9 in the file is 0.999 here.
 	Objective float64
-	// Period is the rolling SLO window (default 30d).
+	// Period is the rolling SLO window (default 30d), or the nominal length of a calendar period
+	// (7d, 30d, 90d), to which the default alert windows are scaled.
 	Period time.Duration
+	// Calendar, when set, makes the period calendar-aligned (calendar: {period, time_zone}).
+	Calendar *burnrate.Calendar
+	// Exclusions are the spans that do not count: the file's and the SLO's own.
+	Exclusions exclude.Set
 	// Labels are the file's labels overlaid with the SLO's own labels.
 	Labels map[string]string
 	// GroupBy makes the SLO one SLO per distinct value set of these labels in its queries' results
@@ -148,13 +159,17 @@ func (s *SLO) ID() string { return s.Service + "/" + s.Name }
 
 // Policy is the burnrate policy of this SLO.
 func (s *SLO) Policy() burnrate.Policy {
-	return burnrate.Policy{Objective: s.Objective, Period: s.Period, Windows: s.Alerting.Windows, NoData: s.Alerting.NoData}
+	return burnrate.Policy{Objective: s.Objective, Period: s.Period, Windows: s.Alerting.Windows, NoData: s.Alerting.NoData,
+		Budget: s.Alerting.Budget, MinBadEvents: s.Alerting.MinBadEvents, Calendar: s.Calendar}
 }
 
-// MaxWindow is the longest window any evaluation of this SLO looks back over: the period or the
-// longest alert window, whichever is longer.
+// MaxWindow is the longest window any evaluation of this SLO looks back over: the period (the
+// longest a calendar period can last) or the longest alert window, whichever is longer.
 func (s *SLO) MaxWindow() time.Duration {
 	m := s.Period
+	if s.Calendar != nil {
+		m = s.Calendar.MaxLength()
+	}
 	for _, w := range s.Alerting.Windows {
 		if w.Long > m {
 			m = w.Long

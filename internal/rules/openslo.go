@@ -32,7 +32,7 @@ var sliKinds = map[string]SLIKind{openslo.Events: EventsSLI, openslo.Timeslice: 
 func fromOpenSLO(o *openslo.SLO) *SLO {
 	slo := &SLO{
 		Service: o.Service, Name: o.Name, Description: o.Description, Objective: o.Objective,
-		Period: o.Period, Labels: o.Labels, Pos: o.At.Pos(), Format: o.APIVersion,
+		Period: o.Period, Calendar: o.Calendar, Labels: o.Labels, Pos: o.At.Pos(), Format: o.APIVersion,
 	}
 	slo.Places = Places{SLO: placeOf(o.At), Period: placeOf(o.PeriodAt), Alerting: placeOf(o.At), Slice: placeOf(o.SLI.SliceAt)}
 	s := o.SLI

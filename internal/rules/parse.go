@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/exclude"
 	"github.com/slod-dev/slod/internal/openslo"
 	"github.com/slod-dev/slod/internal/yamlx"
 )
@@ -118,6 +119,8 @@ func (c *checker) file(root *yaml.Node) []*SLO {
 	var f v1File
 	c.doc.Decode(&f)
 	fs := c.fileSpec(format, f.Service, f.Labels)
+	fs.minBad = c.minBadEvents("min_bad_events", f.MinBadEvents)
+	fs.exclusions = c.exclusions("exclusions", f.Exclusions)
 	return each(c, f.SLOs, func(p string, s *v1SLO) (*SLO, string) { return c.v1SLO(p, s, fs) })
 }
 
@@ -150,6 +153,10 @@ type fileSpec struct {
 	format  string
 	service string
 	labels  map[string]string
+	// minBad is the file's min_bad_events (0 when unset).
+	minBad float64
+	// exclusions are the file's, for every SLO of it.
+	exclusions exclude.Set
 }
 
 func (c *checker) fileSpec(format, service string, labels map[string]string) fileSpec {
@@ -242,11 +249,18 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 	case c.doc.Failed(wp):
 		slo.Period, pc.periodOK = 0, false
 	}
+	if s.Calendar != nil {
+		slo.Calendar = c.calendar(yamlx.Field(path, "calendar"), s.Calendar, s.Window != nil)
+		if slo.Calendar != nil {
+			slo.Period, pc.periodOK = slo.Calendar.Nominal(), true
+		}
+	}
 	pc.period = slo.Period
 	if s.Window != nil {
 		slo.Places.Period = c.place(wp)
 		pc.periodPlace = slo.Places.Period
 	}
+	slo.Exclusions = append(slices.Clip(fs.exclusions), c.exclusions(yamlx.Field(path, "exclusions"), s.Exclusions)...)
 	c.groupBy(path, s.GroupBy, s.MaxGroups, slo)
 	if s.SLI != nil {
 		slo.SLI = c.v1SLI(yamlx.Field(path, "sli"), s.SLI)
@@ -261,11 +275,79 @@ func (c *checker) v1SLO(path string, s *v1SLO, fs fileSpec) (*SLO, string) {
 		slo.Places.Alerting = c.place(ap)
 	}
 	slo.Alerting, slo.Places.Windows = c.v1Alerting(ap, s.Alerting, pc)
+	if s.Alerting == nil || s.Alerting.MinBadEvents == nil {
+		slo.Alerting.MinBadEvents = fs.minBad
+	}
 	return slo, namePath
 }
 
 // place is where the value at path is.
 func (c *checker) place(path string) Place { return Place{Pos: c.doc.Pos(path), Field: path} }
+
+// calendar checks a calendar period: week, month or quarter, in a time zone of the IANA database
+// (default UTC), instead of a window.
+func (c *checker) calendar(path string, s *calendarSpec, window bool) *burnrate.Calendar {
+	if window {
+		c.doc.KeyErrorf(path, "set window (rolling) or calendar, not both")
+		return nil
+	}
+	if s.Period == nil {
+		return nil // reported
+	}
+	cal := &burnrate.Calendar{Period: burnrate.CalendarPeriod(*s.Period), Location: time.UTC}
+	ok := cal.Valid()
+	if !ok {
+		c.doc.Errorf(yamlx.Field(path, "period"), "must be week, month or quarter, got %q", *s.Period)
+	}
+	if s.TimeZone != nil {
+		loc, err := time.LoadLocation(*s.TimeZone)
+		if err != nil || *s.TimeZone == "" || strings.EqualFold(*s.TimeZone, "local") {
+			c.doc.Errorf(yamlx.Field(path, "time_zone"), "unknown time zone %q: use a name of the IANA time zone database such as Europe/Berlin or UTC", *s.TimeZone)
+			ok = false
+		} else {
+			cal.Location = loc
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return cal
+}
+
+// exclusions checks exclusions: each a name, an RFC 3339 start, a positive duration, and
+// optionally an RFC 5545 recurrence evaluated in a time zone.
+func (c *checker) exclusions(path string, specs []*exclusionSpec) exclude.Set {
+	var out exclude.Set
+	for i, e := range specs {
+		p := yamlx.Index(path, i)
+		if e == nil || e.Name == nil || e.Start == nil || e.Duration == nil {
+			continue // not a mapping, or a required field missing: reported
+		}
+		w := &exclude.Window{Name: *e.Name, Start: e.Start.t, Duration: c.positive(yamlx.Field(p, "duration"), *e.Duration)}
+		if e.RRule != nil {
+			w.RRule = *e.RRule
+		}
+		ok := w.Duration > 0
+		if e.TimeZone != nil {
+			loc, err := time.LoadLocation(*e.TimeZone)
+			if err != nil || *e.TimeZone == "" || strings.EqualFold(*e.TimeZone, "local") {
+				c.doc.Errorf(yamlx.Field(p, "time_zone"), "unknown time zone %q: use a name of the IANA time zone database such as Europe/Berlin or UTC", *e.TimeZone)
+				ok = false
+			}
+			w.TimeZone = loc
+		}
+		if w.RRule != "" {
+			if err := (&exclude.Window{Start: w.Start, Duration: time.Hour, RRule: w.RRule, TimeZone: w.TimeZone}).Compile(); err != nil {
+				c.doc.Errorf(yamlx.Field(p, "rrule"), "%s", strings.TrimPrefix(err.Error(), "rrule: "))
+				ok = false
+			}
+		}
+		if ok && w.Compile() == nil {
+			out = append(out, w)
+		}
+	}
+	return out
+}
 
 // slothSLO checks one Sloth SLO.
 func (c *checker) slothSLO(path string, s *slothSLO, fs fileSpec) (*SLO, string) {
@@ -556,7 +638,53 @@ func (c *checker) v1Alerting(path string, al *v1Alerting, pc policyContext) (Ale
 	if al.NoData != nil {
 		a.NoData = c.noData(yamlx.Field(path, "no_data"), al.NoData)
 	}
+	a.MinBadEvents = c.minBadEvents(yamlx.Field(path, "min_bad_events"), al.MinBadEvents)
+	a.Budget = c.budgetAlerts(yamlx.Field(path, "budget"), al.Budget)
 	return a, places
+}
+
+// budgetAlerts checks the budget alerts: a severity (at most one alert each, for its own incident
+// key) and a threshold below 100% of the budget (negative: overspent by that much).
+func (c *checker) budgetAlerts(path string, specs []*budgetSpec) []burnrate.BudgetAlert {
+	var out []burnrate.BudgetAlert
+	seen := map[burnrate.Severity]string{}
+	for i, b := range specs {
+		p := yamlx.Index(path, i)
+		if b == nil || b.Severity == nil || b.Below == nil {
+			continue // not a mapping, or a required field missing: reported
+		}
+		ok := true
+		sev := burnrate.Severity(*b.Severity)
+		switch prev, dup := seen[sev]; {
+		case sev != burnrate.Page && sev != burnrate.Ticket:
+			c.doc.Errorf(yamlx.Field(p, "severity"), "must be page or ticket, got %q", *b.Severity)
+			ok = false
+		case dup:
+			c.doc.Errorf(yamlx.Field(p, "severity"), "a second %s budget alert (first at line %d): one per severity, each is its own incident", sev, c.doc.Pos(prev).Line)
+			ok = false
+		}
+		seen[sev] = yamlx.Field(p, "severity")
+		if b.Below.R.Cmp(big.NewRat(100, 1)) >= 0 {
+			c.doc.Errorf(yamlx.Field(p, "below"), "must be below 100%% (the whole budget), got %s", b.Below.Text)
+			ok = false
+		}
+		if ok {
+			out = append(out, burnrate.BudgetAlert{Severity: sev, Below: objectiveRatio(b.Below.R)})
+		}
+	}
+	return out
+}
+
+// minBadEvents checks a low-traffic guard: a number of bad events, 0 or more (0 when unset).
+func (c *checker) minBadEvents(path string, d *decimal) float64 {
+	if d == nil {
+		return 0
+	}
+	if d.F < 0 {
+		c.doc.Errorf(path, "must be a number of bad events, 0 or more, got %s", d.Text)
+		return 0
+	}
+	return d.F
 }
 
 func severityMaps(sev map[burnrate.Severity]severityAlert) (labels, annotations map[burnrate.Severity]map[string]string) {

@@ -77,17 +77,22 @@ type AlertTest struct {
 	fieldPath string
 }
 
-// AlertID names one alert of an SLO: the burn-rate alert of a severity, or the no-data alert.
+// AlertID names one alert of an SLO: the burn-rate alert of a severity, its budget alert, or the
+// no-data alert.
 type AlertID struct {
 	Severity burnrate.Severity
 	NoData   bool
+	Budget   bool
 }
 
 // String prints an alert as failure messages show it: the severity, with "(no_data)" for a
-// no-data alert.
+// no-data alert and "(budget)" for a budget alert.
 func (a AlertID) String() string {
-	if a.NoData {
+	switch {
+	case a.NoData:
 		return string(a.Severity) + "(no_data)"
+	case a.Budget:
+		return string(a.Severity) + "(budget)"
 	}
 	return string(a.Severity)
 }
@@ -207,6 +212,7 @@ type alertTestSpec struct {
 type expAlertSpec struct {
 	Severity       *string           `yaml:"severity" yamlx:"required"`
 	NoData         bool              `yaml:"no_data"`
+	Budget         bool              `yaml:"budget"`
 	ExpLabels      map[string]string `yaml:"exp_labels"`
 	ExpAnnotations map[string]string `yaml:"exp_annotations"`
 }
@@ -364,7 +370,10 @@ func (c *checker) alertTest(p string, spec *alertTestSpec, step time.Duration) A
 		if es == nil {
 			continue
 		}
-		e := ExpAlert{AlertID: AlertID{NoData: es.NoData}, Labels: es.ExpLabels, Annotations: es.ExpAnnotations}
+		if es.NoData && es.Budget {
+			c.doc.Errorf(yamlx.Field(ep, "budget"), "an alert is a no-data alert or a budget alert, not both")
+		}
+		e := ExpAlert{AlertID: AlertID{NoData: es.NoData, Budget: es.Budget}, Labels: es.ExpLabels, Annotations: es.ExpAnnotations}
 		if es.Severity != nil {
 			e.Severity = burnrate.Severity(*es.Severity)
 		}
@@ -394,14 +403,23 @@ func (c *checker) budgetTest(p string, spec *budgetTestSpec, step time.Duration)
 }
 
 // sortedAlerts returns alerts in a stable order for messages: severities alphabetically ("page"
-// before "ticket"), burn-rate alerts before no-data alerts.
+// before "ticket"), burn-rate alerts before budget alerts before no-data alerts.
 func sortedAlerts(as []AlertID) []AlertID {
 	out := append([]AlertID(nil), as...)
+	rank := func(a AlertID) int {
+		switch {
+		case a.NoData:
+			return 2
+		case a.Budget:
+			return 1
+		}
+		return 0
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Severity != out[j].Severity {
 			return out[i].Severity < out[j].Severity
 		}
-		return !out[i].NoData && out[j].NoData
+		return rank(out[i]) < rank(out[j])
 	})
 	return out
 }

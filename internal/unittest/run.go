@@ -451,7 +451,7 @@ func firing(st burnrate.State) map[AlertID]burnrate.AlertState {
 	out := map[AlertID]burnrate.AlertState{}
 	for _, a := range st.Alerts {
 		if a.Phase == burnrate.Firing {
-			out[AlertID{Severity: a.Severity, NoData: a.NoData}] = a
+			out[AlertID{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget}] = a
 		}
 	}
 	return out
@@ -462,7 +462,7 @@ func firing(st burnrate.State) map[AlertID]burnrate.AlertState {
 // receiver gets (a severity label of the SLO file included; slod's own routes match the tier). Annotations include the summary and description as rendered (with their
 // defaults) and the runbook URL.
 func delivered(slo *rules.SLO, group map[string]string, a burnrate.AlertState, status burnrate.Status, at time.Time) (labels, annotations map[string]string) {
-	tr := burnrate.Transition{Severity: a.Severity, NoData: a.NoData, From: burnrate.Pending, To: burnrate.Firing,
+	tr := burnrate.Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: burnrate.Pending, To: burnrate.Firing,
 		At: at, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate}
 	n, _ := notify.FromTransition(slo, group, tr, status, "")
 	annotations = maps.Clone(n.Annotations)
@@ -535,7 +535,7 @@ func details(slo *rules.SLO, o observation) []string {
 	}
 	states := map[burnrate.Severity]burnrate.AlertState{}
 	for _, a := range o.state.Alerts {
-		if !a.NoData {
+		if !a.NoData && !a.Budget {
 			states[a.Severity] = a
 		}
 	}
@@ -554,9 +554,15 @@ func details(slo *rules.SLO, o observation) []string {
 		}
 		out = append(out, line)
 	}
+	for _, b := range slo.Alerting.Budget {
+		out = append(out, fmt.Sprintf("%s budget alert below %s: budget remaining %s", b.Severity, formatFloat(b.Below), formatFloat(o.status.BudgetRemaining)))
+	}
 	for _, a := range o.state.Alerts {
-		name := AlertID{Severity: a.Severity, NoData: a.NoData}.String()
+		name := AlertID{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget}.String()
 		switch {
+		case a.Phase == burnrate.Firing && a.Budget:
+			out = append(out, fmt.Sprintf("%s firing since %s: budget %s below %s", name, formatOffset(a.FiredAt.Sub(epoch)),
+				formatFloat(a.Reason.Budget), formatFloat(a.Reason.Threshold)))
 		case a.Phase == burnrate.Firing && a.NoData:
 			out = append(out, fmt.Sprintf("%s firing: no data since %s", name, formatOffset(a.ActiveAt.Sub(epoch))))
 		case a.Phase == burnrate.Firing:

@@ -47,6 +47,9 @@ type History struct {
 	// SLO's alerts in it.
 	Alerts   []Interval `json:"alerts"`
 	Silences []Interval `json:"silences"`
+	// Exclusions are the excluded spans in the range (planned maintenance, known bad data): their
+	// steps count no events and raise no alert.
+	Exclusions []Interval `json:"exclusions"`
 }
 
 // The kinds of History.Budget.
@@ -90,6 +93,7 @@ type Pair struct {
 type Interval struct {
 	Severity string     `json:"severity,omitempty"`
 	NoData   bool       `json:"no_data,omitempty"`
+	Budget   bool       `json:"budget,omitempty"`
 	Start    time.Time  `json:"start"`
 	End      *time.Time `json:"end"`
 	// Label names the interval on the chart: the window pair that fired, or the silence's id.

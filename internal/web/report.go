@@ -78,17 +78,34 @@ type ReportSLO struct {
 	// have); Failed is set when it could not be evaluated at all.
 	Problem string
 	Failed  bool
-	Excess  []string
-	Alerts  []ReportAlert
+	// Excluded is how long exclusions covered of the range ("" for none); Guard the SLO's
+	// min_bad_events (0: none) and Suppressed the alert intervals it suppressed.
+	Excluded   string
+	Guard      float64
+	Suppressed int
+	// Calendar names a calendar SLO's period ("month (Europe/Berlin)"); Periods are the periods
+	// that ended in the range, with the budget each ended with.
+	Calendar string
+	Periods  []ReportPeriod
+	Excess   []string
+	Alerts   []ReportAlert
 	// History is the charts' data; Resolution the distance between its points (every 4m).
 	History    History
 	Resolution string
+}
+
+// ReportPeriod is a calendar period that ended in the range, with the budget left at its end
+// (nil: unknown, no data in it).
+type ReportPeriod struct {
+	Start, End      time.Time
+	BudgetRemaining *float64
 }
 
 // ReportAlert is one alert interval with its reason.
 type ReportAlert struct {
 	Severity     string
 	NoData       bool
+	Budget       bool
 	Start        time.Time
 	End          *time.Time
 	Duration     string

@@ -88,8 +88,8 @@
     void h;
   }
 
-  // bands shades the alert intervals by severity, marks silences along the top, and hatches the
-  // intervals without data.
+  // bands shades the exclusions and the alert intervals by severity, marks silences along the top,
+  // and hatches the intervals without data.
   function drawBands(svg, s, h) {
     var ph = H - M.t - M.b;
     var defs = el("defs", {}, svg), pat = el("pattern", { id: "slod-hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, defs);
@@ -104,11 +104,19 @@
       el("title", {}, r).textContent = "no data " + fmtTime(a, true) + " – " + fmtTime(b, true);
       i = j;
     }
+    (h.exclusions || []).forEach(function (ex) {
+      var a = Math.max(Date.parse(ex.start), s.x0), b = Math.min(Date.parse(ex.end), s.x1);
+      if (b <= a) return;
+      var r = el("rect", { "class": "band excluded", x: s.x(a), y: M.t, width: Math.max(s.x(b) - s.x(a), 2), height: ph, "data-start": ex.start }, svg);
+      el("title", {}, r).textContent = "excluded (" + ex.label + ") " + fmtTime(Date.parse(ex.start), true) + " – " + fmtTime(Date.parse(ex.end), true) + ": no events count, no alert rises";
+    });
     (h.alerts || []).forEach(function (al) {
       var a = Math.max(Date.parse(al.start), s.x0), b = al.end ? Date.parse(al.end) : s.x1;
       if (b < s.x0 || a > s.x1) return;
-      var cls = al.no_data ? "nodata" : (al.severity === "page" ? "page" : "ticket");
-      var r = el("rect", { "class": "band " + cls, x: s.x(a), y: M.t, width: Math.max(s.x(Math.min(b, s.x1)) - s.x(a), 2), height: ph,
+      var cls = al.no_data ? "nodata" : (al.severity === "page" ? "page" : "ticket") + (al.budget ? " budget" : "");
+      // A budget alert lasts days: a strip along the bottom, not a band over the whole chart.
+      var y = al.budget ? M.t + ph - 5 : M.t, bh = al.budget ? 5 : ph;
+      var r = el("rect", { "class": "band " + cls, x: s.x(a), y: y, width: Math.max(s.x(Math.min(b, s.x1)) - s.x(a), 2), height: bh,
         "data-severity": al.severity, "data-start": al.start }, svg);
       el("title", {}, r).textContent = (al.label || al.severity) + " firing " + fmtTime(Date.parse(al.start), true) + " – " + (al.end ? fmtTime(Date.parse(al.end), true) : "now");
     });
