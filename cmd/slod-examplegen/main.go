@@ -1,5 +1,6 @@
-// Command slod-examplegen writes the deterministic example recording examples/assistant.om (see
-// internal/examplegen.Assistant). Run it with `go generate ./internal/examplegen`.
+// Command slod-examplegen writes the deterministic example recordings examples/assistant.om (see
+// internal/examplegen.Assistant) and, with -example admin, examples/admin.om (examplegen.Admin).
+// Run it with `go generate ./internal/examplegen`.
 package main
 
 import (
@@ -13,18 +14,27 @@ import (
 )
 
 func main() {
+	example := flag.String("example", "assistant", "the recording: assistant or admin")
 	out := flag.String("o", "examples/assistant.om", "file to write")
 	flag.Parse()
-	if err := run(*out); err != nil {
+	if err := run(*example, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "slod-examplegen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path string) error {
-	series, err := examplegen.Generate(examplegen.Assistant())
-	if err != nil {
-		return err
+func run(example, path string) error {
+	var series []check.Series
+	switch example {
+	case "assistant":
+		var err error
+		if series, err = examplegen.Generate(examplegen.Assistant()); err != nil {
+			return err
+		}
+	case "admin":
+		series = examplegen.Admin()
+	default:
+		return fmt.Errorf("-example: no example %q (assistant, admin)", example)
 	}
 	var b bytes.Buffer
 	if err := check.WriteOpenMetrics(&b, series); err != nil {

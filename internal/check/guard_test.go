@@ -8,46 +8,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
-
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/check"
 	"github.com/slod-dev/slod/internal/eval"
+	"github.com/slod-dev/slod/internal/examplegen"
 	"github.com/slod-dev/slod/internal/recorded"
 	"github.com/slod-dev/slod/internal/rules"
 )
 
-// lowTrafficDay is a day of an admin API at one request a minute (scraped every minute, 15 s
-// after it): four single failed requests, and a 30-minute outage in which every request fails.
+// lowTrafficDay is examples/admin.om (internal/examplegen.Admin), starting at start: a day of an
+// admin API at one request a minute (scraped every minute, 15 s after it): four single failed
+// requests, and a 30-minute outage in which every request fails.
 func lowTrafficDay(t *testing.T, start time.Time) *recorded.DB {
 	t.Helper()
-	bad := map[int]bool{}
-	for _, hm := range [][2]int{{2, 0}, {7, 30}, {12, 10}, {15, 45}} {
-		bad[hm[0]*60+hm[1]] = true
+	if !start.Equal(examplegen.AdminStart) {
+		t.Fatalf("examples/admin.om starts at %s, not %s", examplegen.AdminStart, start)
 	}
-	for m := 20 * 60; m < 20*60+30; m++ {
-		bad[m] = true
-	}
-	var ts []int64
-	var ok, failed []float64
-	okN, failedN := 0.0, 0.0
-	for m := 0; m <= 24*60; m++ {
-		if bad[m] {
-			failedN++
-		} else {
-			okN++
-		}
-		ts = append(ts, start.Add(time.Duration(m)*time.Minute+15*time.Second).UnixMilli())
-		ok, failed = append(ok, okN), append(failed, failedN)
-	}
-	db := recorded.NewDB()
-	for _, s := range []struct {
-		code string
-		vs   []float64
-	}{{"200", ok}, {"500", failed}} {
-		if err := db.Add(labels.FromStrings("__name__", "admin_requests_total", "code", s.code), ts, s.vs); err != nil {
-			t.Fatal(err)
-		}
+	db, err := recorded.ParseFile("../../examples/admin.om")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return db
 }

@@ -19,23 +19,35 @@ func TestAssistantFileIsGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := checkGenerated(t, series, "assistant.om")
+	if len(want) > 16<<20 {
+		t.Errorf("examples/assistant.om is %d bytes; keep it under 16 MiB", len(want))
+	}
+}
+
+// TestAdminFileIsGenerated does the same for examples/admin.om.
+func TestAdminFileIsGenerated(t *testing.T) {
+	checkGenerated(t, Admin(), "admin.om")
+}
+
+// checkGenerated fails t unless examples/<name> holds series as OpenMetrics, and returns the file.
+func checkGenerated(t *testing.T, series []check.Series, name string) []byte {
+	t.Helper()
 	var b bytes.Buffer
 	if err := check.WriteOpenMetrics(&b, series); err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile("../../examples/assistant.om")
+	want, err := os.ReadFile("../../examples/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := sha256.Sum256(b.Bytes())
 	have := sha256.Sum256(want)
 	if got != have {
-		t.Fatalf("examples/assistant.om (sha256 %s) is not what the generator writes (sha256 %s): run go generate ./internal/examplegen",
-			hex.EncodeToString(have[:]), hex.EncodeToString(got[:]))
+		t.Fatalf("examples/%s (sha256 %s) is not what the generator writes (sha256 %s): run go generate ./internal/examplegen",
+			name, hex.EncodeToString(have[:]), hex.EncodeToString(got[:]))
 	}
-	if len(want) > 16<<20 {
-		t.Errorf("examples/assistant.om is %d bytes; keep it under 16 MiB", len(want))
-	}
+	return want
 }
 
 func TestGenerateInvariants(t *testing.T) {
