@@ -58,17 +58,18 @@ rules unless RULES are given, and without --data the source is the config's prom
 config is checked as slod run checks it.
 
 --compare evaluates OLD_RULES and NEW_RULES (a file or directory each) over the same data and
-prints, per SLO, what the change does to the pager: pages and tickets per 30 days, time firing,
-flaps (a re-fire within an hour of a resolve), the budget left at --to and spent before the first
-page, and with --incidents FILE how late each set paged for the known incidents it lists and which
-it missed.
+prints, per SLO, what the change does to the pager: pages and tickets per 30 days (budget alerts
+apart), time firing, flaps (a re-fire within an hour of a resolve), the alerts a low-traffic guard
+suppressed, the budget left at --to and spent before the first page, and with --incidents FILE how
+late each set paged for the known incidents it lists and which it missed.
 
 A recording coarser than the step (one sample a minute at --step 10s) leaves steps without data:
 slod check warns about it. On a terminal, a progress line is written to stderr.
 
 Exit status: 0 when the check ran (alerts are findings, not failures), 1 when the rules or the data
 are invalid or an SLO could not be evaluated, or with --fail-on-more-pages N when the new rules
-page more than N more times per 30 days than the old ones, 2 on a usage error.
+page more than N more times per 30 days than the old ones (budget pages included), 2 on a usage
+error.
 
 Flags:
 `

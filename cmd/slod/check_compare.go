@@ -96,8 +96,12 @@ func writeComparison(a checkArgs, rep compare.Report, data string, results []eva
 	}
 	code := reportProblems(stderr, results)
 	if a.failOnMorePages.set && rep.MorePages() > float64(a.failOnMorePages.n) {
-		fmt.Fprintf(stderr, "slod check: the new rules page %s times per 30 days, %s more than the old rules' %s: more than --fail-on-more-pages %d\n",
-			compareRate(rep.New.PagesPer30d), compareRate(rep.MorePages()), compareRate(rep.Old.PagesPer30d), a.failOnMorePages.n)
+		which := ""
+		if rep.BudgetAlerts {
+			which = " (budget pages included)"
+		}
+		fmt.Fprintf(stderr, "slod check: the new rules page %s times per 30 days%s, %s more than the old rules' %s: more than --fail-on-more-pages %d\n",
+			compareRate(rep.New.AllPagesPer30d()), which, compareRate(rep.MorePages()), compareRate(rep.Old.AllPagesPer30d()), a.failOnMorePages.n)
 		code = 1
 	}
 	return code

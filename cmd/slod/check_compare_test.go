@@ -53,6 +53,71 @@ func TestCheckCompareExample(t *testing.T) {
 	}
 }
 
+// TestCheckCompareLowTraffic is the README's second comparison: the admin API of examples/admin.om
+// without and with the low-traffic guard. The README shows it as slod check prints it; the guard
+// suppresses the four single errors' pages and still pages for the outage, three minutes later.
+func TestCheckCompareLowTraffic(t *testing.T) {
+	plain := string(mustRead(t, "../../examples/admin.yaml"))
+	guarded := string(mustRead(t, "../../examples/admin-guarded.yaml"))
+	bodyOf := func(s string) string { return s[strings.Index(s, "version: "):] }
+	if want := bodyOf(plain) + "    alerting:\n      # A window pair fires only when its long window holds at least 5 failed requests.\n      min_bad_events: 5\n"; bodyOf(guarded) != want {
+		t.Error("examples/admin-guarded.yaml is not examples/admin.yaml with min_bad_events: 5 (after its comment)")
+	}
+	code, stdout, stderr := runCheckCmd("--compare", "../../examples/admin.yaml", "../../examples/admin-guarded.yaml",
+		"--data", "../../examples/admin.om", "--incidents", "../../examples/incidents.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	text := strings.ReplaceAll(stdout, "../../", "")
+	if !strings.Contains(string(mustRead(t, "../../README.md")), "```\n"+text+"```\n") {
+		t.Errorf("the README does not show the low-traffic comparison as slod check prints it now:\n%s", text)
+	}
+	for _, want := range []string{"admin/availability  150.1 → 30  30", "0 → 4", "1/1              1m → 4m",
+		"alert intervals the low-traffic guard suppressed: 0 → 4"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the comparison lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestCheckCompareBudgetPages: a budget page (the admin API's budget is spent by its first failed
+// request, and stays so) is counted apart from the burn-rate pages, and still counts for
+// --fail-on-more-pages, which says so; the HTML page has the budget alerts' columns.
+func TestCheckCompareBudgetPages(t *testing.T) {
+	guarded := string(mustRead(t, "../../examples/admin-guarded.yaml"))
+	budgeted := filepath.Join(t.TempDir(), "admin.yaml")
+	if err := os.WriteFile(budgeted, []byte(guarded+"      budget:\n        - {severity: page, below: 0%}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--compare", "../../examples/admin-guarded.yaml", budgeted, "--data", "../../examples/admin.om"}
+	code, stdout, stderr := runCheckCmd(append(args, "--fail-on-more-pages", "29")...)
+	if code != 1 || !strings.Contains(stderr, "the new rules page 60 times per 30 days (budget pages included), 30 more than the old rules' 30: more than --fail-on-more-pages 29") {
+		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, stderr)
+	}
+	for _, want := range []string{"budget pages/30d  budget tickets/30d", "admin/availability  30         30           0 → 30            0",
+		"pages per 30 days: 30 → 30, and budget pages: 0 → 30; all pages: 30 → 60 (+30)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the comparison lacks %q:\n%s", want, stdout)
+		}
+	}
+	// The range is 23h59m: one more page in it is 30.02 more per 30 days.
+	if code, _, stderr := runCheckCmd(append(args, "--fail-on-more-pages", "31")...); code != 0 {
+		t.Errorf("with room for 31 more pages: exit %d\n%s", code, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "compare.html")
+	if code, _, stderr := runCheckCmd(append(args, "--format", "html", "-o", out)...); code != 0 {
+		t.Fatalf("--format html: exit %d\n%s", code, stderr)
+	}
+	page := string(mustRead(t, out))
+	for _, want := range []string{"<th class=\"num\">Budget pages per 30 days</th>", "<th class=\"num\">Suppressed by the low-traffic guard</th>",
+		`<span class="old">0</span> → <span class="new worse">30</span>`, "<dt>Budget pages, tickets</dt>", "<dt>Suppressed</dt>",
+		`<div class="k">All pages per 30 days</div><div class="v"><span class="old">30</span> → <span class="new worse">60</span>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+}
+
 // TestCheckCompareFailOnMorePages: the CI gate. Going back from 99.5 to 99.9 pages 7.5 more times
 // per 30 days on the example: more than 7 fails (exit 1, saying why), 8 passes; the JSON report
 // says the same numbers.

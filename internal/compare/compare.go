@@ -1,8 +1,9 @@
 // Package compare is `slod check --compare`: two sets of SLO rules backtested over the same data,
 // and what the change does to the pager, per SLO (matched by id, a group of a grouped SLO by its
-// instance id): pages and tickets per 30 days, time firing, flaps, the budget left at the end and
-// spent before the first page, and, given known incidents, how late each policy paged for them and
-// which it missed.
+// instance id): burn-rate pages and tickets per 30 days, budget alerts per 30 days, time firing,
+// flaps, the alerts the low-traffic guard suppressed, the budget left at the end and spent before
+// the first page, and, given known incidents, how late each policy paged for them and which it
+// missed.
 package compare
 
 import (
@@ -37,16 +38,32 @@ type Report struct {
 	Rows []Row
 	// Old and New total every row's figures per rule set.
 	Old, New Totals
+	// BudgetAlerts is set when an SLO of either set has budget alerts (alerting.budget), Guards
+	// when one has a low-traffic guard (min_bad_events): the report then has their columns.
+	BudgetAlerts, Guards bool
 }
 
 // Totals are one rule set's figures over all its SLOs.
 type Totals struct {
-	Pages, Tickets             int
-	PagesPer30d, TicketsPer30d float64
+	Counts
 	// Missed are the incidents (per SLO they concern) that no page of the set caught; Incidents
 	// how many (incident, SLO) pairs there were.
 	Missed, Incidents int
 }
+
+// Counts are alert intervals by kind: burn-rate (and no-data) pages and tickets, and budget
+// alerts (alerting.budget) by severity, in the range and per 30 days; and Suppressed, the
+// burn-rate alert intervals the low-traffic guard kept from firing.
+type Counts struct {
+	Pages, Tickets                         int
+	PagesPer30d, TicketsPer30d             float64
+	BudgetPages, BudgetTickets             int
+	BudgetPagesPer30d, BudgetTicketsPer30d float64
+	Suppressed                             int
+}
+
+// AllPagesPer30d are every page per 30 days: burn-rate, no-data and budget pages alike.
+func (c Counts) AllPagesPer30d() float64 { return c.PagesPer30d + c.BudgetPagesPer30d }
 
 // Row is one SLO (or group) in both sets; Old or New is nil where the set does not have it.
 type Row struct {
@@ -60,11 +77,11 @@ type Row struct {
 type Policy struct {
 	// Err is why the SLO could not be evaluated (then nothing else is set), or the first step held
 	// for a value no SLI can have.
-	Err                        string
-	Failed                     bool
-	Pages, Tickets             int
-	PagesPer30d, TicketsPer30d float64
-	// Firing is how long any of its alerts fired (the union of the intervals, up to To).
+	Err    string
+	Failed bool
+	Counts
+	// Firing is how long any of its burn-rate and no-data alerts fired (the union of the
+	// intervals, up to To; budget alerts fire as long as the budget is low, and would swamp it).
 	Firing time.Duration
 	// Flaps counts the alerts that fired again within FlapWindow of resolving.
 	Flaps int
@@ -72,7 +89,8 @@ type Policy struct {
 	HasData bool
 	// BudgetRemaining is the budget left at To (a fraction: 1 untouched, negative overspent).
 	BudgetRemaining float64
-	// SpentBeforePage is the budget spent from the first evaluation to the first page (Paged).
+	// SpentBeforePage is the budget spent from the first evaluation to the first page of any kind
+	// (Paged).
 	SpentBeforePage float64
 	Paged           bool
 	// Incidents are the known incidents concerning the SLO, with what each policy did.
@@ -81,7 +99,9 @@ type Policy struct {
 }
 
 // Detection is one known incident as one policy saw it: the delay from its start to the first
-// page (and ticket) firing during it, nil when none did.
+// page (and ticket) firing during it, nil when none did. A budget alert counts only when it began
+// during the incident: one firing since before says that the budget is low, not that the incident
+// was seen.
 type Detection struct {
 	Incident    Incident
 	PageDelay   *time.Duration
@@ -122,6 +142,10 @@ func Build(old, new []eval.Result, opt Options) Report {
 		r.Old.add(row.Old)
 		r.New.add(row.New)
 	}
+	for _, res := range append(slices.Clone(old), new...) {
+		r.BudgetAlerts = r.BudgetAlerts || len(res.SLO.Alerting.Budget) > 0
+		r.Guards = r.Guards || res.SLO.Alerting.MinBadEvents > 0
+	}
 	return r
 }
 
@@ -133,13 +157,18 @@ func (t *Totals) add(p *Policy) {
 	t.Tickets += p.Tickets
 	t.PagesPer30d += p.PagesPer30d
 	t.TicketsPer30d += p.TicketsPer30d
+	t.BudgetPages += p.BudgetPages
+	t.BudgetTickets += p.BudgetTickets
+	t.BudgetPagesPer30d += p.BudgetPagesPer30d
+	t.BudgetTicketsPer30d += p.BudgetTicketsPer30d
+	t.Suppressed += p.Suppressed
 	t.Missed += p.Missed
 	t.Incidents += len(p.Incidents)
 }
 
 // MorePages is how many more pages per 30 days the new rules give than the old ones (negative:
-// fewer).
-func (r Report) MorePages() float64 { return r.New.PagesPer30d - r.Old.PagesPer30d }
+// fewer), budget pages included: each wakes someone up.
+func (r Report) MorePages() float64 { return r.New.AllPagesPer30d() - r.Old.AllPagesPer30d() }
 
 // policy sums up one result.
 func policy(res eval.Result, opt Options, scale float64) *Policy {
@@ -153,19 +182,14 @@ func policy(res eval.Result, opt Options, scale float64) *Policy {
 	if p.Failed {
 		return p
 	}
+	p.Counts = count(res, scale)
 	var firstPage *eval.AlertInterval
 	for i, a := range res.Alerts {
-		if a.Severity == burnrate.Page {
-			p.Pages++
-			if firstPage == nil || a.Start.Before(firstPage.Start) {
-				firstPage = &res.Alerts[i]
-			}
-		} else {
-			p.Tickets++
+		if a.Severity == burnrate.Page && (firstPage == nil || a.Start.Before(firstPage.Start)) {
+			firstPage = &res.Alerts[i]
 		}
 	}
-	p.PagesPer30d, p.TicketsPer30d = float64(p.Pages)*scale, float64(p.Tickets)*scale
-	p.Firing = firing(res.Alerts, opt.To)
+	p.Firing = firing(slices.DeleteFunc(slices.Clone(res.Alerts), func(a eval.AlertInterval) bool { return a.Budget }), opt.To)
 	p.Flaps = flaps(res.Alerts)
 	if firstPage != nil && res.HasData {
 		p.Paged = true
@@ -182,6 +206,26 @@ func policy(res eval.Result, opt Options, scale float64) *Policy {
 		p.Incidents = append(p.Incidents, d)
 	}
 	return p
+}
+
+// count counts a result's alert intervals by kind.
+func count(res eval.Result, scale float64) Counts {
+	c := Counts{Suppressed: res.Suppressed}
+	for _, a := range res.Alerts {
+		switch {
+		case a.Budget && a.Severity == burnrate.Page:
+			c.BudgetPages++
+		case a.Budget:
+			c.BudgetTickets++
+		case a.Severity == burnrate.Page:
+			c.Pages++
+		default:
+			c.Tickets++
+		}
+	}
+	c.PagesPer30d, c.TicketsPer30d = float64(c.Pages)*scale, float64(c.Tickets)*scale
+	c.BudgetPagesPer30d, c.BudgetTicketsPer30d = float64(c.BudgetPages)*scale, float64(c.BudgetTickets)*scale
+	return c
 }
 
 // end is when an interval stopped firing, or to for one still firing at the last evaluation.
@@ -216,15 +260,15 @@ func firing(as []eval.AlertInterval, to time.Time) time.Duration {
 // the same alert.
 func flaps(as []eval.AlertInterval) int {
 	type key struct {
-		sev    burnrate.Severity
-		noData bool
+		sev            burnrate.Severity
+		noData, budget bool
 	}
 	last := map[key]*time.Time{}
 	ivs := slices.Clone(as)
 	sort.SliceStable(ivs, func(i, j int) bool { return ivs[i].Start.Before(ivs[j].Start) })
 	n := 0
 	for _, a := range ivs {
-		k := key{a.Severity, a.NoData}
+		k := key{a.Severity, a.NoData, a.Budget}
 		if prev, ok := last[k]; ok && prev != nil && a.Start.Sub(*prev) <= FlapWindow {
 			n++
 		}
@@ -234,11 +278,13 @@ func flaps(as []eval.AlertInterval) int {
 }
 
 // delay is the time from the incident's start to the first alert of the severity that fired
-// during it (at once when one was already firing), nil when none did.
+// during it (at once when a burn-rate or no-data alert was already firing; a budget alert only
+// when it began during the incident), nil when none did.
 func delay(as []eval.AlertInterval, inc Incident, sev burnrate.Severity) *time.Duration {
 	var best *time.Duration
 	for _, a := range as {
-		if a.Severity != sev || a.Start.After(inc.End) || (a.End != nil && !a.End.After(inc.Start)) {
+		if a.Severity != sev || a.Start.After(inc.End) || (a.End != nil && !a.End.After(inc.Start)) ||
+			(a.Budget && a.Start.Before(inc.Start)) {
 			continue
 		}
 		d := max(a.Start.Sub(inc.Start), 0)

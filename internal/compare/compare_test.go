@@ -219,3 +219,100 @@ func TestTable(t *testing.T) {
 		t.Errorf("totals %s", got)
 	}
 }
+
+// TestBudgetAlertsAndGuard: budget alerts are counted apart from burn-rate pages and tickets, fire
+// no time and no flaps into the burn-rate figures, detect an incident only when they begin during
+// it, and count as pages for MorePages; the guard's suppressions are each set's; both have their
+// columns only when an SLO of either set configures them.
+func TestBudgetAlertsAndGuard(t *testing.T) {
+	plain := slo("a")
+	budgeted := slo("a")
+	budgeted.Alerting.Budget = []burnrate.BudgetAlert{{Severity: burnrate.Page, Below: 0}, {Severity: burnrate.Ticket, Below: 0.5}}
+	budgeted.Alerting.MinBadEvents = 5
+	budgetAlert := func(sev burnrate.Severity, start time.Time, end *time.Time) eval.AlertInterval {
+		a := alert(sev, start, end, 0.4)
+		a.Budget = true
+		return a
+	}
+	old := []eval.Result{{SLO: plain, HasData: true, Initial: burnrate.Status{BudgetRemaining: 1}, Alerts: []eval.AlertInterval{
+		alert(burnrate.Page, at(5, 0), ptr(at(5, 30)), 0.6)}}}
+	now := []eval.Result{{SLO: budgeted, HasData: true, Suppressed: 3, Initial: burnrate.Status{BudgetRemaining: 1}, Alerts: []eval.AlertInterval{
+		budgetAlert(burnrate.Ticket, at(1, 0), nil),          // low budget from 01:00 on
+		budgetAlert(burnrate.Page, at(6, 0), ptr(at(6, 10))), // a budget page
+		budgetAlert(burnrate.Page, at(6, 40), ptr(at(7, 0))), // again 30m later: a flap
+		alert(burnrate.Page, at(5, 10), ptr(at(5, 20)), 0.6), // the burn-rate page, later and shorter
+	}}}
+	inc := []Incident{{Name: "outage", SLOs: []string{"svc/a"}, Start: at(4, 50), End: at(6, 5)}}
+	r := Build(old, now, Options{From: t0, To: at(71, 59), Step: time.Minute, Incidents: inc})
+	o, n := r.Rows[0].Old, r.Rows[0].New
+	if !r.BudgetAlerts || !r.Guards {
+		t.Fatalf("budget alerts %v, guards %v: want both, the new SLO has them", r.BudgetAlerts, r.Guards)
+	}
+	if n.Pages != 1 || n.Tickets != 0 || n.BudgetPages != 2 || n.BudgetTickets != 1 || n.BudgetPagesPer30d != 20 || n.Suppressed != 3 || o.Suppressed != 0 {
+		t.Errorf("new counts %+v", n.Counts)
+	}
+	if n.Firing != 10*time.Minute || n.Flaps != 1 {
+		t.Errorf("new firing %s, %d flaps; want the burn-rate page's 10m, the budget page's re-fire", n.Firing, n.Flaps)
+	}
+	// The budget ticket firing since 01:00 does not detect the outage of 04:50; the page of 05:10
+	// does, and so does (first) the old page of 05:00.
+	if d := n.Incidents[0]; d.PageDelay == nil || *d.PageDelay != 20*time.Minute || d.TicketDelay != nil {
+		t.Errorf("new detection %+v, want a page after 20m and no ticket", d)
+	}
+	// First page of any kind: the burn-rate one at 05:10, before the budget page of 06:00.
+	if !n.Paged || n.SpentBeforePage != 0.4 {
+		t.Errorf("spent before the first page %v", n.SpentBeforePage)
+	}
+	if r.MorePages() != 20 || r.New.AllPagesPer30d() != 30 || r.New.BudgetTickets != 1 || r.New.Suppressed != 3 {
+		t.Errorf("more pages %v, totals %+v", r.MorePages(), r.New)
+	}
+	var text bytes.Buffer
+	if err := WriteText(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"SLO    pages/30d  tickets/30d  budget pages/30d  budget tickets/30d  firing     flaps  suppressed",
+		"svc/a  10         0            0 → 20            0 → 10              30m → 10m  0 → 1  0 → 3",
+		"pages per 30 days: 10 → 10, and budget pages: 0 → 20; all pages: 10 → 30 (+20)\n",
+		"tickets per 30 days: 0 → 0, and budget tickets: 0 → 10\n",
+		"alert intervals the low-traffic guard suppressed: 0 → 3\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	heads, totals := r.Totals()
+	var got []string
+	for i, c := range totals {
+		got = append(got, heads[i].Head+" "+c.String()+"/"+c.Trend.String())
+	}
+	if want := "pages/30d 10/, tickets/30d 0/, budget pages/30d 0 → 20/worse, budget tickets/30d 0 → 10/worse, " +
+		"all pages/30d 10 → 30/worse, suppressed 0 → 3/, incidents paged 1/1/"; strings.Join(got, ", ") != want {
+		t.Errorf("totals\n %s\nwant\n %s", strings.Join(got, ", "), want)
+	}
+	var js bytes.Buffer
+	if err := WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		SLOs []struct {
+			New map[string]any
+		}
+		NewTotals map[string]any `json:"new_totals"`
+		MorePages float64        `json:"more_pages_per_30d"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	p := doc.SLOs[0].New
+	if p["pages"] != 1.0 || p["budget_pages"] != 2.0 || p["budget_tickets_per_30d"] != 10.0 || p["suppressed"] != 3.0 ||
+		doc.NewTotals["budget_pages"] != 2.0 || doc.NewTotals["suppressed"] != 3.0 || doc.MorePages != 20 {
+		t.Errorf("JSON:\n%s", js.String())
+	}
+
+	// Without budget alerts or guards in either set, neither has a column.
+	r = Build(old, old, Options{From: t0, To: at(71, 59), Step: time.Minute})
+	if cols, _ := r.Table(); len(cols) != 6 || r.BudgetAlerts || r.Guards {
+		t.Errorf("%d columns without budget alerts or guards, want 6", len(cols))
+	}
+}

@@ -27,8 +27,12 @@ func WriteText(w io.Writer, r Report) error {
 	var b strings.Builder
 	span := r.To.Sub(r.From) + r.Step
 	fmt.Fprintf(&b, "slod check --compare: %s → %s\n", r.OldName, r.NewName)
-	fmt.Fprintf(&b, "%d SLOs evaluated every %s from %s to %s (%s; figures per 30 days are the range's × %s)\n\n",
-		len(r.Rows), check.FormatDuration(r.Step), r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339),
+	slos := fmt.Sprintf("%d SLOs", len(r.Rows))
+	if len(r.Rows) == 1 {
+		slos = "1 SLO"
+	}
+	fmt.Fprintf(&b, "%s evaluated every %s from %s to %s (%s; figures per 30 days are the range's × %s)\n\n",
+		slos, check.FormatDuration(r.Step), r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339),
 		check.FormatDuration(span), check.FormatNumber(r.Scale(), 2))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	cols, cells := r.Table()
@@ -126,8 +130,20 @@ func worstDelay(p *Policy) string {
 
 // writeLegend writes the totals and, with incidents, the ones each set missed.
 func writeLegend(b *strings.Builder, r Report) {
-	fmt.Fprintf(b, "\npages per 30 days: %s → %s (%s), tickets per 30 days: %s → %s\n",
-		rate(r.Old.PagesPer30d), rate(r.New.PagesPer30d), signed(r.MorePages()), rate(r.Old.TicketsPer30d), rate(r.New.TicketsPer30d))
+	o, n := r.Old, r.New
+	if !r.BudgetAlerts {
+		fmt.Fprintf(b, "\npages per 30 days: %s → %s (%s), tickets per 30 days: %s → %s\n",
+			rate(o.PagesPer30d), rate(n.PagesPer30d), signed(r.MorePages()), rate(o.TicketsPer30d), rate(n.TicketsPer30d))
+	} else {
+		fmt.Fprintf(b, "\npages per 30 days: %s → %s, and budget pages: %s → %s; all pages: %s → %s (%s)\n",
+			rate(o.PagesPer30d), rate(n.PagesPer30d), rate(o.BudgetPagesPer30d), rate(n.BudgetPagesPer30d),
+			rate(o.AllPagesPer30d()), rate(n.AllPagesPer30d()), signed(r.MorePages()))
+		fmt.Fprintf(b, "tickets per 30 days: %s → %s, and budget tickets: %s → %s\n",
+			rate(o.TicketsPer30d), rate(n.TicketsPer30d), rate(o.BudgetTicketsPer30d), rate(n.BudgetTicketsPer30d))
+	}
+	if r.Guards {
+		fmt.Fprintf(b, "alert intervals the low-traffic guard suppressed: %d → %d\n", o.Suppressed, n.Suppressed)
+	}
 	if r.Incidents == nil {
 		return
 	}
@@ -175,12 +191,28 @@ type jsonReport struct {
 }
 
 type jsonTotal struct {
-	Pages         int    `json:"pages"`
-	Tickets       int    `json:"tickets"`
-	PagesPer30d   number `json:"pages_per_30d"`
-	TicketsPer30d number `json:"tickets_per_30d"`
-	Incidents     *int   `json:"incidents,omitempty"`
-	Missed        *int   `json:"missed_incidents,omitempty"`
+	jsonCounts
+	Incidents *int `json:"incidents,omitempty"`
+	Missed    *int `json:"missed_incidents,omitempty"`
+}
+
+// jsonCounts are Counts; encoding/json puts their keys in the object that embeds them.
+type jsonCounts struct {
+	Pages               int    `json:"pages"`
+	Tickets             int    `json:"tickets"`
+	PagesPer30d         number `json:"pages_per_30d"`
+	TicketsPer30d       number `json:"tickets_per_30d"`
+	BudgetPages         int    `json:"budget_pages"`
+	BudgetTickets       int    `json:"budget_tickets"`
+	BudgetPagesPer30d   number `json:"budget_pages_per_30d"`
+	BudgetTicketsPer30d number `json:"budget_tickets_per_30d"`
+	Suppressed          int    `json:"suppressed"`
+}
+
+func countsJSON(c Counts) jsonCounts {
+	return jsonCounts{Pages: c.Pages, Tickets: c.Tickets, PagesPer30d: number{c.PagesPer30d, rateDecimals}, TicketsPer30d: number{c.TicketsPer30d, rateDecimals},
+		BudgetPages: c.BudgetPages, BudgetTickets: c.BudgetTickets, BudgetPagesPer30d: number{c.BudgetPagesPer30d, rateDecimals},
+		BudgetTicketsPer30d: number{c.BudgetTicketsPer30d, rateDecimals}, Suppressed: c.Suppressed}
 }
 
 type jsonRow struct {
@@ -193,11 +225,8 @@ type jsonRow struct {
 }
 
 type jsonPolicy struct {
-	Error           string          `json:"error,omitempty"`
-	Pages           int             `json:"pages"`
-	Tickets         int             `json:"tickets"`
-	PagesPer30d     number          `json:"pages_per_30d"`
-	TicketsPer30d   number          `json:"tickets_per_30d"`
+	Error string `json:"error,omitempty"`
+	jsonCounts
 	Firing          string          `json:"time_firing"`
 	FiringSeconds   float64         `json:"time_firing_seconds"`
 	Flaps           int             `json:"flaps"`
@@ -249,7 +278,7 @@ func WriteJSON(w io.Writer, r Report) error {
 }
 
 func totalJSON(t Totals, incidents bool) jsonTotal {
-	out := jsonTotal{Pages: t.Pages, Tickets: t.Tickets, PagesPer30d: number{t.PagesPer30d, rateDecimals}, TicketsPer30d: number{t.TicketsPer30d, rateDecimals}}
+	out := jsonTotal{jsonCounts: countsJSON(t.Counts)}
 	if incidents {
 		out.Incidents, out.Missed = &t.Incidents, &t.Missed
 	}
@@ -264,8 +293,7 @@ func policyJSON(p *Policy, incidents bool) *jsonPolicy {
 	if p.Failed {
 		return out
 	}
-	out.Pages, out.Tickets, out.Flaps = p.Pages, p.Tickets, p.Flaps
-	out.PagesPer30d, out.TicketsPer30d = number{p.PagesPer30d, rateDecimals}, number{p.TicketsPer30d, rateDecimals}
+	out.jsonCounts, out.Flaps = countsJSON(p.Counts), p.Flaps
 	out.Firing, out.FiringSeconds = check.FormatDuration(p.Firing.Round(time.Second)), p.Firing.Round(time.Second).Seconds()
 	if p.HasData {
 		out.BudgetRemaining.v = p.BudgetRemaining

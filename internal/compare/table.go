@@ -67,7 +67,15 @@ var (
 		func(p *Policy) (float64, bool) { return p.PagesPer30d, true }, true}
 	ticketsColumn = column{Column{"tickets/30d", "Tickets per 30 days"}, func(p *Policy) string { return rate(p.TicketsPer30d) },
 		func(p *Policy) (float64, bool) { return p.TicketsPer30d, true }, true}
-	firingColumn = column{Column{"firing", "Time firing"}, func(p *Policy) string { return check.FormatDuration(p.Firing.Round(time.Second)) },
+	budgetPagesColumn = column{Column{"budget pages/30d", "Budget pages per 30 days"}, func(p *Policy) string { return rate(p.BudgetPagesPer30d) },
+		func(p *Policy) (float64, bool) { return p.BudgetPagesPer30d, true }, true}
+	budgetTicketsColumn = column{Column{"budget tickets/30d", "Budget tickets per 30 days"}, func(p *Policy) string { return rate(p.BudgetTicketsPer30d) },
+		func(p *Policy) (float64, bool) { return p.BudgetTicketsPer30d, true }, true}
+	allPagesColumn = column{Column{"all pages/30d", "All pages per 30 days"}, func(p *Policy) string { return rate(p.AllPagesPer30d()) },
+		func(p *Policy) (float64, bool) { return p.AllPagesPer30d(), true }, true}
+	// The guard's suppressions are its trade-off (fewer pages, maybe later ones): no trend.
+	suppressedColumn = column{Column{"suppressed", "Suppressed by the low-traffic guard"}, func(p *Policy) string { return fmt.Sprint(p.Suppressed) }, nil, false}
+	firingColumn     = column{Column{"firing", "Time firing"}, func(p *Policy) string { return check.FormatDuration(p.Firing.Round(time.Second)) },
 		func(p *Policy) (float64, bool) { return p.Firing.Seconds(), true }, true}
 	flapsColumn = column{Column{"flaps", "Flaps"}, func(p *Policy) string { return fmt.Sprint(p.Flaps) },
 		func(p *Policy) (float64, bool) { return float64(p.Flaps), true }, true}
@@ -85,9 +93,18 @@ var (
 	}, true}
 )
 
-// columns are the table's columns: the incidents' only when the report has incidents.
+// columns are the table's columns: the budget alerts' only when an SLO has budget alerts, the
+// guard's when one has a guard, the incidents' when the report has incidents.
 func (r Report) columns() []column {
-	cols := []column{pagesColumn, ticketsColumn, firingColumn, flapsColumn, budgetColumn, spentColumn}
+	cols := []column{pagesColumn, ticketsColumn}
+	if r.BudgetAlerts {
+		cols = append(cols, budgetPagesColumn, budgetTicketsColumn)
+	}
+	cols = append(cols, firingColumn, flapsColumn)
+	if r.Guards {
+		cols = append(cols, suppressedColumn)
+	}
+	cols = append(cols, budgetColumn, spentColumn)
 	if r.Incidents != nil {
 		cols = append(cols, incidentsColumn, delayColumn)
 	}
@@ -138,12 +155,18 @@ func (c column) cell(old, new *Policy) Cell {
 	return out
 }
 
-// Totals is the totals of both sets as cells: pages and tickets per 30 days and, with incidents,
-// the incidents paged for.
+// Totals is the totals of both sets as cells: pages and tickets per 30 days, budget alerts (and
+// all pages together) and suppressions where the table has them and, with incidents, the
+// incidents paged for.
 func (r Report) Totals() ([]Column, []Cell) {
-	old, new := &Policy{PagesPer30d: r.Old.PagesPer30d, TicketsPer30d: r.Old.TicketsPer30d},
-		&Policy{PagesPer30d: r.New.PagesPer30d, TicketsPer30d: r.New.TicketsPer30d}
+	old, new := &Policy{Counts: r.Old.Counts}, &Policy{Counts: r.New.Counts}
 	cols := []column{pagesColumn, ticketsColumn}
+	if r.BudgetAlerts {
+		cols = append(cols, budgetPagesColumn, budgetTicketsColumn, allPagesColumn)
+	}
+	if r.Guards {
+		cols = append(cols, suppressedColumn)
+	}
 	if r.Incidents != nil {
 		old.Incidents, old.Missed = make([]Detection, r.Old.Incidents), r.Old.Missed
 		new.Incidents, new.Missed = make([]Detection, r.New.Incidents), r.New.Missed

@@ -18,7 +18,8 @@ func WriteComparison(w io.Writer, r compare.Report, data string) error {
 func BuildComparison(r compare.Report, data string) web.Comparison {
 	out := web.Comparison{Old: r.OldName, New: r.NewName, Data: data, From: r.From, To: r.To,
 		Step: check.FormatDuration(r.Step), Span: check.FormatDuration(r.To.Sub(r.From) + r.Step),
-		Scale: check.FormatNumber(r.Scale(), 2), HasIncidents: r.Incidents != nil, Errors: r.Errors()}
+		Scale: check.FormatNumber(r.Scale(), 2), HasIncidents: r.Incidents != nil, Errors: r.Errors(),
+		BudgetAlerts: r.BudgetAlerts, Guards: r.Guards}
 	heads, totals := r.Totals()
 	for i, c := range totals {
 		out.Totals = append(out.Totals, web.Figure{Title: heads[i].Title, Change: change(c)})

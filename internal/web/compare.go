@@ -18,9 +18,11 @@ type Comparison struct {
 	// has.
 	Totals         []Figure
 	Added, Removed int
-	// Columns are the headings of the figures of each row.
-	Columns []string
-	Rows    []ComparisonRow
+	// Columns are the headings of the figures of each row. BudgetAlerts and Guards say that an SLO
+	// of either set has budget alerts, or a low-traffic guard: the table has their columns.
+	Columns              []string
+	BudgetAlerts, Guards bool
+	Rows                 []ComparisonRow
 	// Incidents are the known incidents, per SLO they concern, as each set saw them; nil without
 	// an incidents file (HasIncidents: one was given, maybe empty).
 	HasIncidents bool
