@@ -127,7 +127,7 @@ type SLO struct {
 	// the file (CheckStep, the daemon's routes). Zero for an SLO not read from a file.
 	Places Places
 	// Source is the SLO's entry as written in its file, from the line of Pos (the status page
-	// shows it); empty when the file does not list it as a block.
+	// shows it), or its OpenSLO SLO object; empty when the file does not list it as a block.
 	Source string
 }
 

@@ -35,6 +35,9 @@ func fromOpenSLO(o *openslo.SLO) *SLO {
 		Period: o.Period, Calendar: o.Calendar, Labels: o.Labels, Pos: o.At.Pos(), Format: o.APIVersion,
 	}
 	slo.Places = Places{SLO: placeOf(o.At), Period: placeOf(o.PeriodAt), Alerting: placeOf(o.At), Slice: placeOf(o.SLI.SliceAt)}
+	if o.At.Doc != nil {
+		slo.Source = o.At.Doc.Source() // the SLO object as written (its SLI may be another object's)
+	}
 	s := o.SLI
 	slo.SLI = SLI{Kind: sliKinds[s.Kind], Op: CompareOp(s.Op), Threshold: s.Threshold, Slice: s.Slice}
 	switch slo.SLI.Kind {

@@ -166,3 +166,17 @@ spec: {target: pager}
 		t.Errorf("CheckStep at 1m: %v, want only the 90s short window", got)
 	}
 }
+
+// TestOpenSLOSource: an OpenSLO SLO's Source is its SLO object as written (from its apiVersion to
+// the next document), for the status page to show.
+func TestOpenSLOSource(t *testing.T) {
+	set, err := Load([]string{"../../examples/openslo/chat-api.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := set.SLOs[0].Source
+	if !strings.HasPrefix(src, "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: availability\n") || strings.Contains(src, "---") ||
+		strings.Contains(src, "kind: Service") || strings.HasSuffix(src, "\n") {
+		t.Errorf("Source:\n%s", src)
+	}
+}

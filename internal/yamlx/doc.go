@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -378,4 +379,38 @@ func byteIndex(line string, col int) int {
 		i += sz
 	}
 	return i
+}
+
+// maxSource bounds the text Source returns (a file of generated queries can be large).
+const maxSource = 64 << 10
+
+// Source is the document's text as written, for people to read (the status page shows an SLO's):
+// a document of its own from its first line to the next `---` (without trailing blank lines and
+// comments, which belong to what follows); an element of a list (Element) from its first line to
+// the last line indented at least as deep. Empty when the Doc has no root.
+func (d *Doc) Source() string {
+	if d.root == nil || d.root.Line < 1 || d.root.Line > len(d.lines) {
+		return ""
+	}
+	first, col, end := d.root.Line, d.root.Column, d.root.Line
+	for i := first; i < len(d.lines); i++ { // d.lines[i] is line i+1
+		l := d.lines[i]
+		trimmed := strings.TrimLeft(l, " ")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if col == 1 && (strings.HasPrefix(l, "---") || strings.HasPrefix(l, "...")) || col > 1 && len(l)-len(trimmed) < col-1 {
+			break
+		}
+		end = i + 1
+	}
+	lines := slices.Clone(d.lines[first-1 : end])
+	if l := lines[0]; col > 1 && len(l) >= col-1 {
+		lines[0] = strings.Repeat(" ", col-1) + l[col-1:] // the element's dash
+	}
+	out := strings.Join(lines, "\n")
+	if len(out) > maxSource {
+		out = out[:maxSource] + "\n# … (cut at 64 KiB)"
+	}
+	return out
 }
