@@ -233,16 +233,8 @@ func reportProblems(stderr io.Writer, results []eval.Result) int {
 // report. A non-zero code means it failed and the reason has been printed. The errors of single
 // SLOs are in the report's results.
 func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (rep check.Report, data string, code int) {
-	set, cfg, err := checkRules(&a, a.rules)
-	if err != nil {
-		printRuleErrors(stderr, err)
-		return check.Report{}, "", 1
-	}
-	for _, w := range set.Warnings {
-		fmt.Fprintln(stderr, w.Warning())
-	}
-	if len(set.SLOs) == 0 {
-		fmt.Fprintf(stderr, "slod check: no SLOs in %s\n", strings.Join(a.rules, ", "))
+	set, cfg, ok := loadCheckRules(&a, a.rules, stderr)
+	if !ok {
 		return check.Report{}, "", 1
 	}
 	src, err := openCheckSource(a, cfg)
@@ -310,6 +302,27 @@ func backtest(ctx context.Context, a checkArgs, src *checkSource, slos []*rules.
 		return nil, 1
 	}
 	return results, 0
+}
+
+// loadCheckRules is checkRules, printing what is wrong (every problem of the rules, their
+// warnings, paths without SLOs); ok is false when the check cannot go on.
+func loadCheckRules(a *checkArgs, paths []string, stderr io.Writer) (*rules.Set, *config.Config, bool) {
+	set, cfg, err := checkRules(a, paths)
+	if err != nil {
+		printRuleErrors(stderr, err)
+		return nil, nil, false
+	}
+	for _, w := range set.Warnings {
+		fmt.Fprintln(stderr, w.Warning())
+	}
+	if len(set.SLOs) == 0 {
+		if len(paths) == 0 {
+			paths = a.rules
+		}
+		fmt.Fprintf(stderr, "slod check: no SLOs in %s\n", strings.Join(paths, ", "))
+		return nil, nil, false
+	}
+	return set, cfg, true
 }
 
 // checkRules loads the SLOs in paths to backtest: at --step, or with --config.file the config's

@@ -21,16 +21,8 @@ func runCompare(ctx context.Context, a checkArgs, stdout, stderr io.Writer) int 
 		cfg  *config.Config
 	)
 	for i, path := range a.rules {
-		set, c, err := checkRules(&a, []string{path})
-		if err != nil {
-			printRuleErrors(stderr, err)
-			return 1
-		}
-		for _, w := range set.Warnings {
-			fmt.Fprintln(stderr, w.Warning())
-		}
-		if len(set.SLOs) == 0 {
-			fmt.Fprintf(stderr, "slod check: no SLOs in %s\n", path)
+		set, c, ok := loadCheckRules(&a, []string{path}, stderr)
+		if !ok {
 			return 1
 		}
 		sets[i], cfg = set, c

@@ -32,6 +32,14 @@ type number struct {
 	decimals int
 }
 
+// Number is a float that JSON prints rounded to a fixed number of decimals, null when it is NaN
+// or infinite (unknown): slod check's numbers, for the other reports that print them alike
+// (slod check --compare).
+type Number = number
+
+// NewNumber is v, printed rounded to decimals places.
+func NewNumber(v float64, decimals int) Number { return number{v, decimals} }
+
 func (n number) MarshalJSON() ([]byte, error) {
 	if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
 		return []byte("null"), nil

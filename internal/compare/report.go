@@ -210,9 +210,9 @@ type jsonCounts struct {
 }
 
 func countsJSON(c Counts) jsonCounts {
-	return jsonCounts{Pages: c.Pages, Tickets: c.Tickets, PagesPer30d: number{c.PagesPer30d, rateDecimals}, TicketsPer30d: number{c.TicketsPer30d, rateDecimals},
-		BudgetPages: c.BudgetPages, BudgetTickets: c.BudgetTickets, BudgetPagesPer30d: number{c.BudgetPagesPer30d, rateDecimals},
-		BudgetTicketsPer30d: number{c.BudgetTicketsPer30d, rateDecimals}, Suppressed: c.Suppressed}
+	return jsonCounts{Pages: c.Pages, Tickets: c.Tickets, PagesPer30d: num(c.PagesPer30d, rateDecimals), TicketsPer30d: num(c.TicketsPer30d, rateDecimals),
+		BudgetPages: c.BudgetPages, BudgetTickets: c.BudgetTickets, BudgetPagesPer30d: num(c.BudgetPagesPer30d, rateDecimals),
+		BudgetTicketsPer30d: num(c.BudgetTicketsPer30d, rateDecimals), Suppressed: c.Suppressed}
 }
 
 type jsonRow struct {
@@ -245,25 +245,17 @@ type jsonDetection struct {
 }
 
 // number is a float rounded for printing; NaN is null (unknown).
-type number struct {
-	v        float64
-	decimals int
-}
+type number = check.Number
 
-func (n number) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
-		return []byte("null"), nil
-	}
-	return []byte(check.FormatNumber(n.v, n.decimals)), nil
-}
+func num(v float64, decimals int) number { return check.NewNumber(v, decimals) }
 
 // WriteJSON writes the comparison as one JSON object.
 func WriteJSON(w io.Writer, r Report) error {
 	out := jsonReport{
 		From: r.From.UTC().Format(time.RFC3339), To: r.To.UTC().Format(time.RFC3339), Step: check.FormatDuration(r.Step),
-		Old: r.OldName, New: r.NewName, Scale: number{r.Scale(), 4}, SLOs: []jsonRow{},
+		Old: r.OldName, New: r.NewName, Scale: num(r.Scale(), 4), SLOs: []jsonRow{},
 		OldTotals: totalJSON(r.Old, r.Incidents != nil), NewTotals: totalJSON(r.New, r.Incidents != nil),
-		MorePages: number{r.MorePages(), rateDecimals},
+		MorePages: num(r.MorePages(), rateDecimals),
 	}
 	for _, row := range r.Rows {
 		out.SLOs = append(out.SLOs, jsonRow{ID: row.ID, SLO: row.SLO, Group: row.Group, Status: row.Status(),
@@ -289,17 +281,17 @@ func policyJSON(p *Policy, incidents bool) *jsonPolicy {
 	if p == nil {
 		return nil
 	}
-	out := &jsonPolicy{Error: p.Err, BudgetRemaining: number{math.NaN(), budgetDecimals}, SpentBeforePage: number{math.NaN(), budgetDecimals}}
+	out := &jsonPolicy{Error: p.Err, BudgetRemaining: num(math.NaN(), budgetDecimals), SpentBeforePage: num(math.NaN(), budgetDecimals)}
 	if p.Failed {
 		return out
 	}
 	out.jsonCounts, out.Flaps = countsJSON(p.Counts), p.Flaps
 	out.Firing, out.FiringSeconds = check.FormatDuration(p.Firing.Round(time.Second)), p.Firing.Round(time.Second).Seconds()
 	if p.HasData {
-		out.BudgetRemaining.v = p.BudgetRemaining
+		out.BudgetRemaining = num(p.BudgetRemaining, budgetDecimals)
 	}
 	if p.Paged {
-		out.SpentBeforePage.v = p.SpentBeforePage
+		out.SpentBeforePage = num(p.SpentBeforePage, budgetDecimals)
 	}
 	if incidents {
 		out.Missed = &p.Missed
