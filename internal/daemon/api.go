@@ -124,30 +124,39 @@ func postSilence(set *notify.SilenceSet) http.HandlerFunc {
 	}
 }
 
-// decodeSilence reads a POSTed silence: JSON (by Content-Type, so that a browser's form or
-// text/plain POST, which needs no CORS preflight, is refused), within notify.MaxSilenceJSON, with
-// no unknown field and nothing after the object. It returns the HTTP status of a failure.
+// decodeSilence reads a POSTed silence (decodeJSON, within notify.MaxSilenceJSON). It returns the
+// HTTP status of a failure.
 func decodeSilence(w http.ResponseWriter, r *http.Request) (notify.Silence, int, error) {
 	var sil notify.Silence
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return sil, http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json")
+	if status, err := decodeJSON(w, r, &sil, notify.MaxSilenceJSON); err != nil {
+		return sil, status, fmt.Errorf("decoding silence: %w", err)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, notify.MaxSilenceJSON))
+	return sil, 0, nil
+}
+
+// decodeJSON reads a JSON request body into v: Content-Type application/json (a browser's form
+// POST needs no CORS preflight), at most limit bytes, no unknown field, nothing after the object.
+// It returns the HTTP status of a failure.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) (int, error) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(&sil)
+	err := dec.Decode(v)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("unexpected data after the silence object")
+			err = errors.New("unexpected data after the object")
 		}
 	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return sil, http.StatusRequestEntityTooLarge, fmt.Errorf("decoding silence: the body is larger than %d bytes", mbe.Limit)
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("the body is larger than %d bytes", mbe.Limit)
 	case err != nil:
-		return sil, http.StatusBadRequest, fmt.Errorf("decoding silence: %w", err)
+		return http.StatusBadRequest, err
 	}
-	return sil, 0, nil
+	return 0, nil
 }
 
 // silenceView is a silence in the API, with its "status" at the time of the request: active,

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"time"
@@ -297,31 +295,6 @@ func (d *Daemon) recomputeCycle(list []exclusionRecord, affected map[*sloState]b
 		}
 	}
 	return c, nil
-}
-
-// decodeJSON reads a JSON request body into v: Content-Type application/json (a browser's form
-// POST needs no CORS preflight), at most limit bytes, no unknown field, nothing after the object.
-// It returns the HTTP status of a failure.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) (int, error) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json")
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("unexpected data after the object")
-		}
-	}
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("the body is larger than %d bytes", mbe.Limit)
-	case err != nil:
-		return http.StatusBadRequest, err
-	}
-	return 0, nil
 }
 
 func newExclusionID() string {

@@ -247,19 +247,24 @@ func Duration(d time.Duration) string {
 	return model.Duration(d).String()
 }
 
-// Timestamp prints a time in UTC to the minute, inside a <time> element carrying it exactly.
-func Timestamp(t any) template.HTML {
+// timeOf is the time t holds (a time.Time or a *time.Time), false for nil or the zero time.
+func timeOf(t any) (time.Time, bool) {
 	var tt time.Time
 	switch v := t.(type) {
 	case time.Time:
 		tt = v
 	case *time.Time:
-		if v == nil {
-			return ""
+		if v != nil {
+			tt = *v
 		}
-		tt = *v
 	}
-	if tt.IsZero() {
+	return tt, !tt.IsZero()
+}
+
+// Timestamp prints a time in UTC to the minute, inside a <time> element carrying it exactly.
+func Timestamp(t any) template.HTML {
+	tt, ok := timeOf(t)
+	if !ok {
 		return ""
 	}
 	tt = tt.UTC()
@@ -268,17 +273,8 @@ func Timestamp(t any) template.HTML {
 
 // Ago prints how long before now t was (3m ago), to two units at most.
 func Ago(t any, now time.Time) string {
-	var tt time.Time
-	switch v := t.(type) {
-	case time.Time:
-		tt = v
-	case *time.Time:
-		if v == nil {
-			return ""
-		}
-		tt = *v
-	}
-	if tt.IsZero() {
+	tt, ok := timeOf(t)
+	if !ok {
 		return ""
 	}
 	d := now.Sub(tt)
