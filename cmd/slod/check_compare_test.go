@@ -189,7 +189,7 @@ func TestCheckCompareHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]string{
-		{"chat-api/availability", "7.5 → 0 [new better]", "0", "48m → 0s [new better]", "0", "52.23% → 90.45% [new better]",
+		{"chat-api/availability", "7.5 → 0 [new better]", "0", "48m → 0s [new better]", "0", "52.23% → 90.45% [new]",
 			"17.76% → no page [new]", "1/1 → 0/1 [new worse]", "6m → – [new]"},
 		{"chat-api/latency-p95", "0", "0", "0s", "0", "95.79%", "no page", "0/0", "–"},
 		{"chat-api/latency-p50", "0", "0", "0s", "0", "60.61%", "no page", "0/0", "–"},

@@ -87,8 +87,10 @@ type Policy struct {
 	Flaps int
 	// HasData is false when the data held nothing the SLO reads: the budgets are unknown.
 	HasData bool
-	// BudgetRemaining is the budget left at To (a fraction: 1 untouched, negative overspent).
+	// BudgetRemaining is the budget left at To (a fraction: 1 untouched, negative overspent), of
+	// a budget set by Objective.
 	BudgetRemaining float64
+	Objective       float64
 	// SpentBeforePage is the budget spent from the first evaluation to the first page of any kind
 	// (Paged).
 	SpentBeforePage float64
@@ -172,7 +174,7 @@ func (r Report) MorePages() float64 { return r.New.AllPagesPer30d() - r.Old.AllP
 
 // policy sums up one result.
 func policy(res eval.Result, opt Options, scale float64) *Policy {
-	p := &Policy{HasData: res.HasData, BudgetRemaining: res.Final.BudgetRemaining}
+	p := &Policy{HasData: res.HasData, BudgetRemaining: res.Final.BudgetRemaining, Objective: res.SLO.Objective}
 	if res.Err != nil {
 		p.Err = res.Err.Error()
 		p.Failed = res.Alerts == nil && res.Final.At.IsZero()

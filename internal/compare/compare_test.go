@@ -157,11 +157,13 @@ func TestParseIncidents(t *testing.T) {
 }
 
 // TestTable: the cells of the table and of the totals, and the trend of each: fewer pages, less
-// time firing and more budget left are better, a later or missed page for an incident worse; no
+// time firing and more budget left (of the same objective) are better, a later or missed page for an incident worse; no
 // trend for a trade-off (the budget spent before the first page), an SLO one set lacks or could
 // not evaluate, or figures that print the same.
 func TestTable(t *testing.T) {
 	a, b, c := slo("a"), slo("b"), slo("c")
+	strict, loose := slo("d"), slo("d") // the objective moved: its budget is another one
+	strict.Objective, loose.Objective = 0.999, 0.995
 	inc := []Incident{
 		{Name: "early", SLOs: []string{"svc/a"}, Start: at(0, 50), End: at(1, 30)},
 		{Name: "late", SLOs: []string{"svc/a"}, Start: at(30, 0), End: at(31, 0)},
@@ -171,6 +173,7 @@ func TestTable(t *testing.T) {
 		{SLO: a, HasData: true, Initial: initial, Final: burnrate.Status{BudgetRemaining: 0.5}, Alerts: []eval.AlertInterval{
 			alert(burnrate.Page, at(1, 0), ptr(at(1, 20)), 0.9), alert(burnrate.Page, at(1, 50), ptr(at(2, 0)), 0.8)}},
 		{SLO: b, HasData: true, Final: burnrate.Status{BudgetRemaining: 0.7}},
+		{SLO: strict, HasData: true, Final: burnrate.Status{BudgetRemaining: 0.5}},
 	}
 	now := []eval.Result{
 		{SLO: a, HasData: true, Initial: initial, Final: burnrate.Status{BudgetRemaining: 0.2}, Alerts: []eval.AlertInterval{
@@ -178,6 +181,7 @@ func TestTable(t *testing.T) {
 			alert(burnrate.Ticket, at(30, 10), ptr(at(31, 0)), 0.35)}},
 		{SLO: b, Err: errors.New("query failed")},
 		{SLO: c, HasData: true, Final: burnrate.Status{BudgetRemaining: 0.9}},
+		{SLO: loose, HasData: true, Final: burnrate.Status{BudgetRemaining: 0.8}},
 	}
 	r := Build(old, now, Options{From: t0, To: at(71, 59), Step: time.Minute, Incidents: inc})
 	cols, cells := r.Table()
@@ -201,6 +205,7 @@ func TestTable(t *testing.T) {
 		"20/ | 0 → 10/worse | 30m → 55m/worse | 1 → 0/better | 50% → 20%/worse | 10% → 5%/ | 1/2 → 2/2/better | 10m → 20m/worse",
 		"0 → error/ | 0 → error/ | 0s → error/ | 0 → error/ | 70% → error/ | no page → error/ | 0/0 → error/ | – → error/",
 		"– → 0/ | – → 0/ | – → 0s/ | – → 0/ | – → 90%/ | – → no page/ | – → 0/0/ | –/",
+		"0/ | 0/ | 0s/ | 0/ | 50% → 80%/ | no page/ | 0/0/ | –/",
 	} {
 		if got := show(cells[i]); got != want {
 			t.Errorf("row %s:\n got %s\nwant %s", r.Rows[i].ID, got, want)

@@ -79,6 +79,8 @@ var (
 		func(p *Policy) (float64, bool) { return p.Firing.Seconds(), true }, true}
 	flapsColumn = column{Column{"flaps", "Flaps"}, func(p *Policy) string { return fmt.Sprint(p.Flaps) },
 		func(p *Policy) (float64, bool) { return float64(p.Flaps), true }, true}
+	// Budgets of different objectives are different budgets: more of a looser one left is no
+	// improvement (cell gives them no trend).
 	budgetColumn = column{Column{"budget left", "Budget left at the end"}, budgetLeft,
 		func(p *Policy) (float64, bool) { return p.BudgetRemaining, p.HasData }, false}
 	spentColumn     = column{Column{"spent before 1st page", "Budget spent before the first page"}, spentBeforePage, nil, false}
@@ -146,7 +148,7 @@ func (c column) cell(old, new *Policy) Cell {
 	o, ok1 := c.value(old)
 	n, ok2 := c.value(new)
 	switch {
-	case !ok1 || !ok2 || o == n:
+	case !ok1 || !ok2 || o == n, c.Column == budgetColumn.Column && old.Objective != new.Objective:
 	case (n < o) == c.lowerBetter:
 		out.Trend = Better
 	default:
