@@ -145,7 +145,7 @@ func alphaQuery(d *yamlx.Doc, p string, s *alphaSource) (Query, bool) {
 	if s.Query == nil || !ok {
 		return Query{}, false
 	}
-	return Query{Text: *s.Query, At: Loc{d, yamlx.Field(p, "query")}, Verbatim: true}, true
+	return Query{Text: *s.Query, At: Loc{d, yamlx.Field(p, "query")}}, true
 }
 
 // alphaWindow checks a v1alpha SLO's timeWindows and returns the window's length.

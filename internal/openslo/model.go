@@ -78,12 +78,9 @@ type SLI struct {
 }
 
 // Query is a PromQL query as slod runs it, and where the query it was made from is written.
-// Verbatim is set when Text is that query unchanged, so that a problem inside it can be reported
-// at its character.
 type Query struct {
-	Text     string
-	At       Loc
-	Verbatim bool
+	Text string
+	At   Loc
 }
 
 // Alerting is the alert policy of an SLO in slod's terms.

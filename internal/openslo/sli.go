@@ -98,7 +98,7 @@ func (r *reader) source(loc Loc, ms *metricSource) (Query, bool) {
 		d.Errorf(sp, "a Prometheus source needs query (PromQL)")
 		return Query{}, false
 	}
-	return Query{Text: *q, At: Loc{d, yamlx.Field(sp, "query")}, Verbatim: true}, true
+	return Query{Text: *q, At: Loc{d, yamlx.Field(sp, "query")}}, true
 }
 
 // sourceType is the type of a metric source (from its DataSource when it refers to one) and the

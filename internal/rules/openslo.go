@@ -42,12 +42,12 @@ func fromOpenSLO(o *openslo.SLO) *SLO {
 	slo.SLI = SLI{Kind: sliKinds[s.Kind], Op: CompareOp(s.Op), Threshold: s.Threshold, Slice: s.Slice}
 	switch slo.SLI.Kind {
 	case EventsSLI:
-		slo.SLI.ErrorQuery = checkedQuery(s.Bad, true)
-		slo.SLI.TotalQuery = checkedQuery(s.Total, true)
+		slo.SLI.ErrorQuery = checkedQuery(s.Bad)
+		slo.SLI.TotalQuery = checkedQuery(s.Total)
 	case TimesliceSLI:
-		slo.SLI.Query = checkedQuery(s.Value, false)
+		slo.SLI.Query = checkedQuery(s.Value)
 	case RatioSLI:
-		slo.SLI.ErrorRatioQuery = checkedQuery(s.Value, false)
+		slo.SLI.ErrorRatioQuery = checkedQuery(s.Value)
 	}
 	openSLOGroups(o, slo)
 	slo.Alerting, slo.Places.Windows = openSLOAlerting(o, slo.Places.Period)
@@ -62,19 +62,15 @@ func placeOf(l openslo.Loc) Place {
 	return Place{Pos: l.Pos(), Field: l.Path}
 }
 
-// checkedQuery checks a query as slod runs it. A query written in the file (Verbatim) gets the
-// checks of every SLO file, problems at their character. One package openslo built from the
-// file's queries parses, since it parsed those; if it did not, that is reported at the query
-// written, with the query built.
-func checkedQuery(q openslo.Query, needWindow bool) string {
-	c := &checker{doc: q.At.Doc}
-	if q.Verbatim {
-		text, _ := c.query(q.At.Path, &q.Text, needWindow)
-		return text
-	}
+// checkedQuery is a query as slod runs it. Package openslo checked every query written in the
+// file (templates, PromQL, its type), each problem at its character, and an SLI holds queries only
+// when they passed; what is left to check is that a query it built from them (total − good, a
+// counter's rate) parses. If it did not, that is reported at the query written, with the query
+// built.
+func checkedQuery(q openslo.Query) string {
 	sub, _ := substituteWindow(q.Text, sampleWindow)
 	if _, err := promqlParser.ParseExpr(sub); err != nil {
-		c.doc.Errorf(q.At.Path, "the query slod builds from this one is not valid PromQL (%v): %s", err, q.Text)
+		q.At.Doc.Errorf(q.At.Path, "the query slod builds from this one is not valid PromQL (%v): %s", err, q.Text)
 		return ""
 	}
 	return q.Text
