@@ -151,8 +151,7 @@ func groupedQueries(path string, s *SLI) []placedQuery {
 
 // dropsLabel says how query's result loses label, or "" when its series may carry it.
 func dropsLabel(query, label string) string {
-	sub, _ := substituteWindow(query, sampleWindow)
-	expr, err := promqlParser.ParseExpr(sub)
+	expr, err := parseTemplate(query)
 	if err != nil {
 		return ""
 	}
@@ -209,8 +208,7 @@ func exprDrops(e parser.Expr, label string) string {
 // labels (Sloth's own grouped form: sum by (model) (...)), nil otherwise. For a binary expression
 // both sides must keep the same ones.
 func outerGrouping(query string) []string {
-	sub, _ := substituteWindow(query, sampleWindow)
-	expr, err := promqlParser.ParseExpr(sub)
+	expr, err := parseTemplate(query)
 	if err != nil {
 		return nil
 	}

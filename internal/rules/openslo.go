@@ -68,8 +68,7 @@ func placeOf(l openslo.Loc) Place {
 // counter's rate) parses. If it did not, that is reported at the query written, with the query
 // built.
 func checkedQuery(q openslo.Query) string {
-	sub, _ := substituteWindow(q.Text, sampleWindow)
-	if _, err := promqlParser.ParseExpr(sub); err != nil {
+	if _, err := parseTemplate(q.Text); err != nil {
 		q.At.Doc.Errorf(q.At.Path, "the query slod builds from this one is not valid PromQL (%v): %s", err, q.Text)
 		return ""
 	}

@@ -16,46 +16,15 @@ var (
 	templateAction = regexp.MustCompile(`\{\{.*?\}\}`)
 )
 
-// sampleWindow stands in for {{.window}} when a query is parsed to check it; any valid duration
-// would do.
-const sampleWindow = "5m"
-
 // promqlParser is shared: NewParser copies its options, and ParseExpr keeps no state between calls.
 var promqlParser = parser.NewParser(parser.Options{})
 
-// segment records one substitution of {{.window}}, to map parser offsets back to the query as
-// written.
-type segment struct{ subStart, origStart, subLen, origLen int }
-
-// substituteWindow replaces every {{.window}} of q by w and returns the segments replaced.
-func substituteWindow(q, w string) (string, []segment) {
-	var b strings.Builder
-	var segs []segment
-	last := 0
-	for _, m := range windowVar.FindAllStringIndex(q, -1) {
-		b.WriteString(q[last:m[0]])
-		segs = append(segs, segment{subStart: b.Len(), origStart: m[0], subLen: len(w), origLen: m[1] - m[0]})
-		b.WriteString(w)
-		last = m[1]
-	}
-	b.WriteString(q[last:])
-	return b.String(), segs
-}
-
-// originalOffset maps an offset in the substituted query back to the query as written; an offset
-// inside a substituted window points at the start of its {{.window}}.
-func originalOffset(off int, segs []segment) int {
-	shift := 0
-	for _, s := range segs {
-		if off < s.subStart {
-			break
-		}
-		if off < s.subStart+s.subLen {
-			return s.origStart
-		}
-		shift += s.origLen - s.subLen
-	}
-	return off + shift
+// parseTemplate parses a query written with {{.window}}: each one stands in as a duration of
+// exactly its length (0000000001m), so that the parser's offsets are offsets into q as written.
+func parseTemplate(q string) (parser.Expr, error) {
+	return promqlParser.ParseExpr(windowVar.ReplaceAllStringFunc(q, func(m string) string {
+		return strings.Repeat("0", len(m)-2) + "1m"
+	}))
 }
 
 // query checks an SLI query (nil when absent or not a string: reported already): it must use no
@@ -81,17 +50,9 @@ func (c *checker) query(path string, qp *string, needWindow bool) (string, bool)
 		c.doc.Errorf(path, "must contain {{.window}} as the range of its rate or increase, e.g. rate(x[{{.window}}])")
 		return "", false
 	}
-	sub, segs := substituteWindow(q, sampleWindow)
-	expr, err := promqlParser.ParseExpr(sub)
+	expr, err := parseTemplate(q)
 	if err != nil {
-		var perrs parser.ParseErrors
-		if errors.As(err, &perrs) && len(perrs) > 0 {
-			pe := perrs[0]
-			off := originalOffset(int(pe.PositionRange.Start), segs)
-			c.doc.ErrorAt(c.doc.OffsetPos(path, off), path, "invalid PromQL: %v", pe.Err)
-			return "", false
-		}
-		c.doc.Errorf(path, "invalid PromQL: %v", err)
+		c.promqlError(path, "invalid PromQL", err)
 		return "", false
 	}
 	if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
@@ -114,12 +75,7 @@ func (c *checker) histogram(path string, hp *string) (string, bool) {
 	}
 	expr, err := promqlParser.ParseExpr(s)
 	if err != nil {
-		var perrs parser.ParseErrors
-		if errors.As(err, &perrs) && len(perrs) > 0 {
-			c.doc.ErrorAt(c.doc.OffsetPos(path, int(perrs[0].PositionRange.Start)), path, "invalid PromQL selector: %v", perrs[0].Err)
-			return "", false
-		}
-		c.doc.Errorf(path, "invalid PromQL selector: %v", err)
+		c.promqlError(path, "invalid PromQL selector", err)
 		return "", false
 	}
 	vs, ok := expr.(*parser.VectorSelector)
@@ -142,11 +98,20 @@ func (c *checker) histogram(path string, hp *string) (string, bool) {
 	return s, true
 }
 
+// promqlError reports a PromQL parse error of the query at path, at its character in the file.
+func (c *checker) promqlError(path, what string, err error) {
+	var perrs parser.ParseErrors
+	if errors.As(err, &perrs) && len(perrs) > 0 {
+		c.doc.ErrorAt(c.doc.OffsetPos(path, int(perrs[0].PositionRange.Start)), path, "%s: %v", what, perrs[0].Err)
+		return
+	}
+	c.doc.Errorf(path, "%s: %v", what, err)
+}
+
 // canonicalQuery is a query as the PromQL printer writes it, so that queries differing only in
 // spacing or in how {{.window}} is spelled compare equal. The query must already be valid.
 func canonicalQuery(q string) string {
-	sub, _ := substituteWindow(q, sampleWindow)
-	expr, err := promqlParser.ParseExpr(sub)
+	expr, err := parseTemplate(q)
 	if err != nil {
 		return q
 	}
