@@ -136,20 +136,9 @@ func checkDescription(d *yamlx.Doc, path string) {
 	}
 }
 
-// present lists which of keys are set under path.
-func present(d *yamlx.Doc, path string, keys ...string) []string {
-	var out []string
-	for _, k := range keys {
-		if d.Has(yamlx.Field(path, k)) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // exactlyOne reports at path unless exactly one of keys is set there; what names the object.
 func exactlyOne(d *yamlx.Doc, path, what string, keys ...string) bool {
-	got := present(d, path, keys...)
+	got := d.Present(path, keys...)
 	switch {
 	case len(got) == 1:
 		return true
@@ -172,7 +161,7 @@ func checkSLISpec(d *yamlx.Doc, path string, s *sliSpec) {
 		return
 	}
 	if s.RatioMetric.Raw != nil || d.Has(yamlx.Field(rp, "raw")) {
-		if got := present(d, rp, "good", "bad"); len(got) > 0 {
+		if got := d.Present(rp, "good", "bad"); len(got) > 0 {
 			d.KeyErrorf(yamlx.Field(rp, got[0]), "a raw ratioMetric has no %s: raw is the ratio itself", got[0])
 		}
 		if !d.Has(yamlx.Field(rp, "rawType")) {
@@ -225,7 +214,7 @@ func checkPolicySpec(d *yamlx.Doc, path string, s *policySpec) {
 // inlineOrRef checks an entry that is either a reference (refKey) or an object of kind written
 // inline (kind, metadata and spec). It reports false when the entry is neither.
 func inlineOrRef(d *yamlx.Doc, path, refKey, kind string, gotKind *string) bool {
-	inline := present(d, path, "kind", "metadata", "spec")
+	inline := d.Present(path, "kind", "metadata", "spec")
 	if d.Has(yamlx.Field(path, refKey)) {
 		if len(inline) > 0 {
 			d.KeyErrorf(yamlx.Field(path, inline[0]), "%s %s takes %s or an inline %s (kind, metadata, spec), not both", article(kind), kind, refKey, kind)

@@ -70,7 +70,7 @@ func (r *reader) objectives(d *yamlx.Doc, base *SLO, method string, in indicator
 func objectiveFields(d *yamlx.Doc, p string, o *objective, method string, threshold bool) (objectiveSLI, bool) {
 	out := objectiveSLI{method: method, sliceFrac: 1}
 	ok := true
-	for _, k := range present(d, p, "indicator", "indicatorRef", "compositeWeight") {
+	for _, k := range d.Present(p, "indicator", "indicatorRef", "compositeWeight") {
 		d.KeyErrorf(yamlx.Field(p, k), "composite SLOs (an indicator per objective) are not supported by slod: write one SLO per indicator")
 		ok = false
 	}
@@ -100,7 +100,7 @@ func objectiveFields(d *yamlx.Doc, p string, o *objective, method string, thresh
 			ok = false
 		}
 	case occurrences:
-		for _, k := range present(d, p, "timeSliceTarget", "timeSliceWindow") {
+		for _, k := range d.Present(p, "timeSliceTarget", "timeSliceWindow") {
 			d.Warnf(yamlx.Field(p, k), "is ignored: it applies to the time-slice budgeting methods, and this SLO counts Occurrences")
 		}
 	}
@@ -112,7 +112,7 @@ func objectiveFields(d *yamlx.Doc, p string, o *objective, method string, thresh
 // validator's rule: a ratio is compared with the target).
 func thresholdFields(d *yamlx.Doc, p string, op *string, value *number, threshold bool, out *objectiveSLI) bool {
 	if !threshold {
-		got := present(d, p, "op", "value")
+		got := d.Present(p, "op", "value")
 		for _, k := range got {
 			d.KeyErrorf(yamlx.Field(p, k), "applies to a thresholdMetric only: the ratio of a ratioMetric is compared with the target (the reference validator refuses %s here)", k)
 		}

@@ -399,20 +399,9 @@ func (c *checker) positive(path string, d time.Duration) time.Duration {
 	return d
 }
 
-// present lists which of keys are set under path, for the "exactly one of" checks.
-func (c *checker) present(path string, keys ...string) []string {
-	var out []string
-	for _, k := range keys {
-		if c.doc.Has(yamlx.Field(path, k)) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // v1SLI checks a slod/v1 SLI: exactly one of events, latency, timeslice and raw.
 func (c *checker) v1SLI(path string, s *v1SLI) SLI {
-	kinds := c.present(path, "events", "latency", "timeslice", "raw")
+	kinds := c.doc.Present(path, "events", "latency", "timeslice", "raw")
 	switch {
 	case len(kinds) > 1:
 		c.doc.Errorf(path, "exactly one of events, latency, timeslice or raw is allowed, got %s", strings.Join(kinds, " and "))
@@ -486,7 +475,7 @@ func (c *checker) timeslice(path string, t *timesliceSpec) SLI {
 // slothSLI checks a Sloth SLI: events or raw. Sloth's SLI plugins are Sloth code, which slod
 // cannot run.
 func (c *checker) slothSLI(path string, s *slothSLI) SLI {
-	kinds := c.present(path, "events", "raw", "plugin")
+	kinds := c.doc.Present(path, "events", "raw", "plugin")
 	switch {
 	case len(kinds) > 1:
 		c.doc.Errorf(path, "exactly one of events, raw or plugin is allowed, got %s", strings.Join(kinds, " and "))

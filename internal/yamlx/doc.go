@@ -248,6 +248,18 @@ func (d *Doc) Has(path string) bool {
 	return ok
 }
 
+// Present lists which of keys are set under path (a null value counts), in the order given: what
+// the "exactly one of" checks of every schema look at.
+func (d *Doc) Present(path string, keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		if d.Has(Field(path, k)) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // Failed reports whether the value at path was in the file but did not decode (its problem is
 // reported already): checks after decoding skip it rather than report a second problem.
 func (d *Doc) Failed(path string) bool { return d.failed[path] }
