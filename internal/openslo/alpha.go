@@ -65,18 +65,8 @@ func alphaObjectiveSLI(d *yamlx.Doc, p string, ob *alphaObjective, method string
 		objective, ok = ratioOf(d, p, ob.Target, nil)
 	}
 	f := objectiveSLI{method: method, sliceFrac: 1}
-	if method == timeslices {
-		tp := yamlx.Field(p, "timeSliceTarget")
-		switch v := ob.TimeSliceTarget; {
-		case !d.Has(tp):
-			d.Errorf(p, "timeSliceTarget is required with Timeslices: the share of a slice that must be good for the slice to be")
-			ok = false
-		case v != nil && (v.F <= 0 || v.F > 1):
-			d.Errorf(tp, "must be above 0 and at most 1, got %s", v.Text)
-			ok = false
-		case v != nil:
-			f.sliceFrac = v.F
-		}
+	if method == timeslices && !sliceTarget(d, p, ob.TimeSliceTarget, &f) {
+		ok = false
 	}
 	switch {
 	case indicator && ob.RatioMetrics != nil:

@@ -77,17 +77,11 @@ func objectiveFields(d *yamlx.Doc, p string, o *objective, method string, thresh
 	if !thresholdFields(d, p, o.Op, o.Value, threshold, &out) {
 		ok = false
 	}
-	tp, wp := yamlx.Field(p, "timeSliceTarget"), yamlx.Field(p, "timeSliceWindow")
+	wp := yamlx.Field(p, "timeSliceWindow")
 	switch method {
 	case timeslices:
-		if !d.Has(tp) {
-			d.Errorf(p, "timeSliceTarget is required with Timeslices: the share of a slice that must be good for the slice to be")
+		if !sliceTarget(d, p, o.TimeSliceTarget, &out) {
 			ok = false
-		} else if v := o.TimeSliceTarget; v != nil && (v.F <= 0 || v.F > 1) {
-			d.Errorf(tp, "must be above 0 and at most 1, got %s", v.Text)
-			ok = false
-		} else if v != nil {
-			out.sliceFrac = v.F
 		}
 		fallthrough
 	case ratioTimeslices:
@@ -105,6 +99,23 @@ func objectiveFields(d *yamlx.Doc, p string, o *objective, method string, thresh
 		}
 	}
 	return out, ok
+}
+
+// sliceTarget checks an objective's timeSliceTarget (at p), which Timeslices requires: the share
+// of a slice that must be good, above 0 and at most 1.
+func sliceTarget(d *yamlx.Doc, p string, v *number, out *objectiveSLI) bool {
+	tp := yamlx.Field(p, "timeSliceTarget")
+	switch {
+	case !d.Has(tp):
+		d.Errorf(p, "timeSliceTarget is required with Timeslices: the share of a slice that must be good for the slice to be")
+		return false
+	case v != nil && (v.F <= 0 || v.F > 1):
+		d.Errorf(tp, "must be above 0 and at most 1, got %s", v.Text)
+		return false
+	case v != nil:
+		out.sliceFrac = v.F
+	}
+	return true
 }
 
 // thresholdFields checks an objective's op and value: required with a thresholdMetric (a slice is
