@@ -300,18 +300,24 @@ func (c *checker) calendar(path string, s *calendarSpec, window bool) *burnrate.
 		c.doc.Errorf(yamlx.Field(path, "period"), "must be week, month or quarter, got %q", *s.Period)
 	}
 	if s.TimeZone != nil {
-		loc, err := time.LoadLocation(*s.TimeZone)
-		if err != nil || *s.TimeZone == "" || strings.EqualFold(*s.TimeZone, "local") {
-			c.doc.Errorf(yamlx.Field(path, "time_zone"), "unknown time zone %q: use a name of the IANA time zone database such as Europe/Berlin or UTC", *s.TimeZone)
-			ok = false
-		} else {
-			cal.Location = loc
-		}
+		loc, tzOK := c.timeZone(yamlx.Field(path, "time_zone"), *s.TimeZone)
+		cal.Location, ok = loc, ok && tzOK
 	}
 	if !ok {
 		return nil
 	}
 	return cal
+}
+
+// timeZone checks a time zone name of the IANA database (the one compiled in: tzdata.go); Local,
+// the zone of whatever machine slod runs on, is not one.
+func (c *checker) timeZone(path, name string) (*time.Location, bool) {
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" || strings.EqualFold(name, "local") {
+		c.doc.Errorf(path, "unknown time zone %q: use a name of the IANA time zone database such as Europe/Berlin or UTC", name)
+		return nil, false
+	}
+	return loc, true
 }
 
 // exclusions checks exclusions: each a name, an RFC 3339 start, a positive duration, and
@@ -329,12 +335,8 @@ func (c *checker) exclusions(path string, specs []*exclusionSpec) exclude.Set {
 		}
 		ok := w.Duration > 0
 		if e.TimeZone != nil {
-			loc, err := time.LoadLocation(*e.TimeZone)
-			if err != nil || *e.TimeZone == "" || strings.EqualFold(*e.TimeZone, "local") {
-				c.doc.Errorf(yamlx.Field(p, "time_zone"), "unknown time zone %q: use a name of the IANA time zone database such as Europe/Berlin or UTC", *e.TimeZone)
-				ok = false
-			}
-			w.TimeZone = loc
+			loc, tzOK := c.timeZone(yamlx.Field(p, "time_zone"), *e.TimeZone)
+			w.TimeZone, ok = loc, ok && tzOK
 		}
 		if w.RRule != "" {
 			if err := (&exclude.Window{Start: w.Start, Duration: time.Hour, RRule: w.RRule, TimeZone: w.TimeZone}).Compile(); err != nil {
