@@ -112,12 +112,18 @@ func BudgetDedupKey(service, name, severity, group string) string {
 }
 
 // AlertDedupKey is the incident key of the alert a of an SLO's instance: GroupDedupKey, or
-// BudgetDedupKey for a budget alert.
+// BudgetDedupKey for a budget alert; the key FromTransition gives the alert's notifications.
 func AlertDedupKey(service, name string, a burnrate.AlertState, group string) string {
-	if a.Budget {
-		return BudgetDedupKey(service, name, string(a.Severity), group)
+	return alertDedupKey(service, name, a.Severity, a.NoData, a.Budget, group)
+}
+
+// alertDedupKey is the incident key of an SLO's burn-rate, no-data or budget alert of severity
+// sev, the one rule both AlertDedupKey and FromTransition follow.
+func alertDedupKey(service, name string, sev burnrate.Severity, noData, budget bool, group string) string {
+	if budget {
+		return BudgetDedupKey(service, name, string(sev), group)
 	}
-	return GroupDedupKey(service, name, string(a.Severity), a.NoData, group)
+	return GroupDedupKey(service, name, string(sev), noData, group)
 }
 
 // alertKey builds an incident key; kind is "" for a burn-rate alert, else no_data or budget.

@@ -406,12 +406,10 @@ func roundSig(v float64) float64 {
 // percent prints a ratio as a percentage: 0.999 → "99.9%".
 func percent(v float64) string { return fmtFloat(v*100) + "%" }
 
-// deliveryPolicy is a receiver's DeliveryPolicy, defaults applied.
+// deliveryPolicy is a receiver's DeliveryPolicy as configured; the receiver's DeliveryPolicy
+// method fills in the defaults (withDefaults, the one place they are applied).
 func deliveryPolicy(c receiver.Config) DeliveryPolicy {
-	return DeliveryPolicy{
-		MaxRetryAfter:  durationOr(c.MaxRetryAfter, receiver.DefaultMaxRetryAfter),
-		RepeatInterval: durationOr(c.RepeatInterval, receiver.DefaultRepeatInterval),
-	}
+	return DeliveryPolicy{MaxRetryAfter: time.Duration(c.MaxRetryAfter), RepeatInterval: time.Duration(c.RepeatInterval)}
 }
 
 func durationOr(d model.Duration, def time.Duration) time.Duration {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ type Matcher struct {
 	Value   string `json:"value"`
 	IsRegex bool   `json:"isRegex"`
 	IsEqual bool   `json:"isEqual"`
+	// re is Value compiled, set by the SilenceSet for the silences it holds: Reconcile matches
+	// them at every cycle, and the status pages at every request.
+	re *regexp.Regexp
 }
 
 // UnmarshalJSON defaults isEqual to true, as Alertmanager's API does when it is left out.
@@ -42,13 +46,32 @@ func (m *Matcher) UnmarshalJSON(b []byte) error {
 // Matches reports whether the label value v (empty when absent) satisfies m.
 func (m Matcher) Matches(v string) bool {
 	var ok bool
-	if m.IsRegex {
-		re, err := regexp.Compile("^(?:" + m.Value + ")$")
+	switch {
+	case m.re != nil:
+		ok = m.re.MatchString(v)
+	case m.IsRegex:
+		re, err := m.compileRegex()
 		ok = err == nil && re.MatchString(v)
-	} else {
+	default:
 		ok = v == m.Value
 	}
 	return ok == m.IsEqual
+}
+
+// compileRegex compiles Value as a regular expression anchored at both ends.
+func (m Matcher) compileRegex() (*regexp.Regexp, error) {
+	return regexp.Compile("^(?:" + m.Value + ")$")
+}
+
+// compiledMatchers returns a copy of ms with every valid regular expression compiled.
+func compiledMatchers(ms []Matcher) []Matcher {
+	out := slices.Clone(ms)
+	for i := range out {
+		if out[i].IsRegex {
+			out[i].re, _ = out[i].compileRegex()
+		}
+	}
+	return out
 }
 
 // Silence keeps the alerts its matchers match from being sent between StartsAt and EndsAt. A
@@ -126,7 +149,7 @@ func (s Silence) Validate() error {
 			continue
 		}
 		if m.IsRegex {
-			if _, err := regexp.Compile("^(?:" + m.Value + ")$"); err != nil {
+			if _, err := m.compileRegex(); err != nil {
 				add(f+".value", "invalid regular expression: %v", err)
 				continue
 			}
@@ -231,7 +254,7 @@ func NewSilenceSet(st SilenceStore, clk clock.Clock) (*SilenceSet, error) {
 		if err := json.Unmarshal(b, &sil); err != nil {
 			return nil, fmt.Errorf("loading silence %s: %w", id, err)
 		}
-		sil.ID = id
+		sil.ID, sil.Matchers = id, compiledMatchers(sil.Matchers)
 		s.silences[id] = sil
 	}
 	return s, nil
@@ -280,6 +303,7 @@ func (s *SilenceSet) Add(sil Silence) (Silence, error) {
 	if err := s.store.PutSilence(sil.ID, b); err != nil {
 		return Silence{}, fmt.Errorf("storing silence %s: %w", sil.ID, err)
 	}
+	sil.Matchers = compiledMatchers(sil.Matchers)
 	s.silences[sil.ID] = sil
 	return sil, nil
 }

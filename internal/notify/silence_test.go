@@ -68,7 +68,48 @@ func TestMatcher(t *testing.T) {
 			if got := c.m.Matches(c.v); got != c.want {
 				t.Errorf("Matches(%q) = %v, want %v", c.v, got, c.want)
 			}
+			// As a SilenceSet holds it: its regular expression compiled once.
+			m := compiledMatchers([]Matcher{c.m})[0]
+			if (m.re != nil) != c.m.IsRegex {
+				t.Fatalf("compiled regex %v for IsRegex %v", m.re, c.m.IsRegex)
+			}
+			if got := m.Matches(c.v); got != c.want {
+				t.Errorf("compiled: Matches(%q) = %v, want %v", c.v, got, c.want)
+			}
 		})
+	}
+}
+
+// TestSilenceSetCompilesMatchers: the silences a SilenceSet hands out (to Reconcile at every
+// cycle, to the status pages) carry their regular expressions compiled, whether added or loaded
+// from the store, and the caller's matchers are left as they were.
+func TestSilenceSetCompilesMatchers(t *testing.T) {
+	st := &memSilenceStore{}
+	clk := clock.NewMock()
+	clk.Set(t0)
+	set, err := NewSilenceSet(st, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := []Matcher{{Name: "slo", Value: "a|b", IsRegex: true, IsEqual: true}, {Name: "team", Value: "x", IsEqual: true}}
+	if _, err := set.Add(Silence{Matchers: ms, EndsAt: t0.Add(time.Hour), CreatedBy: "ana", Comment: "INC-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].re != nil {
+		t.Error("Add compiled the caller's matcher in place")
+	}
+	reloaded, err := NewSilenceSet(st, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*SilenceSet{"added": set, "loaded": reloaded} {
+		active := s.Active(t0)
+		if len(active) != 1 || active[0].Matchers[0].re == nil || active[0].Matchers[1].re != nil {
+			t.Fatalf("%s: active silences %+v, want one with its regex matcher compiled", name, active)
+		}
+		if !active[0].Matches(map[string]string{"slo": "b", "team": "x"}) || active[0].Matches(map[string]string{"slo": "ab", "team": "x"}) {
+			t.Errorf("%s: the compiled silence matches wrongly", name)
+		}
 	}
 }
 

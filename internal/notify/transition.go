@@ -44,12 +44,8 @@ func FromTransition(slo *rules.SLO, group map[string]string, tr burnrate.Transit
 	if group != nil {
 		groupKey = rules.GroupKey(group)
 	}
-	key := GroupDedupKey(slo.Service, slo.Name, sev, tr.NoData, groupKey)
-	if tr.Budget {
-		key = BudgetDedupKey(slo.Service, slo.Name, sev, groupKey)
-	}
 	n := Notification{
-		DedupKey:        key,
+		DedupKey:        alertDedupKey(slo.Service, slo.Name, tr.Severity, tr.NoData, tr.Budget, groupKey),
 		Action:          action,
 		Service:         slo.Service,
 		SLO:             slo.Name,

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,7 +108,7 @@ func TestBackupSized(t *testing.T) {
 		t.Errorf("backup holds %+v, want 2 SLOs and %d outbox entries", st, 12-12/5)
 	}
 	// A failing writer fails the backup.
-	if _, err := s.BackupSized(&failingWriter{header: http.Header{}, budget: 8192}, nil); err == nil {
+	if _, err := s.BackupSized(&failingWriter{budget: 8192}, nil); err == nil {
 		t.Error("a backup into a broken writer succeeded")
 	}
 }
@@ -278,15 +277,11 @@ func assertNoTempFiles(t *testing.T, dir string) {
 	}
 }
 
-// failingWriter is a writer (an http.ResponseWriter) whose connection breaks after budget bytes.
+// failingWriter is a writer whose connection breaks after budget bytes.
 type failingWriter struct {
-	header http.Header
-	status int
 	budget int
 }
 
-func (w *failingWriter) Header() http.Header  { return w.header }
-func (w *failingWriter) WriteHeader(code int) { w.status = code }
 func (w *failingWriter) Write(b []byte) (int, error) {
 	if len(b) > w.budget {
 		n := w.budget
