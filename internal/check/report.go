@@ -158,9 +158,9 @@ func FormatDuration(d time.Duration) string {
 	return b.String()
 }
 
-// alertEnd is the interval's end, or the report's last evaluation time for an alert still firing,
-// for its duration.
-func alertEnd(a eval.AlertInterval, to time.Time) time.Time {
+// AlertEnd is the interval's end, or to (the report's last evaluation time) for an alert still
+// firing: where its duration ends.
+func AlertEnd(a eval.AlertInterval, to time.Time) time.Time {
 	if a.End != nil {
 		return *a.End
 	}
@@ -207,7 +207,7 @@ func WriteJSON(w io.Writer, r Report) error {
 				Severity:     string(a.Severity),
 				NoData:       a.NoData,
 				Start:        formatTime(a.Start),
-				Duration:     FormatDuration(alertEnd(a, r.To).Sub(a.Start)),
+				Duration:     FormatDuration(AlertEnd(a, r.To).Sub(a.Start)),
 				PeakBurnRate: number{a.PeakBurnRate, burnDecimals},
 			}
 			if a.End != nil {
@@ -325,7 +325,7 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 				formatRounded(a.Reason.Threshold*100, budgetDecimals-2)), ""
 		}
 		fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", sev, formatTime(a.Start), end,
-			FormatDuration(alertEnd(a, to).Sub(a.Start)), peak, why)
+			FormatDuration(AlertEnd(a, to).Sub(a.Start)), peak, why)
 	}
 	tw.Flush()
 }

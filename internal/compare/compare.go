@@ -226,14 +226,6 @@ func count(res eval.Result, scale float64) Counts {
 	return c
 }
 
-// end is when an interval stopped firing, or to for one still firing at the last evaluation.
-func end(a eval.AlertInterval, to time.Time) time.Time {
-	if a.End != nil {
-		return *a.End
-	}
-	return to
-}
-
 // firing is the length of the union of the intervals.
 func firing(as []eval.AlertInterval, to time.Time) time.Duration {
 	ivs := slices.Clone(as)
@@ -241,7 +233,7 @@ func firing(as []eval.AlertInterval, to time.Time) time.Duration {
 	var total time.Duration
 	var curStart, curEnd time.Time
 	for i, a := range ivs {
-		e := end(a, to)
+		e := check.AlertEnd(a, to)
 		if i == 0 || a.Start.After(curEnd) {
 			total += curEnd.Sub(curStart)
 			curStart, curEnd = a.Start, e
