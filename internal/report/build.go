@@ -46,7 +46,7 @@ func buildSLO(rep check.Report, c *Collector, res eval.Result, i int) web.Report
 		s.Excluded = check.FormatDuration(res.Excluded)
 	}
 	if cal := slo.Calendar; cal != nil {
-		s.Calendar = string(cal.Period) + " (" + cal.Location.String() + ")"
+		s.Calendar = cal.String()
 		s.Window = "the calendar " + s.Calendar
 	}
 	for _, p := range res.Periods {
