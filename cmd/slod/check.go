@@ -237,6 +237,13 @@ func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (rep check.
 	if !ok {
 		return check.Report{}, "", 1
 	}
+	return backtestSource(ctx, a, cfg, set.SLOs, stderr)
+}
+
+// backtestSource opens the data (--data, or a Prometheus) and backtests slos over the range;
+// data names the source for the HTML report. A non-zero code means it failed and the reason has
+// been printed.
+func backtestSource(ctx context.Context, a checkArgs, cfg *config.Config, slos []*rules.SLO, stderr io.Writer) (rep check.Report, data string, code int) {
 	src, err := openCheckSource(a, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "slod check: %v\n", err)
@@ -247,7 +254,7 @@ func checkReport(ctx context.Context, a checkArgs, stderr io.Writer) (rep check.
 	if code != 0 {
 		return check.Report{}, "", code
 	}
-	results, code := backtest(ctx, a, src, set.SLOs, first, last, stderr)
+	results, code := backtest(ctx, a, src, slos, first, last, stderr)
 	if code != 0 {
 		return check.Report{}, "", code
 	}

@@ -38,18 +38,8 @@ func runCompare(ctx context.Context, a checkArgs, stdout, stderr io.Writer) int 
 			incidents = []compare.Incident{} // given, if empty: the report has the columns
 		}
 	}
-	src, err := openCheckSource(a, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "slod check: %v\n", err)
-		return 1
-	}
-	defer src.close()
-	first, last, code := backtestRange(a, src, stderr)
-	if code != 0 {
-		return code
-	}
 	all := append(append([]*rules.SLO{}, sets[0].SLOs...), sets[1].SLOs...)
-	results, code := backtest(ctx, a, src, all, first, last, stderr)
+	bt, data, code := backtestSource(ctx, a, cfg, all, stderr)
 	if code != 0 {
 		return code
 	}
@@ -58,15 +48,15 @@ func runCompare(ctx context.Context, a checkArgs, stdout, stderr io.Writer) int 
 		old[slo] = true
 	}
 	var oldRes, newRes []eval.Result
-	for _, r := range results {
+	for _, r := range bt.Results {
 		if old[r.SLO] {
 			oldRes = append(oldRes, r)
 		} else {
 			newRes = append(newRes, r)
 		}
 	}
-	rep := compare.Build(oldRes, newRes, compare.Options{From: first, To: last, Step: a.step, OldName: a.rules[0], NewName: a.rules[1], Incidents: incidents})
-	return writeComparison(a, rep, src.label(), results, stdout, stderr)
+	rep := compare.Build(oldRes, newRes, compare.Options{From: bt.From, To: bt.To, Step: bt.Step, OldName: a.rules[0], NewName: a.rules[1], Incidents: incidents})
+	return writeComparison(a, rep, data, bt.Results, stdout, stderr)
 }
 
 // writeComparison prints the comparison (data names the source, for the HTML page) and returns

@@ -90,7 +90,7 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 
 // writeConverted writes files into dir, or to stdout when dir is "" and there is one file. A file
 // that exists is not replaced: converting into the directory of the sources must not overwrite
-// them. Each file is written to a temporary file and renamed, so none is left half written.
+// them. Each file is written by writeAtomic, so none is left half written.
 func writeConverted(dir string, files []convert.File, stdout io.Writer) error {
 	if dir == "" {
 		if len(files) != 1 {
@@ -112,29 +112,9 @@ func writeConverted(dir string, files []convert.File, stdout io.Writer) error {
 		}
 	}
 	for _, f := range files {
-		if err := writeNew(filepath.Join(dir, f.Name), f.Data); err != nil {
+		if err := writeAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeNew writes data to path through a temporary file in the same directory.
-func writeNew(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".slod-convert-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
 }

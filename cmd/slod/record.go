@@ -142,14 +142,20 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// writeRecording writes the file through a temporary file and a rename, so an interrupted run never
-// leaves a truncated recording that slod check would reject for its missing # EOF.
+// writeRecording writes the file through writeAtomic, so an interrupted run never leaves a
+// truncated recording that slod check would reject for its missing # EOF; "-" is stdout.
 func writeRecording(path string, data []byte, stdout io.Writer) error {
 	if path == "-" {
 		_, err := stdout.Write(data)
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".slod-record-*")
+	return writeAtomic(path, data)
+}
+
+// writeAtomic writes data to path through a temporary file in the same directory and a rename:
+// path is either as it was or the whole of data, never half written.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".slod-*.tmp")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

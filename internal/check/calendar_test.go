@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
-
 	"github.com/slod-dev/slod/internal/check"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/recorded"
@@ -41,31 +39,15 @@ func TestCheckCalendarPeriods(t *testing.T) {
 	start := time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)
 	end := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	oct, nov := time.Date(2026, 10, 1, 0, 0, 0, 0, loc), time.Date(2026, 11, 1, 0, 0, 0, 0, loc)
-	var ts []int64
-	var good, bad []float64
-	g, b := 0.0, 0.0
-	for t0 := start; !t0.After(end); t0 = t0.Add(time.Minute) {
-		step := t0 // the sample, 10 s after t0, is in the step (t0, t0+1m]
+	db := minuteCounters(t, "http_requests_total", start, end, func(step time.Time) (good, bad float64) {
 		switch {
 		case step.Before(oct):
-			g, b = g+90, b+10
+			return 90, 10
 		case step.Before(nov):
-			g, b = g+1999, b+1
-		default:
-			g += 2000
+			return 1999, 1
 		}
-		ts = append(ts, t0.Add(10*time.Second).UnixMilli())
-		good, bad = append(good, g), append(bad, b)
-	}
-	db := recorded.NewDB()
-	for _, s := range []struct {
-		code string
-		vs   []float64
-	}{{"200", good}, {"500", bad}} {
-		if err := db.Add(labels.FromStrings("__name__", "http_requests_total", "code", s.code), ts, s.vs); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return 2000, 0
+	})
 	slos, _, err := rules.Parse("calendar.yaml", []byte(calendarSLO))
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
-
 	"github.com/slod-dev/slod/internal/check"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/recorded"
@@ -43,27 +41,12 @@ func TestCheckRecurringExclusionOverAMonth(t *testing.T) {
 		m := t0.Hour()*60 + t0.Minute() - (5*60 + 30)
 		return t0.Weekday() == time.Sunday && m >= 0 && m < 180
 	}
-	var ts []int64
-	var good, bad []float64
-	g, b := 0.0, 0.0
-	for t0 := start; !t0.After(end); t0 = t0.Add(time.Minute) {
+	db := minuteCounters(t, "req_total", start, end, func(t0 time.Time) (good, bad float64) {
 		if down(t0) {
-			b += 100
-		} else {
-			g += 100
+			return 0, 100
 		}
-		ts = append(ts, t0.Add(10*time.Second).UnixMilli())
-		good, bad = append(good, g), append(bad, b)
-	}
-	db := recorded.NewDB()
-	for _, s := range []struct {
-		code string
-		vs   []float64
-	}{{"200", good}, {"500", bad}} {
-		if err := db.Add(labels.FromStrings("__name__", "req_total", "code", s.code), ts, s.vs); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return 100, 0
+	})
 	with, _, err := rules.Parse("shop.yaml", []byte(maintenanceSLOs))
 	if err != nil {
 		t.Fatal(err)

@@ -64,13 +64,17 @@ func formatRounded(v float64, decimals int) string {
 }
 
 // Precision of the printed numbers: objectives are exact ratios given in percent with a few
-// decimals; budgets to a hundredth of a percent; burn rates to a hundredth, which is well inside the
-// noise of any real SLI.
+// decimals; budgets (BudgetDecimals of a ratio) to a hundredth of a percent; burn rates to a
+// hundredth, which is well inside the noise of any real SLI.
 const (
 	objectiveDecimals = 10
-	budgetDecimals    = 4
+	BudgetDecimals    = 4
 	burnDecimals      = 2
 )
+
+// FormatBudget prints a budget (a ratio: 1 untouched, negative overspent) as a percentage to a
+// hundredth of a percent, as slod check's reports do: 50%, -99%, 12.34%.
+func FormatBudget(r float64) string { return formatRounded(r*100, BudgetDecimals-2) + "%" }
 
 type jsonReport struct {
 	From string    `json:"from"`
@@ -158,9 +162,9 @@ func FormatDuration(d time.Duration) string {
 	return b.String()
 }
 
-// alertEnd is the interval's end, or the report's last evaluation time for an alert still firing,
-// for its duration.
-func alertEnd(a eval.AlertInterval, to time.Time) time.Time {
+// AlertEnd is the interval's end, or to (the report's last evaluation time) for an alert still
+// firing: where its duration ends.
+func AlertEnd(a eval.AlertInterval, to time.Time) time.Time {
 	if a.End != nil {
 		return *a.End
 	}
@@ -181,7 +185,7 @@ func WriteJSON(w io.Writer, r Report) error {
 			GroupsNotEvaluated: res.Excess,
 			Objective:          number{res.SLO.Objective, objectiveDecimals},
 			Window:             FormatDuration(res.SLO.Period),
-			BudgetRemaining:    number{res.Final.BudgetRemaining, budgetDecimals},
+			BudgetRemaining:    number{res.Final.BudgetRemaining, BudgetDecimals},
 			HasData:            res.HasData,
 			Alerts:             []jsonAlert{},
 			Suppressed:         res.Suppressed,
@@ -191,7 +195,7 @@ func WriteJSON(w io.Writer, r Report) error {
 			s.Calendar = cal.String()
 		}
 		for _, p := range res.Periods {
-			jp := jsonPeriod{Start: formatTime(p.Start), End: formatTime(p.End), BudgetRemaining: number{p.BudgetRemaining, budgetDecimals}}
+			jp := jsonPeriod{Start: formatTime(p.Start), End: formatTime(p.End), BudgetRemaining: number{p.BudgetRemaining, BudgetDecimals}}
 			if p.NoData {
 				jp.BudgetRemaining.v = math.NaN()
 			}
@@ -207,7 +211,7 @@ func WriteJSON(w io.Writer, r Report) error {
 				Severity:     string(a.Severity),
 				NoData:       a.NoData,
 				Start:        formatTime(a.Start),
-				Duration:     FormatDuration(alertEnd(a, r.To).Sub(a.Start)),
+				Duration:     FormatDuration(AlertEnd(a, r.To).Sub(a.Start)),
 				PeakBurnRate: number{a.PeakBurnRate, burnDecimals},
 			}
 			if a.End != nil {
@@ -216,8 +220,8 @@ func WriteJSON(w io.Writer, r Report) error {
 			}
 			if a.Budget {
 				ja.Budget = true
-				ja.BudgetRemaining = &number{a.Reason.Budget, budgetDecimals}
-				ja.BudgetBelow = &number{a.Reason.Threshold, budgetDecimals}
+				ja.BudgetRemaining = &number{a.Reason.Budget, BudgetDecimals}
+				ja.BudgetBelow = &number{a.Reason.Threshold, BudgetDecimals}
 			}
 			if !a.NoData && !a.Budget {
 				ja.Reason = &jsonReason{
@@ -285,14 +289,14 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 		b.WriteString("  no data: the data holds nothing this SLO reads\n")
 		return
 	}
-	fmt.Fprintf(b, "  budget remaining %s%% at %s\n", formatRounded(res.Final.BudgetRemaining*100, budgetDecimals-2), formatTime(to))
+	fmt.Fprintf(b, "  budget remaining %s at %s\n", FormatBudget(res.Final.BudgetRemaining), formatTime(to))
 	if res.Excluded > 0 {
 		fmt.Fprintf(b, "  exclusions covered %s of the range (neither bad nor total events there)\n", FormatDuration(res.Excluded))
 	}
 	for _, p := range res.Periods {
 		left := "unknown (no data)"
 		if !p.NoData {
-			left = formatRounded(p.BudgetRemaining*100, budgetDecimals-2) + "%"
+			left = FormatBudget(p.BudgetRemaining)
 		}
 		fmt.Fprintf(b, "  period %s → %s ended with budget remaining %s\n", formatTime(p.Start), formatTime(p.End), left)
 	}
@@ -321,11 +325,10 @@ func writeTextSLO(b *strings.Builder, res eval.Result, to time.Time) {
 			why, peak = "the SLI returned no data", ""
 		case a.Budget:
 			sev += " (budget)"
-			why, peak = fmt.Sprintf("budget %s%% below %s%%", formatRounded(a.Reason.Budget*100, budgetDecimals-2),
-				formatRounded(a.Reason.Threshold*100, budgetDecimals-2)), ""
+			why, peak = "budget "+FormatBudget(a.Reason.Budget)+" below "+FormatBudget(a.Reason.Threshold), ""
 		}
 		fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", sev, formatTime(a.Start), end,
-			FormatDuration(alertEnd(a, to).Sub(a.Start)), peak, why)
+			FormatDuration(AlertEnd(a, to).Sub(a.Start)), peak, why)
 	}
 	tw.Flush()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slod-dev/slod/internal/burnrate"
+	"github.com/slod-dev/slod/internal/check"
 	"github.com/slod-dev/slod/internal/eval"
 )
 
@@ -113,7 +114,7 @@ type Detection struct {
 // Build compares the backtests of the old and the new rules over the same range.
 func Build(old, new []eval.Result, opt Options) Report {
 	r := Report{Options: opt}
-	scale := float64(month) / float64(opt.To.Sub(opt.From)+opt.Step)
+	scale := r.Scale()
 	rows := map[string]*Row{}
 	var order []string
 	add := func(res eval.Result, isNew bool) {
@@ -174,13 +175,8 @@ func (r Report) MorePages() float64 { return r.New.AllPagesPer30d() - r.Old.AllP
 
 // policy sums up one result.
 func policy(res eval.Result, opt Options, scale float64) *Policy {
-	p := &Policy{HasData: res.HasData, BudgetRemaining: res.Final.BudgetRemaining, Objective: res.SLO.Objective}
-	if res.Err != nil {
-		p.Err = res.Err.Error()
-		p.Failed = res.Alerts == nil && res.Final.At.IsZero()
-	} else if res.DataError != "" {
-		p.Err = res.DataError + " (held as a step without data)"
-	}
+	p := &Policy{Err: check.Problem(res), Failed: check.Failed(res), HasData: res.HasData,
+		BudgetRemaining: res.Final.BudgetRemaining, Objective: res.SLO.Objective}
 	if p.Failed {
 		return p
 	}
@@ -230,14 +226,6 @@ func count(res eval.Result, scale float64) Counts {
 	return c
 }
 
-// end is when an interval stopped firing, or to for one still firing at the last evaluation.
-func end(a eval.AlertInterval, to time.Time) time.Time {
-	if a.End != nil {
-		return *a.End
-	}
-	return to
-}
-
 // firing is the length of the union of the intervals.
 func firing(as []eval.AlertInterval, to time.Time) time.Duration {
 	ivs := slices.Clone(as)
@@ -245,7 +233,7 @@ func firing(as []eval.AlertInterval, to time.Time) time.Duration {
 	var total time.Duration
 	var curStart, curEnd time.Time
 	for i, a := range ivs {
-		e := end(a, to)
+		e := check.AlertEnd(a, to)
 		if i == 0 || a.Start.After(curEnd) {
 			total += curEnd.Sub(curStart)
 			curStart, curEnd = a.Start, e

@@ -12,15 +12,11 @@ import (
 	"github.com/slod-dev/slod/internal/check"
 )
 
-// Decimals of the printed figures: rates per 30 days to a tenth (a 4-day range scales one page to
-// 7.5), budgets to a hundredth of a percent, as slod check prints them.
-const (
-	rateDecimals   = 1
-	budgetDecimals = 4
-)
+// rateDecimals: rates per 30 days are printed to a tenth (a 4-day range scales one page to 7.5);
+// budgets as slod check prints them (check.FormatBudget, check.BudgetDecimals).
+const rateDecimals = 1
 
-func rate(v float64) string    { return check.FormatNumber(v, rateDecimals) }
-func percent(v float64) string { return check.FormatNumber(v*100, budgetDecimals-2) + "%" }
+func rate(v float64) string { return check.FormatNumber(v, rateDecimals) }
 
 // WriteText writes the comparison as a table, one row per SLO, and the totals.
 func WriteText(w io.Writer, r Report) error {
@@ -100,14 +96,14 @@ func budgetLeft(p *Policy) string {
 	if !p.HasData {
 		return "no data"
 	}
-	return percent(p.BudgetRemaining)
+	return check.FormatBudget(p.BudgetRemaining)
 }
 
 func spentBeforePage(p *Policy) string {
 	if !p.Paged {
 		return "no page"
 	}
-	return percent(p.SpentBeforePage)
+	return check.FormatBudget(p.SpentBeforePage)
 }
 
 // worstPageDelay is the longest delay to a page among the incidents paged for, nil when none was.
@@ -281,17 +277,17 @@ func policyJSON(p *Policy, incidents bool) *jsonPolicy {
 	if p == nil {
 		return nil
 	}
-	out := &jsonPolicy{Error: p.Err, BudgetRemaining: num(math.NaN(), budgetDecimals), SpentBeforePage: num(math.NaN(), budgetDecimals)}
+	out := &jsonPolicy{Error: p.Err, BudgetRemaining: num(math.NaN(), check.BudgetDecimals), SpentBeforePage: num(math.NaN(), check.BudgetDecimals)}
 	if p.Failed {
 		return out
 	}
 	out.jsonCounts, out.Flaps = countsJSON(p.Counts), p.Flaps
 	out.Firing, out.FiringSeconds = check.FormatDuration(p.Firing.Round(time.Second)), p.Firing.Round(time.Second).Seconds()
 	if p.HasData {
-		out.BudgetRemaining = num(p.BudgetRemaining, budgetDecimals)
+		out.BudgetRemaining = num(p.BudgetRemaining, check.BudgetDecimals)
 	}
 	if p.Paged {
-		out.SpentBeforePage = num(p.SpentBeforePage, budgetDecimals)
+		out.SpentBeforePage = num(p.SpentBeforePage, check.BudgetDecimals)
 	}
 	if incidents {
 		out.Missed = &p.Missed

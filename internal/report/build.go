@@ -46,7 +46,7 @@ func buildSLO(rep check.Report, c *Collector, res eval.Result, i int) web.Report
 		s.Excluded = check.FormatDuration(res.Excluded)
 	}
 	if cal := slo.Calendar; cal != nil {
-		s.Calendar = string(cal.Period) + " (" + cal.Location.String() + ")"
+		s.Calendar = cal.String()
 		s.Window = "the calendar " + s.Calendar
 	}
 	for _, p := range res.Periods {
@@ -74,10 +74,7 @@ func firingAtEnd(res eval.Result) bool {
 
 // alert is one alert interval with its reason and the part of the budget spent during it.
 func alert(rep check.Report, ser *series, res eval.Result, a eval.AlertInterval) web.ReportAlert {
-	end := rep.To
-	if a.End != nil {
-		end = *a.End
-	}
+	end := check.AlertEnd(a, rep.To)
 	ra := web.ReportAlert{Severity: string(a.Severity), NoData: a.NoData, Budget: a.Budget, Start: a.Start, End: a.End,
 		Duration: check.FormatDuration(end.Sub(a.Start)), PeakBurnRate: a.PeakBurnRate, Reason: reason(a)}
 	if ser != nil && !a.NoData {
@@ -181,16 +178,13 @@ func summarize(rep check.Report, results []eval.Result) web.Summary {
 			s.LowestBudget, s.LowestBudgetSLO = &b, res.SLO.ID()+res.GroupKey
 		}
 		for _, a := range res.Alerts {
-			end := rep.To
-			if a.End != nil {
-				end = *a.End
-			}
+			d := check.AlertEnd(a, rep.To).Sub(a.Start)
 			if a.Severity == burnrate.Page {
 				s.Pages++
-				pageTime += end.Sub(a.Start)
+				pageTime += d
 			} else {
 				s.Tickets++
-				ticketTime += end.Sub(a.Start)
+				ticketTime += d
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package tsdbdir
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/prometheus/prometheus/model/histogram"
@@ -73,7 +74,7 @@ func (q *blockQuerier) LabelValues(ctx context.Context, name string, _ *storage.
 			seen[v] = true
 		}
 	})
-	return sortedKeys(seen), nil, err
+	return slices.Sorted(maps.Keys(seen)), nil, err
 }
 
 // LabelNames are the label names of the series matching ms.
@@ -82,7 +83,7 @@ func (q *blockQuerier) LabelNames(ctx context.Context, _ *storage.LabelHints, ms
 	err := q.eachSeries(ctx, ms, func(lset labels.Labels) {
 		lset.Range(func(l labels.Label) { seen[l.Name] = true })
 	})
-	return sortedKeys(seen), nil, err
+	return slices.Sorted(maps.Keys(seen)), nil, err
 }
 
 func (q *blockQuerier) eachSeries(ctx context.Context, ms []*labels.Matcher, f func(labels.Labels)) error {
@@ -94,15 +95,6 @@ func (q *blockQuerier) eachSeries(ctx context.Context, ms []*labels.Matcher, f f
 		f(ss.At().Labels())
 	}
 	return ss.Err()
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Close releases nothing: the block's readers belong to the DB.
