@@ -284,11 +284,7 @@ func writeError(w http.ResponseWriter, err error) {
 		return
 	}
 	var fields []*receiver.FieldError
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	for _, e := range errs {
+	for _, e := range splitErrors(err) {
 		var fe *receiver.FieldError
 		if errors.As(e, &fe) {
 			fields = append(fields, fe)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -75,28 +76,22 @@ func (r exclusionRecord) window() (*exclude.Window, error) {
 	}
 	if err := w.Compile(); err != nil {
 		for _, e := range splitErrors(err) {
-			field, msg, _ := cutField(e.Error())
+			field, msg, ok := strings.Cut(e.Error(), ": ") // exclude's "field: message"
+			if !ok {
+				field, msg = "", e.Error()
+			}
 			fail(field, "%s", msg)
 		}
 	}
 	return w, errors.Join(errs...)
 }
 
+// splitErrors is the errors joined in err (errors.Join), or err alone.
 func splitErrors(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-// cutField splits exclude's "field: message".
-func cutField(s string) (string, string, bool) {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == ':' && s[i+1] == ' ' {
-			return s[:i], s[i+2:], true
-		}
-	}
-	return "", s, false
 }
 
 // loadExclusions reads the API's exclusions from the store.
