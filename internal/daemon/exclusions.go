@@ -96,34 +96,31 @@ func splitErrors(err error) []error {
 
 // loadExclusions reads the API's exclusions from the store.
 func (d *Daemon) loadExclusions() error {
-	recs, err := readExclusions(d.store)
+	recs, set, err := readExclusions(d.store)
 	if err != nil {
 		return fmt.Errorf("%w; %s", err, restoreHint)
-	}
-	set, err := compileExclusions(recs)
-	if err != nil {
-		return fmt.Errorf("meta %s: %w; %s", metaExclusions, err, restoreHint)
 	}
 	d.exclusions, d.exclSet = recs, set
 	return nil
 }
 
-// readExclusions decodes and checks the exclusions the store keeps (none: an empty list).
-func readExclusions(s *store.Store) ([]exclusionRecord, error) {
+// readExclusions decodes and compiles the exclusions the store keeps (none: an empty list).
+func readExclusions(s *store.Store) ([]exclusionRecord, exclude.Set, error) {
 	b, err := s.Meta(metaExclusions)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var recs []exclusionRecord
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &recs); err != nil {
-			return nil, fmt.Errorf("meta %s does not decode: %w", metaExclusions, err)
+			return nil, nil, fmt.Errorf("meta %s does not decode: %w", metaExclusions, err)
 		}
 	}
-	if _, err := compileExclusions(recs); err != nil {
-		return nil, fmt.Errorf("meta %s: %w", metaExclusions, err)
+	set, err := compileExclusions(recs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("meta %s: %w", metaExclusions, err)
 	}
-	return recs, nil
+	return recs, set, nil
 }
 
 func compileExclusions(recs []exclusionRecord) (exclude.Set, error) {
