@@ -114,16 +114,11 @@ func periodName(slo *rules.SLO) string {
 	return model.Duration(slo.Period).String()
 }
 
-// exclusionIntervals are the exclusions of the instance (its SLO's and files', and those of api
-// matching its labels) that overlap [from, to], the newest maxExclusionSpans.
+// exclusionIntervals are the exclusions of the instance that overlap [from, to]
+// (instanceExclusions) as chart intervals.
 func exclusionIntervals(slo *rules.SLO, group map[string]string, api exclude.Set, from, to time.Time) []web.Interval {
-	set := append(append(exclude.Set(nil), slo.Exclusions...), api...).For(eval.InstanceLabels(slo, group))
-	ivs := set.Between(from, to)
-	if len(ivs) > maxExclusionSpans {
-		ivs = ivs[len(ivs)-maxExclusionSpans:]
-	}
 	out := []web.Interval{}
-	for _, iv := range ivs {
+	for _, iv := range instanceExclusions(slo, group, api, from, to) {
 		end := iv.End.UTC()
 		out = append(out, web.Interval{Start: iv.Start.UTC(), End: &end, Label: iv.Name})
 	}

@@ -150,16 +150,23 @@ type exclusionSpan struct {
 // maxExclusionSpans bounds the spans listed per SLO (an hourly recurrence over 30 days is 720).
 const maxExclusionSpans = 100
 
-// exclusionSpans are the occurrences of the exclusions of slo's instance (group labels) in its
-// window up to a day after now, the newest maxExclusionSpans.
-func exclusionSpans(slo *rules.SLO, group map[string]string, api exclude.Set, now time.Time) []exclusionSpan {
+// instanceExclusions are the occurrences in (from, to] of the exclusions of slo's instance (group
+// labels): its own and its file's, and those of api that match its labels; the newest
+// maxExclusionSpans.
+func instanceExclusions(slo *rules.SLO, group map[string]string, api exclude.Set, from, to time.Time) []exclude.Interval {
 	set := append(append(exclude.Set(nil), slo.Exclusions...), api...).For(eval.InstanceLabels(slo, group))
-	ivs := set.Between(now.Add(-slo.MaxWindow()), now.Add(24*time.Hour))
+	ivs := set.Between(from, to)
 	if len(ivs) > maxExclusionSpans {
 		ivs = ivs[len(ivs)-maxExclusionSpans:]
 	}
+	return ivs
+}
+
+// exclusionSpans are the occurrences of the exclusions of slo's instance (group labels) in its
+// window up to a day after now.
+func exclusionSpans(slo *rules.SLO, group map[string]string, api exclude.Set, now time.Time) []exclusionSpan {
 	var out []exclusionSpan
-	for _, iv := range ivs {
+	for _, iv := range instanceExclusions(slo, group, api, now.Add(-slo.MaxWindow()), now.Add(24*time.Hour)) {
 		out = append(out, exclusionSpan{Name: iv.Name, Start: iv.Start.UTC(), End: iv.End.UTC()})
 	}
 	return out
