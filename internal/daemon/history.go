@@ -366,21 +366,21 @@ func (d *Daemon) sloHistory(w http.ResponseWriter, r *http.Request) {
 		writeFail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeData(w, d.chartData(ref, id, rng))
+	writeData(w, d.chartData(ref, id, ref.history(), rng))
 }
 
-// chartData is the chart data of an instance over rng, with its incidents and silences.
-func (d *Daemon) chartData(ref instRef, id string, rng chartRange) web.History {
+// chartData is the chart data of an instance over rng from h, a copy of its history
+// (instRef.history), with its incidents, silences and exclusions.
+func (d *Daemon) chartData(ref instRef, id string, h *burnrate.History, rng chartRange) web.History {
+	return historyView(ref.s.slo, ref.is, id, h, rng, d.chartMarks(ref, rng))
+}
+
+// chartMarks are the instance's alert intervals, silences and exclusions over rng.
+func (d *Daemon) chartMarks(ref instRef, rng chartRange) chartMarks {
 	incs := d.incidents.get(notify.AlertKeys(ref.s.slo, ref.is.key))
-	alerts := alertIntervals(ref, incs, rng.from, rng.to)
-	return historyView(ref.s.slo, ref.is, id, ref.history(), rng, d.chartMarks(ref, alerts, rng))
-}
-
-// chartMarks are the instance's alert intervals with the silences and exclusions over rng.
-func (d *Daemon) chartMarks(ref instRef, alerts []web.Interval, rng chartRange) chartMarks {
 	d.mu.RLock()
 	api := d.exclSet
 	d.mu.RUnlock()
-	return chartMarks{alerts: alerts, silences: silenceIntervals(ref.s.slo, ref.is, d.silences.List(), rng.from, rng.to),
+	return chartMarks{alerts: alertIntervals(ref, incs, rng.from, rng.to), silences: silenceIntervals(ref.s.slo, ref.is, d.silences.List(), rng.from, rng.to),
 		exclusions: exclusionIntervals(ref.s.slo, ref.is.labels, api, rng.from, rng.to)}
 }

@@ -300,9 +300,7 @@ func (d *Daemon) detailPageHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Ranges = append(p.Ranges, rangeLink{Name: "window (" + dv.SLO.Window + ")", URL: base + "range=window", Current: span == window})
 	end := ref.is.dataUntil
-	rng := chartRange{from: end.Add(-span), to: end}
-	incs := d.incidents.get(notify.AlertKeys(ref.s.slo, ref.is.key))
-	p.H = historyView(ref.s.slo, ref.is, dv.SLO.ID, h, rng, d.chartMarks(ref, alertIntervals(ref, incs, rng.from, rng.to), rng))
+	p.H = d.chartData(ref, dv.SLO.ID, h, chartRange{from: end.Add(-span), to: end})
 	d.renderPage(w, "detail", web.Page{Title: dv.SLO.ID + " · slod", Root: "../../", Nav: "slos", Refreshes: true, Refresh: d.refreshEvery(r), Data: p})
 }
 
