@@ -104,8 +104,7 @@ func (d *Daemon) sloDetail(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) detail(ref instRef) (detailView, *burnrate.History) {
 	now := d.clock.Now()
 	d.mu.RLock()
-	vc := viewContext{alerts: d.alerts, silences: d.silences.Active(now), exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
-	view := instView(ref.s, ref.is, vc)
+	view := instView(ref.s, ref.is, d.newViewContext(now))
 	if !ref.is.evaluated {
 		view.State = stateUnknown
 	}

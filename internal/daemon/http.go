@@ -271,12 +271,15 @@ func known(v float64, known bool) *float64 {
 	return &f
 }
 
+// newViewContext is the context of the views at now; the caller holds d.mu.
+func (d *Daemon) newViewContext(now time.Time) viewContext {
+	return viewContext{alerts: d.alerts, silences: d.silences.Active(now), exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
+}
+
 func (d *Daemon) sloViews() []sloView {
-	now := d.clock.Now()
-	silences := d.silences.Active(now)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	vc := viewContext{alerts: d.alerts, silences: silences, exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
+	vc := d.newViewContext(d.clock.Now())
 	out := make([]sloView, 0, len(d.slos))
 	for _, s := range d.slos {
 		insts := s.insts
