@@ -105,9 +105,6 @@ func (d *Daemon) detail(ref instRef) (detailView, *burnrate.History) {
 	now := d.clock.Now()
 	d.mu.RLock()
 	view := instView(ref.s, ref.is, d.newViewContext(now))
-	if !ref.is.evaluated {
-		view.State = stateUnknown
-	}
 	opt := sli.Options{Step: d.rt.cfg.Evaluation.Step.D(), Lookback: d.rt.cfg.Evaluation.Lookback.D()}
 	d.mu.RUnlock()
 	slo := ref.s.slo

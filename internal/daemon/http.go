@@ -302,7 +302,8 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 		SLI: string(s.slo.SLI.Kind), Source: s.source, RunbookURL: s.slo.Alerting.RunbookURL, State: is.summaryState(),
 		Windows: []windowView{}, Alerts: []alertView{}, SourceError: is.sourceErr, SourceErrorMessage: is.sourceMsg}
 	if !is.evaluated && v.State != string(burnrate.Firing) && v.State != string(burnrate.Pending) {
-		// Not evaluated since start: nothing is known of it yet, whatever its alerts were.
+		// Not evaluated since start: nothing is known of it yet, but for an alert that fires or
+		// is pending (reached on data before the restart: alertState).
 		v.State = stateUnknown
 	}
 	if is.evaluated {

@@ -318,3 +318,26 @@ func TestHistoryGaps(t *testing.T) {
 		t.Errorf("%d steps without data, %d without traffic; want the gap's and 5", gap, quiet)
 	}
 }
+
+// TestRestoredFiringSameEverywhere: after a restart, before the first cycle, a page that fired
+// on data before it shows firing in the list, its API entry and its detail alike (the detail
+// said unknown while the list said firing); its budget is unknown in all three.
+func TestRestoredFiringSameEverywhere(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	h.cycle(t0)
+	h.restart()
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+	var entry sloView
+	apiGet(t, srv.URL, "/api/v1/slos/shop/availability", 200, &entry)
+	var dv detailView
+	apiGet(t, srv.URL, "/api/v1/slos/shop/availability/detail", 200, &dv)
+	list := h.d.sloViews()
+	if len(list) != 1 || list[0].State != "firing" || entry.State != "firing" || dv.SLO.State != "firing" {
+		t.Errorf("states: list %+v, entry %q, detail %q; want firing in all", list, entry.State, dv.SLO.State)
+	}
+	if entry.BudgetRemaining != nil || dv.SLO.BudgetRemaining != nil {
+		t.Errorf("budget before the first cycle: entry %v, detail %v; want unknown", entry.BudgetRemaining, dv.SLO.BudgetRemaining)
+	}
+}
