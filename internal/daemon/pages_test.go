@@ -113,6 +113,7 @@ func TestHistoryAPI(t *testing.T) {
 	for path, want := range map[string]int{
 		"/api/v1/slos/checkout/nope/history":                        404,
 		"/api/v1/slos/checkout/availability/history?from=x":         400,
+		"/api/v1/slos/checkout/availability/history?from=NaN":       400,
 		"/api/v1/slos/checkout/availability/history?from=20":        200,
 		"/api/v1/slos/checkout/availability/history?from=100&to=50": 400,
 	} {
