@@ -297,9 +297,9 @@ func TestHistoryGaps(t *testing.T) {
 		at := time.Unix(ts, 0).UTC()
 		switch {
 		case hist.Data[i] == 0 && (hist.Budget[i] != nil || hist.ErrorRatio[i] != nil):
-			t.Errorf("%v, without data: budget %v, error ratio %v; want a gap", at, *hist.Budget[i], hist.ErrorRatio[i])
+			t.Errorf("%v, without data: budget %v, error ratio %v; want a gap", at, hist.Budget[i] != nil, hist.ErrorRatio[i] != nil)
 		case hist.Data[i] == 1 && (hist.Budget[i] == nil || hist.ErrorRatio[i] == nil):
-			t.Errorf("%v, with data: budget %v, error ratio %v; want both", at, hist.Budget[i], hist.ErrorRatio[i])
+			t.Errorf("%v, with data: budget %v, error ratio %v; want both", at, hist.Budget[i] != nil, hist.ErrorRatio[i] != nil)
 		case hist.Data[i] == 0:
 			gap++
 			// The cycles from gapFrom to gapTo ask for the steps since the cycle before.
