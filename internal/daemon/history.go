@@ -47,6 +47,28 @@ func (d *Daemon) lookup(id string) (instRef, bool) {
 	return instRef{}, false
 }
 
+// groups is the number of groups of the grouped SLO whose id is id (0: none, or not evaluated yet).
+func (d *Daemon) groups(id string) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	n := 0
+	for _, s := range d.slos {
+		for _, is := range s.insts {
+			if is.labels != nil && s.slo.ID() == id {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// view is the instance's entry of the list (instView) at now.
+func (d *Daemon) view(ref instRef, now time.Time) sloView {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return instView(ref.s, ref.is, d.newViewContext(now))
+}
+
 // history returns a copy of the instance's history (nil when it has none), safe to read while the
 // next cycle advances the original.
 func (r instRef) history() *burnrate.History {
