@@ -46,16 +46,11 @@ func (d *Daemon) listSLOs(w http.ResponseWriter, r *http.Request) {
 // the grouped SLO's own name answers 404 with how to ask for its groups.
 func (d *Daemon) getSLO(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("service") + "/" + r.PathValue("name")
-	groups := 0
-	for _, v := range d.sloViews() {
-		if v.ID == id {
-			writeData(w, v)
-			return
-		}
-		if v.Group != nil && v.Service+"/"+v.Name == id {
-			groups++
-		}
+	if ref, ok := d.lookup(id); ok {
+		writeData(w, d.view(ref, d.clock.Now()))
+		return
 	}
+	groups := d.groups(id)
 	msg := "no SLO " + id
 	if groups > 0 {
 		msg = fmt.Sprintf("%s is grouped (%d groups): ask for one group by its id (%s{label=\"value\"}), or list them with ?service=%s&name=%s",
@@ -284,11 +279,7 @@ func writeError(w http.ResponseWriter, err error) {
 		return
 	}
 	var fields []*receiver.FieldError
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	for _, e := range errs {
+	for _, e := range splitErrors(err) {
 		var fe *receiver.FieldError
 		if errors.As(e, &fe) {
 			fields = append(fields, fe)

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -30,18 +29,7 @@ func TestSilencesAPI(t *testing.T) {
 	now := time.Now().UTC()
 	do := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if method == "POST" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
+		return doRequest(t, http.DefaultClient, method, srv.URL+path, map[string]string{"Content-Type": "application/json"}, body)
 	}
 	valid := `{"matchers":[{"name":"slo","value":"availability"}],"endsAt":"` + now.Add(2*time.Hour).Format(time.RFC3339) + `","createdBy":"ana","comment":"known incident"}`
 	cases := []struct {
@@ -229,18 +217,11 @@ func TestSilencesBounded(t *testing.T) {
 	}
 	post := func(contentType, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/silences", strings.NewReader(body))
+		var hdr map[string]string
 		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
+			hdr = map[string]string{"Content-Type": contentType}
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
+		return doRequest(t, http.DefaultClient, "POST", srv.URL+"/api/v1/silences", hdr, body)
 	}
 	silence := func(ends, comment, createdBy string, matchers string) string {
 		return `{"matchers":[` + matchers + `],"endsAt":"` + ends + `","createdBy":"` + createdBy + `","comment":"` + comment + `"}`

@@ -103,12 +103,8 @@ func (d *Daemon) sloDetail(w http.ResponseWriter, r *http.Request) {
 // detail builds the detail of an instance, and returns the copy of its history it read.
 func (d *Daemon) detail(ref instRef) (detailView, *burnrate.History) {
 	now := d.clock.Now()
+	view := d.view(ref, now)
 	d.mu.RLock()
-	vc := viewContext{alerts: d.alerts, silences: d.silences.Active(now), exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
-	view := instView(ref.s, ref.is, vc)
-	if !ref.is.evaluated {
-		view.State = stateUnknown
-	}
 	opt := sli.Options{Step: d.rt.cfg.Evaluation.Step.D(), Lookback: d.rt.cfg.Evaluation.Lookback.D()}
 	d.mu.RUnlock()
 	slo := ref.s.slo

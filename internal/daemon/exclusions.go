@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -75,13 +76,17 @@ func (r exclusionRecord) window() (*exclude.Window, error) {
 	}
 	if err := w.Compile(); err != nil {
 		for _, e := range splitErrors(err) {
-			field, msg, _ := cutField(e.Error())
+			field, msg, ok := strings.Cut(e.Error(), ": ") // exclude's "field: message"
+			if !ok {
+				field, msg = "", e.Error()
+			}
 			fail(field, "%s", msg)
 		}
 	}
 	return w, errors.Join(errs...)
 }
 
+// splitErrors is the errors joined in err (errors.Join), or err alone.
 func splitErrors(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
@@ -89,46 +94,33 @@ func splitErrors(err error) []error {
 	return []error{err}
 }
 
-// cutField splits exclude's "field: message".
-func cutField(s string) (string, string, bool) {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == ':' && s[i+1] == ' ' {
-			return s[:i], s[i+2:], true
-		}
-	}
-	return "", s, false
-}
-
 // loadExclusions reads the API's exclusions from the store.
 func (d *Daemon) loadExclusions() error {
-	recs, err := readExclusions(d.store)
+	recs, set, err := readExclusions(d.store)
 	if err != nil {
 		return fmt.Errorf("%w; %s", err, restoreHint)
-	}
-	set, err := compileExclusions(recs)
-	if err != nil {
-		return fmt.Errorf("meta %s: %w; %s", metaExclusions, err, restoreHint)
 	}
 	d.exclusions, d.exclSet = recs, set
 	return nil
 }
 
-// readExclusions decodes and checks the exclusions the store keeps (none: an empty list).
-func readExclusions(s *store.Store) ([]exclusionRecord, error) {
+// readExclusions decodes and compiles the exclusions the store keeps (none: an empty list).
+func readExclusions(s *store.Store) ([]exclusionRecord, exclude.Set, error) {
 	b, err := s.Meta(metaExclusions)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var recs []exclusionRecord
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &recs); err != nil {
-			return nil, fmt.Errorf("meta %s does not decode: %w", metaExclusions, err)
+			return nil, nil, fmt.Errorf("meta %s does not decode: %w", metaExclusions, err)
 		}
 	}
-	if _, err := compileExclusions(recs); err != nil {
-		return nil, fmt.Errorf("meta %s: %w", metaExclusions, err)
+	set, err := compileExclusions(recs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("meta %s: %w", metaExclusions, err)
 	}
-	return recs, nil
+	return recs, set, nil
 }
 
 func compileExclusions(recs []exclusionRecord) (exclude.Set, error) {

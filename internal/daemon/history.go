@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -44,6 +45,28 @@ func (d *Daemon) lookup(id string) (instRef, bool) {
 		}
 	}
 	return instRef{}, false
+}
+
+// groups is the number of groups of the grouped SLO whose id is id (0: none, or not evaluated yet).
+func (d *Daemon) groups(id string) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	n := 0
+	for _, s := range d.slos {
+		for _, is := range s.insts {
+			if is.labels != nil && s.slo.ID() == id {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// view is the instance's entry of the list (instView) at now.
+func (d *Daemon) view(ref instRef, now time.Time) sloView {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return instView(ref.s, ref.is, d.newViewContext(now))
 }
 
 // history returns a copy of the instance's history (nil when it has none), safe to read while the
@@ -114,16 +137,11 @@ func periodName(slo *rules.SLO) string {
 	return model.Duration(slo.Period).String()
 }
 
-// exclusionIntervals are the exclusions of the instance (its SLO's and files', and those of api
-// matching its labels) that overlap [from, to], the newest maxExclusionSpans.
+// exclusionIntervals are the exclusions of the instance that overlap [from, to]
+// (instanceExclusions) as chart intervals.
 func exclusionIntervals(slo *rules.SLO, group map[string]string, api exclude.Set, from, to time.Time) []web.Interval {
-	set := append(append(exclude.Set(nil), slo.Exclusions...), api...).For(eval.InstanceLabels(slo, group))
-	ivs := set.Between(from, to)
-	if len(ivs) > maxExclusionSpans {
-		ivs = ivs[len(ivs)-maxExclusionSpans:]
-	}
 	out := []web.Interval{}
-	for _, iv := range ivs {
+	for _, iv := range instanceExclusions(slo, group, api, from, to) {
 		end := iv.End.UTC()
 		out = append(out, web.Interval{Start: iv.Start.UTC(), End: &end, Label: iv.Name})
 	}
@@ -346,7 +364,7 @@ func parseRange(q map[string][]string, end time.Time, window time.Duration) (cha
 
 // parseTime reads an RFC 3339 time or Unix seconds (with a fraction).
 func parseTime(s string) (time.Time, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
 	}
@@ -371,21 +389,21 @@ func (d *Daemon) sloHistory(w http.ResponseWriter, r *http.Request) {
 		writeFail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeData(w, d.chartData(ref, id, rng))
+	writeData(w, d.chartData(ref, id, ref.history(), rng))
 }
 
-// chartData is the chart data of an instance over rng, with its incidents and silences.
-func (d *Daemon) chartData(ref instRef, id string, rng chartRange) web.History {
+// chartData is the chart data of an instance over rng from h, a copy of its history
+// (instRef.history), with its incidents, silences and exclusions.
+func (d *Daemon) chartData(ref instRef, id string, h *burnrate.History, rng chartRange) web.History {
+	return historyView(ref.s.slo, ref.is, id, h, rng, d.chartMarks(ref, rng))
+}
+
+// chartMarks are the instance's alert intervals, silences and exclusions over rng.
+func (d *Daemon) chartMarks(ref instRef, rng chartRange) chartMarks {
 	incs := d.incidents.get(notify.AlertKeys(ref.s.slo, ref.is.key))
-	alerts := alertIntervals(ref, incs, rng.from, rng.to)
-	return historyView(ref.s.slo, ref.is, id, ref.history(), rng, d.chartMarks(ref, alerts, rng))
-}
-
-// chartMarks are the instance's alert intervals with the silences and exclusions over rng.
-func (d *Daemon) chartMarks(ref instRef, alerts []web.Interval, rng chartRange) chartMarks {
 	d.mu.RLock()
 	api := d.exclSet
 	d.mu.RUnlock()
-	return chartMarks{alerts: alerts, silences: silenceIntervals(ref.s.slo, ref.is, d.silences.List(), rng.from, rng.to),
+	return chartMarks{alerts: alertIntervals(ref, incs, rng.from, rng.to), silences: silenceIntervals(ref.s.slo, ref.is, d.silences.List(), rng.from, rng.to),
 		exclusions: exclusionIntervals(ref.s.slo, ref.is.labels, api, rng.from, rng.to)}
 }

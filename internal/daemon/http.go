@@ -150,16 +150,23 @@ type exclusionSpan struct {
 // maxExclusionSpans bounds the spans listed per SLO (an hourly recurrence over 30 days is 720).
 const maxExclusionSpans = 100
 
-// exclusionSpans are the occurrences of the exclusions of slo's instance (group labels) in its
-// window up to a day after now, the newest maxExclusionSpans.
-func exclusionSpans(slo *rules.SLO, group map[string]string, api exclude.Set, now time.Time) []exclusionSpan {
+// instanceExclusions are the occurrences in (from, to] of the exclusions of slo's instance (group
+// labels): its own and its file's, and those of api that match its labels; the newest
+// maxExclusionSpans.
+func instanceExclusions(slo *rules.SLO, group map[string]string, api exclude.Set, from, to time.Time) []exclude.Interval {
 	set := append(append(exclude.Set(nil), slo.Exclusions...), api...).For(eval.InstanceLabels(slo, group))
-	ivs := set.Between(now.Add(-slo.MaxWindow()), now.Add(24*time.Hour))
+	ivs := set.Between(from, to)
 	if len(ivs) > maxExclusionSpans {
 		ivs = ivs[len(ivs)-maxExclusionSpans:]
 	}
+	return ivs
+}
+
+// exclusionSpans are the occurrences of the exclusions of slo's instance (group labels) in its
+// window up to a day after now.
+func exclusionSpans(slo *rules.SLO, group map[string]string, api exclude.Set, now time.Time) []exclusionSpan {
 	var out []exclusionSpan
-	for _, iv := range ivs {
+	for _, iv := range instanceExclusions(slo, group, api, now.Add(-slo.MaxWindow()), now.Add(24*time.Hour)) {
 		out = append(out, exclusionSpan{Name: iv.Name, Start: iv.Start.UTC(), End: iv.End.UTC()})
 	}
 	return out
@@ -264,12 +271,15 @@ func known(v float64, known bool) *float64 {
 	return &f
 }
 
+// newViewContext is the context of the views at now; the caller holds d.mu.
+func (d *Daemon) newViewContext(now time.Time) viewContext {
+	return viewContext{alerts: d.alerts, silences: d.silences.Active(now), exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
+}
+
 func (d *Daemon) sloViews() []sloView {
-	now := d.clock.Now()
-	silences := d.silences.Active(now)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	vc := viewContext{alerts: d.alerts, silences: silences, exclusions: d.exclSet, now: now, step: d.rt.cfg.Evaluation.Step.D()}
+	vc := d.newViewContext(d.clock.Now())
 	out := make([]sloView, 0, len(d.slos))
 	for _, s := range d.slos {
 		insts := s.insts
@@ -292,7 +302,8 @@ func instView(s *sloState, is *instState, vc viewContext) sloView {
 		SLI: string(s.slo.SLI.Kind), Source: s.source, RunbookURL: s.slo.Alerting.RunbookURL, State: is.summaryState(),
 		Windows: []windowView{}, Alerts: []alertView{}, SourceError: is.sourceErr, SourceErrorMessage: is.sourceMsg}
 	if !is.evaluated && v.State != string(burnrate.Firing) && v.State != string(burnrate.Pending) {
-		// Not evaluated since start: nothing is known of it yet, whatever its alerts were.
+		// Not evaluated since start: nothing is known of it yet, but for an alert that fires or
+		// is pending (reached on data before the restart: alertState).
 		v.State = stateUnknown
 	}
 	if is.evaluated {

@@ -164,10 +164,7 @@ func (l *incidentLog) plan(changes []notify.Notification, rec notify.ReconcileRe
 // lists of u and of the log.
 func (l *incidentLog) prune(u *incidentUpdate, cutoff time.Time) {
 	for key, v := range l.byKey {
-		if _, ok := u.lists[key]; !ok && !stale(v, cutoff) {
-			continue
-		}
-		if _, ok := u.lists[key]; !ok {
+		if _, ok := u.lists[key]; !ok && stale(v, cutoff) {
 			u.lists[key] = cloneIncidents(v)
 		}
 	}

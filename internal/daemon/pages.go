@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"embed"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -199,7 +200,7 @@ func (d *Daemon) listPageHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	match, err := sloFilter(api)
 	if err != nil {
-		f.Error, p.Filter.Error = err.Error(), err.Error()
+		p.Filter.Error = err.Error()
 		match = func(sloView) bool { return false }
 	}
 	services := map[string]bool{}
@@ -213,13 +214,7 @@ func (d *Daemon) listPageHandler(w http.ResponseWriter, r *http.Request) {
 			p.SLOs = append(p.SLOs, v)
 		}
 	}
-	p.Services = slices.Sorted(func(yield func(string) bool) {
-		for s := range services {
-			if !yield(s) {
-				return
-			}
-		}
-	})
+	p.Services = slices.Sorted(maps.Keys(services))
 	slices.SortStableFunc(p.SLOs, listOrder)
 	d.renderPage(w, "list", web.Page{Title: "slod", Root: "./", Nav: "slos", Refreshes: true, Refresh: d.refreshEvery(r), Data: p})
 }
@@ -300,9 +295,7 @@ func (d *Daemon) detailPageHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Ranges = append(p.Ranges, rangeLink{Name: "window (" + dv.SLO.Window + ")", URL: base + "range=window", Current: span == window})
 	end := ref.is.dataUntil
-	rng := chartRange{from: end.Add(-span), to: end}
-	incs := d.incidents.get(notify.AlertKeys(ref.s.slo, ref.is.key))
-	p.H = historyView(ref.s.slo, ref.is, dv.SLO.ID, h, rng, d.chartMarks(ref, alertIntervals(ref, incs, rng.from, rng.to), rng))
+	p.H = d.chartData(ref, dv.SLO.ID, h, chartRange{from: end.Add(-span), to: end})
 	d.renderPage(w, "detail", web.Page{Title: dv.SLO.ID + " · slod", Root: "../../", Nav: "slos", Refreshes: true, Refresh: d.refreshEvery(r), Data: p})
 }
 

@@ -1,11 +1,8 @@
 package daemon
 
 import (
-	"encoding/json"
 	"flag"
-	"io"
 	"math"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -195,12 +192,10 @@ func TestChartNumbersAreTheAPIs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var api struct {
-			Data sloView `json:"data"`
-		}
-		getJSON(t, dm.srv.URL+"/api/v1/slos/"+svc+"/"+url.PathEscape(name), &api)
-		want := map[string]float64{"budget/budget": *api.Data.BudgetRemaining * 100}
-		for _, w := range api.Data.Windows {
+		var entry sloView
+		apiGet(t, dm.srv.URL, "/api/v1/slos/"+svc+"/"+url.PathEscape(name), 200, &entry)
+		want := map[string]float64{"budget/budget": *entry.BudgetRemaining * 100}
+		for _, w := range entry.Windows {
 			if w.Window == "1h" || w.Window == "6h" || w.Window == "1d" || w.Window == "3d" {
 				want["burn/"+w.Window] = *w.BurnRate
 			}
@@ -214,22 +209,6 @@ func TestChartNumbersAreTheAPIs(t *testing.T) {
 			}
 		}
 		p.CheckLocal(t)
-	}
-}
-
-func getJSON(t *testing.T, url string, v any) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
 	}
 }
 

@@ -113,6 +113,7 @@ func TestHistoryAPI(t *testing.T) {
 	for path, want := range map[string]int{
 		"/api/v1/slos/checkout/nope/history":                        404,
 		"/api/v1/slos/checkout/availability/history?from=x":         400,
+		"/api/v1/slos/checkout/availability/history?from=NaN":       400,
 		"/api/v1/slos/checkout/availability/history?from=20":        200,
 		"/api/v1/slos/checkout/availability/history?from=100&to=50": 400,
 	} {
@@ -296,9 +297,9 @@ func TestHistoryGaps(t *testing.T) {
 		at := time.Unix(ts, 0).UTC()
 		switch {
 		case hist.Data[i] == 0 && (hist.Budget[i] != nil || hist.ErrorRatio[i] != nil):
-			t.Errorf("%v, without data: budget %v, error ratio %v; want a gap", at, *hist.Budget[i], hist.ErrorRatio[i])
+			t.Errorf("%v, without data: budget %v, error ratio %v; want a gap", at, hist.Budget[i] != nil, hist.ErrorRatio[i] != nil)
 		case hist.Data[i] == 1 && (hist.Budget[i] == nil || hist.ErrorRatio[i] == nil):
-			t.Errorf("%v, with data: budget %v, error ratio %v; want both", at, hist.Budget[i], hist.ErrorRatio[i])
+			t.Errorf("%v, with data: budget %v, error ratio %v; want both", at, hist.Budget[i] != nil, hist.ErrorRatio[i] != nil)
 		case hist.Data[i] == 0:
 			gap++
 			// The cycles from gapFrom to gapTo ask for the steps since the cycle before.
@@ -316,5 +317,28 @@ func TestHistoryGaps(t *testing.T) {
 	// lookback's 10 (DESIGN §5); the 5 quiet minutes had data.
 	if gap < 5 || quiet != 5 {
 		t.Errorf("%d steps without data, %d without traffic; want the gap's and 5", gap, quiet)
+	}
+}
+
+// TestRestoredFiringSameEverywhere: after a restart, before the first cycle, a page that fired
+// on data before it shows firing in the list, its API entry and its detail alike (the detail
+// said unknown while the list said firing); its budget is unknown in all three.
+func TestRestoredFiringSameEverywhere(t *testing.T) {
+	h := newHarness(t)
+	h.src.set(func(f *fakeSource) { f.bad = func(time.Time) float64 { return 5 } })
+	h.cycle(t0)
+	h.restart()
+	srv := httptest.NewServer(h.d.Handler())
+	defer srv.Close()
+	var entry sloView
+	apiGet(t, srv.URL, "/api/v1/slos/shop/availability", 200, &entry)
+	var dv detailView
+	apiGet(t, srv.URL, "/api/v1/slos/shop/availability/detail", 200, &dv)
+	list := h.d.sloViews()
+	if len(list) != 1 || list[0].State != "firing" || entry.State != "firing" || dv.SLO.State != "firing" {
+		t.Errorf("states: list %+v, entry %q, detail %q; want firing in all", list, entry.State, dv.SLO.State)
+	}
+	if entry.BudgetRemaining != nil || dv.SLO.BudgetRemaining != nil {
+		t.Errorf("budget before the first cycle: entry %v, detail %v; want unknown", entry.BudgetRemaining, dv.SLO.BudgetRemaining)
 	}
 }

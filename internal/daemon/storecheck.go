@@ -63,7 +63,7 @@ func CheckStore(s *store.Store) (warnings []string, err error) {
 			return warnings, fmt.Errorf("silence %s does not decode: %w", id, err)
 		}
 	}
-	if _, err := readExclusions(s); err != nil {
+	if _, _, err := readExclusions(s); err != nil {
 		return warnings, err
 	}
 	outbox, err := s.Outbox()

@@ -3,7 +3,6 @@ package daemon
 import (
 	"bytes"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -28,18 +27,8 @@ func TestStoreFailureIsLoud(t *testing.T) {
 	h := newHarness(t)
 	srv := httptest.NewServer(h.d.Handler())
 	defer srv.Close()
-	get := func(path string) (int, string) {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	h.cycle(t0)
-	if code, _ := get("/-/ready"); code != http.StatusOK {
+	if code, _ := get(t, srv, "/-/ready"); code != http.StatusOK {
 		t.Fatalf("ready after a committed cycle: %d", code)
 	}
 
@@ -60,11 +49,11 @@ func TestStoreFailureIsLoud(t *testing.T) {
 			t.Fatal("cycle committed into a closed store")
 		}
 	}
-	code, body := get("/-/ready")
+	code, body := get(t, srv, "/-/ready")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "the store cannot be written since") {
 		t.Errorf("/-/ready while the store fails: %d %q, want 503 naming the store", code, body)
 	}
-	if _, page := get("/"); !strings.Contains(page, "the store cannot be written") || !strings.Contains(page, "SlodStoreErrors") {
+	if _, page := get(t, srv, "/"); !strings.Contains(page, "the store cannot be written") || !strings.Contains(page, "SlodStoreErrors") {
 		t.Errorf("the status page does not show the store failure:\n%s", page)
 	}
 	if v := metricValue(h.d.m.storeErrors); v < 7 {
@@ -81,10 +70,10 @@ func TestStoreFailureIsLoud(t *testing.T) {
 	}
 	h.d.store = st
 	h.cycle(t0.Add(8 * time.Minute))
-	if code, body := get("/-/ready"); code != http.StatusOK {
+	if code, body := get(t, srv, "/-/ready"); code != http.StatusOK {
 		t.Errorf("/-/ready after the store recovered: %d %q", code, body)
 	}
-	if _, page := get("/"); strings.Contains(page, "cannot be written") {
+	if _, page := get(t, srv, "/"); strings.Contains(page, "cannot be written") {
 		t.Error("the status page still shows the store failure")
 	}
 	if ob := h.outbox(); len(ob) != 1 || ob[0].Action != notify.Trigger || ob[0].Severity != "page" {
