@@ -366,16 +366,25 @@ func (b *backtester) track(inst *Instance, st burnrate.State, t time.Time, err e
 		b.res[inst], b.open[inst] = r, map[alertKey]int{}
 		b.all = append(b.all, inst)
 	}
+	if err != nil {
+		recordErr(r, err)
+	}
+	track(r, b.open[inst], st, t, inst.Stepper)
+}
+
+// recordErr records an instance's error on its result: the first value no SLI can have as its
+// DataError, the first other error as its Err. (Called only for an error: errors.As makes its
+// target escape, an allocation at every step of every instance otherwise.)
+func recordErr(r *Result, err error) {
 	var invalid *InvalidError
 	switch {
 	case errors.As(err, &invalid):
 		if r.DataError == "" {
 			r.DataError = invalid.Error()
 		}
-	case err != nil && r.Err == nil:
+	case r.Err == nil:
 		r.Err = err
 	}
-	track(r, b.open[inst], st, t, inst.Stepper)
 }
 
 // results are the instances' Results at the end of the backtest (at last), in key order. The
