@@ -7,6 +7,7 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/exclude"
+	"github.com/slod-dev/slod/internal/sli"
 )
 
 // DefaultMaxCatchUp is how far back from the evaluation time a Stepper evaluates the steps it
@@ -96,21 +97,19 @@ type Stepper struct {
 // NewStepper returns the Stepper of an SLO with the given compiled policy, history and
 // checkpoint (both empty for a new SLO).
 func NewStepper(policy *burnrate.Compiled, hist *burnrate.History, cp Checkpoint, opt StepperOptions) *Stepper {
+	// A counter sample that has not arrived within the lookback would not be read by the step
+	// differences anyway: asking again for longer gains nothing.
 	if opt.Reask <= 0 {
-		opt.Reask = defaultReask
+		opt.Reask = sli.DefaultLookback
 	}
 	if opt.Lookback <= 0 {
-		opt.Lookback = defaultReask
+		opt.Lookback = sli.DefaultLookback
 	}
 	if opt.MaxCatchUp <= 0 {
 		opt.MaxCatchUp = DefaultMaxCatchUp
 	}
 	return &Stepper{policy: policy, hist: hist, cp: cp, opt: opt}
 }
-
-// defaultReask is sli.DefaultLookback: a counter sample that has not arrived within it would not be
-// read by the step differences anyway.
-const defaultReask = 10 * time.Minute
 
 // Outcome is what one Advance did.
 type Outcome struct {
