@@ -322,12 +322,12 @@ func (s *Stepper) evaluate(out *Outcome, t time.Time) {
 // SLO gone for a whole window): a resolution of every firing alert, with the note saying why.
 func (s *Stepper) Retire(now time.Time, note string) []burnrate.Transition {
 	var trs []burnrate.Transition
-	for _, a := range s.cp.Alerts {
-		if a.Phase != burnrate.Firing {
-			continue
+	for i := range s.cp.Alerts {
+		if a := &s.cp.Alerts[i]; a.Phase == burnrate.Firing {
+			tr := a.Resolution(now)
+			tr.Note = note
+			trs = append(trs, tr)
 		}
-		trs = append(trs, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: burnrate.Firing, To: burnrate.Inactive,
-			At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate, Note: note})
 	}
 	return trs
 }
