@@ -136,9 +136,6 @@ func (s *Stepper) Checkpoint() Checkpoint { return s.cp }
 // State is the alert state after the last Advance.
 func (s *Stepper) State() burnrate.State { return s.cp.State }
 
-// Policy is the compiled policy the Stepper evaluates.
-func (s *Stepper) Policy() *burnrate.Compiled { return s.policy }
-
 // Status is the SLO's status at evaluation time now: burn rates and budget over windows ending at
 // the history's end.
 func (s *Stepper) Status(now time.Time) burnrate.Status { return s.policy.Status(s.hist, now) }
