@@ -178,14 +178,14 @@ func (g *Groups) Advance(ctx context.Context, groups []sli.Group, now time.Time,
 	g.memo = bridgeMemo{src: src}
 	given := g.create(ctx, groups, &out)
 	g.placeholder(now, &out)
-	for _, key := range g.keys {
+	for _, inst := range g.list {
+		key := inst.Key
 		var incs []burnrate.Increment
 		if i, ok := slices.BinarySearchFunc(groups, key, groupHasKey); ok {
 			incs = groups[i].Incs[given[key]:]
 		} else {
 			incs = missingLike(groups)
 		}
-		inst := g.insts[key]
 		o, err := inst.Stepper.Advance(ctx, incs, now, g.bridger(inst))
 		out.add(key, o)
 		out.fail(key, err)
