@@ -224,13 +224,19 @@ func (c *Compiled) advance(h *History, prev State, now time.Time, w *windowRatio
 			out.add(&pa, pi, pi >= 0)
 		}
 	}
-	for i, a := range prev.Alerts {
-		if !used[i] && a.Phase == Firing {
-			trs = append(trs, Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: Firing, To: Inactive,
-				At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate})
+	for i := range prev.Alerts {
+		if a := &prev.Alerts[i]; !used[i] && a.Phase == Firing {
+			trs = append(trs, a.Resolution(now))
 		}
 	}
 	return State{Alerts: out.result()}, trs
+}
+
+// Resolution is the transition that resolves the firing alert a at now without an evaluation of
+// its own (the policy no longer has it, or its instance is retired): what its firing period had.
+func (a *AlertState) Resolution(now time.Time) Transition {
+	return Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: Firing, To: Inactive,
+		At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate}
 }
 
 // quiet reports whether a is an inactive alert of n window pairs exactly as evalBurnAlert leaves it

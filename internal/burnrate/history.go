@@ -75,7 +75,8 @@ type History struct {
 //
 // Capacities follow from step and maxWindow: a tier is kept only if windows reach past the span of
 // the finer one, and the last tier holds ceil(maxWindow/res)+1 points, so the far edge of a window
-// of maxWindow always falls inside it. For 30d at 1m: 361 + 433 + 721 points, 24 KiB.
+// of maxWindow always falls inside it. For 30d at 1m: 361 + 433 + 721 points, 24 KiB of sums and
+// 1.5 KiB of counts.
 func NewHistory(step, maxWindow time.Duration) *History {
 	if step <= 0 {
 		step = time.Minute
@@ -140,7 +141,7 @@ func (h *History) HasDataIn(w time.Duration) bool {
 }
 
 // MemoryBytes is the memory the History holds in its tiers and its own fields, for sizing (about
-// 24 KiB for a 30d window at a 1m step).
+// 25 KiB for a 30d window at a 1m step).
 func (h *History) MemoryBytes() int {
 	n := 128 // the struct and the tier slice headers, rounded up
 	for _, t := range h.tiers {

@@ -265,6 +265,7 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 			return nil, err
 		}
 		groups = b.known(groups, from, to, opt.Step)
+		var step []sli.Group // the step's increments, reused: Groups.Advance keeps none of them
 		i := 0
 		for t := from; !t.After(to); i, t = i+1, t.Add(opt.Step) {
 			if i%1024 == 0 {
@@ -273,7 +274,8 @@ func backtestOne(ctx context.Context, q sli.Querier, slo *rules.SLO, first, last
 				}
 				progress(min(i, 1024))
 			}
-			b.at(ctx, t, sliceGroups(groups, i, i+1), src)
+			step = sliceGroups(step, groups, i, i+1)
+			b.at(ctx, t, step, src)
 		}
 		progress((i-1)%1024 + 1)
 		from = to.Add(opt.Step)
@@ -288,14 +290,14 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// sliceGroups returns the steps [i, j) of every group.
-func sliceGroups(groups []sli.Group, i, j int) []sli.Group {
-	out := make([]sli.Group, len(groups))
-	for k, g := range groups {
+// sliceGroups returns the steps [i, j) of every group, in dst's array when it is large enough.
+func sliceGroups(dst, groups []sli.Group, i, j int) []sli.Group {
+	dst = dst[:0]
+	for _, g := range groups {
 		g.Incs = g.Incs[i:j]
-		out[k] = g
+		dst = append(dst, g)
 	}
-	return out
+	return dst
 }
 
 // backtester is the backtest of one SLO: its Groups, and a Result for every instance there was.
@@ -366,16 +368,25 @@ func (b *backtester) track(inst *Instance, st burnrate.State, t time.Time, err e
 		b.res[inst], b.open[inst] = r, map[alertKey]int{}
 		b.all = append(b.all, inst)
 	}
+	if err != nil {
+		recordErr(r, err)
+	}
+	track(r, b.open[inst], st, t, inst.Stepper)
+}
+
+// recordErr records an instance's error on its result: the first value no SLI can have as its
+// DataError, the first other error as its Err. (Called only for an error: errors.As makes its
+// target escape, an allocation at every step of every instance otherwise.)
+func recordErr(r *Result, err error) {
 	var invalid *InvalidError
 	switch {
 	case errors.As(err, &invalid):
 		if r.DataError == "" {
 			r.DataError = invalid.Error()
 		}
-	case err != nil && r.Err == nil:
+	case r.Err == nil:
 		r.Err = err
 	}
-	track(r, b.open[inst], st, t, inst.Stepper)
 }
 
 // results are the instances' Results at the end of the backtest (at last), in key order. The

@@ -97,17 +97,21 @@ func (g *Groups) SetExclusions(extra exclude.Set) {
 }
 
 func (g *Groups) setExclusions(inst *Instance) {
-	all := append(append(exclude.Set(nil), g.slo.Exclusions...), g.extra...)
-	inst.Stepper.SetExclusions(all.For(InstanceLabels(g.slo, inst.Labels)))
+	inst.Stepper.SetExclusions(g.allExclusions().For(InstanceLabels(g.slo, inst.Labels)))
+}
+
+// allExclusions are the SLO's own exclusions and the extra ones, before matching any instance.
+func (g *Groups) allExclusions() exclude.Set {
+	return append(append(exclude.Set(nil), g.slo.Exclusions...), g.extra...)
 }
 
 // Exclusions are the exclusions that apply to any instance of the SLO (or to the SLO itself): what
 // a backfill must fetch around at the evaluation step (Source.Exclusions).
 func (g *Groups) Exclusions() exclude.Set {
-	all := append(append(exclude.Set(nil), g.slo.Exclusions...), g.extra...)
+	whole := InstanceLabels(g.slo, nil)
 	var out exclude.Set
-	for _, w := range all {
-		if w.Matches(InstanceLabels(g.slo, nil)) {
+	for _, w := range g.allExclusions() {
+		if w.Matches(whole) {
 			out = append(out, w)
 			continue
 		}

@@ -24,6 +24,9 @@ type Instance struct {
 	// Labels are the group's labels (nil for the whole SLO).
 	Labels  map[string]string
 	Stepper *Stepper
+	// bridge bridges the instance's gaps through its Groups' bridgeMemo: made once, so that
+	// handing it to Stepper.Advance at every step allocates nothing.
+	bridge *groupBridge
 }
 
 // ID names the instance: the SLO id, followed by the group's key for a group
@@ -59,6 +62,8 @@ type Groups struct {
 	list    []*Instance // insts in key order, replaced (never changed) when insts change
 	excess  map[string]bool
 	started bool
+	// memo is the bridges of the current Advance.
+	memo bridgeMemo
 }
 
 // NewGroups returns the evaluation of slo at the evaluation step, without history.
@@ -83,7 +88,8 @@ func (g *Groups) add(key string, labels map[string]string, hist *burnrate.Histor
 		hist = burnrate.NewHistory(g.step, g.slo.MaxWindow())
 	}
 	cp.Group = labels
-	inst := &Instance{SLO: g.slo, Key: key, Labels: labels, Stepper: NewStepper(g.policy, hist, cp, g.opt)}
+	inst := &Instance{SLO: g.slo, Key: key, Labels: labels, Stepper: NewStepper(g.policy, hist, cp, g.opt),
+		bridge: &groupBridge{m: &g.memo, key: key}}
 	g.setExclusions(inst)
 	if _, ok := g.insts[key]; !ok {
 		i, _ := slices.BinarySearch(g.keys, key)
@@ -169,22 +175,24 @@ func (g *Groups) Advance(ctx context.Context, groups []sli.Group, now time.Time,
 		groups = slices.SortedFunc(slices.Values(groups), byGroupKey)
 	}
 	out := GroupsOutcome{outcomes: make([]keyedOutcome, 0, len(g.keys))}
-	memo := &bridgeMemo{src: src}
-	given := g.create(ctx, groups, memo, &out)
+	g.memo = bridgeMemo{src: src}
+	given := g.create(ctx, groups, &out)
 	g.placeholder(now, &out)
-	for _, key := range g.keys {
+	for _, inst := range g.list {
+		key := inst.Key
 		var incs []burnrate.Increment
 		if i, ok := slices.BinarySearchFunc(groups, key, groupHasKey); ok {
 			incs = groups[i].Incs[given[key]:]
 		} else {
 			incs = missingLike(groups)
 		}
-		o, err := g.insts[key].Stepper.Advance(ctx, incs, now, memo.forKey(key))
+		o, err := inst.Stepper.Advance(ctx, incs, now, g.bridger(inst))
 		out.add(key, o)
 		out.fail(key, err)
 	}
 	g.retire(now, &out)
 	g.started = true
+	g.memo = bridgeMemo{} // hold neither the source nor its answers between evaluations
 	return out
 }
 
@@ -233,7 +241,7 @@ func (o *GroupsOutcome) fail(key string, err error) {
 // create makes an instance of every group that has data for the first time (up to MaxGroups) and,
 // once the SLO has been evaluated before, evaluates it at its first step with data. It returns how
 // many of its group's increments each instance created so was given (nil when none was created).
-func (g *Groups) create(ctx context.Context, groups []sli.Group, memo *bridgeMemo, out *GroupsOutcome) map[string]int {
+func (g *Groups) create(ctx context.Context, groups []sli.Group, out *GroupsOutcome) map[string]int {
 	var given map[string]int
 	for _, grp := range groups {
 		if _, ok := g.insts[grp.Key]; ok || grp.Key == "" {
@@ -254,7 +262,7 @@ func (g *Groups) create(ctx context.Context, groups []sli.Group, memo *bridgeMem
 			continue // starts with the others, at the first evaluation
 		}
 		at := grp.Incs[first].End
-		o, err := inst.Stepper.Advance(ctx, grp.Incs[:first+1], at, memo.forKey(grp.Key))
+		o, err := inst.Stepper.Advance(ctx, grp.Incs[:first+1], at, g.bridger(inst))
 		out.add(grp.Key, o)
 		out.fail(grp.Key, err)
 		if given == nil {
@@ -340,13 +348,15 @@ type bridgeMemo struct {
 	done map[[2]time.Time]map[string]burnrate.Increment
 }
 
-func (m *bridgeMemo) forKey(key string) Bridger {
-	if m.src == nil {
+// bridger is the Bridger of inst for the current Advance (nil without a GroupBridger).
+func (g *Groups) bridger(inst *Instance) Bridger {
+	if g.memo.src == nil {
 		return nil
 	}
-	return groupBridge{m, key}
+	return inst.bridge
 }
 
+// groupBridge is the Bridger of one instance: its group's part of the memo's bridges.
 type groupBridge struct {
 	m   *bridgeMemo
 	key string
@@ -354,7 +364,7 @@ type groupBridge struct {
 
 // Bridge implements Bridger: the group's increment from the SLO's bridge; Missing when the group has
 // no value there.
-func (b groupBridge) Bridge(ctx context.Context, end, since time.Time) (burnrate.Increment, error) {
+func (b *groupBridge) Bridge(ctx context.Context, end, since time.Time) (burnrate.Increment, error) {
 	k := [2]time.Time{end, since}
 	got, ok := b.m.done[k]
 	if !ok {

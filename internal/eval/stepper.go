@@ -7,6 +7,7 @@ import (
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/exclude"
+	"github.com/slod-dev/slod/internal/sli"
 )
 
 // DefaultMaxCatchUp is how far back from the evaluation time a Stepper evaluates the steps it
@@ -96,21 +97,19 @@ type Stepper struct {
 // NewStepper returns the Stepper of an SLO with the given compiled policy, history and
 // checkpoint (both empty for a new SLO).
 func NewStepper(policy *burnrate.Compiled, hist *burnrate.History, cp Checkpoint, opt StepperOptions) *Stepper {
+	// A counter sample that has not arrived within the lookback would not be read by the step
+	// differences anyway: asking again for longer gains nothing.
 	if opt.Reask <= 0 {
-		opt.Reask = defaultReask
+		opt.Reask = sli.DefaultLookback
 	}
 	if opt.Lookback <= 0 {
-		opt.Lookback = defaultReask
+		opt.Lookback = sli.DefaultLookback
 	}
 	if opt.MaxCatchUp <= 0 {
 		opt.MaxCatchUp = DefaultMaxCatchUp
 	}
 	return &Stepper{policy: policy, hist: hist, cp: cp, opt: opt}
 }
-
-// defaultReask is sli.DefaultLookback: a counter sample that has not arrived within it would not be
-// read by the step differences anyway.
-const defaultReask = 10 * time.Minute
 
 // Outcome is what one Advance did.
 type Outcome struct {
@@ -136,9 +135,6 @@ func (s *Stepper) Checkpoint() Checkpoint { return s.cp }
 
 // State is the alert state after the last Advance.
 func (s *Stepper) State() burnrate.State { return s.cp.State }
-
-// Policy is the compiled policy the Stepper evaluates.
-func (s *Stepper) Policy() *burnrate.Compiled { return s.policy }
 
 // Status is the SLO's status at evaluation time now: burn rates and budget over windows ending at
 // the history's end.
@@ -323,12 +319,12 @@ func (s *Stepper) evaluate(out *Outcome, t time.Time) {
 // SLO gone for a whole window): a resolution of every firing alert, with the note saying why.
 func (s *Stepper) Retire(now time.Time, note string) []burnrate.Transition {
 	var trs []burnrate.Transition
-	for _, a := range s.cp.Alerts {
-		if a.Phase != burnrate.Firing {
-			continue
+	for i := range s.cp.Alerts {
+		if a := &s.cp.Alerts[i]; a.Phase == burnrate.Firing {
+			tr := a.Resolution(now)
+			tr.Note = note
+			trs = append(trs, tr)
 		}
-		trs = append(trs, burnrate.Transition{Severity: a.Severity, NoData: a.NoData, Budget: a.Budget, From: burnrate.Firing, To: burnrate.Inactive,
-			At: now, FiredAt: a.FiredAt, Reason: a.Reason, PeakBurnRate: a.PeakBurnRate, Note: note})
 	}
 	return trs
 }

@@ -3,6 +3,7 @@ package recorded
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -26,50 +27,10 @@ type SeriesInterval struct {
 
 // Intervals returns the sampling interval of every series one of the selectors (series selectors
 // such as `req_total{code="500"}`, as sli.Selectors gives them) matches and that has at least two
-// samples, each series once, in the DB's order. `slod check` compares them with its step: data
-// coarser than the step leaves steps without data.
+// samples, each series once, in the DB's order: QueryableIntervals over all of the DB's samples.
+// `slod check` compares them with its step: data coarser than the step leaves steps without data.
 func (db *DB) Intervals(selectors []string) ([]SeriesInterval, error) {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	seen := map[*memSeries]bool{}
-	var out []SeriesInterval
-	for _, sel := range selectors {
-		ms, err := selectorParser.ParseMetricSelector(sel)
-		if err != nil {
-			return nil, fmt.Errorf("selector %q: %w", sel, err)
-		}
-		for _, s := range db.matching(ms) {
-			if seen[s] {
-				continue
-			}
-			seen[s] = true
-			iv, ok, err := s.interval()
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, SeriesInterval{Series: seriesText(s.lset), Interval: iv})
-			}
-		}
-	}
-	return out, nil
-}
-
-// interval is the median time between consecutive samples of s (false with fewer than two).
-func (s *memSeries) interval() (time.Duration, bool, error) {
-	var d spacing
-	var it chunkenc.Iterator
-	for _, c := range s.chunks {
-		it = c.chunk.Iterator(it)
-		for it.Next() != chunkenc.ValNone {
-			d.add(it.AtT())
-		}
-		if err := it.Err(); err != nil {
-			return 0, false, fmt.Errorf("reading %s: %w", s.lset, err)
-		}
-	}
-	iv, ok := d.median()
-	return iv, ok, nil
+	return QueryableIntervals(context.Background(), db, math.MinInt64, math.MaxInt64, selectors)
 }
 
 // spacing counts the differences between consecutive sample times (ms). Scrape intervals repeat,

@@ -147,3 +147,25 @@ func TestBridgeGroups(t *testing.T) {
 		t.Error("Bridge of a grouped SLO: no error")
 	}
 }
+
+// An SLO whose GroupBy is empty but not nil (as a caller building a rules.SLO may write it) is an
+// SLO without group_by, as everywhere else: one group, key "", even when the queries return
+// nothing.
+func TestEmptyGroupByIsUngrouped(t *testing.T) {
+	db := recorded.NewDB()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, slo := range []*rules.SLO{
+		{Service: "s", Name: "events", GroupBy: []string{}, SLI: rules.SLI{Kind: rules.EventsSLI,
+			ErrorQuery: `sum(rate(none_total{code="500"}[{{.window}}]))`, TotalQuery: `sum(rate(none_total[{{.window}}]))`}},
+		{Service: "s", Name: "slices", GroupBy: []string{}, SLI: rules.SLI{Kind: rules.TimesliceSLI,
+			Query: `avg_over_time(none[{{.window}}])`, Op: "<", Threshold: 1, Slice: time.Minute}},
+	} {
+		groups, err := sli.Groups(context.Background(), recorded.NewQuerier(db), slo, start, start.Add(5*time.Minute), sli.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(groups) != 1 || groups[0].Key != "" || len(groups[0].Incs) != 6 || !groups[0].Incs[0].Missing {
+			t.Errorf("%s: groups %+v, want one group of 6 steps without data", slo.Name, groups)
+		}
+	}
+}

@@ -59,7 +59,7 @@ func Groups(ctx context.Context, q Querier, slo *rules.SLO, start, end time.Time
 type Prepared struct {
 	id       string
 	sli      rules.SLI
-	groupBy  []string // the SLO's group_by labels (nil: every series summed)
+	groupBy  []string // the SLO's group_by labels (none: every series summed)
 	asked    Options  // as given to Prepare, for Matches
 	opt      Options  // with the defaults applied
 	subquery bool
@@ -159,7 +159,7 @@ func (p *Prepared) Groups(ctx context.Context, q Querier, start, end time.Time) 
 // with increments on the grid g filled by fill.
 func (p *Prepared) eachGroup(g grid, gv groupedValues, fill func(key string, incs []burnrate.Increment)) []Group {
 	keys := gv.keys()
-	if p.groupBy == nil {
+	if len(p.groupBy) == 0 {
 		keys = []string{""}
 	}
 	out := make([]Group, len(keys))
@@ -258,7 +258,7 @@ func timeslices(ctx context.Context, q Querier, def *rules.SLI, query string, g 
 		labels[k] = l
 	}
 	keys := slices.Sorted(maps.Keys(byKey))
-	if by == nil {
+	if len(by) == 0 {
 		keys = []string{""}
 	}
 	out := make([]Group, len(keys))
