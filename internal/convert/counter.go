@@ -1,16 +1,17 @@
 package convert
 
 import (
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/slod-dev/slod/internal/rules"
 )
 
-// windowVar is the {{.window}} placeholder of SLI queries, spaced as Go templates allow.
-var windowVar = regexp.MustCompile(`\{\{-?\s*\.window\s*-?\}\}`)
+// windowVar is the {{.window}} placeholder of SLI queries, as rules validates it.
+var windowVar = rules.WindowVar
 
 // placeholder stands for {{.window}} while a query is parsed: a duration nobody writes.
 const placeholder = 876543219 * time.Millisecond

@@ -12,7 +12,8 @@ import (
 )
 
 var (
-	// windowVar is slod's one template variable, with the spacing Go templates allow.
+	// windowVar is slod's one template variable, with the spacing Go templates allow: the same
+	// expression as rules.WindowVar (rules imports this package, so it cannot use that one).
 	windowVar = regexp.MustCompile(`\{\{-?\s*\.window\s*-?\}\}`)
 	// anyTemplate is any Go template action, to refuse the others.
 	anyTemplate = regexp.MustCompile(`\{\{.*?\}\}`)

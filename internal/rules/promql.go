@@ -9,9 +9,11 @@ import (
 )
 
 var (
-	// windowVar is the one template variable SLI queries may use, with the spacing Go templates
-	// allow: {{.window}} and {{ .window }} are the same.
-	windowVar = regexp.MustCompile(`\{\{-?\s*\.window\s*-?\}\}`)
+	// WindowVar is the one template variable SLI queries may use, with the spacing and trim
+	// markers Go templates allow: {{.window}}, {{ .window }} and {{- .window -}} are the same.
+	// Whatever reads a query's window (sli, convert) matches it with this, so that what
+	// validates also runs.
+	WindowVar = regexp.MustCompile(`\{\{-?\s*\.window\s*-?\}\}`)
 	// templateAction is any Go template action, to reject the ones that are not {{.window}}.
 	templateAction = regexp.MustCompile(`\{\{.*?\}\}`)
 )
@@ -22,7 +24,7 @@ var promqlParser = parser.NewParser(parser.Options{})
 // parseTemplate parses a query written with {{.window}}: each one stands in as a duration of
 // exactly its length (0000000001m), so that the parser's offsets are offsets into q as written.
 func parseTemplate(q string) (parser.Expr, error) {
-	return promqlParser.ParseExpr(windowVar.ReplaceAllStringFunc(q, func(m string) string {
+	return promqlParser.ParseExpr(WindowVar.ReplaceAllStringFunc(q, func(m string) string {
 		return strings.Repeat("0", len(m)-2) + "1m"
 	}))
 }
@@ -41,12 +43,12 @@ func (c *checker) query(path string, qp *string, needWindow bool) (string, bool)
 		return "", false
 	}
 	for _, m := range templateAction.FindAllStringIndex(q, -1) {
-		if !windowVar.MatchString(q[m[0]:m[1]]) {
+		if !WindowVar.MatchString(q[m[0]:m[1]]) {
 			c.doc.ErrorAt(c.doc.OffsetPos(path, m[0]), path, "unsupported template %s: only {{.window}} is available", q[m[0]:m[1]])
 			return "", false
 		}
 	}
-	if needWindow && !windowVar.MatchString(q) {
+	if needWindow && !WindowVar.MatchString(q) {
 		c.doc.Errorf(path, "must contain {{.window}} as the range of its rate or increase, e.g. rate(x[{{.window}}])")
 		return "", false
 	}

@@ -12,11 +12,12 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/slod-dev/slod/internal/rules"
 )
 
-// windowPlaceholder matches the `{{.window}}` placeholder of SLI queries, with or without the
-// spaces text/template allows.
-var windowPlaceholder = regexp.MustCompile(`\{\{\s*\.window\s*\}\}`)
+// windowPlaceholder matches the `{{.window}}` placeholder of SLI queries as rules validates it.
+var windowPlaceholder = rules.WindowVar
 
 // sentinel stands in for `{{.window}}` while a query is parsed. It is a duration nobody writes by
 // hand (14d6h56m7s891ms), so any range equal to it came from the placeholder.

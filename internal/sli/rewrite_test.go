@@ -275,3 +275,17 @@ func TestAlign(t *testing.T) {
 		})
 	}
 }
+
+// TestRewriteTrimMarkers: {{- .window -}}, which rules validates, is the same placeholder as
+// {{.window}} (it was left in the query, which Prometheus then refused).
+func TestRewriteTrimMarkers(t *testing.T) {
+	want, err := Rewrite(`sum(rate(req_total[{{.window}}]))`, time.Minute, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`sum(rate(req_total[{{- .window -}}]))`, `sum(rate(req_total[{{ .window }}]))`} {
+		if got, err := Rewrite(q, time.Minute, 10*time.Minute); err != nil || got != want {
+			t.Errorf("Rewrite(%s) = %q, %v; want %q", q, got, err, want)
+		}
+	}
+}
