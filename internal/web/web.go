@@ -181,8 +181,19 @@ func known(v any, format func(float64) string) string {
 }
 
 // Percent prints a ratio as a percentage with up to 4 significant digits (99.95%, 42.12%, −17.5%),
-// never 0.0009999999999999432.
-func Percent(r float64) string { return Number(r*100) + "%" }
+// never 0.0009999999999999432, and more where 4 would round it to 100% (99.999%, an objective,
+// is not 100%).
+func Percent(r float64) string {
+	v := r * 100
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) >= 1e6 {
+		return Number(v) + "%"
+	}
+	for digits := 4; ; digits++ {
+		if s := significant(v, digits); s != "100" || v == 100 || digits == 17 {
+			return s + "%"
+		}
+	}
+}
 
 // Number prints v with up to 4 significant digits, without an exponent below a million (a tiny
 // error ratio is 0.00001234, not 0).
@@ -193,7 +204,12 @@ func Number(v float64) string {
 	case math.Abs(v) >= 1e6:
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64)
+	return significant(v, 4)
+}
+
+// significant prints v rounded to digits significant digits, without an exponent.
+func significant(v float64, digits int) string {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', digits, 64), 64)
 	return strconv.FormatFloat(r, 'f', -1, 64)
 }
 

@@ -19,6 +19,10 @@ func TestFormats(t *testing.T) {
 		got, want string
 	}{
 		{pct(0.999), "99.9%"},
+		{pct(0.99999), "99.999%"},
+		{pct(0.99995), "99.995%"},
+		{pct(1.0), "100%"},
+		{Percent(0.999999999), "99.9999999%"},
 		{pct(&spent), "0.1%"},
 		{pct((*float64)(nil)), "unknown"},
 		{pct(&neg), "-1787%"},
