@@ -249,6 +249,7 @@ func TestSilencesBounded(t *testing.T) {
 		{"unknown field", "application/json", `{"matchers":[` + one + `],"endsAt":"` + inAnHour + `","createdBy":"a","comment":"c","ends":"x"}`, 400, `unknown field \"ends\"`},
 		{"already ended", "application/json", `{"matchers":[` + one + `],"startsAt":"` + t0.Add(-2*time.Hour).Format(time.RFC3339) + `","endsAt":"` + t0.Add(-time.Hour).Format(time.RFC3339) + `","createdBy":"a","comment":"c"}`, 400, "already ended"},
 		{"ends too far ahead", "application/json", silence(t0.Add(49*time.Hour).Format(time.RFC3339), "c", "ana", one), 400, "at most 2d from now"},
+		{"unknown matcher field", "application/json", `{"matchers":[{"name":"slo","value":"a.*","isRegx":true}],"endsAt":"` + inAnHour + `","createdBy":"a","comment":"c"}`, 400, `unknown field \"isRegx\"`},
 		{"charset parameter is fine", "application/json; charset=utf-8", valid, 200, "silenceID"},
 		{"second", "application/json", silence(t0.Add(90*time.Minute).Format(time.RFC3339), "INC-2", "ana", one), 200, "silenceID"},
 		{"third is one too many", "application/json", valid, 400, "too many active or pending silences"},

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -36,7 +37,11 @@ type Matcher struct {
 func (m *Matcher) UnmarshalJSON(b []byte) error {
 	type plain Matcher
 	p := plain{IsEqual: true}
-	if err := json.Unmarshal(b, &p); err != nil {
+	// Strict as the silence around it: a misspelt "isRegx" would make a literal matcher that
+	// silences nothing.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
 		return err
 	}
 	*m = Matcher(p)
