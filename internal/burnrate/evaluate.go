@@ -137,11 +137,11 @@ func (w *windowRatios) get(i int) sums {
 func (w *windowRatios) at(i int) float64 { return w.get(i).ratio }
 
 // burn returns the burn rate over c.durs[i], exactly as status computes it.
-func (w *windowRatios) burn(i int) float64 { return burnRate(w.at(i), w.c.objective) }
+func (w *windowRatios) burn(i int) float64 { return BurnRate(w.at(i), w.c.objective) }
 
 func (w *windowRatios) compute(i int) sums {
 	bad, total := w.h.Sum(w.c.durs[i])
-	return sums{errorRatio(bad, total), bad}
+	return sums{ErrorRatio(bad, total), bad}
 }
 
 // advance moves every alert of c one evaluation on from prev; w gives the window ratios. With
@@ -484,12 +484,12 @@ func sameSlice(a, b []time.Time) bool {
 func (c *Compiled) budgetRemaining(h *History, w *windowRatios) (float64, bool) {
 	if c.cal != nil {
 		_, _, bad, total, noData := c.calendarPeriod(h, h.End())
-		return 1 - burnRate(errorRatio(bad, total), c.objective), !noData
+		return 1 - BurnRate(ErrorRatio(bad, total), c.objective), !noData
 	}
 	if c.periodIdx < 0 {
 		return 0, false
 	}
-	return 1 - burnRate(w.at(c.periodIdx), c.objective), h.HasDataIn(c.period)
+	return 1 - BurnRate(w.at(c.periodIdx), c.objective), h.HasDataIn(c.period)
 }
 
 // evalBudgetAlert moves a budget alert one evaluation on: firing while the budget remaining is
@@ -580,17 +580,17 @@ func transition(prev AlertState, from Phase, a AlertState, now time.Time) *Trans
 
 func validObjective(o float64) bool { return o > 0 && o < 1 }
 
-// burnRate is the error ratio in units of the error budget (1 − objective): 1 spends the budget in
+// BurnRate is the error ratio in units of the error budget (1 − objective): 1 spends the budget in
 // exactly one period.
-func burnRate(ratio, objective float64) float64 {
+func BurnRate(ratio, objective float64) float64 {
 	if ratio <= 0 || !validObjective(objective) {
 		return 0
 	}
 	return ratio / (1 - objective)
 }
 
-// errorRatio is bad/total, 0 without traffic: zero traffic burns no budget (never NaN).
-func errorRatio(bad, total float64) float64 {
+// ErrorRatio is bad/total, 0 without traffic: zero traffic burns no budget (never NaN).
+func ErrorRatio(bad, total float64) float64 {
 	if total <= 0 {
 		return 0
 	}
@@ -602,8 +602,8 @@ func (c *Compiled) status(h *History, now time.Time) Status {
 	st := Status{At: now, LastData: h.LastData(), Windows: make([]WindowBurn, len(c.durs))}
 	for i, d := range c.durs {
 		bad, total := h.Sum(d)
-		r := errorRatio(bad, total)
-		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: burnRate(r, c.objective),
+		r := ErrorRatio(bad, total)
+		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: BurnRate(r, c.objective),
 			NoData: !h.HasDataIn(d)}
 	}
 	// The period and the current window are among the windows (a non-positive period sums to 0).
@@ -614,9 +614,9 @@ func (c *Compiled) status(h *History, now time.Time) Status {
 	}
 	if c.cal != nil {
 		st.PeriodStart, st.PeriodEnd, st.Bad, st.Total, st.NoData = c.calendarPeriod(h, now)
-		st.ErrorRatio = errorRatio(st.Bad, st.Total)
+		st.ErrorRatio = ErrorRatio(st.Bad, st.Total)
 	}
-	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, c.objective)
+	st.BudgetRemaining = 1 - BurnRate(st.ErrorRatio, c.objective)
 	switch {
 	case c.currentIdx >= 0:
 		st.CurrentBurnRate, st.CurrentNoData = st.Windows[c.currentIdx].BurnRate, st.Windows[c.currentIdx].NoData

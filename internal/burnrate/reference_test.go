@@ -158,15 +158,15 @@ func computeStatusRef(p Policy, h *History, now time.Time) Status {
 	st := Status{At: now, LastData: h.LastData(), Windows: make([]WindowBurn, len(ds))}
 	for i, d := range ds {
 		bad, total := h.Sum(d)
-		r := errorRatio(bad, total)
-		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: burnRate(r, p.Objective),
+		r := ErrorRatio(bad, total)
+		st.Windows[i] = WindowBurn{Window: d, Bad: bad, Total: total, ErrorRatio: r, BurnRate: BurnRate(r, p.Objective),
 			NoData: noDataRef(h, d)}
 	}
 	bad, total := h.Sum(p.Period)
 	st.Bad, st.Total = bad, total
-	st.ErrorRatio = errorRatio(bad, total)
+	st.ErrorRatio = ErrorRatio(bad, total)
 	st.NoData = p.Period <= 0 || noDataRef(h, p.Period)
-	st.BudgetRemaining = 1 - burnRate(st.ErrorRatio, p.Objective)
+	st.BudgetRemaining = 1 - BurnRate(st.ErrorRatio, p.Objective)
 
 	current := p.Period
 	for i, w := range p.Windows {
@@ -175,7 +175,7 @@ func computeStatusRef(p Policy, h *History, now time.Time) Status {
 		}
 	}
 	bad, total = h.Sum(current)
-	st.CurrentBurnRate = burnRate(errorRatio(bad, total), p.Objective)
+	st.CurrentBurnRate = BurnRate(ErrorRatio(bad, total), p.Objective)
 	st.CurrentNoData = current <= 0 || noDataRef(h, current)
 	st.TimeToExhaustion = TimeToExhaustion(st.BudgetRemaining, st.CurrentBurnRate, p.Period)
 	return st

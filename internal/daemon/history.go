@@ -113,7 +113,7 @@ func historyView(slo *rules.SLO, is *instState, id string, h *burnrate.History, 
 		out.T = append(out.T, p.End.Unix())
 		out.Steps, out.Data = append(out.Steps, p.Steps), append(out.Data, min(p.DataSteps, 1))
 		out.Bad, out.Total = append(out.Bad, round(p.Bad*perUnit)), append(out.Total, round(p.Total*perUnit))
-		out.ErrorRatio = append(out.ErrorRatio, known(errorRatio(p.Bad, p.Total), p.DataSteps > 0))
+		out.ErrorRatio = append(out.ErrorRatio, known(burnrate.ErrorRatio(p.Bad, p.Total), p.DataSteps > 0))
 		out.Budget = append(out.Budget, c.budget(p))
 		for j, w := range longs {
 			burn[j] = append(burn[j], c.burn(i, w))
@@ -132,7 +132,7 @@ type chartMarks struct{ alerts, silences, exclusions []web.Interval }
 // periodName is the SLO's window as the charts name it: 30d, or a calendar month in its time zone.
 func periodName(slo *rules.SLO) string {
 	if cal := slo.Calendar; cal != nil {
-		return "calendar " + string(cal.Period) + " (" + cal.Location.String() + ")"
+		return "calendar " + cal.String()
 	}
 	return model.Duration(slo.Period).String()
 }
@@ -190,7 +190,7 @@ func (c *seriesCalc) budget(p burnrate.Point) *float64 {
 		return nil
 	}
 	bad, _ := c.h.Between(c.windowStart, p.End)
-	return known(1-burnRate(errorRatio(bad, c.windowTotal), c.objective), true)
+	return known(1-burnrate.BurnRate(burnrate.ErrorRatio(bad, c.windowTotal), c.objective), true)
 }
 
 // burn is the burn rate over w ending at point i: null when no point of the window had data, or
@@ -206,23 +206,7 @@ func (c *seriesCalc) burn(i int, w time.Duration) *float64 {
 		return nil
 	}
 	bad, total := c.h.Between(from, p.End)
-	return known(burnRate(errorRatio(bad, total), c.objective), true)
-}
-
-// errorRatio and burnRate are burnrate's (Status), so that the charts' last points are exactly its
-// numbers.
-func errorRatio(bad, total float64) float64 {
-	if total <= 0 {
-		return 0
-	}
-	return bad / total
-}
-
-func burnRate(ratio, objective float64) float64 {
-	if ratio <= 0 || objective >= 1 {
-		return 0
-	}
-	return ratio / (1 - objective)
+	return known(burnrate.BurnRate(burnrate.ErrorRatio(bad, total), c.objective), true)
 }
 
 // addResolution extends the last resolution of out with p, or starts one when p's length differs.
