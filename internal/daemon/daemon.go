@@ -144,9 +144,6 @@ type instState struct {
 	dataUntil time.Time
 	// recentBad are the bad events of the last 24 hours and 7 days (the budget they spent).
 	recentBad [2]float64
-	// sourceErrs count the cycles in which the SLO got no usable data, by reason (carried over
-	// by a reload, like the rest of its state).
-	sourceErrs *sourceErrorCounts
 }
 
 // Daemon is a running `slod run`.
