@@ -125,6 +125,10 @@ func TestGroupsEverywhere(t *testing.T) {
 	db := groupDB(t)
 	d, logs := runDaemon(t, groupRules(), db, diffMinutes)
 	ran := logTransitionsBySLO(t, logs)
+	// A group without data says so, naming the group (m4's scrape gap).
+	if !bytes.Contains(logs, []byte(`"slo":"gw/avail","group":"{model=\"m4\"}","reason":"no_data"`)) {
+		t.Error("no warning names the group without data")
+	}
 
 	checked := map[string][]diffTransition{}
 	prev := map[string]burnrate.Phase{}
