@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"maps"
 	"net"
@@ -144,9 +145,6 @@ type instState struct {
 	dataUntil time.Time
 	// recentBad are the bad events of the last 24 hours and 7 days (the budget they spent).
 	recentBad [2]float64
-	// sourceErrs count the cycles in which the SLO got no usable data, by reason (carried over
-	// by a reload, like the rest of its state).
-	sourceErrs *sourceErrorCounts
 }
 
 // Daemon is a running `slod run`.
@@ -530,8 +528,9 @@ func (d *Daemon) restore() error {
 	// may.
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	ids := slices.Sorted(maps.Keys(recs))
 	for _, s := range d.slos {
-		if err := d.restoreSLO(s, recs); err != nil {
+		if err := d.restoreSLO(s, recs, ids); err != nil {
 			return err
 		}
 	}
@@ -556,17 +555,13 @@ func (d *Daemon) restore() error {
 }
 
 // restoreSLO rebuilds the evaluation of s from its records: the SLO's own (id), or one per group
-// (id followed by the group's key).
-func (d *Daemon) restoreSLO(s *sloState, recs map[string]store.SLORecord) error {
+// (id followed by the group's key). ids are the ids of recs, sorted.
+func (d *Daemon) restoreSLO(s *sloState, recs map[string]store.SLORecord, ids []string) error {
 	s.hist.Lock()
 	defer s.hist.Unlock()
 	step := d.rt.cfg.Evaluation.Step.D()
 	s.eval, s.commits, s.insts = newGroups(s.slo, d.rt, d.exclSet), map[string]commitState{}, nil
-	for _, id := range slices.Sorted(maps.Keys(recs)) {
-		key, ok := instanceKey(s.slo, id)
-		if !ok {
-			continue
-		}
+	for id, key := range recordsOf(s.slo, ids) {
 		rec := recs[id]
 		h := new(burnrate.History)
 		if err := h.UnmarshalBinary(rec.History); err != nil {
@@ -583,6 +578,21 @@ func (d *Daemon) restoreSLO(s *sloState, recs map[string]store.SLORecord) error 
 		s.insts = append(s.insts, &instState{key: key, labels: inst.Labels, st: cp.State, dataUntil: h.End()})
 	}
 	return nil
+}
+
+// recordsOf yields the ids among ids (sorted) of the records of slo, in order, with their group
+// keys (instanceKey). They all begin with the SLO's id, so a binary search finds them: going
+// through every record for every SLO made a start quadratic in the number of SLOs.
+func recordsOf(slo *rules.SLO, ids []string) iter.Seq2[string, string] {
+	return func(yield func(id, key string) bool) {
+		prefix := slo.ID()
+		i, _ := slices.BinarySearch(ids, prefix)
+		for ; i < len(ids) && strings.HasPrefix(ids[i], prefix); i++ {
+			if key, ok := instanceKey(slo, ids[i]); ok && !yield(ids[i], key) {
+				return
+			}
+		}
+	}
 }
 
 // instanceKey returns the group key of the record id if it belongs to slo: "" for the SLO's own
@@ -627,8 +637,15 @@ func (d *Daemon) dropUnconfigured() {
 		d.log.Warn("listing stored SLOs", "err", err)
 		return
 	}
-	for id := range recs {
-		if d.knownRecord(id) {
+	ids := slices.Sorted(maps.Keys(recs))
+	known := make(map[string]bool, len(ids))
+	for _, s := range d.slos {
+		for id := range recordsOf(s.slo, ids) {
+			known[id] = true
+		}
+	}
+	for _, id := range ids {
+		if known[id] {
 			continue
 		}
 		if err := d.store.DeleteSLO(id); err != nil {
@@ -638,16 +655,6 @@ func (d *Daemon) dropUnconfigured() {
 		}
 		d.log.Info("removed the state of an SLO no longer in the rules", "slo", id)
 	}
-}
-
-// knownRecord reports whether the record id belongs to a configured SLO (or one of its groups).
-func (d *Daemon) knownRecord(id string) bool {
-	for _, s := range d.slos {
-		if _, ok := instanceKey(s.slo, id); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // Reload re-reads the config and the rules. On any error the running config stays, the error is

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/notify"
 	"github.com/slod-dev/slod/internal/promapi"
+	"github.com/slod-dev/slod/internal/rules"
 	"github.com/slod-dev/slod/internal/sli"
 	"github.com/slod-dev/slod/internal/store"
 )
@@ -810,4 +812,28 @@ func (s *sloState) only() *eval.Stepper {
 		panic(fmt.Sprintf("%s has %d instances", s.slo.ID(), len(insts)))
 	}
 	return insts[0].Stepper
+}
+
+// TestRecordsOf: an SLO's records are its own and its groups' (by its group_by), found among
+// sorted ids next to those of SLOs whose ids start with its own.
+func TestRecordsOf(t *testing.T) {
+	ids := []string{"gw/a", `gw/a{model="m1"}`, `gw/a{zone="z1"}`, "gw/a.b", `gw/a.b{model="m1"}`, "gw/ab", `gw/ab{model="m2"}`, "gw/b"}
+	slices.Sort(ids)
+	for _, c := range []struct {
+		slo  *rules.SLO
+		want []string
+	}{
+		{&rules.SLO{Service: "gw", Name: "a", GroupBy: []string{"model"}}, []string{`gw/a =`, `gw/a{model="m1"} ={model="m1"}`}},
+		{&rules.SLO{Service: "gw", Name: "a"}, []string{`gw/a =`}},
+		{&rules.SLO{Service: "gw", Name: "ab", GroupBy: []string{"model"}}, []string{`gw/ab =`, `gw/ab{model="m2"} ={model="m2"}`}},
+		{&rules.SLO{Service: "gw", Name: "c"}, nil},
+	} {
+		var got []string
+		for id, key := range recordsOf(c.slo, ids) {
+			got = append(got, id+" ="+key)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s grouped by %v: %q, want %q", c.slo.ID(), c.slo.GroupBy, got, c.want)
+		}
+	}
 }

@@ -373,20 +373,22 @@ func (f *flakySource) QueryRange(ctx context.Context, query string, start, end t
 // engine.
 func (f *flakySource) PrometheusEngine() {}
 
-// daemon runs a real daemon, one cycle a minute, and reads its transitions from its log.
-func (c *diffCase) daemon(t *testing.T) []diffTransition {
+// newRecordedDaemon starts a daemon (closed by the test's end) over the recorded db with
+// rulesYML, every alert routed to a webhook, through a flakySource; it logs at debug level, in
+// JSON, to the buffer returned.
+func newRecordedDaemon(t *testing.T, rulesYML string, db *recorded.DB) (*Daemon, *flakySource, *bytes.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "rules", "diff.yaml"), c.rulesYML)
+	writeFile(t, filepath.Join(dir, "rules", "rules.yaml"), rulesYML)
 	writeFile(t, filepath.Join(dir, "slod.yml"), `prometheus: {url: "http://127.0.0.1:1"}
 rules: [rules/]
 receivers: [{name: hook, webhook: {url: "http://127.0.0.1:1/hook"}}]
 routes: [{receiver: hook}]
 `)
-	src := &flakySource{q: recorded.NewQuerier(c.db(t))}
+	src := &flakySource{q: recorded.NewQuerier(db)}
 	var logs bytes.Buffer
 	d, err := New(context.Background(), Options{
 		ConfigFile: filepath.Join(dir, "slod.yml"), StoragePath: filepath.Join(dir, "data"),
@@ -397,7 +399,14 @@ routes: [{receiver: hook}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
+	return d, src, &logs
+}
+
+// daemon runs a real daemon, one cycle a minute, and reads its transitions from its log.
+func (c *diffCase) daemon(t *testing.T) []diffTransition {
+	t.Helper()
+	d, src, logs := newRecordedDaemon(t, c.rulesYML, c.db(t))
 	for m := 0; m <= diffMinutes; m++ {
 		if c.skipped[m] && m != diffMinutes {
 			continue

@@ -176,35 +176,42 @@ func instOutcome(log *slog.Logger, inst *eval.Instance, out eval.GroupsOutcome, 
 	for i, w := range recentWindows {
 		ir.recentBad[i], _ = h.Sum(w)
 	}
-	if inst.Key != "" {
-		log = log.With("group", inst.Key)
-	}
 	ir.noteOutcome(log, inst, o, out.Errs[inst.Key])
 	return ir
 }
 
-// noteOutcome records (and logs) why the instance has no data at t, if it has none.
+// noteOutcome records (and logs) why the instance has no data at t, if it has none. The logger
+// gets the group only when there is something to log: most instances have nothing to say in most
+// cycles, and a logger per group per cycle is garbage.
 func (r *instResult) noteOutcome(log *slog.Logger, inst *eval.Instance, out eval.Outcome, err error) {
-	var invalid *eval.InvalidError
+	_, invalid := errors.AsType[*eval.InvalidError](err)
+	var msg string
+	var args []any
 	switch {
 	case out.Behind:
 		// The clock went back (or the store came from a host ahead of this one): evaluating
 		// before the history's end would misread it; the stepper keeps everything as it is.
-		log.Warn("evaluation time before the end of the SLO's history; holding its state", "history_end", inst.Stepper.History().End())
-	case errors.As(err, &invalid):
+		msg, args = "evaluation time before the end of the SLO's history; holding its state", []any{"history_end", inst.Stepper.History().End()}
+	case invalid:
 		r.sourceErr, r.sourceMsg = reasonInvalid, err.Error()
-		log.Warn("the source returned a value slod cannot count; holding the SLO's alert state", "reason", reasonInvalid, "err", err)
+		msg, args = "the source returned a value slod cannot count; holding the SLO's alert state", []any{"reason", reasonInvalid, "err", err}
 	case err != nil && r.sourceErr == "":
 		r.sourceErr, r.sourceMsg = promapi.Reason(err), err.Error()
-		log.Warn("source failed for SLO; holding its alert state", "reason", r.sourceErr, "err", err)
+		msg, args = "source failed for SLO; holding its alert state", []any{"reason", r.sourceErr, "err", err}
 	case r.sourceErr == "" && out.NoBad:
 		r.sourceErr = reasonNoData
-		log.Warn("the error query returned nothing while an alert fires; holding its alert state", "reason", reasonNoData,
-			"missing_since", out.LastData)
+		msg, args = "the error query returned nothing while an alert fires; holding its alert state", []any{"reason", reasonNoData,
+			"missing_since", out.LastData}
 	case r.sourceErr == "" && out.Missing:
 		r.sourceErr = reasonNoData
-		log.Warn("no data for SLO; holding its alert state", "reason", reasonNoData, "missing_since", out.LastData)
+		msg, args = "no data for SLO; holding its alert state", []any{"reason", reasonNoData, "missing_since", out.LastData}
+	default:
+		return
 	}
+	if inst.Key != "" {
+		log = log.With("group", inst.Key)
+	}
+	log.Warn(msg, args...)
 }
 
 // encode sets the record to commit: the instance's checkpoint and history, when its alert state

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"math"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,16 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/slod-dev/slod/internal/burnrate"
 	"github.com/slod-dev/slod/internal/eval"
 	"github.com/slod-dev/slod/internal/notify"
-	"github.com/slod-dev/slod/internal/promapi"
 	"github.com/slod-dev/slod/internal/recorded"
 	"github.com/slod-dev/slod/internal/rules"
-	"github.com/slod-dev/slod/internal/sli"
 	"github.com/slod-dev/slod/internal/unittest"
 )
 
@@ -111,28 +106,7 @@ func groupRules() string {
 // and returns it (closed by the test's end) with its log.
 func runDaemon(t *testing.T, rulesYML string, db *recorded.DB, minutes int) (*Daemon, []byte) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "rules", "gw.yaml"), rulesYML)
-	writeFile(t, filepath.Join(dir, "slod.yml"), `prometheus: {url: "http://127.0.0.1:1"}
-rules: [rules/]
-receivers: [{name: hook, webhook: {url: "http://127.0.0.1:1/hook"}}]
-routes: [{receiver: hook}]
-`)
-	src := &flakySource{q: recorded.NewQuerier(db)}
-	var logs bytes.Buffer
-	d, err := New(context.Background(), Options{
-		ConfigFile: filepath.Join(dir, "slod.yml"), StoragePath: filepath.Join(dir, "data"),
-		Logger:     slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Registry:   prometheus.NewRegistry(),
-		NewQuerier: func(promapi.Config, promapi.Options) (sli.Querier, error) { return src, nil },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d, _, logs := newRecordedDaemon(t, rulesYML, db)
 	for m := 0; m <= minutes; m++ {
 		if err := d.Cycle(context.Background(), diffTime(m)); err != nil {
 			t.Fatalf("cycle at %d: %v", m, err)
@@ -151,6 +125,10 @@ func TestGroupsEverywhere(t *testing.T) {
 	db := groupDB(t)
 	d, logs := runDaemon(t, groupRules(), db, diffMinutes)
 	ran := logTransitionsBySLO(t, logs)
+	// A group without data says so, naming the group (m4's scrape gap).
+	if !bytes.Contains(logs, []byte(`"slo":"gw/avail","group":"{model=\"m4\"}","reason":"no_data"`)) {
+		t.Error("no warning names the group without data")
+	}
 
 	checked := map[string][]diffTransition{}
 	prev := map[string]burnrate.Phase{}

@@ -41,14 +41,10 @@ type cyclePlan struct {
 // touches no store.
 func plan(in planInput) (cyclePlan, error) {
 	p := cyclePlan{commit: store.Cycle{Meta: map[string][]byte{}}}
-	known := map[string]bool{}
 	for _, r := range in.results {
 		for _, ir := range r.insts {
 			if ir.record.ID != "" {
 				p.commit.SLOs = append(p.commit.SLOs, ir.record)
-			}
-			for _, k := range notify.AlertKeys(r.s.slo, ir.key) {
-				known[k] = true
 			}
 		}
 		for _, ir := range r.retired {
@@ -63,6 +59,7 @@ func plan(in planInput) (cyclePlan, error) {
 		}
 	}
 	// Incidents of SLOs (or severities) removed by a reload are resolved, not left open.
+	known := knownAlerts(in.results, in.prev)
 	p.changes = append(p.changes, notify.ResolveMissing(in.prev, func(k string) bool { return known[k] }, in.at)...)
 	rec := notify.Reconciler{Router: in.router, Resend: in.resend}
 	p.reconciled = rec.Reconcile(in.prev, p.changes, in.silences, in.at)
@@ -82,4 +79,27 @@ func plan(in planInput) (cyclePlan, error) {
 	}
 	p.commit.Meta[metaLastCycle] = tb
 	return p, nil
+}
+
+// knownAlerts are the dedup keys the instances of results can raise, of the SLOs that have an
+// alert in prev only: those are the keys asked about, and prev holds the few alerts that fire,
+// while building the keys of every instance cost each cycle a string per alert of every SLO.
+func knownAlerts(results []sloResult, prev map[string]notify.AlertRecord) map[string]bool {
+	type sloKey struct{ service, name string }
+	open := make(map[sloKey]bool, len(prev))
+	for _, rec := range prev {
+		open[sloKey{rec.Want.Service, rec.Want.SLO}] = true
+	}
+	known := map[string]bool{}
+	for _, r := range results {
+		if !open[sloKey{r.s.slo.Service, r.s.slo.Name}] {
+			continue
+		}
+		for _, ir := range r.insts {
+			for _, k := range notify.AlertKeys(r.s.slo, ir.key) {
+				known[k] = true
+			}
+		}
+	}
+	return known
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -67,5 +68,47 @@ func TestPlan(t *testing.T) {
 	}
 	if rec := p.reconciled.State[page]; rec.SilencedBy != "s1" {
 		t.Errorf("the silenced trigger is not recorded: %+v", rec)
+	}
+}
+
+// TestPlanResolvesOnlyRemovedAlerts: of the alerts that fire, those of a configured SLO stay open
+// (its no-data ticket, of one of its groups too) and those of an SLO, a severity or a group that
+// the rules no longer have are resolved.
+func TestPlanResolvesOnlyRemovedAlerts(t *testing.T) {
+	slos, _, err := rules.Parse("shop.yaml", []byte(testRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := slos[0]
+	at := t0.Add(10 * time.Minute)
+	prev := map[string]notify.AlertRecord{}
+	firing := func(service, name, sev string, noData bool, group string) string {
+		key := notify.GroupDedupKey(service, name, sev, noData, group)
+		prev[key] = notify.AlertRecord{Want: notify.Notification{DedupKey: key, Action: notify.Trigger, Service: service, SLO: name,
+			Severity: sev, NoData: noData}, Receiver: "hook", SentAt: t0}
+		return key
+	}
+	firing("shop", "availability", "ticket", true, "")
+	firing("shop", "availability", "ticket", true, `{model="m1"}`)
+	removed := []string{
+		firing("cart", "availability", "page", false, ""),             // an SLO the rules no longer have
+		firing("shop", "availability", "ticket", false, ""),           // a severity it no longer has
+		firing("shop", "availability", "page", false, `{model="m2"}`), // a group it no longer has
+	}
+	results := []sloResult{{s: &sloState{slo: shop}, insts: []instResult{{id: "shop/availability"}, {key: `{model="m1"}`, id: `shop/availability{model="m1"}`}}}}
+	p, err := plan(planInput{at: at, results: results, prev: prev, router: receiver.NewRouter(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resolved []string
+	for _, n := range p.changes {
+		if n.Action == notify.Resolve {
+			resolved = append(resolved, n.DedupKey)
+		}
+	}
+	slices.Sort(resolved)
+	slices.Sort(removed)
+	if !slices.Equal(resolved, removed) {
+		t.Errorf("resolved %q, want %q", resolved, removed)
 	}
 }
